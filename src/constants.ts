@@ -1,0 +1,29 @@
+/** Constants shared by several stages; units in names (STYLE.md §4). */
+
+/** Every stage after decoding works at this rate. */
+export const SAMPLE_RATE_HZ = 16_000;
+
+/** Full scale of signed 16-bit PCM, the microphone's format. */
+export const INT16_FULL_SCALE = 32_768;
+
+/** Default danger classes (../shared/data/README.md: danger means angry or fear). */
+export const DEFAULT_DANGER_LABELS = ["angry", "fear"] as const;
+
+/** The one label vocabulary every corpus manifest uses (../shared/data/README.md). */
+export const LABEL_VOCABULARY = [
+  "angry",
+  "disgust",
+  "fear",
+  "happy",
+  "neutral",
+  "sad",
+  "boredom",
+  "calm",
+  "surprised",
+] as const;
+export type Label = (typeof LABEL_VOCABULARY)[number];
+
+/** Default state directory of an installed unit. */
+export const DEFAULT_STATE_DIR = "/var/lib/earwitness";
+/** Default config file of an installed unit. */
+export const DEFAULT_CONFIG_PATH = "/etc/earwitness/config.yaml";

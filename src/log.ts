@@ -1,0 +1,22 @@
+import { pino, type Logger, type LevelWithSilent } from "pino";
+
+export type { Logger };
+
+/**
+ * The root logger: JSON lines on stdout (journald keeps them), or pretty lines when stdout is a
+ * terminal. Components take `log.child({ component: "mqtt" })` (STYLE.md §15).
+ */
+export function createLogger(level: LevelWithSilent = "info", pretty = process.stdout.isTTY === true): Logger {
+  if (pretty) {
+    return pino({
+      level,
+      transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } },
+    });
+  }
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+/** A logger that drops everything; for tests and library callers that pass none. */
+export function silentLogger(): Logger {
+  return pino({ level: "silent" });
+}
