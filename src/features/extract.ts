@@ -87,6 +87,7 @@ export class StepExtractor {
   private acc: Float32Array;
   private readonly frame: Float32Array;
   private stepsOut = 0;
+  private powerAcc = 0;
 
   constructor(spec: FeatureSpec) {
     this.spec = spec;
@@ -102,21 +103,33 @@ export class StepExtractor {
 
   /** Feed samples; returns the steps completed by them (each `staticDims` long). */
   push(samples: Float32Array): Float32Array[] {
+    return this.pushWithPower(samples).map((s) => s.step);
+  }
+
+  /**
+   * Like push, and gives each step's mean power (mean square of its frames' samples), for level
+   * meters that must line up with the steps exactly whatever the chunking.
+   */
+  pushWithPower(samples: Float32Array): { step: Float32Array; power: number }[] {
     const spec = this.spec;
     this.bank ??= melBank(spec);
     const buf = new Float32Array(this.pending.length + samples.length);
     buf.set(this.pending, 0);
     buf.set(samples, this.pending.length);
-    const out: Float32Array[] = [];
+    const out: { step: Float32Array; power: number }[] = [];
     let pos = 0;
     while (pos + spec.frameSamples <= buf.length) {
       this.frame.set(buf.subarray(pos, pos + spec.frameSamples));
       frameFeatures(spec, this.bank, this.frame, this.acc, 0);
+      let sq = 0;
+      for (let i = 0; i < this.frame.length; i++) sq += this.frame[i]! * this.frame[i]!;
+      this.powerAcc += sq / this.frame.length;
       pos += spec.hopSamples;
       if (++this.framesInStep === spec.poolFrames) {
         const step = new Float32Array(this.dims);
         for (let i = 0; i < this.dims; i++) step[i] = this.acc[i]! / spec.poolFrames;
-        out.push(step);
+        out.push({ step, power: this.powerAcc / spec.poolFrames });
+        this.powerAcc = 0;
         this.acc.fill(0);
         this.framesInStep = 0;
         this.stepsOut++;
@@ -129,6 +142,7 @@ export class StepExtractor {
   reset(): void {
     this.pending = new Float32Array(0);
     this.acc.fill(0);
+    this.powerAcc = 0;
     this.framesInStep = 0;
     this.stepsOut = 0;
   }

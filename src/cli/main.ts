@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { describeError, EarwitnessError } from "../errors.js";
+import { createLogger } from "../log.js";
+import { UsageError } from "./args.js";
+
+const HELP = `earwitness — hears danger in a voice
+
+usage: earwitness <command> [options]   (earwitness <command> --help for its options)
+
+  train     train an emotion model on corpus directories
+  eval      measure a model bundle on labelled recordings
+`;
+
+type Command = (argv: string[], log: ReturnType<typeof createLogger>) => Promise<number>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  train: async () => (await import("./train-command.js")).trainCommand,
+  eval: async () => (await import("./eval-command.js")).evalCommand,
+};
+
+/** The only place that calls process.exit (STYLE.md). */
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(HELP);
+    process.exit(name ? 0 : 64);
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`earwitness: unknown command "${name}"\n\n${HELP}`);
+    process.exit(64);
+  }
+  const log = createLogger((process.env.EARWITNESS_LOG_LEVEL as "info" | undefined) ?? "info", process.stderr.isTTY === true).child({ component: name });
+  try {
+    const code = await (await load())(rest, log);
+    process.exit(code);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`earwitness ${name}: ${err.message}\n(see earwitness ${name} --help)\n`);
+      process.exit(64);
+    }
+    const code = err instanceof EarwitnessError ? err.code : "UNEXPECTED";
+    process.stderr.write(`earwitness ${name}: ${describeError(err)}\n`);
+    if (!(err instanceof EarwitnessError) && err instanceof Error && err.stack) process.stderr.write(err.stack + "\n");
+    process.exit(code === "INVALID_CONFIG" ? 78 : 1);
+  }
+}
+
+await main(process.argv.slice(2));

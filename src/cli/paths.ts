@@ -1,0 +1,17 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The package root, whether running from src/ (tests, tsx) or dist/src/ (installed). */
+export function packageRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const parts = here.split(path.sep);
+  const i = parts.lastIndexOf("src");
+  const root = parts.slice(0, i).join(path.sep) || path.sep;
+  return path.basename(root) === "dist" ? path.dirname(root) : root;
+}
+
+/** Directory of the model shipped in the package. */
+export const SHIPPED_MODEL_NAME = "earwitness-egru";
+export function shippedModelDir(): string {
+  return path.join(packageRoot(), "models", SHIPPED_MODEL_NAME);
+}

@@ -1,0 +1,151 @@
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import { loadAudioFile } from "../audio/load.js";
+import { DEFAULT_DANGER_LABELS } from "../constants.js";
+import { DEFAULT_FEATURE_SPEC, type FeatureSpec } from "../features/spec.js";
+import type { Logger } from "../log.js";
+import { selectBackend } from "../model/backend.js";
+import type { Arch, CorpusInfo } from "../model/bundle.js";
+import { DEFAULT_AUGMENT } from "../train/augment.js";
+import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
+import { train } from "../train/trainer.js";
+import { num, parse, progressBar, UsageError } from "./args.js";
+
+export const TRAIN_HELP = `earwitness train — train an emotion model on corpus directories
+
+  --arch gru|egru|rescnn|cnn   network (default egru)
+  --data DIR                   corpus directory with manifest.csv (repeatable)
+  --labels a,b,c               classes (default angry,disgust,fear,happy,neutral,sad)
+  --danger a,b                 danger classes (default angry,fear)
+  --protocol speaker|random    speaker-independent (default) or random stratified split
+  --folds K --fold I           speaker folds and which one is the test fold (default 5, 0)
+  --epochs N --batch N         (default 30, 64)
+  --dropout R                  dropout on gates and hidden state (default 0.2; 0 = off)
+  --no-batchnorm --no-glorot   switch the enhanced GRU's optimisations off one by one
+  --units N --layers N         recurrent width and depth (default 64, 1)
+  --lr X                       learning rate (default: Adam 0.001 / RMSProp 0.001 for CNNs)
+  --norm global|window|speaker feature normalisation (default window)
+  --augment N                  augmented copies per training clip (default 2; 0 = off)
+  --noise DIR                  noise recordings for augmentation (e.g. ../shared/data/noise)
+  --no-mask                    no time/frequency masking
+  --seed N                     seed for splits, initialisation, order, dropout (default 1)
+  --cache DIR                  feature cache (default ~/.cache/earwitness/features)
+  --name NAME --version V      bundle name and version
+  --no-quantize                keep float32 weights
+  --out DIR                    where the bundle, history.json, plots and report go (required)
+`;
+
+const LICENCES: Record<string, string> = {
+  "crema-d": "ODbL 1.0 (database), DbCL 1.0 (contents)",
+  ravdess: "CC BY-NC-SA 4.0",
+  emodb: "free for research (Burkhardt et al. 2005)",
+};
+
+async function loadNoises(dir: string | undefined): Promise<Float32Array[]> {
+  if (!dir) return [];
+  const files = (await readdir(dir)).filter((f) => f.toLowerCase().endsWith(".wav")).sort();
+  return Promise.all(files.map((f) => loadAudioFile(path.join(dir, f))));
+}
+
+export async function trainCommand(argv: string[], log: Logger): Promise<number> {
+  const { values: v } = parse(argv, {
+    arch: { type: "string", default: "egru" },
+    data: { type: "string", multiple: true },
+    labels: { type: "string", default: "angry,disgust,fear,happy,neutral,sad" },
+    danger: { type: "string", default: DEFAULT_DANGER_LABELS.join(",") },
+    protocol: { type: "string", default: "speaker" },
+    folds: { type: "string", default: "5" },
+    fold: { type: "string", default: "0" },
+    epochs: { type: "string", default: "30" },
+    batch: { type: "string", default: "64" },
+    dropout: { type: "string", default: "0.2" },
+    "no-batchnorm": { type: "boolean", default: false },
+    "no-glorot": { type: "boolean", default: false },
+    units: { type: "string", default: "64" },
+    layers: { type: "string", default: "1" },
+    lr: { type: "string" },
+    norm: { type: "string", default: "window" },
+    augment: { type: "string", default: "2" },
+    noise: { type: "string" },
+    "no-mask": { type: "boolean", default: false },
+    seed: { type: "string", default: "1" },
+    cache: { type: "string" },
+    name: { type: "string" },
+    version: { type: "string", default: "0.0.0-dev" },
+    "no-quantize": { type: "boolean", default: false },
+    out: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (v.help) {
+    process.stdout.write(TRAIN_HELP);
+    return 0;
+  }
+  const arch = String(v.arch) as Arch;
+  if (!["gru", "egru", "rescnn", "cnn"].includes(arch)) throw new UsageError(`--arch must be gru, egru, rescnn or cnn (got ${arch})`);
+  const dataDirs = (v.data as string[] | undefined) ?? [];
+  if (dataDirs.length === 0) throw new UsageError("--data DIR is required (a corpus directory with manifest.csv)");
+  if (!v.out) throw new UsageError("--out DIR is required");
+  const protocol = String(v.protocol);
+  if (protocol !== "speaker" && protocol !== "random") throw new UsageError(`--protocol must be speaker or random (got ${protocol})`);
+  const norm = String(v.norm);
+  if (!["global", "window", "speaker"].includes(norm)) throw new UsageError(`--norm must be global, window or speaker (got ${norm})`);
+  const labels = String(v.labels).split(",").map((s) => s.trim()).filter(Boolean);
+  const danger = String(v.danger).split(",").map((s) => s.trim()).filter(Boolean);
+  for (const d of danger) if (!labels.includes(d)) throw new UsageError(`danger class ${d} is not among --labels`);
+
+  const image = arch === "rescnn" || arch === "cnn";
+  // The CNNs read log-spectrogram images (mel bands only), as in the second paper.
+  const spec: FeatureSpec = { ...DEFAULT_FEATURE_SPEC, norm: norm as FeatureSpec["norm"], ...(image ? { deltas: false, energy: false } : {}) };
+
+  const rows: ManifestRow[] = [];
+  const corpora: CorpusInfo[] = [];
+  for (const dir of dataDirs) {
+    const r = await readCorpusDir(dir);
+    const kept = r.filter((x) => labels.includes(x.label));
+    rows.push(...kept);
+    const name = path.basename(path.resolve(dir));
+    corpora.push({ name, licence: LICENCES[name] ?? "see the corpus's licence", clips: kept.length });
+  }
+  const backend = await selectBackend();
+  const seed = num(v.seed, "seed", { integer: true });
+  log.info({ backend, arch, corpora, rows: rows.length }, "training");
+  const bar = progressBar();
+  const result = await train({
+    arch,
+    rows,
+    corpora,
+    labels,
+    danger,
+    protocol,
+    folds: num(v.folds, "folds", { integer: true, min: 2 }),
+    fold: num(v.fold, "fold", { integer: true, min: 0 }),
+    epochs: num(v.epochs, "epochs", { integer: true, min: 1 }),
+    batch: num(v.batch, "batch", { integer: true, min: 1 }),
+    dropout: num(v.dropout, "dropout", { min: 0, max: 0.9 }),
+    batchNorm: !v["no-batchnorm"],
+    glorot: !v["no-glorot"],
+    units: num(v.units, "units", { integer: true, min: 4 }),
+    layers: num(v.layers, "layers", { integer: true, min: 1, max: 4 }),
+    learningRate: v.lr === undefined ? null : num(v.lr, "lr", { min: 0 }),
+    seed,
+    spec,
+    augmentedCopies: num(v.augment, "augment", { integer: true, min: 0 }),
+    augment: { ...DEFAULT_AUGMENT, noises: await loadNoises(v.noise as string | undefined) },
+    mask: !v["no-mask"],
+    cacheDir: (v.cache as string | undefined) ?? path.join(process.env.HOME ?? ".", ".cache", "earwitness", "features"),
+    out: String(v.out),
+    name: (v.name as string | undefined) ?? `earwitness-${arch}`,
+    version: String(v.version),
+    quantize: !v["no-quantize"],
+    log,
+    progress: (p) => bar(`epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)} acc ${p.acc.toFixed(3)}`, p.batch / p.batches),
+  });
+  bar.done();
+  const t = result.test;
+  process.stdout.write(
+    `test: accuracy ${(t.accuracy * 100).toFixed(2)} %, macro recall ${(t.macro_recall * 100).toFixed(2)} %, danger recall ${t.danger.recall.toFixed(3)} precision ${t.danger.precision.toFixed(3)} AUC ${t.danger.auc.toFixed(3)} (best epoch ${result.bestEpoch})\n` +
+      (result.testQuantized ? `quantized: accuracy ${(result.testQuantized.accuracy * 100).toFixed(2)} %\n` : "") +
+      `wrote ${String(v.out)}\n`,
+  );
+  return 0;
+}

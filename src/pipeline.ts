@@ -1,0 +1,186 @@
+import { createSmoother, dangerScore, dominantDangerEmotion, type ScoreSmoother } from "./detect/danger.js";
+import type { DetectParams } from "./detect/params.js";
+import { AlertStateMachine, type DetectEvent } from "./detect/state-machine.js";
+import { StepExtractor } from "./features/extract.js";
+import type { AdaptedStats } from "./features/normalise.js";
+import { staticDims, stepMs, stepSamples, type FeatureSpec } from "./features/spec.js";
+import type { DetectorStateName } from "./outputs/sink.js";
+
+/**
+ * The one streaming object from audio to decisions (STYLE.md: the daemon, the demo, replay, eval
+ * and the benchmark all use it). Two halves, so the daemon can put a bounded queue between them:
+ *
+ * - front end, `pushAudio`: samples → feature steps → a window every hop, with its level; cheap,
+ *   runs on the capture path;
+ * - back end, `classify` + `decide`: the network (skipped for windows below the energy gate) →
+ *   danger score → smoother → alert state machine.
+ *
+ * Results depend only on the samples, never on how they were chunked (tested).
+ */
+export interface WindowClassifier {
+  readonly labels: string[];
+  readonly spec: FeatureSpec;
+  predict(stepsWindows: Float32Array[], adapted?: AdaptedStats | null): Float32Array[];
+}
+
+export interface WindowJob {
+  /** 0, 1, 2 … in stream order. */
+  index: number;
+  /** Time of the window's end, in ms on the pipeline's clock (startMs + audio time). */
+  tMs: number;
+  /** T × staticDims static steps (a copy: safe to queue). */
+  steps: Float32Array;
+  /** Level of the window's audio, dBFS (full-scale square wave = 0). */
+  dbfs: number;
+  /** Below the energy gate: no inference, score 0. */
+  gated: boolean;
+}
+
+export interface WindowResult {
+  index: number;
+  tMs: number;
+  dbfs: number;
+  probs: Record<string, number> | null;
+  /** Raw danger score of this window (0 when gated). */
+  danger: number;
+  /** After smoothing: what the state machine saw. */
+  smoothed: number;
+  emotion: string | null;
+  state: DetectorStateName;
+  sinceMs: number;
+  events: DetectEvent[];
+}
+
+export interface PipelineOptions {
+  classifier: WindowClassifier;
+  detect: DetectParams;
+  /** Time of the first sample, ms (epoch ms in the daemon, 0 in replay). */
+  startMs: number;
+  /** Statistics of what this unit has heard, for bundles normalised per speaker. */
+  adaptation?: { current(): AdaptedStats | null; observe(step: Float32Array): void } | null;
+}
+
+const LEVEL_FLOOR_DBFS = -120;
+
+export class Pipeline {
+  readonly spec: FeatureSpec;
+  readonly hopSteps: number;
+  private readonly opts: PipelineOptions;
+  private readonly extractor: StepExtractor;
+  private readonly S: number;
+  private readonly T: number;
+  private readonly ring: Float32Array;
+  private readonly energyRing: Float64Array;
+  private stepsSeen = 0;
+  private stepsSinceWindow = 0;
+  private windowIndex = 0;
+  private readonly machine: AlertStateMachine;
+  private readonly smoother: ScoreSmoother;
+
+  constructor(opts: PipelineOptions) {
+    this.opts = opts;
+    this.spec = opts.classifier.spec;
+    this.S = staticDims(this.spec);
+    this.T = this.spec.windowSteps;
+    const hop = opts.detect.hopMs / stepMs(this.spec);
+    if (!Number.isInteger(Math.round(hop * 1e6) / 1e6) || hop < 1) {
+      throw new RangeError(`detect hop ${opts.detect.hopMs} ms must be a whole number of ${stepMs(this.spec)} ms feature steps`);
+    }
+    this.hopSteps = Math.round(hop);
+    this.extractor = new StepExtractor(this.spec);
+    this.ring = new Float32Array(this.T * this.S);
+    this.energyRing = new Float64Array(this.T);
+    this.machine = new AlertStateMachine(opts.detect, opts.startMs);
+    this.smoother = createSmoother(opts.detect.smoothing);
+  }
+
+  get state(): DetectorStateName {
+    return this.machine.state;
+  }
+
+  /** Front end: returns the windows these samples completed. */
+  pushAudio(samples: Float32Array): WindowJob[] {
+    const jobs: WindowJob[] = [];
+    for (const { step, power } of this.extractor.pushWithPower(samples)) {
+      this.energyRing[this.stepsSeen % this.T] = power;
+      // Shift the ring left by one step and append (T is small: 60 × 41 floats).
+      this.ring.copyWithin(0, this.S);
+      this.ring.set(step, (this.T - 1) * this.S);
+      this.stepsSeen++;
+      this.stepsSinceWindow++;
+      if (this.stepsSeen >= this.T && (this.stepsSeen === this.T || this.stepsSinceWindow >= this.hopSteps)) {
+        this.stepsSinceWindow = 0;
+        const dbfs = this.windowDbfs();
+        const gated = dbfs < this.opts.detect.energyGateDbfs;
+        jobs.push({
+          index: this.windowIndex++,
+          tMs: this.opts.startMs + (this.stepsSeen * stepSamples(this.spec) * 1000) / this.spec.sampleRateHz,
+          steps: this.ring.slice(),
+          dbfs,
+          gated,
+        });
+      }
+      if (this.opts.adaptation) this.maybeObserve(step);
+    }
+    return jobs;
+  }
+
+  /** Back end, inference: probabilities for the jobs that passed the gate (null for gated ones). */
+  classify(jobs: WindowJob[]): (Float32Array | null)[] {
+    const live = jobs.filter((j) => !j.gated);
+    const probs = live.length > 0 ? this.opts.classifier.predict(live.map((j) => j.steps), this.opts.adaptation?.current() ?? null) : [];
+    let k = 0;
+    return jobs.map((j) => (j.gated ? null : probs[k++]!));
+  }
+
+  /** Back end, decision: one call per window, in order. */
+  decide(job: WindowJob, probs: Float32Array | null): WindowResult {
+    const labels = this.opts.classifier.labels;
+    const p = probs ? Object.fromEntries(labels.map((l, i) => [l, probs[i]!])) : null;
+    const weights = this.opts.detect.dangerWeights;
+    const danger = p ? dangerScore(p, weights) : 0;
+    const smoothed = this.smoother.push(danger);
+    const r = this.machine.step(p ? { tMs: job.tMs, score: smoothed, probs: p } : { tMs: job.tMs, score: smoothed });
+    return {
+      index: job.index,
+      tMs: job.tMs,
+      dbfs: job.dbfs,
+      probs: p,
+      danger,
+      smoothed,
+      emotion: p ? dominantDangerEmotion(p, weights) : null,
+      state: r.state,
+      sinceMs: r.sinceMs,
+      events: r.events,
+    };
+  }
+
+  /** Everything at once (replay, eval, benchmarks): samples in, one result per window out. */
+  process(samples: Float32Array): WindowResult[] {
+    const jobs = this.pushAudio(samples);
+    const probs = this.classify(jobs);
+    return jobs.map((j, i) => this.decide(j, probs[i]!));
+  }
+
+  /** Disarm: back to IDLE, ending an open alert. */
+  reset(tMs: number): DetectEvent[] {
+    this.smoother.reset();
+    return this.machine.reset(tMs).events;
+  }
+
+  /** Mean power of the last T steps (the window's audio), in dBFS. */
+  private windowDbfs(): number {
+    const n = Math.min(this.T, this.stepsSeen);
+    if (n === 0) return LEVEL_FLOOR_DBFS;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += this.energyRing[i]!;
+    const db = 10 * Math.log10(sum / n);
+    return Number.isFinite(db) ? Math.max(LEVEL_FLOOR_DBFS, db) : LEVEL_FLOOR_DBFS;
+  }
+
+  /** Adaptation hears only voiced, non-silent steps: the last step's block above the gate. */
+  private maybeObserve(step: Float32Array): void {
+    const last = this.energyRing[(this.stepsSeen - 1) % this.T] ?? 0;
+    if (10 * Math.log10(last + 1e-20) >= this.opts.detect.energyGateDbfs) this.opts.adaptation!.observe(step);
+  }
+}

@@ -1,0 +1,335 @@
+import * as tf from "@tensorflow/tfjs";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { computeNormStats, statsOfSteps, windowFeatures, type AdaptedStats, type NormStats } from "../features/normalise.js";
+import { staticDims, windowSeconds, modelDims, type FeatureSpec } from "../features/spec.js";
+import type { Logger } from "../log.js";
+import { buildModel, compileFor } from "../model/architectures.js";
+import { loadBundle, saveBundle, type Arch, type BundleMeta, type CorpusInfo, type LoadedBundle } from "../model/bundle.js";
+import { EmotionClassifier, meanProbs, predictBatched } from "../model/classifier.js";
+import type { AugmentOptions } from "./augment.js";
+import { balancedOrder, sliceWindow, trainingBatch, windowStarts, type Example } from "./dataset.js";
+import { extractCorpus, type ClipFeatures } from "./feature-cache.js";
+import type { ManifestRow } from "./manifest.js";
+import { evaluatePredictions, formatClassificationReport, formatConfusion, type EvalReport } from "./metrics.js";
+import { confusionSvg, lineChartSvg } from "./plots.js";
+import { Rng } from "./random.js";
+import { makeSplit, type Protocol, type Split } from "./splits.js";
+
+export interface TrainOptions {
+  arch: Arch;
+  rows: ManifestRow[];
+  corpora: CorpusInfo[];
+  labels: string[];
+  danger: string[];
+  protocol: Protocol;
+  folds: number;
+  fold: number;
+  epochs: number;
+  batch: number;
+  dropout: number;
+  batchNorm: boolean;
+  glorot: boolean;
+  units: number;
+  layers: number;
+  learningRate: number | null;
+  seed: number;
+  spec: FeatureSpec;
+  augmentedCopies: number;
+  augment: AugmentOptions;
+  mask: boolean;
+  cacheDir: string | null;
+  out: string;
+  name: string;
+  version: string;
+  quantize: boolean;
+  log: Logger;
+  progress: (p: { epoch: number; epochs: number; batch: number; batches: number; loss: number; acc: number }) => void;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  acc: number;
+  val_loss: number;
+  val_acc: number;
+  val_macro_recall: number;
+  seconds: number;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  bestEpoch: number;
+  test: EvalReport;
+  testQuantized: EvalReport | null;
+  split: Split;
+  meta: BundleMeta;
+}
+
+/** Statistics of each speaker's clean clips: the "unlabelled running statistics" of norm speaker. */
+function speakerStatsOf(spec: FeatureSpec, clips: ClipFeatures[]): Map<string, AdaptedStats> {
+  const by = new Map<string, Float32Array[]>();
+  for (const c of clips) {
+    if (c.variant !== 0) continue;
+    const key = speakerKey(c.row);
+    by.set(key, [...(by.get(key) ?? []), c.data]);
+  }
+  const S = staticDims(spec);
+  return new Map([...by].map(([k, v]) => [k, statsOfSteps(S, v)]));
+}
+
+export const speakerKey = (r: ManifestRow): string => `${r.corpus}/${r.speaker ?? r.relPath}`;
+
+/**
+ * Clip-level predictions: every window of the clip at a 0.5 s hop, probabilities averaged —
+ * what the device would conclude after hearing the whole clip.
+ */
+export function predictClips(
+  clf: { predictFeatures(w: Float32Array[]): Float32Array[] },
+  spec: FeatureSpec,
+  clips: ClipFeatures[],
+  adaptedOf: (c: ClipFeatures) => AdaptedStats | null,
+  windowFeaturesFn: (steps: Float32Array, adapted: AdaptedStats | null) => Float32Array,
+): Float32Array[] {
+  const hop = Math.max(1, Math.round(500 / ((spec.hopSamples * spec.poolFrames * 1000) / spec.sampleRateHz)));
+  const windows: Float32Array[] = [];
+  const owner: number[] = [];
+  clips.forEach((c, i) => {
+    for (const s of windowStarts(c.steps, spec.windowSteps, hop)) {
+      windows.push(windowFeaturesFn(sliceWindow(spec, c, s), adaptedOf(c)));
+      owner.push(i);
+    }
+  });
+  const probs = clf.predictFeatures(windows);
+  const per: Float32Array[][] = clips.map(() => []);
+  probs.forEach((p, i) => per[owner[i]!]!.push(p));
+  return per.map((ps) => meanProbs(ps));
+}
+
+/** Runs Math.random from a seeded generator while `fn` runs: tfjs's dropout and initialisers
+ * draw their seeds from Math.random when none is given, so this makes a run repeatable. */
+async function withSeededMathRandom<T>(seed: number, fn: () => Promise<T>): Promise<T> {
+  const original = Math.random;
+  const rng = new Rng(seed ^ 0x5eed);
+  Math.random = () => rng.next();
+  try {
+    return await fn();
+  } finally {
+    Math.random = original;
+  }
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  return withSeededMathRandom(opts.seed, () => trainInner(opts));
+}
+
+async function trainInner(opts: TrainOptions): Promise<TrainResult> {
+  const { spec, log } = opts;
+  const labelIndex = new Map(opts.labels.map((l, i) => [l, i]));
+  const rows = opts.rows.filter((r) => labelIndex.has(r.label));
+  const split = makeSplit(rows, opts.protocol, opts.seed, opts.folds, opts.fold);
+  log.info({ split: split.describe, train: split.train.length, val: split.val.length, test: split.test.length }, "split");
+
+  const trainRows = split.train.map((i) => rows[i]!);
+  const evalRows = [...split.val, ...split.test].map((i) => rows[i]!);
+  const extractOpts = { cacheDir: opts.cacheDir, augment: opts.augment, seed: 1, log };
+  let lastPct = -1;
+  const onProgress = (done: number, total: number): void => {
+    const pct = Math.floor((100 * done) / total);
+    if (pct !== lastPct && pct % 10 === 0) log.info(`features ${pct}% (${done}/${total})`);
+    lastPct = pct;
+  };
+  const trainFeat = await extractCorpus(trainRows, spec, { ...extractOpts, augmentedCopies: opts.augmentedCopies, onProgress });
+  const evalFeat = await extractCorpus(evalRows, spec, { ...extractOpts, augmentedCopies: 0, onProgress });
+  const allClips = [...trainFeat.clips, ...evalFeat.clips];
+  const spkStats = spec.norm === "speaker" ? speakerStatsOf(spec, allClips) : new Map<string, AdaptedStats>();
+
+  // Examples: all variants of a clip together.
+  const byFile = new Map<string, ClipFeatures[]>();
+  for (const c of trainFeat.clips) byFile.set(c.row.file, [...(byFile.get(c.row.file) ?? []), c]);
+  const examples: Example[] = [...byFile.values()].map((v) => ({
+    variants: v.sort((a, b) => a.variant - b.variant),
+    label: labelIndex.get(v[0]!.row.label)!,
+    speakerKey: speakerKey(v[0]!.row),
+  }));
+  const clean = (idx: number[]): ClipFeatures[] => {
+    const files = new Set(idx.map((i) => rows[i]!.file));
+    return evalFeat.clips.filter((c) => files.has(c.row.file));
+  };
+  const valClips = clean(split.val);
+  const testClips = clean(split.test);
+
+  // Normalisation statistics from the clean training clips only (centre crops).
+  const T = spec.windowSteps;
+  const statWindows = examples.map((e) => {
+    const c = e.variants[0]!;
+    return sliceWindow(spec, c, Math.floor((c.steps - T) / 2));
+  });
+  const stats = computeNormStats(spec, statWindows, (i) => spkStats.get(examples[i]!.speakerKey) ?? null);
+
+  const F = modelDims(spec);
+  const image = opts.arch === "rescnn" || opts.arch === "cnn";
+  const model = buildModel(opts.arch, {
+    inputShape: image ? [T, F, 1] : [T, F],
+    numClasses: opts.labels.length,
+    units: opts.units,
+    layers: opts.layers,
+    dropout: opts.dropout,
+    batchNorm: opts.batchNorm,
+    glorot: opts.glorot,
+    seed: opts.seed,
+  });
+  compileFor(opts.arch, model, opts.learningRate ?? undefined);
+  log.info({ arch: opts.arch, params: model.countParams(), examples: examples.length }, "model built");
+
+  // The same normalisation the device applies.
+  const wf = (steps: Float32Array, adapted: AdaptedStats | null): Float32Array => windowFeatures(spec, stats, steps, adapted);
+  const adaptedOf = (c: ClipFeatures): AdaptedStats | null => spkStats.get(speakerKey(c.row)) ?? null;
+  const predictor = {
+    predictFeatures: (w: Float32Array[]): Float32Array[] => predictBatched(model, spec, opts.labels.length, w, 64),
+  };
+
+  const rng = new Rng(opts.seed);
+  const history: EpochRecord[] = [];
+  let best = { score: -1, epoch: 0, weights: null as tf.Tensor[] | null };
+  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+    const t0 = performance.now();
+    const order = balancedOrder(examples, opts.labels.length, rng);
+    const batches = Math.ceil(order.length / opts.batch);
+    let lossSum = 0, accSum = 0, seen = 0;
+    for (let b = 0; b < batches; b++) {
+      const idx = order.slice(b * opts.batch, (b + 1) * opts.batch);
+      const { x, y } = trainingBatch(spec, stats, idx.map((i) => examples[i]!), spkStats, rng, opts.mask);
+      const xs = tf.tensor(x, image ? [idx.length, T, F, 1] : [idx.length, T, F]);
+      const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(y, "int32"), opts.labels.length));
+      const r = (await model.trainOnBatch(xs, ys)) as number[];
+      xs.dispose();
+      ys.dispose();
+      lossSum += r[0]! * idx.length;
+      accSum += (r[1] ?? 0) * idx.length;
+      seen += idx.length;
+      opts.progress({ epoch, epochs: opts.epochs, batch: b + 1, batches, loss: lossSum / seen, acc: accSum / seen });
+    }
+    const valProbs = predictClips(predictor, spec, valClips, adaptedOf, wf);
+    const valTruth = valClips.map((c) => labelIndex.get(c.row.label)!);
+    const valReport = evaluatePredictions(opts.labels, valProbs.map((p, i) => ({ truth: valTruth[i]!, probs: p })), opts.danger);
+    const valLoss = valProbs.reduce((s, p, i) => s - Math.log(Math.max(1e-7, p[valTruth[i]!]!)), 0) / Math.max(1, valProbs.length);
+    const rec: EpochRecord = {
+      epoch,
+      loss: lossSum / seen,
+      acc: accSum / seen,
+      val_loss: valLoss,
+      val_acc: valReport.accuracy,
+      val_macro_recall: valReport.macro_recall,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    history.push(rec);
+    log.info(rec, `epoch ${epoch}/${opts.epochs}`);
+    // Keep the weights of the epoch with the best validation macro recall (validation speakers
+    // are never test speakers, so this choice does not peek at the test set).
+    if (rec.val_macro_recall > best.score) {
+      best.weights?.forEach((w) => w.dispose());
+      best = { score: rec.val_macro_recall, epoch, weights: model.getWeights().map((w) => w.clone()) };
+    }
+  }
+  if (best.weights) {
+    model.setWeights(best.weights);
+    best.weights.forEach((w) => w.dispose());
+  }
+
+  const testTruth = testClips.map((c) => labelIndex.get(c.row.label)!);
+  const testProbs = predictClips(predictor, spec, testClips, adaptedOf, wf);
+  const test = evaluatePredictions(opts.labels, testProbs.map((p, i) => ({ truth: testTruth[i]!, probs: p })), opts.danger, 0.5, trainFeat.skipped.length + evalFeat.skipped.length);
+
+  await mkdir(opts.out, { recursive: true });
+  // Self-test input for `model install`: the first test window and the float model's output.
+  const stClip = testClips[0] ?? valClips[0];
+  const selftestSteps = stClip ? sliceWindow(spec, stClip, 0) : null;
+  const metaBase = {
+    name: opts.name,
+    version: opts.version,
+    created: new Date().toISOString(),
+    architecture: { arch: opts.arch, units: opts.units, layers: opts.layers, dropout: opts.dropout, batchNorm: opts.batchNorm, glorot: opts.glorot, params: model.countParams() },
+    labels: opts.labels,
+    danger: opts.danger,
+    features: spec,
+    normalisation: stats,
+    window: { steps: spec.windowSteps, seconds: windowSeconds(spec) },
+    training: {
+      corpora: opts.corpora,
+      protocol: opts.protocol,
+      split: split.describe,
+      seed: opts.seed,
+      epochs: opts.epochs,
+      best_epoch: best.epoch,
+      batch: opts.batch,
+      augmented_copies: opts.augmentedCopies,
+    },
+    metrics: { test: summary(test) },
+    selftest: null,
+  };
+  const meta = await saveBundle(opts.out, model, metaBase, { quantize: false });
+  let testQuantized: EvalReport | null = null;
+  if (opts.quantize) {
+    const qdir = opts.out;
+    // Save quantized, reload through the normal loader, and measure it on the same test set.
+    const floatAcc = test.accuracy;
+    const qMeta = await saveBundle(qdir, model, { ...metaBase, metrics: { test: summary(test) } }, { quantize: true });
+    const loaded: LoadedBundle = await loadBundle(qdir);
+    const qclf = new EmotionClassifier(loaded);
+    const qProbs = predictClips(qclf, spec, testClips, adaptedOf, wf);
+    testQuantized = evaluatePredictions(opts.labels, qProbs.map((p, i) => ({ truth: testTruth[i]!, probs: p })), opts.danger);
+    let selftest = null;
+    if (selftestSteps) {
+      const expected = Array.from(qclf.predict([selftestSteps], stClip ? adaptedOf(stClip) : null)[0]!);
+      selftest = { steps: Array.from(selftestSteps), expected, tolerance: 1e-4 };
+    }
+    qclf.dispose();
+    await saveBundle(qdir, model, {
+      ...metaBase,
+      metrics: { test: summary(test), test_quantized: summary(testQuantized), quantization_delta_points: (testQuantized.accuracy - floatAcc) * 100 },
+      selftest,
+    }, { quantize: true });
+    void qMeta;
+  }
+  await writeOutputs(opts, history, test, testQuantized);
+  model.dispose();
+  return { history, bestEpoch: best.epoch, test, testQuantized, split, meta };
+}
+
+function summary(r: EvalReport): Record<string, unknown> {
+  return { accuracy: r.accuracy, macro_recall: r.macro_recall, danger: r.danger, files: r.files };
+}
+
+async function writeOutputs(opts: TrainOptions, history: EpochRecord[], test: EvalReport, q: EvalReport | null): Promise<void> {
+  const runDir = opts.out;
+  await writeFile(path.join(runDir, "history.json"), JSON.stringify(history, null, 2) + "\n");
+  const title = `${opts.arch} (${opts.protocol}, dropout ${opts.dropout}, seed ${opts.seed})`;
+  await writeFile(
+    path.join(runDir, "accuracy.svg"),
+    lineChartSvg(`Training and validation accuracy — ${title}`, "accuracy", [
+      { name: "training", values: history.map((h) => h.acc), color: "#1f77b4" },
+      { name: "validation", values: history.map((h) => h.val_acc), color: "#ff7f0e" },
+    ]),
+  );
+  await writeFile(
+    path.join(runDir, "loss.svg"),
+    lineChartSvg(`Training and validation loss — ${title}`, "loss", [
+      { name: "training", values: history.map((h) => h.loss), color: "#1f77b4" },
+      { name: "validation", values: history.map((h) => h.val_loss), color: "#ff7f0e" },
+    ]),
+  );
+  await writeFile(path.join(runDir, "confusion.svg"), confusionSvg(`Confusion matrix (test) — ${title}`, test.confusion.labels, test.confusion.matrix));
+  const report = [
+    `# ${title}`,
+    "",
+    formatClassificationReport(test),
+    "",
+    formatConfusion(test),
+    "",
+    `macro recall (UAR) ${test.macro_recall.toFixed(4)}; danger recall ${test.danger.recall.toFixed(3)} precision ${test.danger.precision.toFixed(3)} AUC ${test.danger.auc.toFixed(3)}`,
+    q ? `quantized uint8: accuracy ${q.accuracy.toFixed(4)} (float ${test.accuracy.toFixed(4)})` : "",
+  ].join("\n");
+  await writeFile(path.join(runDir, "report.txt"), report + "\n");
+  await writeFile(path.join(runDir, "test-metrics.json"), JSON.stringify({ test, quantized: q }, null, 2) + "\n");
+}
