@@ -18,8 +18,15 @@ export class AudioError extends EarwitnessError {}
 export class FeatureError extends EarwitnessError {}
 /** Model bundles: loading, verifying, saving. */
 export class BundleError extends EarwitnessError {}
-/** Configuration files, environment and flags. */
-export class ConfigError extends EarwitnessError {}
+/** Configuration files, environment and flags. `issues` lists every problem found, each with its path. */
+export class ConfigError extends EarwitnessError {
+  readonly issues: readonly string[];
+
+  constructor(code: string, message: string, options?: { cause?: unknown; issues?: readonly string[] }) {
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.issues = options?.issues ?? [];
+  }
+}
 /** Outputs: GPIO lines, MQTT, the outbox. */
 export class OutputError extends EarwitnessError {}
 

@@ -1,0 +1,278 @@
+/**
+ * Loading the configuration: a YAML file (or the defaults), then environment overrides, then
+ * command-line overrides, validated once by the schema. Every problem is collected and reported
+ * together, each with its path, so one `earwitness config check` shows them all.
+ */
+import { constants as fsConstants } from "node:fs";
+import { access, readFile } from "node:fs/promises";
+import { hostname as osHostname } from "node:os";
+import YAML from "yaml";
+import * as z from "zod";
+import { DEFAULT_CONFIG_PATH } from "../constants.js";
+import { ConfigError } from "../errors.js";
+import { formatIssues, formatPath } from "./issues.js";
+import { ConfigFileSchema, resolveConfig, type Config, type ConfigInput, type MqttConfig } from "./schema.js";
+import { unwrapSchema } from "./schema-walk.js";
+
+/** Environment variable → the dotted config path it overrides. */
+export const ENV_OVERRIDES = {
+  EARWITNESS_DEVICE_ID: "device_id",
+  EARWITNESS_MQTT_URL: "mqtt.url",
+  EARWITNESS_MQTT_USERNAME: "mqtt.username",
+  EARWITNESS_LOG_LEVEL: "log_level",
+} as const;
+
+/** The MQTT password, kept out of files: it lands in `config.mqtt.password`. */
+export const ENV_MQTT_PASSWORD = "EARWITNESS_MQTT_PASSWORD";
+
+export interface LoadConfigOptions {
+  /** An explicit file: it must exist. Without it, `defaultPath` is used if it exists, else the defaults. */
+  path?: string;
+  env: NodeJS.ProcessEnv;
+  /** Default for `device_id`. */
+  hostname: string;
+  /** The file tried when `path` is not given; DEFAULT_CONFIG_PATH unless a test says otherwise. */
+  defaultPath?: string;
+  /** Command-line overrides, applied last. */
+  overrides?: ConfigInput;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: string[] };
+
+export interface ParseConfigOptions {
+  env: NodeJS.ProcessEnv;
+  hostname: string;
+  /** Names the file in YAML error messages. */
+  sourceName?: string;
+  overrides?: ConfigInput;
+}
+
+/** Loads, merges and validates; throws one ConfigError (INVALID_CONFIG) listing every problem. */
+export async function loadConfig(options: LoadConfigOptions): Promise<Config> {
+  const path = await findConfigPath(options.path, options.defaultPath);
+  const text = path === null ? null : await readConfigText(path);
+  const result = parseConfig(text, {
+    env: options.env,
+    hostname: options.hostname,
+    sourceName: path ?? "defaults",
+    ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
+  });
+  if (!result.ok) throw invalidConfig(path ?? "the default configuration", result.issues);
+  return result.config;
+}
+
+/**
+ * The file to read: the explicit path (whether or not it exists: reading it will say), else
+ * the default path if it exists, else null (run on defaults). A default file that exists but
+ * cannot be read is an error, never a silent fall-back to defaults.
+ */
+export async function findConfigPath(path: string | undefined, defaultPath: string = DEFAULT_CONFIG_PATH): Promise<string | null> {
+  if (path !== undefined) return path;
+  try {
+    await access(defaultPath, fsConstants.F_OK);
+    return defaultPath;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw invalidConfig(defaultPath, [`cannot check config file ${defaultPath}: ${(err as Error).message}`], err);
+  }
+}
+
+async function readConfigText(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const issue =
+      code === "ENOENT"
+        ? `config file ${path} does not exist; create it from config/earwitness.example.yaml or omit --config`
+        : code === "EACCES"
+          ? `config file ${path} is not readable by this user (permission denied)`
+          : code === "EISDIR"
+            ? `config file ${path} is a directory, not a file`
+            : `cannot read config file ${path}: ${(err as Error).message}`;
+    throw invalidConfig(path, [issue], err);
+  }
+}
+
+function invalidConfig(where: string, issues: string[], cause?: unknown): ConfigError {
+  const n = issues.length;
+  // One line (describeError's contract); the CLI prints `issues` one per line.
+  const message = `invalid configuration (${where}), ${n} problem${n === 1 ? "" : "s"}: ${issues.join("; ")}; fix ${n === 1 ? "it" : "them"}, then run \`earwitness config check\``;
+  return new ConfigError("INVALID_CONFIG", message, cause === undefined ? { issues } : { issues, cause });
+}
+
+/**
+ * Pure: YAML text (null = no file) + environment + overrides → a validated Config or every issue.
+ */
+export function parseConfig(text: string | null, options: ParseConfigOptions): ConfigResult {
+  const sourceName = options.sourceName ?? "config";
+  let raw: unknown = {};
+  if (text !== null) {
+    const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      return { ok: false, issues: doc.errors.map((e) => yamlIssue(sourceName, e)) };
+    }
+    raw = doc.toJS() ?? {};
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    const what = Array.isArray(raw) ? "a list" : `${JSON.stringify(raw)}`;
+    return { ok: false, issues: [`${sourceName} must hold a mapping of settings at the top level (got ${what})`] };
+  }
+  const input = structuredClone(raw) as Record<string, unknown>;
+  emptySectionsToDefaults(input, ConfigFileSchema);
+
+  const sources = new Map<string, string>();
+  for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
+    const value = options.env[name];
+    if (value === undefined || value === "") continue;
+    setPath(input, path.split("."), value);
+    sources.set(path, name);
+  }
+  if (options.overrides !== undefined) {
+    mergeInto(input, options.overrides as Record<string, unknown>, [], sources);
+  }
+
+  const parsed = ConfigFileSchema.safeParse(input);
+  const issues = parsed.success ? [] : formatIssues(parsed.error.issues, { schema: ConfigFileSchema, input, sources });
+
+  const envPassword = options.env[ENV_MQTT_PASSWORD];
+  const password = envPassword === undefined || envPassword === "" ? null : envPassword;
+  if (parsed.success && password !== null && parsed.data.mqtt.username === null) {
+    issues.push(`${ENV_MQTT_PASSWORD} is set but mqtt.username is not; set mqtt.username or EARWITNESS_MQTT_USERNAME`);
+  }
+  if (!parsed.success || issues.length > 0) return { ok: false, issues };
+  return { ok: true, config: resolveConfig(parsed.data, { hostname: options.hostname, mqttPassword: password }) };
+}
+
+function yamlIssue(sourceName: string, err: YAML.YAMLError): string {
+  const firstLine = err.message.split("\n")[0] ?? err.message;
+  const text = firstLine.replace(/ at line \d+, column \d+:?$/, "");
+  const pos = err.linePos?.[0];
+  return pos === undefined ? `${sourceName}: YAML error: ${text}` : `${sourceName} line ${pos.line}, column ${pos.col}: ${text}`;
+}
+
+/**
+ * `detect:` with every sub-key commented out is null in YAML; treat such an empty section as
+ * "all defaults" rather than as an error. Only for sections (objects), never for nullable values.
+ */
+function emptySectionsToDefaults(input: Record<string, unknown>, schema: z.ZodType): void {
+  const s = unwrapSchema(schema);
+  if (!(s instanceof z.ZodObject)) return;
+  for (const [key, child] of Object.entries(s.shape as Record<string, z.ZodType>)) {
+    if (!(unwrapSchema(child) instanceof z.ZodObject)) continue;
+    if (input[key] === null && !acceptsNull(child)) input[key] = {};
+    const v = input[key];
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) emptySectionsToDefaults(v as Record<string, unknown>, child);
+  }
+}
+
+function acceptsNull(schema: z.ZodType): boolean {
+  return schema.safeParse(null).success;
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const seg of path.slice(0, -1)) {
+    const next = node[seg];
+    if (next === undefined || next === null) {
+      node[seg] = {};
+    } else if (typeof next !== "object" || Array.isArray(next)) {
+      // The file has a non-mapping here: leave it, the schema will report it.
+      return;
+    }
+    node = node[seg] as Record<string, unknown>;
+  }
+  const last = path[path.length - 1];
+  if (last !== undefined) node[last] = value;
+}
+
+/** Deep-merges plain objects; anything else (lists included) replaces. Records each leaf's source. */
+function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>, at: string[], sources: Map<string, string>): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (value === undefined) continue;
+    const path = [...at, key];
+    const existing = target[key];
+    if (isPlainObject(value) && isPlainObject(existing)) {
+      mergeInto(existing, value, path, sources);
+    } else {
+      target[key] = structuredClone(value);
+      sources.set(formatPath(path), "the command line");
+    }
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Reads an MQTT password file: the whole file, less one trailing newline (editors add one;
+ * a password may legitimately end in spaces).
+ */
+export async function readPasswordFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(
+      "PASSWORD_FILE_UNREADABLE",
+      `cannot read mqtt.password_file ${path}: ${(err as Error).message}; create it (mode 0600, owned by the earwitness user) or unset mqtt.password_file`,
+      { cause: err },
+    );
+  }
+  const password = text.replace(/\r?\n$/, "");
+  if (password === "") {
+    throw new ConfigError("PASSWORD_FILE_EMPTY", `mqtt.password_file ${path} is empty; write the password into it`);
+  }
+  return password;
+}
+
+/** The MQTT password: from the environment if given, else from `password_file`, else none. */
+export async function mqttPassword(mqtt: Pick<MqttConfig, "password" | "password_file">): Promise<string | null> {
+  if (mqtt.password !== null) return mqtt.password;
+  if (mqtt.password_file !== null) return readPasswordFile(mqtt.password_file);
+  return null;
+}
+
+export interface CheckConfigOptions {
+  /** Environment to apply, as the daemon would; none by default (checks the file as written). */
+  env?: NodeJS.ProcessEnv;
+  /** Default for device_id; the machine's hostname by default. */
+  hostname?: string;
+}
+
+/**
+ * For `earwitness config check`: validates the file and also that the files it names (MQTT
+ * password file, TLS files) can be read, so problems show now and not at the first alert.
+ */
+export async function checkConfigFile(path: string, options: CheckConfigOptions = {}): Promise<ConfigResult> {
+  let config: Config;
+  try {
+    config = await loadConfig({ path, env: options.env ?? {}, hostname: options.hostname ?? osHostname() });
+  } catch (err) {
+    if (err instanceof ConfigError) return { ok: false, issues: [...err.issues] };
+    throw err;
+  }
+  const issues: string[] = [];
+  if (config.mqtt.password_file !== null) {
+    try {
+      await readPasswordFile(config.mqtt.password_file);
+    } catch (err) {
+      issues.push((err as Error).message);
+    }
+  }
+  const tlsFiles: [string, string | null][] = [
+    ["mqtt.tls.ca", config.mqtt.tls.ca],
+    ["mqtt.tls.cert", config.mqtt.tls.cert],
+    ["mqtt.tls.key", config.mqtt.tls.key],
+  ];
+  for (const [name, file] of tlsFiles) {
+    if (file === null) continue;
+    try {
+      await access(file, fsConstants.R_OK);
+    } catch (err) {
+      issues.push(`${name} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
+}

@@ -1,0 +1,446 @@
+/**
+ * The daemon's whole configuration: one zod schema gives both the TypeScript type and the
+ * validation (STYLE.md §3). Every object is `.strict()`, so a misspelt key is an error, not a
+ * silently ignored setting. Each default is written once, here, next to its field; the example
+ * file config/earwitness.example.yaml repeats them for readers and a test keeps the two equal.
+ *
+ * Detection defaults are PROVISIONAL: chosen by reasoning, not yet by measurement. The lead tunes
+ * them from the evaluation runs; change them here and in the example file only.
+ */
+import { isAbsolute, join } from "node:path";
+import * as z from "zod";
+import { DEFAULT_DANGER_LABELS, DEFAULT_STATE_DIR, LABEL_VOCABULARY } from "../constants.js";
+
+/**
+ * Refinements run even when sibling fields failed, so every problem is reported at once. zod then
+ * also calls them with whatever the input was (even null or a number), so each cross-field check
+ * is wrapped by `crossCheck`, which skips non-mappings, and checks every field's type it reads.
+ */
+const ALWAYS = { when: () => true } as const;
+
+function crossCheck<T>(check: (value: T, ctx: z.RefinementCtx) => void): (value: T, ctx: z.RefinementCtx) => void {
+  return (value, ctx) => {
+    if (obj(value)) check(value, ctx);
+  };
+}
+
+/** Marks a cross-field message: it names its fields itself and gets no "(got …)" suffix. */
+const CROSS = { cross: true } as const;
+
+/** Linux limits a unix socket path (sun_path) to 108 bytes including the terminating NUL. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+const num = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const str = (v: unknown): v is string => typeof v === "string";
+const obj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+const absolutePath = z.string().min(1).refine((p) => isAbsolute(p), { message: "must be an absolute path" });
+
+/** Topic-safe, Home-Assistant-id-safe device names. */
+const DEVICE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const LogLevelSchema = z.enum(LOG_LEVELS);
+
+// ─── audio ──────────────────────────────────────────────────────────────────────────────────────
+
+export const AudioSchema = z
+  .object({
+    /** Capture program: arecord (alsa-utils) or sox, as node-record-lpcm16 runs them. */
+    source: z.enum(["arecord", "sox"]).default("arecord"),
+    /** ALSA device name, e.g. "default", "plughw:1,0". */
+    device: z.string().min(1).default("default"),
+    /** No audio bytes for this long means the capture process stalled: restart it. */
+    stall_timeout_s: z.number().min(1).max(300).default(5),
+    /** Restarts of the capture process back off exponentially between these bounds. */
+    restart_backoff_min_s: z.number().min(0.1).max(3600).default(1),
+    restart_backoff_max_s: z.number().min(0.1).max(3600).default(60),
+    /**
+     * Below this level for `silent_for_s` the microphone is reported dead. A working microphone's
+     * noise floor in a quiet room is well above -85 dBFS; a dead or muted one gives digital zeros.
+     */
+    silence_dbfs: z.number().min(-200).max(0).default(-85),
+    silent_for_s: z.number().min(1).max(86_400).default(120),
+    /** Clipping continuously for this long is reported (gain too high: the model hears distortion). */
+    clip_for_s: z.number().min(1).max(86_400).default(10),
+    /** At start-up, wait this long for the device to appear (USB microphones enumerate late). 0 = don't wait. */
+    wait_for_device_s: z.number().min(0).max(3600).default(60),
+  })
+  .strict()
+  .superRefine(crossCheck((a, ctx) => {
+    if (num(a.restart_backoff_min_s) && num(a.restart_backoff_max_s) && a.restart_backoff_min_s > a.restart_backoff_max_s) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["restart_backoff_min_s"],
+        message: `audio.restart_backoff_min_s (${a.restart_backoff_min_s}) must be <= audio.restart_backoff_max_s (${a.restart_backoff_max_s})`,
+        params: CROSS,
+      });
+    }
+  }), ALWAYS);
+
+// ─── model ──────────────────────────────────────────────────────────────────────────────────────
+
+export const ModelSchema = z
+  .object({
+    /** A model bundle directory; null means the model shipped in models/. */
+    dir: absolutePath.nullable().default(null),
+    /** tfjs backend; auto picks node (tfjs-node) if installed, else wasm, else cpu. */
+    backend: z.enum(["auto", "wasm", "cpu", "node"]).default("auto"),
+  })
+  .strict();
+
+// ─── detect ─────────────────────────────────────────────────────────────────────────────────────
+
+const unitInterval = z.number().gt(0).lt(1);
+
+export const DetectSchema = z
+  .object({
+    /** One analysis window every hop. */
+    hop_s: z.number().min(0.05).max(5).default(0.5),
+    /** Windows quieter than this skip inference and score 0 (saves CPU; silence is not danger). PROVISIONAL. */
+    energy_gate_dbfs: z.number().min(-200).max(0).default(-60),
+    /** Windows waiting for inference; when full the oldest are dropped and a problem is reported. */
+    queue_max: z.number().int().min(1).max(1000).default(8),
+    danger: z
+      .object({
+        /** Emotions that count as danger (angry and fear: ../shared/data/README.md). */
+        labels: z.array(z.enum(LABEL_VOCABULARY)).min(1).default([...DEFAULT_DANGER_LABELS]),
+        /** Per-label weight in [0, 1]; a danger label not listed weighs 1. */
+        weights: z.record(z.string(), z.number().min(0).max(1)).default({}),
+      })
+      .strict()
+      .superRefine(crossCheck((d, ctx) => {
+        if (!Array.isArray(d.labels) || !obj(d.weights)) return;
+        const labels: readonly string[] = d.labels;
+        const seen = new Set<string>();
+        labels.forEach((l, i) => {
+          if (seen.has(l)) ctx.addIssue({ code: "custom", path: ["labels", i], message: `detect.danger.labels lists "${l}" twice`, params: CROSS });
+          seen.add(l);
+        });
+        for (const key of Object.keys(d.weights)) {
+          if (!labels.includes(key)) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["weights", key],
+              message: `detect.danger.weights.${key} has no effect: "${key}" is not in detect.danger.labels`,
+              params: CROSS,
+            });
+          }
+        }
+      }), ALWAYS)
+      .prefault({}),
+    /** Smoothing of the danger score over windows before the thresholds; k-of-n already debounces. PROVISIONAL. */
+    smoothing: z
+      .object({
+        method: z.enum(["none", "ema", "mean"]).default("none"),
+        /** EMA span or moving-mean length, in windows. */
+        windows: z.number().int().min(1).max(100).default(3),
+      })
+      .strict()
+      .prefault({}),
+    /** Danger score at or above which a window counts towards an alert. PROVISIONAL. */
+    enter_threshold: unitInterval.default(0.6),
+    /** While alerting, a score below this starts HOLD; must be < enter_threshold. PROVISIONAL. */
+    exit_threshold: unitInterval.default(0.4),
+    /** k of the last n windows must reach enter_threshold. PROVISIONAL: 3 of 5 at 0.5 s hops. */
+    k: z.number().int().min(1).max(100).default(3),
+    n: z.number().int().min(1).max(100).default(5),
+    /** SUSPECT must have lasted this long before ALERT. PROVISIONAL. */
+    min_duration_s: z.number().min(0).max(60).default(1),
+    /** After the score drops below exit, keep the alert this long (bridges a breath between shouts). */
+    hold_s: z.number().min(0).max(600).default(2),
+    /** No new alert this long after one ends. */
+    cooldown_s: z.number().min(0).max(3600).default(30),
+    /** An alert ends after this long even if the score stays high (nothing stays stuck on). */
+    max_alert_s: z.number().min(1).max(3600).default(120),
+  })
+  .strict()
+  .superRefine(crossCheck((d, ctx) => {
+    if (num(d.enter_threshold) && num(d.exit_threshold) && d.enter_threshold <= d.exit_threshold) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["enter_threshold"],
+        message: `detect.enter_threshold (${d.enter_threshold}) must be greater than detect.exit_threshold (${d.exit_threshold}), or alerts flicker on and off`,
+        params: CROSS,
+      });
+    }
+    if (num(d.k) && num(d.n) && d.k > d.n) {
+      ctx.addIssue({ code: "custom", path: ["k"], message: `detect.k (${d.k}) must be <= detect.n (${d.n})`, params: CROSS });
+    }
+    if (num(d.max_alert_s) && num(d.hop_s) && d.max_alert_s < d.hop_s) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["max_alert_s"],
+        message: `detect.max_alert_s (${d.max_alert_s}) must be at least one hop (detect.hop_s = ${d.hop_s})`,
+        params: CROSS,
+      });
+    }
+  }), ALWAYS);
+
+// ─── adaptation ─────────────────────────────────────────────────────────────────────────────────
+
+export const AdaptationSchema = z
+  .object({
+    /** Adapt the running feature statistics to the wearer's voice and room. PROVISIONAL: off until measured. */
+    enabled: z.boolean().default(false),
+    /** Older observations lose half their weight every this many hours. */
+    half_life_h: z.number().min(0.1).max(8760).default(72),
+    /** The most weight the wearer's statistics may take over the model's own (0 = none, 1 = all). */
+    max_weight: z.number().min(0).max(1).default(0.5),
+  })
+  .strict();
+
+// ─── gpio ───────────────────────────────────────────────────────────────────────────────────────
+
+/** A Raspberry Pi header GPIO, by BCM number. */
+const BcmPin = z.number().int().min(0).max(27);
+/** A line on a gpiochip (Jetson, or any board where BCM numbers do not apply). */
+const ChipLine = z
+  .object({
+    chip: z.string().min(1),
+    line: z.number().int().min(0).max(1023),
+  })
+  .strict();
+const GpioPinSchema = z.union([BcmPin, ChipLine], {
+  error: "must be a BCM pin number (0-27), { chip, line }, or null",
+});
+
+const GpioLineObject = z
+  .object({
+    /** null = not connected. */
+    pin: GpioPinSchema.nullable().default(null),
+    /** The line is on when driven low (e.g. an LED wired to 3.3 V, a button to ground). */
+    active_low: z.boolean().default(false),
+  })
+  .strict();
+
+/** A line as written in YAML: `17`, `null`, or `{ pin: 17 | { chip, line }, active_low }`. */
+const GpioLineSchema = z
+  .union([z.null(), BcmPin, GpioLineObject], {
+    error: "must be a BCM pin number (0-27), null, or { pin, active_low }",
+  })
+  .transform((v) => (v === null || typeof v === "number" ? { pin: v, active_low: false } : v))
+  .prefault({});
+
+export const GpioSchema = z
+  .object({
+    /** onoff drives the lines via the kernel's sysfs GPIO; none disables every line. */
+    driver: z.enum(["onoff", "none"]).default("onoff"),
+    /** Indicator LED: on during an alert, patterns for problems. */
+    led: GpioLineSchema,
+    buzzer: GpioLineSchema,
+    /** Push button: press to acknowledge an alert, hold to arm/disarm. */
+    button: GpioLineSchema,
+    /** Blink the LED briefly every few seconds while listening, so the wearer sees it is alive. */
+    heartbeat: z.boolean().default(true),
+    /** The buzzer stops after this long even if the alert goes on (the LED stays on). */
+    buzzer_max_on_s: z.number().min(1).max(3600).default(60),
+    /** Buzzer pattern during an alert: [on, off] in milliseconds. */
+    buzzer_pattern_ms: z.tuple([z.number().int().min(50).max(10_000), z.number().int().min(0).max(10_000)]).default([500, 500]),
+  })
+  .strict()
+  .superRefine(crossCheck((g, ctx) => {
+    const names = ["led", "buzzer", "button"] as const;
+    const used = new Map<string, string>();
+    for (const name of names) {
+      const line: unknown = g[name];
+      if (!obj(line) || line.pin === null || line.pin === undefined) continue;
+      if (g.driver === "none") {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `gpio.${name} is wired but gpio.driver is "none"; set gpio.driver: onoff, or gpio.${name}: null`,
+          params: CROSS,
+        });
+      }
+      const key = JSON.stringify(line.pin);
+      const other = used.get(key);
+      if (other !== undefined) {
+        ctx.addIssue({ code: "custom", path: [name, "pin"], message: `gpio.${name}.pin ${key} is also gpio.${other}.pin`, params: CROSS });
+      } else {
+        used.set(key, name);
+      }
+    }
+  }), ALWAYS);
+
+// ─── mqtt ───────────────────────────────────────────────────────────────────────────────────────
+
+const MqttUrl = z.string().refine(
+  (u) => {
+    try {
+      const url = new URL(u);
+      return (url.protocol === "mqtt:" || url.protocol === "mqtts:") && url.hostname !== "";
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be a mqtt:// or mqtts:// URL with a host, e.g. mqtt://homeassistant.local:1883" },
+);
+
+const Topic = z
+  .string()
+  .min(1)
+  .refine((t) => !/[+#]/.test(t) && !t.includes("\0") && !t.startsWith("/") && !t.endsWith("/") && !t.startsWith("$"), {
+    message: "must be an MQTT topic without wildcards (+ #), a leading $, or a leading or trailing /",
+  });
+
+export const MqttSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Broker, e.g. mqtt://broker:1883 or mqtts://broker:8883. Required when enabled. */
+    url: MqttUrl.nullable().default(null),
+    /** null = "earwitness-<device_id>". */
+    client_id: z.string().min(1).max(128).nullable().default(null),
+    username: z.string().min(1).nullable().default(null),
+    /** File holding the password (keeps the secret out of this file); EARWITNESS_MQTT_PASSWORD wins over it. */
+    password_file: absolutePath.nullable().default(null),
+    tls: z
+      .object({
+        /** CA certificate (PEM) to trust the broker; null = the system's CAs. */
+        ca: absolutePath.nullable().default(null),
+        /** Client certificate and key (PEM), for brokers that authenticate clients by certificate. */
+        cert: absolutePath.nullable().default(null),
+        key: absolutePath.nullable().default(null),
+        /** Refuse a broker whose certificate does not verify. Turn off only for testing. */
+        reject_unauthorized: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /** null = "earwitness/<device_id>". */
+    base_topic: Topic.nullable().default(null),
+    /** Publish level/state telemetry this often; 0 = off. */
+    telemetry_interval_s: z.number().min(0).max(86_400).default(60),
+    discovery: z
+      .object({
+        /** Publish Home Assistant MQTT discovery configs. */
+        enabled: z.boolean().default(true),
+        prefix: Topic.default("homeassistant"),
+      })
+      .strict()
+      .prefault({}),
+    /** Alerts not yet acknowledged by the broker are kept on disk (state dir) within these bounds. */
+    outbox: z
+      .object({
+        max_events: z.number().int().min(1).max(1_000_000).default(1000),
+        max_bytes: z.number().int().min(1024).max(1_073_741_824).default(1_048_576),
+      })
+      .strict()
+      .prefault({}),
+    /** MQTT keepalive; the broker publishes the last will after about 1.5 × this without contact. */
+    keepalive_s: z.number().int().min(5).max(3600).default(30),
+  })
+  .strict()
+  .superRefine(crossCheck((m, ctx) => {
+    if (m.enabled === true && m.url === null) {
+      ctx.addIssue({ code: "custom", path: ["url"], message: "mqtt.url is required when mqtt.enabled is true", params: CROSS });
+    }
+    const tls: Record<string, unknown> = obj(m.tls) ? m.tls : {};
+    const secure = str(m.url) && m.url.startsWith("mqtts:");
+    for (const f of ["ca", "cert", "key"] as const) {
+      if (str(tls[f]) && str(m.url) && !secure) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tls", f],
+          message: `mqtt.tls.${f} is set but mqtt.url is not mqtts:// (TLS files are only used with mqtts://)`,
+          params: CROSS,
+        });
+      }
+    }
+    if (str(tls.cert) !== str(tls.key)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tls", str(tls.cert) ? "key" : "cert"],
+        message: "mqtt.tls.cert and mqtt.tls.key go together: set both or neither",
+        params: CROSS,
+      });
+    }
+    if (str(m.password_file) && m.username === null) {
+      ctx.addIssue({ code: "custom", path: ["username"], message: "mqtt.username is required when mqtt.password_file is set", params: CROSS });
+    }
+  }), ALWAYS);
+
+// ─── the whole file ─────────────────────────────────────────────────────────────────────────────
+
+/** The config file as written: what YAML may contain, with every default. */
+export const ConfigFileSchema = z
+  .object({
+    /** Names this device in topics and alerts; null = the hostname. */
+    device_id: z
+      .string()
+      .regex(DEVICE_ID_RE, { message: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit" })
+      .nullable()
+      .default(null),
+    /** Where the daemon keeps its state: outbox, adaptation statistics, status socket. */
+    state_dir: absolutePath.default(DEFAULT_STATE_DIR),
+    log_level: LogLevelSchema.default("info"),
+    /** Unix socket for `earwitness monitor`; null = <state_dir>/status.sock. */
+    status_socket: absolutePath.nullable().default(null),
+    audio: AudioSchema.prefault({}),
+    model: ModelSchema.prefault({}),
+    detect: DetectSchema.prefault({}),
+    adaptation: AdaptationSchema.prefault({}),
+    gpio: GpioSchema.prefault({}),
+    mqtt: MqttSchema.prefault({}),
+  })
+  .strict()
+  .superRefine(crossCheck((c, ctx) => {
+    const socket = str(c.status_socket) ? c.status_socket : str(c.state_dir) ? join(c.state_dir, "status.sock") : null;
+    if (socket !== null && Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
+      const field = str(c.status_socket) ? "status_socket" : "state_dir";
+      ctx.addIssue({
+        code: "custom",
+        path: [field],
+        message: `${field} gives a status socket path of ${Buffer.byteLength(socket)} bytes; unix sockets allow ${MAX_SOCKET_PATH_BYTES}`,
+        params: CROSS,
+      });
+    }
+  }), ALWAYS);
+
+export type ConfigFile = z.output<typeof ConfigFileSchema>;
+/** What a YAML file or an override object may contain (everything optional). */
+export type ConfigInput = z.input<typeof ConfigFileSchema>;
+
+/** What the loader knows beyond the file. */
+export interface ResolveContext {
+  hostname: string;
+  /** From EARWITNESS_MQTT_PASSWORD; null when unset. */
+  mqttPassword: string | null;
+}
+
+/** A hostname made into a valid device id: invalid characters become '-'. */
+export function deviceIdFromHostname(hostname: string): string {
+  const cleaned = hostname
+    .replace(/[^A-Za-z0-9_.-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "")
+    .slice(0, 64);
+  return cleaned === "" ? "earwitness" : cleaned;
+}
+
+/** Fills the defaults that depend on other fields or on the machine. */
+export function resolveConfig(file: ConfigFile, context: ResolveContext) {
+  const deviceId = file.device_id ?? deviceIdFromHostname(context.hostname);
+  return {
+    ...file,
+    device_id: deviceId,
+    status_socket: file.status_socket ?? join(file.state_dir, "status.sock"),
+    mqtt: {
+      ...file.mqtt,
+      client_id: file.mqtt.client_id ?? `earwitness-${deviceId}`,
+      base_topic: file.mqtt.base_topic ?? `earwitness/${deviceId}`,
+      /** The secret from the environment, if any; else read `password_file` with mqttPassword(). */
+      password: context.mqttPassword,
+    },
+  };
+}
+
+/** The resolved configuration the daemon runs with. */
+export type Config = ReturnType<typeof resolveConfig>;
+export type LogLevel = z.output<typeof LogLevelSchema>;
+export type AudioConfig = Config["audio"];
+export type ModelConfig = Config["model"];
+export type DetectConfig = Config["detect"];
+export type AdaptationConfig = Config["adaptation"];
+export type GpioConfig = Config["gpio"];
+export type GpioLine = GpioConfig["led"];
+export type GpioPin = NonNullable<GpioLine["pin"]>;
+export type MqttConfig = Config["mqtt"];
