@@ -1,0 +1,231 @@
+/**
+ * Home Assistant MQTT discovery: pure builders of the retained config messages.
+ *
+ * Why one config per component (`<prefix>/<component>/<deviceId>/<objectId>/config`) and not
+ * HA's newer device-based discovery (`<prefix>/device/<id>/config` with `cmps`, HA 2024.12+):
+ * openHAB's Home Assistant binding only learned device-based discovery in
+ * https://github.com/openhab/openhab-addons/pull/20225 (merged 2026-02); openHAB 5.0 rejects it
+ * ("invalid configuration", openhab-addons#19698). Home Assistant keeps supporting per-component
+ * discovery with no deprecation planned, so per-component configs work for both, old and new.
+ * Each config repeats `device` (shared `identifiers`, so both group the entities into one device /
+ * Thing), `origin`, and `availability`.
+ *
+ * Entities (object ids):
+ * - `danger`        binary_sensor, device_class safety: ON while an alert is active.
+ * - `alert`         event: event_types alert_start, alert_end, test_start, test_end (the
+ *                   `alert` payload carries `event_type`, so no template is involved).
+ * - `danger_score`  sensor from state.danger.
+ * - `emotion`       sensor from state.emotion (`none` when null).
+ * - `dbfs`          sensor from telemetry.dbfs; removed (empty config) when telemetry is off.
+ * - `model_version` sensor (diagnostic) from state.model.version.
+ * - `problem`       binary_sensor, device_class problem (diagnostic): ON while state.problems
+ *                   is not empty.
+ * - `armed`         switch: command `set/armed` ON/OFF, state from state.armed.
+ * - `test`          button: command `set/test` PRESS.
+ * - `acknowledge`   button: command `set/ack` PRESS.
+ *
+ * Templates only use `if/else`, `or` and `| length`, which both HA's Jinja and openHAB's
+ * template engines handle.
+ */
+import {
+  ALERT_EVENT_TYPES,
+  AVAILABILITY_OFFLINE,
+  AVAILABILITY_ONLINE,
+  topicFor,
+  type ModelInfo,
+} from "./contract.js";
+
+export const DEFAULT_DISCOVERY_PREFIX = "homeassistant";
+export const HA_STATUS_ONLINE = "online";
+
+export interface DiscoveryContext {
+  /** Discovery prefix, `homeassistant` by default. */
+  prefix: string;
+  /** `<baseTopic>/<deviceId>`, see contract.ts deviceTopicRoot. */
+  root: string;
+  deviceId: string;
+  deviceName: string;
+  model: ModelInfo;
+  softwareVersion: string;
+  telemetryEnabled: boolean;
+  /** Shown by HA as the origin's support link; omitted when not given. */
+  supportUrl?: string;
+}
+
+export interface DiscoveryMessage {
+  topic: string;
+  /** JSON config, or "" to remove the entity. Always published retained. */
+  payload: string;
+}
+
+/** HA publishes its birth (`online`) and will (`offline`) here; on `online` we republish. */
+export function haStatusTopic(prefix: string): string {
+  return `${prefix}/status`;
+}
+
+type Component = "binary_sensor" | "event" | "sensor" | "switch" | "button";
+
+interface Entity {
+  component: Component;
+  objectId: string;
+  config: Record<string, unknown>;
+  /** False: publish an empty config so a previously discovered entity disappears. */
+  enabled?: boolean;
+}
+
+export function buildDiscoveryMessages(ctx: DiscoveryContext): DiscoveryMessage[] {
+  const state = topicFor(ctx.root, "state");
+  const entities: Entity[] = [
+    {
+      component: "binary_sensor",
+      objectId: "danger",
+      config: {
+        name: "Danger",
+        device_class: "safety",
+        state_topic: state,
+        value_template: "{{ 'ON' if value_json.alerting else 'OFF' }}",
+      },
+    },
+    {
+      component: "event",
+      objectId: "alert",
+      config: {
+        name: "Alert",
+        state_topic: topicFor(ctx.root, "alert"),
+        event_types: [...ALERT_EVENT_TYPES],
+        icon: "mdi:account-alert",
+      },
+    },
+    {
+      component: "sensor",
+      objectId: "danger_score",
+      config: {
+        name: "Danger score",
+        state_topic: state,
+        value_template: "{{ value_json.danger }}",
+        state_class: "measurement",
+        suggested_display_precision: 2,
+        icon: "mdi:alert-decagram",
+      },
+    },
+    {
+      component: "sensor",
+      objectId: "emotion",
+      config: {
+        name: "Emotion",
+        state_topic: state,
+        value_template: "{{ value_json.emotion or 'none' }}",
+        icon: "mdi:emoticon-outline",
+      },
+    },
+    {
+      component: "sensor",
+      objectId: "dbfs",
+      enabled: ctx.telemetryEnabled,
+      config: {
+        name: "Sound level",
+        state_topic: topicFor(ctx.root, "telemetry"),
+        value_template: "{{ value_json.dbfs }}",
+        unit_of_measurement: "dBFS",
+        state_class: "measurement",
+        suggested_display_precision: 1,
+        icon: "mdi:microphone",
+      },
+    },
+    {
+      component: "sensor",
+      objectId: "model_version",
+      config: {
+        name: "Model version",
+        state_topic: state,
+        value_template: "{{ value_json.model.version }}",
+        entity_category: "diagnostic",
+        icon: "mdi:brain",
+      },
+    },
+    {
+      component: "binary_sensor",
+      objectId: "problem",
+      config: {
+        name: "Problem",
+        device_class: "problem",
+        state_topic: state,
+        value_template: "{{ 'ON' if value_json.problems | length > 0 else 'OFF' }}",
+        entity_category: "diagnostic",
+      },
+    },
+    {
+      component: "switch",
+      objectId: "armed",
+      config: {
+        name: "Armed",
+        command_topic: topicFor(ctx.root, "set/armed"),
+        payload_on: "ON",
+        payload_off: "OFF",
+        state_topic: state,
+        value_template: "{{ 'ON' if value_json.armed else 'OFF' }}",
+        state_on: "ON",
+        state_off: "OFF",
+        retain: false,
+        icon: "mdi:shield-check",
+      },
+    },
+    {
+      component: "button",
+      objectId: "test",
+      config: {
+        name: "Test alert",
+        command_topic: topicFor(ctx.root, "set/test"),
+        payload_press: "PRESS",
+        retain: false,
+        icon: "mdi:bell-ring",
+      },
+    },
+    {
+      component: "button",
+      objectId: "acknowledge",
+      config: {
+        name: "Acknowledge",
+        command_topic: topicFor(ctx.root, "set/ack"),
+        payload_press: "PRESS",
+        retain: false,
+        icon: "mdi:check-circle",
+      },
+    },
+  ];
+
+  const device = {
+    identifiers: [`earwitness_${ctx.deviceId}`],
+    name: ctx.deviceName,
+    manufacturer: "earwitness",
+    model: "earwitness",
+    sw_version: ctx.softwareVersion,
+  };
+  const origin = {
+    name: "earwitness",
+    sw_version: ctx.softwareVersion,
+    ...(ctx.supportUrl ? { support_url: ctx.supportUrl } : {}),
+  };
+  const availability = [
+    {
+      topic: topicFor(ctx.root, "availability"),
+      payload_available: AVAILABILITY_ONLINE,
+      payload_not_available: AVAILABILITY_OFFLINE,
+    },
+  ];
+
+  return entities.map((e) => ({
+    topic: `${ctx.prefix}/${e.component}/${ctx.deviceId}/${e.objectId}/config`,
+    payload:
+      e.enabled === false
+        ? ""
+        : JSON.stringify({
+            ...e.config,
+            unique_id: `earwitness_${ctx.deviceId}_${e.objectId}`,
+            device,
+            origin,
+            availability,
+            qos: 1,
+          }),
+  }));
+}

@@ -1,0 +1,179 @@
+import { describe, expect, it } from "vitest";
+import {
+  alertRecordId,
+  buildAlertPayload,
+  buildCommandResultPayload,
+  buildProblemPayload,
+  buildStatePayload,
+  buildTelemetryPayload,
+  COMMAND_TOPICS,
+  deviceTopicRoot,
+  encodePayload,
+  topicFor,
+  TOPIC_SPECS,
+  type AlertContext,
+} from "../../../../src/outputs/mqtt/contract.js";
+import type { AlertEvent, DeviceStatus } from "../../../../src/outputs/sink.js";
+import { OutputError } from "../../../../src/errors.js";
+
+const T0 = Date.UTC(2025, 0, 2, 3, 4, 5, 600);
+
+const ctx: AlertContext = {
+  deviceId: "kitchen",
+  model: { name: "ser-small", version: "1.2.0", sha256: "ab".repeat(32) },
+  thresholds: { enter: 0.7, exit: 0.4 },
+};
+
+function startEvent(overrides: Partial<AlertEvent> = {}): AlertEvent {
+  return {
+    phase: "start",
+    alertId: "5b0c8a52-8d2f-4f5e-9d1e-0a6f2d7e9c11",
+    startedAtMs: T0,
+    peak: 0.93,
+    mean: 0.81,
+    emotion: "fear",
+    probs: { fear: 0.7, angry: 0.2, neutral: 0.1 },
+    dbfs: -23.5,
+    test: false,
+    ...overrides,
+  };
+}
+
+describe("MQTT contract", () => {
+  it("builds the alert start payload with schema, ids, ISO times, model and thresholds", () => {
+    const payload = buildAlertPayload(startEvent(), ctx);
+    expect(payload).toEqual({
+      schema: 1,
+      event: "start",
+      event_type: "alert_start",
+      alert_id: "5b0c8a52-8d2f-4f5e-9d1e-0a6f2d7e9c11",
+      device_id: "kitchen",
+      started_at: "2025-01-02T03:04:05.600Z",
+      peak: 0.93,
+      mean: 0.81,
+      emotion: "fear",
+      probs: { fear: 0.7, angry: 0.2, neutral: 0.1 },
+      dbfs: -23.5,
+      model: ctx.model,
+      thresholds: { enter: 0.7, exit: 0.4 },
+      test: false,
+    });
+  });
+
+  it("builds the alert end payload with ended_at and duration_s", () => {
+    const payload = buildAlertPayload(startEvent({ phase: "end", endedAtMs: T0 + 12_345 }), ctx);
+    expect(payload).toMatchObject({
+      event: "end",
+      event_type: "alert_end",
+      started_at: "2025-01-02T03:04:05.600Z",
+      ended_at: "2025-01-02T03:04:17.945Z",
+      duration_s: 12.345,
+    });
+  });
+
+  it("marks test alerts with their own event types", () => {
+    expect(buildAlertPayload(startEvent({ test: true }), ctx)).toMatchObject({ event_type: "test_start", test: true });
+    expect(buildAlertPayload(startEvent({ test: true, phase: "end", endedAtMs: T0 }), ctx).event_type).toBe("test_end");
+  });
+
+  it("refuses an end event without its end time (a detector bug) with a coded error", () => {
+    expect(() => buildAlertPayload(startEvent({ phase: "end" }), ctx)).toThrow(OutputError);
+  });
+
+  it("does not share mutable objects with its inputs", () => {
+    const event = startEvent();
+    const payload = buildAlertPayload(event, ctx);
+    event.probs.fear = 0;
+    expect(payload.probs.fear).toBe(0.7);
+  });
+
+  it("gives start and end of one alert different outbox ids", () => {
+    expect(alertRecordId(startEvent())).not.toBe(alertRecordId(startEvent({ phase: "end" })));
+  });
+
+  it("builds the retained state", () => {
+    const status: DeviceStatus = {
+      state: "HOLD",
+      danger: 0.66,
+      emotion: "angry",
+      sinceMs: T0,
+      armed: true,
+      mutedUntilMs: null,
+      problems: ["MIC_SILENT"],
+      acknowledged: false,
+    };
+    expect(buildStatePayload(status, ctx.model)).toEqual({
+      schema: 1,
+      state: "HOLD",
+      alerting: true,
+      danger: 0.66,
+      emotion: "angry",
+      since: "2025-01-02T03:04:05.600Z",
+      armed: true,
+      muted_until: null,
+      model: ctx.model,
+      problems: ["MIC_SILENT"],
+      acknowledged: false,
+    });
+    const idle = buildStatePayload({ ...status, state: "IDLE", mutedUntilMs: T0 + 60_000 }, ctx.model);
+    expect(idle.alerting).toBe(false);
+    expect(idle.muted_until).toBe("2025-01-02T03:05:05.600Z");
+  });
+
+  it("builds telemetry, problem and command result payloads", () => {
+    expect(
+      buildTelemetryPayload({ atMs: T0, probs: { fear: 0.1 }, dbfs: -40, rtf: 0.12, droppedWindows: 3, queueDepth: 1 }),
+    ).toEqual({
+      schema: 1,
+      at: "2025-01-02T03:04:05.600Z",
+      probs: { fear: 0.1 },
+      dbfs: -40,
+      rtf: 0.12,
+      dropped_windows: 3,
+      queue_depth: 1,
+    });
+    expect(buildProblemPayload({ atMs: T0, code: "MIC_SILENT", message: "no audio for 10 s", active: true })).toEqual({
+      schema: 1,
+      at: "2025-01-02T03:04:05.600Z",
+      code: "MIC_SILENT",
+      message: "no audio for 10 s",
+      active: true,
+    });
+    expect(buildCommandResultPayload({ atMs: T0, topic: "set", command: null, id: "7", error: "not JSON" })).toEqual({
+      schema: 1,
+      at: "2025-01-02T03:04:05.600Z",
+      topic: "set",
+      ok: false,
+      command: null,
+      id: "7",
+      error: "not JSON",
+    });
+  });
+
+  it("encodes availability as plain text and everything else as JSON", () => {
+    expect(encodePayload("availability", "online")).toBe("online");
+    const text = encodePayload("problem", buildProblemPayload({ atMs: T0, code: "X", message: "m", active: false }));
+    expect(JSON.parse(text)).toMatchObject({ schema: 1, code: "X" });
+  });
+
+  it("fixes QoS and retain per topic: availability and state retained, alerts QoS 1 not retained", () => {
+    expect(TOPIC_SPECS.availability).toEqual({ qos: 1, retain: true });
+    expect(TOPIC_SPECS.state).toEqual({ qos: 1, retain: true });
+    expect(TOPIC_SPECS.alert).toEqual({ qos: 1, retain: false });
+    expect(TOPIC_SPECS["set/result"].retain).toBe(false);
+    expect(COMMAND_TOPICS).not.toContain("set/result");
+  });
+
+  it("builds topics under <base>/<device> and rejects ids that would break topics or HA ids", () => {
+    const root = deviceTopicRoot("earwitness", "kitchen-1");
+    expect(root).toBe("earwitness/kitchen-1");
+    expect(topicFor(root, "set/armed")).toBe("earwitness/kitchen-1/set/armed");
+    expect(deviceTopicRoot("home/earwitness/", "a_b")).toBe("home/earwitness/a_b");
+    for (const bad of ["", "a/b", "a+b", "a#", "küche", "a b"]) {
+      expect(() => deviceTopicRoot("earwitness", bad), bad).toThrow(/device id/);
+    }
+    for (const bad of ["", "/abs", "a//b", "a/+", "#"]) {
+      expect(() => deviceTopicRoot(bad, "dev"), bad).toThrow(/base topic/);
+    }
+  });
+});
