@@ -1,4 +1,5 @@
 import { loadAudioFile } from "../audio/load.js";
+import { Resampler } from "../audio/resample.js";
 import { describeError } from "../errors.js";
 import { extractSteps } from "../features/extract.js";
 import { statsOfSteps, type AdaptedStats } from "../features/normalise.js";
@@ -60,10 +61,11 @@ export async function evalCommand(argv: string[], log: Logger): Promise<number> 
   const clips: ClipFeatures[] = [];
   const bar = progressBar();
   const t0 = performance.now();
+  const resampler = new Resampler();
   for (const [i, row] of usable.entries()) {
     try {
       // Seeded padding noise, as in training: the same file always gives the same features.
-      const audio = padTo(await loadAudioFile(row.file), windowSamples(spec), new Rng(i + 1));
+      const audio = padTo(await loadAudioFile(row.file, resampler), windowSamples(spec), new Rng(i + 1));
       const { steps, data } = extractSteps(spec, audio);
       clips.push({ row, variant: 0, steps, data });
     } catch (err) {
@@ -73,6 +75,7 @@ export async function evalCommand(argv: string[], log: Logger): Promise<number> 
     bar(`features ${i + 1}/${usable.length}`, (i + 1) / usable.length);
   }
   bar.done();
+  resampler.close();
   for (const u of unreadable.slice(0, 10)) log.warn(`skipped ${u}`);
   if (unreadable.length > 10) log.warn(`… and ${unreadable.length - 10} more unreadable files`);
 

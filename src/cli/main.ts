@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { describeError, EarwitnessError } from "../errors.js";
+import { ConfigError, describeError, EarwitnessError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { UsageError } from "./args.js";
 
@@ -7,15 +7,27 @@ const HELP = `earwitness — hears danger in a voice
 
 usage: earwitness <command> [options]   (earwitness <command> --help for its options)
 
+  demo      the full pipeline on a short recording: no microphone, GPIO or broker needed
+  run       listen to the microphone and raise alerts (what the systemd service runs)
   train     train an emotion model on corpus directories
   eval      measure a model bundle on labelled recordings
+  features  extract and cache corpus features before training
+  replay    run recordings through the daemon's pipeline and report alerts
+  config    check a configuration file
+  model     install, verify, roll back and sign model bundles
 `;
 
 type Command = (argv: string[], log: ReturnType<typeof createLogger>) => Promise<number>;
 
 const commands: Record<string, () => Promise<Command>> = {
+  demo: async () => (await import("./demo-command.js")).demoCommand,
+  run: async () => (await import("./run-command.js")).runCommand,
   train: async () => (await import("./train-command.js")).trainCommand,
   eval: async () => (await import("./eval-command.js")).evalCommand,
+  features: async () => (await import("./features-command.js")).featuresCommand,
+  replay: async () => (await import("./replay-command.js")).replayCommand,
+  config: async () => (await import("./config-command.js")).configCommand,
+  model: async () => (await import("./model-command.js")).modelCommand,
 };
 
 /** The only place that calls process.exit (STYLE.md). */
@@ -41,6 +53,7 @@ async function main(argv: string[]): Promise<void> {
     }
     const code = err instanceof EarwitnessError ? err.code : "UNEXPECTED";
     process.stderr.write(`earwitness ${name}: ${describeError(err)}\n`);
+    if (err instanceof ConfigError && err.issues.length > 0) process.stderr.write(err.issues.map((i) => `  - ${i}\n`).join(""));
     if (!(err instanceof EarwitnessError) && err instanceof Error && err.stack) process.stderr.write(err.stack + "\n");
     process.exit(code === "INVALID_CONFIG" ? 78 : 1);
   }

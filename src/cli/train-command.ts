@@ -1,6 +1,4 @@
-import { readdir } from "node:fs/promises";
 import path from "node:path";
-import { loadAudioFile } from "../audio/load.js";
 import { DEFAULT_DANGER_LABELS } from "../constants.js";
 import { DEFAULT_FEATURE_SPEC, type FeatureSpec } from "../features/spec.js";
 import type { Logger } from "../log.js";
@@ -10,6 +8,7 @@ import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { train } from "../train/trainer.js";
 import { num, parse, progressBar, UsageError } from "./args.js";
+import { defaultCacheDir, loadNoises } from "./corpus-options.js";
 
 export const TRAIN_HELP = `earwitness train — train an emotion model on corpus directories
 
@@ -40,12 +39,6 @@ const LICENCES: Record<string, string> = {
   ravdess: "CC BY-NC-SA 4.0",
   emodb: "free for research (Burkhardt et al. 2005)",
 };
-
-async function loadNoises(dir: string | undefined): Promise<Float32Array[]> {
-  if (!dir) return [];
-  const files = (await readdir(dir)).filter((f) => f.toLowerCase().endsWith(".wav")).sort();
-  return Promise.all(files.map((f) => loadAudioFile(path.join(dir, f))));
-}
 
 export async function trainCommand(argv: string[], log: Logger): Promise<number> {
   const { values: v } = parse(argv, {
@@ -132,12 +125,13 @@ export async function trainCommand(argv: string[], log: Logger): Promise<number>
     augmentedCopies: num(v.augment, "augment", { integer: true, min: 0 }),
     augment: { ...DEFAULT_AUGMENT, noises: await loadNoises(v.noise as string | undefined) },
     mask: !v["no-mask"],
-    cacheDir: (v.cache as string | undefined) ?? path.join(process.env.HOME ?? ".", ".cache", "earwitness", "features"),
+    cacheDir: (v.cache as string | undefined) ?? defaultCacheDir(),
     out: String(v.out),
     name: (v.name as string | undefined) ?? `earwitness-${arch}`,
     version: String(v.version),
     quantize: !v["no-quantize"],
     log,
+    command: ["earwitness", "train", ...argv].join(" "),
     progress: (p) => bar(`epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)} acc ${p.acc.toFixed(3)}`, p.batch / p.batches),
   });
   bar.done();

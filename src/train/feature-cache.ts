@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadAudioFile } from "../audio/load.js";
+import { Resampler } from "../audio/resample.js";
 import { describeError } from "../errors.js";
 import { extractSteps } from "../features/extract.js";
 import { staticDims, type FeatureSpec } from "../features/spec.js";
@@ -66,9 +67,15 @@ function extractionKey(spec: FeatureSpec, variant: number, opts: ExtractOptions)
   };
 }
 
-async function computeClip(row: ManifestRow, spec: FeatureSpec, variant: number, opts: ExtractOptions): Promise<Float32Array> {
+async function computeClip(
+  row: ManifestRow,
+  spec: FeatureSpec,
+  variant: number,
+  opts: ExtractOptions,
+  resampler: Resampler,
+): Promise<Float32Array> {
   const rng = new Rng(clipSeed(opts.seed, row.relPath, variant));
-  let audio = await loadAudioFile(row.file);
+  let audio = await loadAudioFile(row.file, resampler);
   if (variant > 0) audio = augment(audio, opts.augment, rng);
   audio = padTo(audio, windowSamples(spec), rng);
   return extractSteps(spec, audio).data;
@@ -84,6 +91,22 @@ export async function extractCorpus(
   opts: ExtractOptions,
 ): Promise<{ clips: ClipFeatures[]; skipped: SkippedFile[] }> {
   const dims = staticDims(spec);
+  // One converter for the whole run: creating one per clip doubles the cost of short clips.
+  const resampler = new Resampler();
+  try {
+    return await extractWith(rows, spec, opts, resampler, dims);
+  } finally {
+    resampler.close();
+  }
+}
+
+async function extractWith(
+  rows: ManifestRow[],
+  spec: FeatureSpec,
+  opts: ExtractOptions,
+  resampler: Resampler,
+  dims: number,
+): Promise<{ clips: ClipFeatures[]; skipped: SkippedFile[] }> {
   const clips: ClipFeatures[] = [];
   const skipped = new Map<string, SkippedFile>();
   const total = rows.length * (1 + opts.augmentedCopies);
@@ -126,7 +149,7 @@ export async function extractCorpus(
           clips.push({ row, variant, steps: e.steps, data: blob.slice(e.offset, e.offset + e.steps * dims) });
         } else {
           try {
-            const data = await computeClip(row, spec, variant, opts);
+            const data = await computeClip(row, spec, variant, opts, resampler);
             clips.push({ row, variant, steps: data.length / dims, data });
             fresh.push({ rel: row.relPath, data, size: st.size, mtimeMs: st.mtimeMs });
           } catch (err) {

@@ -44,6 +44,8 @@ export interface TrainOptions {
   version: string;
   quantize: boolean;
   log: Logger;
+  /** The command line that started the run, recorded in run.json so every number can be reproduced. */
+  command: string;
   progress: (p: { epoch: number; epochs: number; batch: number; batches: number; loss: number; acc: number }) => void;
 }
 
@@ -166,6 +168,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     return sliceWindow(spec, c, Math.floor((c.steps - T) / 2));
   });
   const stats = computeNormStats(spec, statWindows, (i) => spkStats.get(examples[i]!.speakerKey) ?? null);
+  log.info({ windows: statWindows.length }, "normalisation statistics from training clips");
 
   const F = modelDims(spec);
   const image = opts.arch === "rescnn" || opts.arch === "cnn";
@@ -304,6 +307,34 @@ function summary(r: EvalReport): Record<string, unknown> {
 async function writeOutputs(opts: TrainOptions, history: EpochRecord[], test: EvalReport, q: EvalReport | null): Promise<void> {
   const runDir = opts.out;
   await writeFile(path.join(runDir, "history.json"), JSON.stringify(history, null, 2) + "\n");
+  const last = history[history.length - 1];
+  await writeFile(
+    path.join(runDir, "run.json"),
+    JSON.stringify(
+      {
+        command: opts.command,
+        arch: opts.arch,
+        protocol: opts.protocol,
+        fold: opts.fold,
+        folds: opts.folds,
+        seed: opts.seed,
+        dropout: opts.dropout,
+        batchNorm: opts.batchNorm,
+        glorot: opts.glorot,
+        norm: opts.spec.norm,
+        epochs: opts.epochs,
+        augmentedCopies: opts.augmentedCopies,
+        corpora: opts.corpora,
+        labels: opts.labels,
+        // Train/validation gap at the last epoch (the first paper's overfitting measure).
+        last_epoch_gap: last ? { acc: last.acc - last.val_acc, loss: last.val_loss - last.loss } : null,
+        test: { accuracy: test.accuracy, macro_recall: test.macro_recall, danger: test.danger },
+        quantized: q ? { accuracy: q.accuracy, macro_recall: q.macro_recall } : null,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   const title = `${opts.arch} (${opts.protocol}, dropout ${opts.dropout}, seed ${opts.seed})`;
   await writeFile(
     path.join(runDir, "accuracy.svg"),
