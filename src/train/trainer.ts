@@ -271,30 +271,34 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     metrics: { test: summary(test) },
     selftest: null,
   };
-  const meta = await saveBundle(opts.out, model, metaBase, { quantize: false });
+  // Save (quantized when asked), reload through the loader the daemon uses, measure the saved
+  // model on the same test set, and record a self-test: the first test window and what the
+  // saved model answers for it (without adaptation), which `model install` must reproduce.
+  await saveBundle(opts.out, model, metaBase, { quantize: opts.quantize });
+  const loaded: LoadedBundle = await loadBundle(opts.out);
+  const savedClf = new EmotionClassifier(loaded);
   let testQuantized: EvalReport | null = null;
   if (opts.quantize) {
-    const qdir = opts.out;
-    // Save quantized, reload through the normal loader, and measure it on the same test set.
-    const floatAcc = test.accuracy;
-    const qMeta = await saveBundle(qdir, model, { ...metaBase, metrics: { test: summary(test) } }, { quantize: true });
-    const loaded: LoadedBundle = await loadBundle(qdir);
-    const qclf = new EmotionClassifier(loaded);
-    const qProbs = predictClips(qclf, spec, testClips, adaptedOf, wf);
+    const qProbs = predictClips(savedClf, spec, testClips, adaptedOf, wf);
     testQuantized = evaluatePredictions(opts.labels, qProbs.map((p, i) => ({ truth: testTruth[i]!, probs: p })), opts.danger);
-    let selftest = null;
-    if (selftestSteps) {
-      const expected = Array.from(qclf.predict([selftestSteps], stClip ? adaptedOf(stClip) : null)[0]!);
-      selftest = { steps: Array.from(selftestSteps), expected, tolerance: 1e-4 };
-    }
-    qclf.dispose();
-    await saveBundle(qdir, model, {
-      ...metaBase,
-      metrics: { test: summary(test), test_quantized: summary(testQuantized), quantization_delta_points: (testQuantized.accuracy - floatAcc) * 100 },
-      selftest,
-    }, { quantize: true });
-    void qMeta;
   }
+  const selftest = selftestSteps
+    ? { steps: Array.from(selftestSteps), expected: Array.from(savedClf.predict([selftestSteps], null)[0]!), tolerance: 1e-4 }
+    : null;
+  savedClf.dispose();
+  const meta = await saveBundle(
+    opts.out,
+    model,
+    {
+      ...metaBase,
+      metrics: {
+        test: summary(test),
+        ...(testQuantized ? { test_quantized: summary(testQuantized), quantization_delta_points: (testQuantized.accuracy - test.accuracy) * 100 } : {}),
+      },
+      selftest,
+    },
+    { quantize: opts.quantize },
+  );
   await writeOutputs(opts, history, test, testQuantized);
   model.dispose();
   return { history, bestEpoch: best.epoch, test, testQuantized, split, meta };

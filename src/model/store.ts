@@ -1,0 +1,563 @@
+/**
+ * The model store of an installed unit: verified bundles under the state directory, one of them
+ * current.
+ *
+ *     <stateDir>/models/<name>@<version>/   a bundle, exactly the files bundle.json lists, plus
+ *                                           bundle.json and signature.ed25519 (if signed)
+ *     <stateDir>/models/current  → <name>@<version>    (relative symlink: what the daemon loads)
+ *     <stateDir>/models/previous → <name>@<version>    (what `rollback` switches back to)
+ *     <stateDir>/earwitness.pid                        (written by the daemon; gets SIGHUP)
+ *
+ * A bundle is staged and checked in a private temp directory — schema, every sha256, feature spec,
+ * signature, the configured danger labels, then the self-test — and only when every check passed is
+ * it copied into the store (temp name + rename) and `current` switched (symlink to a temp name +
+ * rename over `current`, which is atomic: a reader sees the old link or the new one, never none).
+ * A bundle that fails a check leaves the state directory exactly as it was.
+ *
+ * Install order is the directory's mtime, set at install (and when an installed version is made
+ * current again); pruning keeps the newest `keep` versions and never removes current or previous.
+ */
+import { spawn } from "node:child_process";
+import { constants as fsConstants } from "node:fs";
+import { cp, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, stat, symlink, utimes } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { BundleError } from "../errors.js";
+import { staticDims } from "../features/spec.js";
+import { BUNDLE_FILE, loadBundle, verifyBundleFiles, type BundleMeta, type LoadedBundle } from "./bundle.js";
+import { EmotionClassifier } from "./classifier.js";
+import { loadTrustedKeys, SIGNATURE_FILE, verifyBundleSignature, type SignatureCheck } from "./signing.js";
+
+export const MODELS_DIR = "models";
+export const CURRENT_LINK = "current";
+export const PREVIOUS_LINK = "previous";
+/** The daemon writes its pid here; `notifyDaemon` sends it SIGHUP after a switch. */
+export const PID_FILE = "earwitness.pid";
+export const DEFAULT_KEEP = 3;
+
+/** `<name>@<version>` becomes a directory name: no separators, no dot-files, no surprises. */
+const SAFE_PART = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const LOCK_FILE = ".lock";
+
+export interface CheckOptions {
+  /** Danger labels of the running config (`detect.danger.labels`): the bundle must have them all. */
+  dangerLabels: readonly string[];
+  /** Directory of trusted `*.pub` keys; null or a directory without keys = signatures not checked. */
+  trustedKeysDir: string | null;
+  /**
+   * Accept a bundle that carries no self-test. A bundle that carries one is always tested: a
+   * self-test that exists and fails means the model does not compute what its author measured.
+   */
+  allowNoSelftest?: boolean;
+}
+
+export interface StoreOptions extends CheckOptions {
+  stateDir: string;
+  /** Versions kept after an install (current and previous always are). Default DEFAULT_KEEP. */
+  keep?: number;
+  /** Where bundles are staged and checked; os.tmpdir() by default. */
+  tmpDir?: string;
+  /** Install time recorded on the version's directory; Date.now by default. */
+  nowMs?: () => number;
+}
+
+export type SelftestCheck = { status: "passed"; maxAbsDiff: number; tolerance: number } | { status: "skipped"; reason: string };
+
+export interface BundleCheck {
+  id: string;
+  meta: BundleMeta;
+  /** sha256 of bundle.json: names the exact bundle. */
+  sha256: string;
+  signature: SignatureCheck;
+  selftest: SelftestCheck;
+}
+
+export interface InstallResult extends BundleCheck {
+  dir: string;
+  /** The version that was current before (now `previous`), if any other. */
+  previous: string | null;
+  /** The same bytes were already installed: only `current` moved (if it had to). */
+  alreadyInstalled: boolean;
+  pruned: string[];
+}
+
+export interface InstalledModel {
+  id: string;
+  dir: string;
+  current: boolean;
+  previous: boolean;
+  installedAtMs: number;
+  /** From bundle.json; null with `problem` set when it cannot be read. */
+  name: string | null;
+  version: string | null;
+  problem: string | null;
+}
+
+/** `<name>@<version>` of a bundle; refuses names that cannot be a directory. */
+export function modelId(meta: Pick<BundleMeta, "name" | "version">): string {
+  for (const [field, v] of [["name", meta.name], ["version", meta.version]] as const) {
+    if (typeof v !== "string" || !SAFE_PART.test(v)) {
+      throw new BundleError(
+        "BAD_METADATA",
+        `bundle.json ${field} ${JSON.stringify(v)} cannot name a directory (letters, digits, '.', '_', '+', '-'; starting with a letter or digit); re-export the bundle`,
+      );
+    }
+  }
+  return `${meta.name}@${meta.version}`;
+}
+
+export function modelsDir(stateDir: string): string {
+  return path.join(stateDir, MODELS_DIR);
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === code;
+}
+
+// ─── checks ─────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Runs the bundle's self-test on a loaded model: its stored input must give its stored output
+ * within tolerance. Throws BundleError SELFTEST_FAILED / BAD_SELFTEST. The daemon can call this on
+ * a hot swap before the new model replaces the old one.
+ */
+export function runSelftest(bundle: LoadedBundle): SelftestCheck & { status: "passed" } {
+  const { meta, dir } = bundle;
+  const st = meta.selftest;
+  if (st === null) throw new BundleError("NO_SELFTEST", `model bundle ${dir} carries no self-test`);
+  const stepsLen = meta.features.windowSteps * staticDims(meta.features);
+  const problems: string[] = [];
+  if (!Array.isArray(st.steps) || st.steps.length !== stepsLen || st.steps.some((x) => typeof x !== "number" || !Number.isFinite(x)))
+    problems.push(`steps must hold ${stepsLen} finite numbers (windowSteps × static features)`);
+  if (!Array.isArray(st.expected) || st.expected.length !== meta.labels.length || st.expected.some((x) => typeof x !== "number" || !Number.isFinite(x)))
+    problems.push(`expected must hold ${meta.labels.length} finite numbers (one per label)`);
+  if (typeof st.tolerance !== "number" || !(st.tolerance >= 0) || st.tolerance > 0.5) problems.push(`tolerance must be a number in [0, 0.5]`);
+  if (problems.length > 0) {
+    throw new BundleError("BAD_SELFTEST", `model bundle ${dir}: selftest is malformed: ${problems.join("; ")}; re-export the bundle`);
+  }
+  const clf = new EmotionClassifier(bundle);
+  const got = clf.predict([Float32Array.from(st.steps)])[0]!;
+  let maxAbsDiff = 0;
+  let worst = 0;
+  for (let k = 0; k < st.expected.length; k++) {
+    const d = Math.abs((got[k] ?? Number.NaN) - st.expected[k]!);
+    // NaN compares false: count it as the worst possible difference.
+    if (!(d <= maxAbsDiff)) {
+      maxAbsDiff = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+      worst = k;
+    }
+  }
+  if (!(maxAbsDiff <= st.tolerance)) {
+    throw new BundleError(
+      "SELFTEST_FAILED",
+      `model bundle ${dir}: self-test failed: ${meta.labels[worst]} is ${String(got[worst])}, expected ${st.expected[worst]} ± ${st.tolerance} ` +
+        `(max difference ${maxAbsDiff.toPrecision(3)}); the weights or this earwitness/tfjs backend compute something else than when the bundle was made — do not use it`,
+    );
+  }
+  return { status: "passed", maxAbsDiff, tolerance: st.tolerance };
+}
+
+/**
+ * Every check short of copying, on a bundle directory: schema, hashes and feature spec
+ * (verifyBundleFiles), signature, the configured danger labels, the model's shapes, and the
+ * self-test. Needs a tfjs backend selected. Throws a BundleError naming the first failed check.
+ */
+export async function checkBundle(dir: string, opts: CheckOptions): Promise<BundleCheck> {
+  const { meta, sha256 } = await verifyBundleFiles(dir);
+  const id = modelId(meta);
+  const keys = opts.trustedKeysDir === null ? [] : await loadTrustedKeys(opts.trustedKeysDir);
+  const signature = await verifyBundleSignature(dir, keys);
+  const missing = opts.dangerLabels.filter((l) => !meta.labels.includes(l));
+  if (missing.length > 0) {
+    throw new BundleError(
+      "LABELS_MISMATCH",
+      `model bundle ${dir} (${id}) has no class ${missing.map((l) => `"${l}"`).join(", ")}, which the config counts as danger (detect.danger.labels); ` +
+        `its labels are ${meta.labels.join(", ")}. Use a bundle trained with those classes, or change detect.danger.labels`,
+    );
+  }
+  let selftest: SelftestCheck;
+  if (meta.selftest === null) {
+    if (!opts.allowNoSelftest) {
+      throw new BundleError(
+        "NO_SELFTEST",
+        `model bundle ${dir} (${id}) carries no self-test, so nothing shows it computes on this unit what it computed when it was made; ` +
+          `re-export it with a self-test (earwitness train does, with quantisation on), or pass --no-selftest to accept it anyway`,
+      );
+    }
+    // Still build the model: shapes are checked by loadBundle.
+    const loaded = await loadBundle(dir);
+    loaded.model.dispose();
+    selftest = { status: "skipped", reason: "the bundle carries no self-test (accepted with --no-selftest)" };
+  } else {
+    const loaded = await loadBundle(dir);
+    try {
+      selftest = runSelftest(loaded);
+    } finally {
+      loaded.model.dispose();
+    }
+  }
+  return { id, meta, sha256, signature, selftest };
+}
+
+// ─── staging ────────────────────────────────────────────────────────────────────────────────────
+
+function runTar(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("tar", args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d: string) => {
+      if (stderr.length < 4000) stderr += d;
+    });
+    child.on("error", (cause) => reject(new BundleError("TAR_FAILED", `cannot run tar (${cause.message}); install tar or unpack the bundle and pass its directory`, { cause })));
+    child.on("close", (code) => {
+      if (code === 0) resolve();
+      else reject(new BundleError("TAR_FAILED", `tar could not unpack the bundle (exit ${String(code)}): ${stderr.trim() || "no message"}; check the archive`));
+    });
+  });
+}
+
+/** The bundle's directory inside an unpacked archive: its top level, or its only subdirectory. */
+async function findBundleRoot(dir: string): Promise<string> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  if (entries.some((e) => e.name === BUNDLE_FILE)) return dir;
+  const subdirs = entries.filter((e) => e.isDirectory());
+  if (subdirs.length === 1 && entries.length === 1) {
+    const inner = path.join(dir, subdirs[0]!.name);
+    if ((await readdir(inner)).includes(BUNDLE_FILE)) return inner;
+  }
+  throw new BundleError("MISSING_FILE", `the archive holds no ${BUNDLE_FILE} at its top level or in a single top-level directory; it is not a model bundle`);
+}
+
+/**
+ * Copies bundle.json, the signature and exactly the files bundle.json lists from `from` to `to`.
+ * Only regular files: a symlink in a bundle could make the store copy any file on this machine.
+ */
+async function stageFiles(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true });
+  let listed: string[] = [];
+  try {
+    const meta = JSON.parse(await readFile(path.join(from, BUNDLE_FILE), "utf8")) as { files?: unknown };
+    if (typeof meta.files === "object" && meta.files !== null) listed = Object.keys(meta.files);
+  } catch {
+    // Unreadable or invalid bundle.json: copy what is there and let verifyBundleFiles say what is wrong.
+  }
+  for (const name of [BUNDLE_FILE, SIGNATURE_FILE, ...listed]) {
+    if (name.includes("/") || name.includes("\\") || name === "." || name === "..") continue; // verifyBundleFiles refuses it
+    const src = path.join(from, name);
+    let st;
+    try {
+      st = await lstat(src);
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) continue; // verifyBundleFiles reports a missing listed file
+      throw err;
+    }
+    if (!st.isFile()) {
+      throw new BundleError("BAD_BUNDLE", `model bundle ${from}: ${name} is not a regular file (a symlink or directory); a bundle holds plain files only`);
+    }
+    await cp(src, path.join(to, name), { mode: fsConstants.COPYFILE_EXCL });
+  }
+}
+
+/** Stages `source` (a bundle directory or a .tar.gz/.tgz) in a fresh directory under `tmp`. */
+async function stage(source: string, tmp: string): Promise<string> {
+  let st;
+  try {
+    st = await stat(source);
+  } catch (cause) {
+    throw new BundleError("BAD_SOURCE", `model bundle ${source} does not exist or cannot be read (${(cause as Error).message})`, { cause });
+  }
+  const staged = path.join(tmp, "bundle");
+  if (st.isDirectory()) {
+    await stageFiles(source, staged);
+    return staged;
+  }
+  if (!/\.(tar\.gz|tgz)$/.test(source)) {
+    throw new BundleError("BAD_SOURCE", `${source} is neither a bundle directory nor a .tar.gz / .tgz archive`);
+  }
+  const unpacked = path.join(tmp, "unpacked");
+  await mkdir(unpacked);
+  // --no-same-owner/permissions: the archive's uids and modes are not trusted. GNU tar refuses
+  // members outside the target (absolute names, "..") by default.
+  await runTar(["-xzf", source, "-C", unpacked, "--no-same-owner", "--no-same-permissions"]);
+  await stageFiles(await findBundleRoot(unpacked), staged);
+  return staged;
+}
+
+// ─── links and lock ─────────────────────────────────────────────────────────────────────────────
+
+async function readLink(models: string, name: string): Promise<string | null> {
+  try {
+    const target = await readlink(path.join(models, name));
+    return path.basename(target);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return null;
+    if (isErrno(err, "EINVAL")) throw new BundleError("STORE_DAMAGED", `${path.join(models, name)} is not a symlink; remove it and run \`earwitness model install\` again`);
+    throw err;
+  }
+}
+
+/** Points `models/<name>` at `id`: symlink to a temp name, then rename over the link (atomic). */
+async function setLink(models: string, name: string, id: string): Promise<void> {
+  const tmp = path.join(models, `.${name}.tmp-${process.pid}`);
+  await rm(tmp, { force: true });
+  await symlink(id, tmp);
+  await rename(tmp, path.join(models, name));
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return !isErrno(err, "ESRCH");
+  }
+}
+
+/** One store writer at a time (two maintainers over SSH). A lock left by a dead process is taken over. */
+async function withLock<T>(models: string, fn: () => Promise<T>): Promise<T> {
+  const file = path.join(models, LOCK_FILE);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(file, "wx");
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      break;
+    } catch (err) {
+      if (!isErrno(err, "EEXIST") || attempt > 0) throw err;
+      const holder = Number((await readFile(file, "utf8").catch(() => "")).trim());
+      if (Number.isInteger(holder) && holder > 0 && pidAlive(holder)) {
+        throw new BundleError("STORE_BUSY", `another earwitness model command (pid ${holder}) is changing ${models}; wait for it to finish`);
+      }
+      await rm(file, { force: true });
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+// ─── store operations ───────────────────────────────────────────────────────────────────────────
+
+async function entryIds(models: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(models, { withFileTypes: true });
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return [];
+    throw err;
+  }
+  return entries.filter((e) => e.isDirectory() && !e.name.startsWith(".") && e.name.includes("@")).map((e) => e.name);
+}
+
+/** Installed versions, newest install first. */
+export async function listModels(stateDir: string): Promise<InstalledModel[]> {
+  const models = modelsDir(stateDir);
+  const current = await readLink(models, CURRENT_LINK);
+  const previous = await readLink(models, PREVIOUS_LINK);
+  const out: InstalledModel[] = [];
+  for (const id of await entryIds(models)) {
+    const dir = path.join(models, id);
+    const installedAtMs = (await stat(dir)).mtimeMs;
+    let name: string | null = null;
+    let version: string | null = null;
+    let problem: string | null = null;
+    try {
+      const meta = JSON.parse(await readFile(path.join(dir, BUNDLE_FILE), "utf8")) as Partial<BundleMeta>;
+      name = typeof meta.name === "string" ? meta.name : null;
+      version = typeof meta.version === "string" ? meta.version : null;
+    } catch (err) {
+      problem = `bundle.json unreadable: ${(err as Error).message}`;
+    }
+    out.push({ id, dir, current: id === current, previous: id === previous, installedAtMs, name, version, problem });
+  }
+  return out.sort((a, b) => b.installedAtMs - a.installedAtMs || a.id.localeCompare(b.id));
+}
+
+/** The current version's id and directory, or null when none is installed. For the daemon. */
+export async function currentModel(stateDir: string): Promise<{ id: string; dir: string } | null> {
+  const models = modelsDir(stateDir);
+  const id = await readLink(models, CURRENT_LINK);
+  return id === null ? null : { id, dir: path.join(models, id) };
+}
+
+async function prune(models: string, keep: number): Promise<string[]> {
+  const current = await readLink(models, CURRENT_LINK);
+  const previous = await readLink(models, PREVIOUS_LINK);
+  const withTimes = await Promise.all((await entryIds(models)).map(async (id) => ({ id, t: (await stat(path.join(models, id))).mtimeMs })));
+  withTimes.sort((a, b) => b.t - a.t || a.id.localeCompare(b.id));
+  const pruned: string[] = [];
+  for (const { id } of withTimes.slice(keep)) {
+    if (id === current || id === previous) continue;
+    await rm(path.join(models, id), { recursive: true, force: true });
+    pruned.push(id);
+  }
+  return pruned;
+}
+
+function validateKeep(keep: number): number {
+  if (!Number.isInteger(keep) || keep < 1) throw new BundleError("BAD_OPTION", `keep must be a whole number ≥ 1 (got ${keep})`);
+  return keep;
+}
+
+/**
+ * Checks `source` (bundle directory or .tar.gz) and, only if every check passes, installs it as
+ * `<stateDir>/models/<name>@<version>` and makes it current; the version that was current becomes
+ * `previous`. Re-installing identical bytes only switches `current`; different bytes under an
+ * installed name@version are refused (VERSION_CONFLICT): a version names one exact bundle.
+ * Needs a tfjs backend selected (for the self-test). Call notifyDaemon afterwards.
+ */
+export async function installModel(source: string, opts: StoreOptions): Promise<InstallResult> {
+  const keep = validateKeep(opts.keep ?? DEFAULT_KEEP);
+  const now = opts.nowMs ?? Date.now;
+  const tmp = await mkdtemp(path.join(opts.tmpDir ?? tmpdir(), "earwitness-model-"));
+  try {
+    const staged = await stage(source, tmp);
+    const check = await checkBundle(staged, opts);
+    const models = modelsDir(opts.stateDir);
+    const finalDir = path.join(models, check.id);
+    await installedCopyState(finalDir, check); // refuse a conflict before touching the state dir
+    await mkdir(models, { recursive: true });
+    return await withLock(models, async () => {
+      const existing = await installedCopyState(finalDir, check);
+      if (existing !== "same") {
+        const incoming = path.join(models, `.incoming-${check.id}-${process.pid}`);
+        await rm(incoming, { recursive: true, force: true });
+        await cp(staged, incoming, { recursive: true });
+        // The copy is what the daemon will load: check its bytes once more.
+        const copied = await verifyBundleFiles(incoming);
+        if (copied.sha256 !== check.sha256) throw new BundleError("COPY_FAILED", `copying ${check.id} into ${models} changed bundle.json; check the disk`);
+        if (existing === "damaged") {
+          // A damaged copy (e.g. SD-card corruption) is replaced; `current` follows the name.
+          const trash = path.join(models, `.trash-${check.id}-${process.pid}`);
+          await rename(finalDir, trash);
+          await rename(incoming, finalDir);
+          await rm(trash, { recursive: true, force: true });
+        } else {
+          await rename(incoming, finalDir);
+        }
+      }
+      const t = new Date(now());
+      await utimes(finalDir, t, t);
+      const oldCurrent = await readLink(models, CURRENT_LINK);
+      let previous: string | null = null;
+      if (oldCurrent !== check.id) {
+        // previous first: if we stop between the two renames, previous = current, which is harmless.
+        if (oldCurrent !== null) {
+          await setLink(models, PREVIOUS_LINK, oldCurrent);
+          previous = oldCurrent;
+        }
+        await setLink(models, CURRENT_LINK, check.id);
+      }
+      const pruned = await prune(models, keep);
+      return { ...check, dir: finalDir, previous, alreadyInstalled: existing === "same", pruned };
+    });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Whether `dir` already holds this bundle: absent, the same bytes, damaged, or (refused) other bytes. */
+async function installedCopyState(dir: string, check: BundleCheck): Promise<"absent" | "same" | "damaged"> {
+  try {
+    await lstat(dir);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return "absent";
+    throw err;
+  }
+  let installedSha: string;
+  try {
+    installedSha = (await verifyBundleFiles(dir)).sha256;
+  } catch (err) {
+    if (err instanceof BundleError) return "damaged";
+    throw err;
+  }
+  if (installedSha !== check.sha256) {
+    throw new BundleError(
+      "VERSION_CONFLICT",
+      `${check.id} is already installed with different contents (bundle.json sha256 ${installedSha.slice(0, 12)}…, this bundle ${check.sha256.slice(0, 12)}…); ` +
+        `give the new bundle a new version`,
+    );
+  }
+  return "same";
+}
+
+/**
+ * Checks an installed version (default: current) as install would: hashes, signature, labels,
+ * self-test. Throws BundleError on the first failure (NOT_INSTALLED when there is no such version).
+ */
+export async function verifyInstalled(id: string | null, opts: CheckOptions & { stateDir: string }): Promise<BundleCheck & { dir: string }> {
+  const models = modelsDir(opts.stateDir);
+  const target = id ?? (await readLink(models, CURRENT_LINK));
+  if (target === null) throw new BundleError("NOT_INSTALLED", `no model is installed in ${models}; install one with \`earwitness model install BUNDLE\``);
+  const dir = path.join(models, target);
+  if (target.includes("/") || !(await entryIds(models)).includes(target)) {
+    throw new BundleError("NOT_INSTALLED", `${target} is not installed in ${models}; see \`earwitness model list\``);
+  }
+  const check = await checkBundle(dir, opts);
+  if (check.id !== target) {
+    throw new BundleError("STORE_DAMAGED", `${dir} holds ${check.id}, not ${target}; reinstall the bundle`);
+  }
+  return { ...check, dir };
+}
+
+/**
+ * Switches `current` back to `previous` (and `previous` to the old current, so a second rollback
+ * undoes the first). The previous version is checked first (hashes, signature, labels, self-test);
+ * a failing one is refused and nothing changes.
+ */
+export async function rollback(opts: CheckOptions & { stateDir: string }): Promise<{ from: string; to: string }> {
+  const models = modelsDir(opts.stateDir);
+  const previous = await readLink(models, PREVIOUS_LINK);
+  if (previous === null) throw new BundleError("NO_PREVIOUS", `there is no previous model to roll back to in ${models}`);
+  const current = await readLink(models, CURRENT_LINK);
+  await verifyInstalled(previous, opts);
+  return withLock(models, async () => {
+    if ((await readLink(models, PREVIOUS_LINK)) !== previous || (await readLink(models, CURRENT_LINK)) !== current) {
+      throw new BundleError("STORE_BUSY", `${models} changed while rolling back; run the command again`);
+    }
+    if (current !== null) await setLink(models, PREVIOUS_LINK, current);
+    await setLink(models, CURRENT_LINK, previous);
+    return { from: current ?? "(none)", to: previous };
+  });
+}
+
+export type NotifyResult = { status: "notified"; pid: number } | { status: "not-running"; reason: string } | { status: "failed"; reason: string };
+
+/**
+ * Tells the running daemon to reload (SIGHUP to the pid in `<stateDir>/earwitness.pid`). Never
+ * throws: the model is installed either way, and the daemon also picks it up when it restarts.
+ * A pid file left from before a reboot may name an unrelated process, whose default action on
+ * SIGHUP is to die: on Linux the process's command line must mention earwitness.
+ */
+export async function notifyDaemon(stateDir: string, pidFile: string = path.join(stateDir, PID_FILE)): Promise<NotifyResult> {
+  let text: string;
+  try {
+    text = await readFile(pidFile, "utf8");
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return { status: "not-running", reason: `no pid file ${pidFile}` };
+    return { status: "failed", reason: `cannot read ${pidFile}: ${(err as Error).message}` };
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 1) return { status: "failed", reason: `${pidFile} holds no valid pid (${JSON.stringify(text.trim().slice(0, 20))})` };
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8");
+    if (!cmdline.includes("earwitness")) return { status: "not-running", reason: `pid ${pid} from ${pidFile} is not an earwitness process (stale pid file)` };
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) {
+      // No such process (or no /proc): let kill decide.
+    } else {
+      return { status: "failed", reason: `cannot inspect pid ${pid}: ${(err as Error).message}` };
+    }
+  }
+  try {
+    process.kill(pid, "SIGHUP");
+    return { status: "notified", pid };
+  } catch (err) {
+    if (isErrno(err, "ESRCH")) return { status: "not-running", reason: `pid ${pid} from ${pidFile} is not running (stale pid file)` };
+    if (isErrno(err, "EPERM")) return { status: "failed", reason: `not allowed to signal pid ${pid}; run as root or the earwitness user, or \`systemctl reload earwitness\`` };
+    return { status: "failed", reason: (err as Error).message };
+  }
+}

@@ -1,0 +1,228 @@
+import { spawnSync } from "node:child_process";
+import { appendFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { snapshotTree } from "../../fixtures/tree-snapshot.js";
+import { parseLog, writeFakeNode, writeFakeTools, type LoggedCall } from "./fake-system-tools.js";
+
+/**
+ * scripts/install.sh run for real (bash, cp, install, sed) against a destdir, with fake
+ * systemctl / useradd / groupadd / apt-get / npm / ... first on PATH. The script is copied into a
+ * small fake package (a stand-in dist/, the real example config and unit file), so the test needs
+ * no build and no network.
+ */
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+let root: string;
+let fakes: string;
+let n = 0;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "earwitness-install-test-"));
+  fakes = path.join(root, "fake-bin");
+  await writeFakeTools(fakes);
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+let pkg: string;
+let dest: string;
+let state: string;
+let logFile: string;
+
+async function makePackage(dir: string, opts: { dist: boolean }): Promise<void> {
+  await mkdir(path.join(dir, "scripts"), { recursive: true });
+  await cp(path.join(repo, "scripts/install.sh"), path.join(dir, "scripts/install.sh"));
+  await cp(path.join(repo, "config/earwitness.example.yaml"), path.join(dir, "config/earwitness.example.yaml"));
+  await cp(path.join(repo, "systemd/earwitness.service"), path.join(dir, "systemd/earwitness.service"));
+  await writeFile(path.join(dir, "package.json"), '{"name":"earwitness","version":"0.0.0-test"}\n');
+  await writeFile(path.join(dir, "package-lock.json"), '{"lockfileVersion":3}\n');
+  await writeFile(path.join(dir, "LICENSE"), "Apache-2.0\n");
+  await mkdir(path.join(dir, "models/shipped"), { recursive: true });
+  await writeFile(path.join(dir, "models/shipped/bundle.json"), "{}\n");
+  if (opts.dist) {
+    await mkdir(path.join(dir, "dist/src/cli"), { recursive: true });
+    await writeFile(path.join(dir, "dist/src/cli/main.js"), "// stand-in\n");
+  }
+}
+
+beforeEach(async () => {
+  const t = path.join(root, `case-${++n}`);
+  pkg = path.join(t, "pkg");
+  dest = path.join(t, "dest");
+  state = path.join(t, "fake-state");
+  logFile = path.join(t, "calls.log");
+  await makePackage(pkg, { dist: true });
+  await mkdir(state, { recursive: true });
+  await writeFile(logFile, "");
+});
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  calls: LoggedCall[];
+}
+
+async function install(args: string[], extraPath: string[] = []): Promise<Run> {
+  await writeFile(logFile, "");
+  const r = spawnSync("bash", [path.join(pkg, "scripts/install.sh"), ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
+    env: { PATH: [...extraPath, fakes, process.env.PATH ?? "/usr/bin:/bin"].join(path.delimiter), FAKE_LOG: logFile, FAKE_STATE: state, HOME: root, LANG: "C" },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls: parseLog(await readFile(logFile, "utf8")) };
+}
+
+const calls = (r: Run, tool: string) => r.calls.filter((c) => c.tool === tool).map((c) => c.args);
+const exists = (p: string) => stat(p).then(
+  () => true,
+  () => false,
+);
+const MUTATING = ["apt-get", "useradd", "groupadd", "usermod", "userdel", "chown", "npm", "systemctl"];
+
+describe("scripts/install.sh --destdir", () => {
+  it("installs the tree, the user, the unit; a second run changes only what it must", async () => {
+    const r = await install(["--destdir", dest]);
+    expect(r.stderr).not.toContain("error");
+    expect(r.status).toBe(0);
+
+    // The app, built in a side directory and swapped in.
+    const app = path.join(dest, "opt/earwitness");
+    for (const f of ["dist/src/cli/main.js", "package.json", "package-lock.json", "LICENSE", "models/shipped/bundle.json", "scripts/install.sh", "config/earwitness.example.yaml", "systemd/earwitness.service", "node_modules/.fake-npm-ci"]) {
+      expect(await exists(path.join(app, f)), f).toBe(true);
+    }
+    expect(await exists(`${app}.new`)).toBe(false);
+    expect(await exists(`${app}.old`)).toBe(false);
+    expect(calls(r, "npm")).toEqual(["ci --omit=dev --no-audit --no-fund"]);
+    expect(r.calls.find((c) => c.tool === "npm")?.cwd).toBe(`${app}.new`);
+
+    // Config from the example, readable by the service's group only.
+    const config = path.join(dest, "etc/earwitness/config.yaml");
+    expect(await readFile(config, "utf8")).toBe(await readFile(path.join(pkg, "config/earwitness.example.yaml"), "utf8"));
+    expect((await stat(config)).mode & 0o777).toBe(0o640);
+    expect((await stat(path.join(dest, "etc/earwitness/trusted-keys"))).isDirectory()).toBe(true);
+    expect((await stat(path.join(dest, "var/lib/earwitness"))).mode & 0o777).toBe(0o750);
+
+    // Groups (gpio too: the unit's SupplementaryGroups needs it) and the user, inside the destdir.
+    expect(calls(r, "groupadd")).toEqual([`--root ${dest} --system audio`, `--root ${dest} --system gpio`]);
+    expect(calls(r, "useradd")).toEqual([
+      `--root ${dest} --system --user-group --no-create-home --home-dir /var/lib/earwitness --shell /usr/sbin/nologin --groups audio,gpio earwitness`,
+    ]);
+    const group = await readFile(path.join(dest, "etc/group"), "utf8");
+    expect(group).toMatch(/^audio:x:\d+:earwitness$/m);
+    expect(group).toMatch(/^gpio:x:\d+:earwitness$/m);
+    expect(calls(r, "chown")).toEqual([`0:998 ${dest}/etc/earwitness/config.yaml`, `998:998 ${dest}/var/lib/earwitness`]);
+    expect(calls(r, "getent")).toEqual([]); // destdir: users are looked up in dest/etc, not on this machine
+
+    // Packages, then the unit: enabled inside the destdir, never started.
+    expect(calls(r, "apt-get")).toEqual(["update", "install -y --no-install-recommends alsa-utils sox"]);
+    expect(calls(r, "systemctl")).toEqual([`--root=${dest} enable earwitness.service`]);
+    const unit = await readFile(path.join(dest, "etc/systemd/system/earwitness.service"), "utf8");
+    const nodeBin = spawnSync("bash", ["-c", "command -v node"], { encoding: "utf8" }).stdout.trim();
+    expect(unit).toContain(`ExecStart=${nodeBin} /opt/earwitness/dist/src/cli/main.js run --config /etc/earwitness/config.yaml`);
+    expect(unit).toContain("SupplementaryGroups=audio gpio");
+
+    // Second run: the edited config survives, no second user or group, no apt-get.
+    await appendFile(config, "# edited by the installer of this unit\n");
+    const edited = await readFile(config, "utf8");
+    const r2 = await install(["--destdir", dest]);
+    expect(r2.status).toBe(0);
+    expect(r2.stdout).toContain("keeping the existing");
+    expect(await readFile(config, "utf8")).toBe(edited);
+    expect(calls(r2, "useradd")).toEqual([]);
+    expect(calls(r2, "groupadd")).toEqual([]);
+    expect(calls(r2, "usermod")).toEqual([]);
+    expect(calls(r2, "apt-get")).toEqual([]);
+    expect((await readFile(path.join(dest, "etc/passwd"), "utf8")).match(/^earwitness:/gm)).toHaveLength(1);
+    expect(calls(r2, "npm")).toEqual(["ci --omit=dev --no-audit --no-fund"]);
+    expect(await exists(path.join(app, "node_modules/.fake-npm-ci"))).toBe(true);
+    expect(await exists(`${app}.old`)).toBe(false);
+  });
+
+  it("--dry-run prints the actions and changes nothing, fresh or installed", async () => {
+    const fresh = await snapshotTree(dest);
+    const r = await install(["--destdir", dest, "--dry-run"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("+ useradd");
+    expect(r.stdout).toContain("npm ci --omit=dev");
+    expect(r.stdout).toContain(`+ systemctl --root=${dest} enable earwitness.service`);
+    expect(await snapshotTree(dest)).toEqual(fresh);
+    expect(r.calls.filter((c) => MUTATING.includes(c.tool))).toEqual([]);
+
+    expect((await install(["--destdir", dest])).status).toBe(0);
+    const installed = await snapshotTree(dest);
+    const r2 = await install(["--destdir", dest, "--dry-run"]);
+    expect(r2.status).toBe(0);
+    expect(await snapshotTree(dest)).toEqual(installed);
+    expect(r2.calls.filter((c) => MUTATING.includes(c.tool))).toEqual([]);
+    const r3 = await install(["--destdir", dest, "--uninstall", "--purge", "--dry-run"]);
+    expect(r3.status).toBe(0);
+    expect(r3.stdout).toContain("+ userdel");
+    expect(await snapshotTree(dest)).toEqual(installed);
+  });
+
+  it("--uninstall keeps config, state and user; --purge removes them", async () => {
+    expect((await install(["--destdir", dest])).status).toBe(0);
+    await writeFile(path.join(dest, "var/lib/earwitness/outbox.json"), "[]\n");
+    const r = await install(["--destdir", dest, "--uninstall"]);
+    expect(r.status).toBe(0);
+    expect(await exists(path.join(dest, "opt/earwitness"))).toBe(false);
+    expect(await exists(path.join(dest, "etc/systemd/system/earwitness.service"))).toBe(false);
+    expect(calls(r, "systemctl")).toEqual([`--root=${dest} disable earwitness.service`]);
+    expect(await exists(path.join(dest, "etc/earwitness/config.yaml"))).toBe(true);
+    expect(await exists(path.join(dest, "var/lib/earwitness/outbox.json"))).toBe(true);
+    expect(calls(r, "userdel")).toEqual([]);
+
+    const again = await install(["--destdir", dest, "--uninstall"]);
+    expect(again.status).toBe(0); // idempotent too
+    expect(calls(again, "systemctl")).toEqual([]);
+
+    const p = await install(["--destdir", dest, "--uninstall", "--purge"]);
+    expect(p.status).toBe(0);
+    expect(await exists(path.join(dest, "etc/earwitness"))).toBe(false);
+    expect(await exists(path.join(dest, "var/lib/earwitness"))).toBe(false);
+    expect(calls(p, "userdel")).toEqual([`--root ${dest} earwitness`]);
+    expect(await readFile(path.join(dest, "etc/passwd"), "utf8")).not.toContain("earwitness");
+  });
+
+  it("refuses Node older than 20, changing nothing", async () => {
+    const oldNode = path.join(root, `old-node-${n}`);
+    await writeFakeNode(oldNode, "18.19.0");
+    const r = await install(["--destdir", dest], [oldNode]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("Node.js >= 20 is required");
+    expect(r.stderr).toContain("18.19.0");
+    expect(await snapshotTree(dest)).toEqual(["(absent)"]);
+    expect(r.calls.filter((c) => MUTATING.includes(c.tool))).toEqual([]);
+  });
+
+  it("refuses a package without dist/ when no compiler is there, saying how to build it", async () => {
+    await rm(path.join(pkg, "dist"), { recursive: true });
+    const r = await install(["--destdir", dest]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("npm run build");
+    expect(await snapshotTree(dest)).toEqual(["(absent)"]);
+  });
+
+  it("builds dist/ first when TypeScript is there", async () => {
+    await rm(path.join(pkg, "dist"), { recursive: true });
+    await mkdir(path.join(pkg, "node_modules/.bin"), { recursive: true });
+    const tsc = path.join(pkg, "node_modules/.bin/tsc");
+    // A stand-in compiler: writes what the real build would, relative to the tsconfig given.
+    await writeFile(tsc, `#!/usr/bin/env bash\nprintf 'tsc\\t%s\\t%s\\n' "$PWD" "$*" >>"$FAKE_LOG"\nd=$(dirname "$2")\nmkdir -p "$d/dist/src/cli" && echo built >"$d/dist/src/cli/main.js"\n`, { mode: 0o755 });
+    const r = await install(["--destdir", dest]);
+    expect(r.status).toBe(0);
+    expect(calls(r, "tsc")).toEqual([`-p ${pkg}/tsconfig.build.json`]);
+    expect(await readFile(path.join(dest, "opt/earwitness/dist/src/cli/main.js"), "utf8")).toBe("built\n");
+  });
+
+  it("rejects unknown options and --purge without --uninstall", async () => {
+    expect((await install(["--destdir", dest, "--frobnicate"])).status).toBe(1);
+    expect((await install(["--destdir", dest, "--purge"])).status).toBe(1);
+    expect(await snapshotTree(dest)).toEqual(["(absent)"]);
+  });
+});
