@@ -113,7 +113,8 @@ export async function demoCommand(argv: string[], log: Logger): Promise<number> 
         createConsoleIndicator({
           clock: systemClock,
           log,
-          write: (line) => say(`${at(recordingNowMs())} ${line}`),
+          // The lines are switched off once when the daemon starts, before the recording plays: not news.
+          write: (line) => source.startedAtMs > 0 && say(`${at(recordingNowMs())} ${line}`),
           // One steady tone instead of a printed line every half second.
           options: { buzzerPatternMs: [1000, 0], heartbeat: false, testAlertMs: TEST_ALERT_MS },
         }).indicator,

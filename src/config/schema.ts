@@ -224,8 +224,11 @@ const GpioLineSchema = z
 
 export const GpioSchema = z
   .object({
-    /** onoff drives the lines via the kernel's sysfs GPIO; none disables every line. */
-    driver: z.enum(["onoff", "none"]).default("onoff"),
+    /**
+     * onoff drives the lines via the kernel's sysfs GPIO; none disables every line; console prints
+     * the LED and buzzer transitions to the log instead (demos and tests; the pins are ignored).
+     */
+    driver: z.enum(["onoff", "none", "console"]).default("onoff"),
     /** Indicator LED: on during an alert, patterns for problems. */
     led: GpioLineSchema,
     buzzer: GpioLineSchema,

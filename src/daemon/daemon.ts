@@ -1,0 +1,995 @@
+/**
+ * The daemon: the composition root (STYLE.md §1). `createDaemonDeps` at the bottom of this file is
+ * the only place that constructs IO (microphone, GPIO, MQTT client, model, clock); the `Daemon`
+ * class receives everything through `DaemonDeps`, so its logic is tested with fakes.
+ *
+ * The way of a sample:
+ *
+ *   source.onData ──▶ pipeline.pushAudio (cheap, on the capture path) ──▶ bounded queue
+ *        ──setImmediate──▶ drain: pipeline.classify (the network) ──▶ pipeline.decide
+ *        ──▶ alert events ──▶ every sink (GPIO, MQTT outbox), isolated from each other
+ *
+ * Capture never waits for inference: when the network falls behind, the queue drops its oldest
+ * window, counts it, and raises `inference_behind`.
+ *
+ * systemd: READY=1 once the model is loaded and audio flows; WATCHDOG=1 only from the drain, when
+ * audio arrived recently and the queue is not saturated — never from a bare timer, so a hung
+ * capture or a stuck network gets the unit restarted.
+ *
+ * Commands (MQTT `set`, the acknowledge button): arm, disarm, mute N minutes (a timed disarm that
+ * re-arms by itself, as issue 3 §6 says), unmute, test, ack (buzzer off, the alert stays, the
+ * acknowledgement is published in the state).
+ *
+ * Privacy: samples live only in memory between the source and the pipeline; nothing here writes
+ * or publishes them (telemetry carries probabilities and a level, never samples).
+ */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Clock, TimerHandle } from "../clock.js";
+import { loadConfig } from "../config/load.js";
+import { mqttPassword } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { detectParamsFromConfig } from "../config/detect-params.js";
+import { Microphone } from "../audio/microphone.js";
+import type { DetectEvent } from "../detect/state-machine.js";
+import { describeError, EarwitnessError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { EmotionClassifier } from "../model/classifier.js";
+import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
+import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../outputs/gpio/indicator.js";
+import { loadOnoffDriver, type LineSpec } from "../outputs/gpio/line.js";
+import type { Command } from "../outputs/mqtt/commands.js";
+import type { ModelInfo, ProblemReport, TelemetrySample } from "../outputs/mqtt/contract.js";
+import { MqttSink, type CommandHandler } from "../outputs/mqtt/mqtt-sink.js";
+import { notifyAll, type AlertEvent, type AlertSink, type DetectorStateName, type DeviceStatus } from "../outputs/sink.js";
+import { Pipeline, type WindowClassifier, type WindowJob, type WindowResult } from "../pipeline.js";
+import { int16ToFloat, type AudioSource, type SourceProblem } from "./audio-source.js";
+import { BoundedQueue } from "./bounded-queue.js";
+import { checkModelFitsConfig, loadConfiguredModel } from "./build.js";
+import { createNotifier, type Notifier } from "./sd-notify.js";
+
+// ─── seams ──────────────────────────────────────────────────────────────────────────────────────
+
+/** A loaded model, ready for the pipeline. */
+export interface ModelHandle {
+  classifier: WindowClassifier;
+  info: ModelInfo;
+  /** Labels the model knows (checked against `detect.danger.labels`). */
+  labels: readonly string[];
+  dispose(): void;
+}
+
+/** What the daemon uses of the GPIO indicator (GpioIndicator satisfies it). */
+export interface IndicatorOutput extends AlertSink {
+  offNow(): void;
+  onButton(listener: () => void): () => void;
+  problems(): string[];
+}
+
+/** What the daemon uses of the MQTT sink (MqttSink satisfies it). */
+export interface MqttOutput extends AlertSink {
+  readonly connected: boolean;
+  onCommand(handler: CommandHandler): () => void;
+  publishTelemetry(sample: TelemetrySample): Promise<void>;
+  publishProblem(problem: ProblemReport): Promise<void>;
+}
+
+export interface DaemonDeps {
+  clock: Clock;
+  log: Logger;
+  notifier: Notifier;
+  createSource(config: Config): AudioSource;
+  loadModel(config: Config): Promise<ModelHandle>;
+  /** null when no indicator is configured. Throws OutputError for configured GPIO that cannot work. */
+  createIndicator(config: Config): Promise<IndicatorOutput | null>;
+  /** null when MQTT is disabled. */
+  createMqtt(config: Config, model: ModelInfo): Promise<MqttOutput | null>;
+  /** Re-reads the configuration for SIGHUP; throws ConfigError when it is invalid. */
+  reloadConfig(): Promise<Config>;
+}
+
+// ─── tuning that is not configuration ───────────────────────────────────────────────────────────
+
+/** Housekeeping period: GPIO/MQTT problems, the inference_behind problem, STATUS=. */
+export const TICK_MS = 5_000;
+/** A broker unreachable this long is a problem (alerts wait in the outbox meanwhile). */
+export const MQTT_DOWN_PROBLEM_MS = 60_000;
+/** No dropped window for this long clears `inference_behind`. */
+export const BEHIND_CLEAR_MS = 30_000;
+/** A gap this long between consecutive chunks' times means the stream restarted: start afresh. */
+export const STREAM_GAP_MS = 10_000;
+/** How long a test alert lasts before its end event. */
+export const TEST_ALERT_MS = DEFAULT_GPIO_OPTIONS.testAlertMs;
+/** A state is republished when the danger score moved this much, at most once per TICK_MS. */
+const DANGER_STEP = 0.1;
+
+/** Microphone problems that mean the recorder process restarted: the stream has a hole. */
+const STREAM_BREAK_CODES = new Set(["mic_exited", "mic_stalled", "mic_rate", "mic_missing"]);
+
+interface OpenAlert {
+  id: string;
+  startMs: number;
+  dbfs: number;
+}
+
+interface PendingSwap {
+  config: Config;
+  model: ModelHandle;
+}
+
+export interface DaemonSnapshot {
+  running: boolean;
+  ready: boolean;
+  state: DetectorStateName;
+  armed: boolean;
+  mutedUntilMs: number | null;
+  acknowledged: boolean;
+  problems: Record<string, string>;
+  queueDepth: number;
+  droppedWindows: number;
+  windowsDecided: number;
+  rtf: number;
+  alertId: string | null;
+}
+
+export class Daemon {
+  private readonly log: Logger;
+  private config: Config;
+  private model: ModelHandle | null = null;
+  private pipeline: Pipeline | null = null;
+  private source: AudioSource | null = null;
+  private indicator: IndicatorOutput | null = null;
+  private mqtt: MqttOutput | null = null;
+  private queue: BoundedQueue<WindowJob>;
+  private unsubscribers: (() => void)[] = [];
+
+  private running = false;
+  private starting: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+  private reloading: Promise<boolean> | null = null;
+  private readySent = false;
+  private drainScheduled = false;
+  private pendingSwap: PendingSwap | null = null;
+  /** Alert deliveries in order: start before end, and a sink swap in between waits its turn. */
+  private alertChain: Promise<void> = Promise.resolve();
+
+  // detection state
+  private streamEndMs: number | null = null;
+  private streamBroken = false;
+  private lastAudioMonoMs: number | null = null;
+  private openAlert: OpenAlert | null = null;
+  private lastResult: WindowResult | null = null;
+  private lastProbs: Record<string, number> | null = null;
+  private lastState: DetectorStateName = "IDLE";
+  private sinceMs: number;
+  private windowsDecided = 0;
+  private lastDropMonoMs: number | null = null;
+  private rtf = 0;
+  private lastWatchdogMonoMs: number | null = null;
+
+  // control state
+  private armed = true;
+  private mutedUntilMs: number | null = null;
+  private acknowledged = false;
+  private readonly problems = new Map<string, string>();
+  private publishedDanger = 0;
+
+  // timers
+  private tickTimer: TimerHandle | null = null;
+  private telemetryTimer: TimerHandle | null = null;
+  private muteTimer: TimerHandle | null = null;
+  private readonly testTimers = new Set<TimerHandle>();
+  private mqttDownSinceMonoMs: number | null = null;
+
+  constructor(
+    config: Config,
+    private readonly deps: DaemonDeps,
+  ) {
+    this.config = config;
+    this.log = deps.log.child({ component: "daemon" });
+    this.queue = new BoundedQueue(config.detect.queue_max);
+    this.sinceMs = deps.clock.nowMs();
+  }
+
+  // ─── lifecycle ────────────────────────────────────────────────────────────────────────────────
+
+  /** Loads the model, opens the outputs, starts capture. Throws (with outputs off) if any part cannot start. */
+  start(): Promise<void> {
+    if (this.running) return Promise.resolve();
+    this.starting ??= this.doStart().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    if (this.stopping) await this.stopping;
+    const { deps } = this;
+    try {
+      this.model = await deps.loadModel(this.config);
+      this.log.info({ model: this.model.info }, "model loaded");
+      this.indicator = await deps.createIndicator(this.config);
+      await this.indicator?.start();
+      if (this.indicator) this.unsubscribers.push(this.indicator.onButton(() => this.onButton()));
+      this.mqtt = await deps.createMqtt(this.config, this.model.info);
+      await this.mqtt?.start();
+      this.attachCommands(this.mqtt);
+      this.running = true;
+      this.publishStatus();
+      this.source = deps.createSource(this.config);
+      this.unsubscribers.push(this.source.onData((samples, tMs) => this.onAudio(samples, tMs)));
+      this.unsubscribers.push(this.source.onProblem((p) => this.onSourceProblem(p)));
+      await this.source.start();
+    } catch (err) {
+      // Release whatever did open (outputs off, model freed) before reporting the failure.
+      await this.release().catch((stopErr: unknown) => this.log.error({ err: stopErr }, "cleanup after a failed start failed"));
+      throw err;
+    }
+    this.armTick();
+    this.armTelemetry();
+    this.log.info({ deviceId: this.config.device_id }, "daemon started: listening");
+  }
+
+  /** Stops capture, ends an open alert, flushes the outbox (bounded), publishes offline, switches outputs off. */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    if (!this.running && !this.starting) return Promise.resolve();
+    this.stopping = this.doStop().finally(() => {
+      this.stopping = null;
+    });
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.starting) await this.starting.catch(() => undefined);
+    await this.release();
+  }
+
+  private async release(): Promise<void> {
+    this.running = false;
+    this.deps.notifier.stopping();
+    this.clearTimers();
+    for (const off of this.unsubscribers.splice(0)) off();
+    await this.source?.stop().catch((err: unknown) => this.log.error({ err }, "stopping audio capture failed"));
+    this.source = null;
+    this.queue.takeAll();
+    // An alert still open is ended, so a consumer never waits forever for its end.
+    if (this.pipeline && this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
+    await this.alertChain;
+    // MQTT first (it flushes the outbox within its timeout and publishes offline), then GPIO off.
+    await this.mqtt?.stop().catch((err: unknown) => this.log.error({ err }, "stopping MQTT failed"));
+    await this.indicator?.stop().catch((err: unknown) => this.log.error({ err }, "stopping GPIO failed"));
+    this.indicator?.offNow();
+    this.mqtt = null;
+    this.model?.dispose();
+    this.pendingSwap?.model.dispose();
+    this.pendingSwap = null;
+    this.model = null;
+    this.pipeline = null;
+    this.streamEndMs = null;
+    this.readySent = false;
+    this.log.info("daemon stopped");
+  }
+
+  /** Synchronous "outputs off" for process exit and fatal errors. Never throws. */
+  offNow(): void {
+    try {
+      this.indicator?.offNow();
+    } catch {
+      // On the way out nothing more can be done.
+    }
+  }
+
+  /**
+   * SIGHUP: re-read config and model. A bad config or model is refused, logged and published as
+   * the `reload_failed` problem while the old one keeps running. Resolves true when applied.
+   */
+  reload(): Promise<boolean> {
+    this.reloading ??= this.doReload().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<boolean> {
+    if (!this.running) return false;
+    this.deps.notifier.reloading();
+    try {
+      let next: Config;
+      try {
+        next = await this.deps.reloadConfig();
+      } catch (err) {
+        return this.refuseReload("configuration", err);
+      }
+      let model: ModelHandle;
+      try {
+        model = await this.deps.loadModel(next);
+      } catch (err) {
+        return this.refuseReload("model", err);
+      }
+      try {
+        // A hop that is not a whole number of feature steps, say, shows here and not mid-stream.
+        new Pipeline({ classifier: model.classifier, detect: detectParamsFromConfig(next.detect), startMs: 0 });
+      } catch (err) {
+        model.dispose();
+        return this.refuseReload("configuration", err);
+      }
+      if (!this.running) {
+        model.dispose();
+        return false;
+      }
+      this.warnRestartOnly(this.config, next);
+      const mqttChanged =
+        JSON.stringify(model.info) !== JSON.stringify(this.model?.info) ||
+        JSON.stringify(thresholdsOf(next)) !== JSON.stringify(thresholdsOf(this.config));
+      if (mqttChanged && this.mqtt) this.swapMqtt(next, model.info);
+      this.pendingSwap?.model.dispose();
+      this.pendingSwap = { config: next, model };
+      if (this.pipeline === null) this.applySwap();
+      this.deps.log.level = next.log_level;
+      this.setProblem("reload_failed", null);
+      this.log.info({ model: model.info }, "configuration and model reloaded; they apply from the next window");
+      return true;
+    } finally {
+      this.deps.notifier.ready();
+    }
+  }
+
+  private refuseReload(what: string, err: unknown): false {
+    const message = `reload refused, the old ${what} keeps running: ${describeError(err)}`;
+    this.log.error({ err }, message);
+    this.setProblem("reload_failed", message);
+    return false;
+  }
+
+  /** Sections that are read only at start: say so instead of silently ignoring the change. */
+  private warnRestartOnly(old: Config, next: Config): void {
+    const keys = ["device_id", "state_dir", "audio", "gpio", "mqtt", "adaptation"] as const;
+    const changed = keys.filter((k) => JSON.stringify(old[k]) !== JSON.stringify(next[k]));
+    if (changed.length > 0) {
+      this.log.warn({ changed }, `changes to ${changed.join(", ")} apply only after a restart (systemctl restart earwitness)`);
+    }
+  }
+
+  /** The MQTT sink carries model and thresholds in every alert: replace it, in turn with alerts. */
+  private swapMqtt(next: Config, info: ModelInfo): void {
+    const old = this.mqtt;
+    this.alertChain = this.alertChain.then(async () => {
+      let fresh: MqttOutput | null = null;
+      try {
+        fresh = await this.deps.createMqtt(next, info);
+      } catch (err) {
+        this.log.error({ err }, "could not build the MQTT sink for the new model; keeping the old one");
+        return;
+      }
+      // One client id per broker: the old client must go before the new one connects.
+      await old?.stop().catch((err: unknown) => this.log.error({ err }, "stopping the old MQTT sink failed"));
+      this.mqtt = fresh;
+      try {
+        await fresh?.start();
+      } catch (err) {
+        this.log.error({ err }, "the new MQTT sink did not start");
+      }
+      this.attachCommands(fresh);
+      this.publishStatus();
+    });
+  }
+
+  private applySwap(): void {
+    const swap = this.pendingSwap;
+    if (!swap) return;
+    this.pendingSwap = null;
+    const oldModel = this.model;
+    // An alert open in the old pipeline ends here; the new pipeline starts from silence.
+    if (this.pipeline) {
+      this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
+    }
+    this.config = swap.config;
+    this.model = swap.model;
+    const carried = this.queue.takeAll();
+    this.queue = new BoundedQueue(swap.config.detect.queue_max);
+    this.pipeline = this.streamEndMs === null ? null : this.newPipeline(this.streamEndMs);
+    if (carried.length > 0) this.log.debug({ windows: carried.length }, "windows of the old pipeline discarded by the reload");
+    if (oldModel && oldModel !== swap.model) oldModel.dispose();
+    this.armTelemetry();
+    this.publishStatus();
+  }
+
+  private newPipeline(startMs: number): Pipeline {
+    return new Pipeline({
+      classifier: this.model!.classifier,
+      detect: detectParamsFromConfig(this.config.detect),
+      startMs,
+      adaptation: null,
+    });
+  }
+
+  // ─── capture path ─────────────────────────────────────────────────────────────────────────────
+
+  private onAudio(samples: Int16Array, tMs: number): void {
+    if (!this.running || !this.model || samples.length === 0) return;
+    this.lastAudioMonoMs = this.deps.clock.monotonicMs();
+    const durMs = (samples.length * 1000) / this.model.classifier.spec.sampleRateHz;
+    const chunkStartMs = tMs - durMs;
+    if (this.pendingSwap) this.applySwap();
+    if (
+      this.pipeline === null ||
+      this.streamEndMs === null ||
+      this.streamBroken ||
+      chunkStartMs - this.streamEndMs > STREAM_GAP_MS
+    ) {
+      this.restartStream(chunkStartMs);
+    }
+    const pipeline = this.pipeline!;
+    this.streamEndMs = this.streamEndMs! + durMs;
+    const jobs = pipeline.pushAudio(int16ToFloat(samples));
+    let dropped = 0;
+    for (const job of jobs) dropped += this.queue.push(job);
+    if (dropped > 0) this.onDropped(dropped);
+    if (jobs.length > 0) this.scheduleDrain();
+  }
+
+  private restartStream(startMs: number): void {
+    if (this.pipeline) {
+      this.log.info("audio stream restarted: detection starts afresh");
+      this.queue.takeAll();
+      if (this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? startMs), null);
+    }
+    this.streamBroken = false;
+    this.streamEndMs = startMs;
+    this.pipeline = this.newPipeline(startMs);
+  }
+
+  private onDropped(n: number): void {
+    this.lastDropMonoMs = this.deps.clock.monotonicMs();
+    if (!this.problems.has("inference_behind")) {
+      this.setProblem(
+        "inference_behind",
+        `inference cannot keep up: the oldest analysis windows are being dropped (${this.queue.dropped} so far); ` +
+          "use a faster model or backend, or a longer detect.hop_s",
+      );
+    }
+    this.log.debug({ dropped: n, total: this.queue.dropped }, "inference queue full: dropped the oldest windows");
+  }
+
+  private onSourceProblem(p: SourceProblem): void {
+    if (p.active && STREAM_BREAK_CODES.has(p.code)) this.streamBroken = true;
+    this.setProblem(p.code, p.active ? p.message : null);
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  // ─── inference and decisions (off the capture path) ───────────────────────────────────────────
+
+  private drain(): void {
+    this.drainScheduled = false;
+    if (!this.running || !this.pipeline || !this.model) return;
+    const pipeline = this.pipeline;
+    const jobs = this.queue.takeAll();
+    if (jobs.length === 0) return;
+    const clock = this.deps.clock;
+    if (!this.armedNow()) {
+      // Disarmed: no inference, no decisions; keep the level for telemetry.
+      this.lastResult = null;
+      this.lastDbfs = jobs[jobs.length - 1]!.dbfs;
+      this.keepAlive();
+      return;
+    }
+    const t0 = clock.monotonicMs();
+    let probs: (Float32Array | null)[];
+    try {
+      probs = pipeline.classify(jobs);
+      this.setProblem("inference_failed", null);
+    } catch (err) {
+      this.log.error({ err }, "inference failed; these windows are skipped");
+      this.setProblem("inference_failed", `inference failed: ${describeError(err)}`);
+      return;
+    }
+    const inferMs = clock.monotonicMs() - t0;
+    const audioMs = jobs.length * this.config.detect.hop_s * 1000;
+    const batchRtf = inferMs / audioMs;
+    this.rtf = this.windowsDecided === 0 ? batchRtf : 0.9 * this.rtf + 0.1 * batchRtf;
+
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      const r = pipeline.decide(job, probs[i]!);
+      this.windowsDecided++;
+      this.lastResult = r;
+      this.lastDbfs = r.dbfs;
+      if (r.probs) this.lastProbs = r.probs;
+      this.handleEvents(r.events, r);
+      if (r.state !== this.lastState) {
+        this.lastState = r.state;
+        this.sinceMs = r.sinceMs;
+        this.publishStatus();
+      } else if (Math.abs(r.smoothed - this.publishedDanger) >= DANGER_STEP && this.dangerRepublishDue()) {
+        this.publishStatus();
+      }
+    }
+    this.keepAlive();
+    if (this.pendingSwap) this.applySwap();
+  }
+
+  private lastDbfs = -120;
+  private lastDangerPublishMonoMs = -Infinity;
+
+  private dangerRepublishDue(): boolean {
+    return this.deps.clock.monotonicMs() - this.lastDangerPublishMonoMs >= TICK_MS;
+  }
+
+  /** READY=1 once, WATCHDOG=1 while audio is recent and the queue is not saturated. */
+  private keepAlive(): void {
+    const { notifier, clock } = this.deps;
+    if (!this.readySent) {
+      this.readySent = true;
+      notifier.ready();
+      this.updateSystemdStatus();
+      this.log.info("ready: model loaded and audio flowing");
+    }
+    const interval = notifier.watchdogIntervalMs;
+    if (interval === null || this.lastAudioMonoMs === null) return;
+    const now = clock.monotonicMs();
+    const audioRecent = now - this.lastAudioMonoMs < this.config.audio.stall_timeout_s * 1000;
+    if (!audioRecent || this.queue.full) return;
+    if (this.lastWatchdogMonoMs !== null && now - this.lastWatchdogMonoMs < interval / 2) return;
+    this.lastWatchdogMonoMs = now;
+    notifier.watchdog();
+  }
+
+  private handleEvents(events: DetectEvent[], r: WindowResult | null): void {
+    for (const e of events) {
+      if (e.type === "alert_start") {
+        const alert: OpenAlert = { id: randomUUID(), startMs: e.startMs, dbfs: r?.dbfs ?? this.lastDbfs };
+        this.openAlert = alert;
+        this.acknowledged = false;
+        this.log.warn({ alertId: alert.id, emotion: e.emotion, peak: e.peak }, "ALERT: danger heard");
+        this.emitAlert({
+          phase: "start",
+          alertId: alert.id,
+          startedAtMs: e.startMs,
+          peak: e.peak,
+          mean: e.mean,
+          emotion: e.emotion,
+          probs: e.probs,
+          dbfs: alert.dbfs,
+          test: false,
+        });
+      } else {
+        const alert = this.openAlert;
+        this.openAlert = null;
+        this.acknowledged = false;
+        if (!alert) continue;
+        this.log.info({ alertId: alert.id, reason: e.reason, durationS: (e.endMs - e.startMs) / 1000 }, "alert ended");
+        this.emitAlert({
+          phase: "end",
+          alertId: alert.id,
+          startedAtMs: e.startMs,
+          endedAtMs: e.endMs,
+          peak: e.peak,
+          mean: e.mean,
+          emotion: e.emotion,
+          probs: e.probs,
+          dbfs: alert.dbfs,
+          test: false,
+        });
+      }
+    }
+  }
+
+  /** Every sink gets the event, in order of events; one failing sink never stops another. */
+  private emitAlert(event: AlertEvent): void {
+    this.alertChain = this.alertChain.then(async () => {
+      await notifyAll(this.sinks(), this.log, (s) => s.alert(event));
+      this.log.info({ alertId: event.alertId, phase: event.phase, test: event.test }, "alert event handed to every output");
+    });
+  }
+
+  private sinks(): AlertSink[] {
+    return [this.indicator, this.mqtt].filter((s): s is IndicatorOutput | MqttOutput => s !== null);
+  }
+
+  // ─── control ──────────────────────────────────────────────────────────────────────────────────
+
+  private attachCommands(mqtt: MqttOutput | null): void {
+    if (!mqtt) return;
+    this.unsubscribers.push(mqtt.onCommand((c) => this.command(c)));
+  }
+
+  /** Applies one command; throws a message-bearing error the MQTT sink answers on `set/result`. */
+  async command(c: Command): Promise<void> {
+    switch (c.command) {
+      case "arm":
+        this.arm();
+        return;
+      case "disarm":
+        this.disarm();
+        return;
+      case "mute":
+        this.mute(c.minutes);
+        return;
+      case "unmute":
+        this.arm();
+        return;
+      case "test":
+        this.testAlert();
+        return;
+      case "ack":
+        if (!this.ack()) throw new EarwitnessError("NOTHING_TO_ACK", "no alert is active; there is nothing to acknowledge");
+        return;
+    }
+  }
+
+  arm(): void {
+    const wasArmed = this.armedNow();
+    this.clearMute();
+    this.armed = true;
+    if (wasArmed) return;
+    this.log.info("armed");
+    this.afterArmingChange();
+  }
+
+  disarm(): void {
+    const wasArmed = this.armedNow();
+    const wasMuted = this.clearMute();
+    this.armed = false;
+    if (!wasArmed && !wasMuted) return;
+    this.log.warn("disarmed: no alerts until armed again");
+    this.afterArmingChange();
+  }
+
+  /** A timed disarm: no alerts for `minutes`, then armed again by itself. */
+  mute(minutes: number): void {
+    this.clearMute();
+    // The mute ends armed, whatever the state before it ("mute for N minutes, then re-arm").
+    this.armed = true;
+    const ms = minutes * 60_000;
+    this.mutedUntilMs = this.deps.clock.nowMs() + ms;
+    this.muteTimer = this.deps.clock.setTimeout(() => {
+      this.muteTimer = null;
+      this.mutedUntilMs = null;
+      this.log.info("mute over: armed again");
+      this.afterArmingChange();
+    }, ms);
+    this.log.warn({ minutes }, "muted: no alerts until the mute ends");
+    this.afterArmingChange();
+  }
+
+  /** Returns whether a mute was running. */
+  private clearMute(): boolean {
+    if (this.muteTimer) this.deps.clock.clearTimeout(this.muteTimer);
+    this.muteTimer = null;
+    const wasMuted = this.mutedUntilMs !== null;
+    this.mutedUntilMs = null;
+    return wasMuted;
+  }
+
+  private armedNow(): boolean {
+    return this.armed && this.mutedUntilMs === null;
+  }
+
+  private afterArmingChange(): void {
+    // Both ways, the detector starts from IDLE: disarming ends an open alert, arming forgets
+    // whatever half-suspicion was left from before.
+    if (this.pipeline) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
+    if (this.lastState !== "IDLE") {
+      this.lastState = "IDLE";
+      this.sinceMs = this.deps.clock.nowMs();
+    }
+    this.publishStatus();
+  }
+
+  /** A test alert through every output (GPIO and MQTT with `test: true`), ended after TEST_ALERT_MS. */
+  testAlert(): string {
+    const id = randomUUID();
+    const startedAtMs = this.deps.clock.nowMs();
+    const base = { alertId: id, startedAtMs, peak: 1, mean: 1, emotion: "test", probs: {}, dbfs: this.lastDbfs, test: true };
+    this.log.info({ alertId: id }, "test alert");
+    this.emitAlert({ phase: "start", ...base });
+    const timer = this.deps.clock.setTimeout(() => {
+      this.testTimers.delete(timer);
+      this.emitAlert({ phase: "end", ...base, endedAtMs: this.deps.clock.nowMs() });
+    }, TEST_ALERT_MS);
+    this.testTimers.add(timer);
+    return id;
+  }
+
+  /** Buzzer off, the alert stays until it ends, the acknowledgement is published. False if no alert. */
+  ack(): boolean {
+    if (!this.openAlert) return false;
+    if (!this.acknowledged) {
+      this.acknowledged = true;
+      this.log.info({ alertId: this.openAlert.id }, "alert acknowledged");
+      this.publishStatus();
+    }
+    return true;
+  }
+
+  private onButton(): void {
+    // The indicator has already silenced its buzzer; publish the acknowledgement if there is an alert.
+    this.ack();
+  }
+
+  // ─── problems, status, telemetry ──────────────────────────────────────────────────────────────
+
+  /** Raise (message) or clear (null) a problem; publishes and logs only changes. */
+  private setProblem(code: string, message: string | null): void {
+    const had = this.problems.get(code);
+    if (message === null) {
+      if (had === undefined) return;
+      this.problems.delete(code);
+    } else {
+      if (had === message) return;
+      this.problems.set(code, message);
+    }
+    const active = message !== null;
+    const report: ProblemReport = { atMs: this.deps.clock.nowMs(), code, message: message ?? `cleared: ${had}`, active };
+    if (active) this.log.warn({ problem: code }, message);
+    else this.log.info({ problem: code }, "problem cleared");
+    if (this.mqtt) void this.mqtt.publishProblem(report).catch((err: unknown) => this.log.debug({ err }, "problem not published"));
+    this.publishStatus();
+  }
+
+  status(): DeviceStatus {
+    return {
+      state: this.lastState,
+      danger: round4(this.lastResult?.smoothed ?? 0),
+      emotion: this.lastResult?.emotion ?? null,
+      sinceMs: this.sinceMs,
+      armed: this.armedNow(),
+      mutedUntilMs: this.mutedUntilMs,
+      problems: [...this.problems.keys()].sort(),
+      acknowledged: this.acknowledged,
+    };
+  }
+
+  private publishStatus(): void {
+    if (!this.running) return;
+    const status = this.status();
+    this.publishedDanger = status.danger;
+    this.lastDangerPublishMonoMs = this.deps.clock.monotonicMs();
+    void notifyAll(this.sinks(), this.log, (s) => s.status(status));
+    this.updateSystemdStatus();
+  }
+
+  private updateSystemdStatus(): void {
+    if (!this.deps.notifier.enabled) return;
+    const s = this.status();
+    const arming = s.armed ? "armed" : s.mutedUntilMs !== null ? "muted" : "disarmed";
+    const problems = s.problems.length > 0 ? `problems: ${s.problems.join(", ")}` : "no problems";
+    this.deps.notifier.status(`${s.state}, ${arming}, rtf ${this.rtf.toFixed(3)}, ${problems}`);
+  }
+
+  snapshot(): DaemonSnapshot {
+    return {
+      running: this.running,
+      ready: this.readySent,
+      state: this.lastState,
+      armed: this.armedNow(),
+      mutedUntilMs: this.mutedUntilMs,
+      acknowledged: this.acknowledged,
+      problems: Object.fromEntries(this.problems),
+      queueDepth: this.queue.length,
+      droppedWindows: this.queue.dropped,
+      windowsDecided: this.windowsDecided,
+      rtf: this.rtf,
+      alertId: this.openAlert?.id ?? null,
+    };
+  }
+
+  private armTick(): void {
+    this.tickTimer = this.deps.clock.setTimeout(() => {
+      this.tickTimer = null;
+      if (!this.running) return;
+      this.tick();
+      this.armTick();
+    }, TICK_MS);
+  }
+
+  /** Polls the outputs' health and the inference backlog. */
+  private tick(): void {
+    const now = this.deps.clock.monotonicMs();
+    const gpio = this.indicator?.problems() ?? [];
+    this.setProblem("gpio_failing", gpio.length > 0 ? gpio.join("; ") : null);
+    if (this.mqtt) {
+      if (this.mqtt.connected) this.mqttDownSinceMonoMs = null;
+      else this.mqttDownSinceMonoMs ??= now;
+      const downMs = this.mqttDownSinceMonoMs === null ? 0 : now - this.mqttDownSinceMonoMs;
+      this.setProblem(
+        "mqtt_disconnected",
+        downMs >= MQTT_DOWN_PROBLEM_MS
+          ? `MQTT broker ${this.config.mqtt.url ?? ""} unreachable for ${Math.round(downMs / 1000)} s or more; alerts wait in the outbox`
+          : this.problems.has("mqtt_disconnected") && downMs > 0
+            ? (this.problems.get("mqtt_disconnected") ?? null)
+            : null,
+      );
+    }
+    if (this.lastDropMonoMs !== null && now - this.lastDropMonoMs >= BEHIND_CLEAR_MS) {
+      this.lastDropMonoMs = null;
+      this.setProblem("inference_behind", null);
+    }
+    this.updateSystemdStatus();
+  }
+
+  private armTelemetry(): void {
+    if (this.telemetryTimer) this.deps.clock.clearTimeout(this.telemetryTimer);
+    this.telemetryTimer = null;
+    const intervalMs = this.config.mqtt.telemetry_interval_s * 1000;
+    if (!this.running || intervalMs <= 0 || !this.mqtt) return;
+    this.telemetryTimer = this.deps.clock.setTimeout(() => {
+      this.telemetryTimer = null;
+      if (!this.running) return;
+      void this.mqtt?.publishTelemetry(this.telemetrySample()).catch((err: unknown) => this.log.debug({ err }, "telemetry not published"));
+      this.armTelemetry();
+    }, intervalMs);
+  }
+
+  /** Probabilities, level, speed and backlog; never samples. */
+  telemetrySample(): TelemetrySample {
+    const probs = this.lastProbs ? Object.fromEntries(Object.entries(this.lastProbs).map(([k, v]) => [k, round4(v)])) : {};
+    return {
+      atMs: this.deps.clock.nowMs(),
+      probs,
+      dbfs: Math.round(this.lastDbfs * 10) / 10,
+      rtf: round4(this.rtf),
+      droppedWindows: this.queue.dropped,
+      queueDepth: this.queue.length,
+    };
+  }
+
+  private clearTimers(): void {
+    const c = this.deps.clock;
+    for (const t of [this.tickTimer, this.telemetryTimer, this.muteTimer, ...this.testTimers]) if (t) c.clearTimeout(t);
+    this.tickTimer = this.telemetryTimer = this.muteTimer = null;
+    this.testTimers.clear();
+  }
+}
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+/** The detection settings published with every alert, so a reader knows what the decision was made against. */
+export function thresholdsOf(config: Config): Record<string, number> {
+  const d = config.detect;
+  return {
+    enter_threshold: d.enter_threshold,
+    exit_threshold: d.exit_threshold,
+    k: d.k,
+    n: d.n,
+    min_duration_s: d.min_duration_s,
+    hold_s: d.hold_s,
+    energy_gate_dbfs: d.energy_gate_dbfs,
+  };
+}
+
+// ─── the composition root: real IO ──────────────────────────────────────────────────────────────
+
+export interface RealDepsOptions {
+  clock: Clock;
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+  /** The config file SIGHUP re-reads (undefined: the default path, or defaults). */
+  configPath?: string;
+  /** Instead of the configured microphone (the demo streams a file). */
+  source?: (config: Config) => AudioSource;
+  /** Instead of the configured GPIO (the demo prints to the terminal). */
+  indicator?: (config: Config) => Promise<IndicatorOutput | null>;
+  /** The package version, for Home Assistant's device info. */
+  softwareVersion: string;
+  /** MQTT connect wait at start (default the sink's 5 s). */
+  mqttConnectWaitMs?: number;
+  notifier?: Notifier;
+}
+
+/** Builds the real microphone, GPIO, MQTT and model loaders from the config. */
+export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
+  const { clock, log } = options;
+  return {
+    clock,
+    log,
+    notifier: options.notifier ?? createNotifier(options.env, log),
+    createSource: options.source ?? ((config) => createMicrophone(config, clock, log)),
+    loadModel: async (config) => {
+      const bundle = await loadConfiguredModel(config);
+      try {
+        checkModelFitsConfig(config, bundle);
+      } catch (err) {
+        bundle.model.dispose();
+        throw err;
+      }
+      const classifier = new EmotionClassifier(bundle);
+      return {
+        classifier,
+        labels: bundle.meta.labels,
+        info: { name: bundle.meta.name, version: bundle.meta.version, sha256: bundle.sha256 },
+        dispose: () => classifier.dispose(),
+      };
+    },
+    createIndicator: options.indicator ?? ((config) => createIndicator(config, clock, log)),
+    createMqtt: async (config, model) => {
+      if (!config.mqtt.enabled || config.mqtt.url === null) return null;
+      const password = await mqttPassword(config.mqtt);
+      const m = config.mqtt;
+      const tls = {
+        ...(m.tls.ca ? { caPath: m.tls.ca } : {}),
+        ...(m.tls.cert ? { certPath: m.tls.cert } : {}),
+        ...(m.tls.key ? { keyPath: m.tls.key } : {}),
+        rejectUnauthorized: m.tls.reject_unauthorized,
+      };
+      // config.mqtt.base_topic is already "earwitness/<device_id>"; the sink appends the device id itself.
+      const baseTopic = m.base_topic.endsWith(`/${config.device_id}`) ? m.base_topic.slice(0, -(config.device_id.length + 1)) : m.base_topic;
+      return new MqttSink(
+        {
+          url: m.url!,
+          clientId: m.client_id,
+          ...(m.username ? { username: m.username } : {}),
+          ...(password ? { password } : {}),
+          ...(m.url!.startsWith("mqtts:") ? { tls } : {}),
+          baseTopic,
+          deviceId: config.device_id,
+          discovery: { enabled: m.discovery.enabled, prefix: m.discovery.prefix },
+          telemetry: { enabled: m.telemetry_interval_s > 0 },
+          model,
+          thresholds: thresholdsOf(config),
+          stateDir: config.state_dir,
+          outbox: { maxEvents: m.outbox.max_events, maxBytes: m.outbox.max_bytes },
+          keepaliveS: m.keepalive_s,
+          softwareVersion: options.softwareVersion,
+          ...(options.mqttConnectWaitMs !== undefined ? { connectWaitMs: options.mqttConnectWaitMs } : {}),
+        },
+        { clock, log },
+      );
+    },
+    reloadConfig: () => loadConfig({ path: options.configPath, env: options.env, hostname: hostname() }),
+  };
+}
+
+export function createMicrophone(config: Config, clock: Clock, log: Logger): Microphone {
+  const a = config.audio;
+  return new Microphone(
+    {
+      source: a.source,
+      device: a.device,
+      stallTimeoutMs: a.stall_timeout_s * 1000,
+      backoffMinMs: a.restart_backoff_min_s * 1000,
+      backoffMaxMs: a.restart_backoff_max_s * 1000,
+      silenceDbfs: a.silence_dbfs,
+      silentForMs: a.silent_for_s * 1000,
+      clipForMs: a.clip_for_s * 1000,
+      waitForDeviceMs: a.wait_for_device_s * 1000,
+    },
+    { clock, log },
+  );
+}
+
+function lineSpec(line: Config["gpio"]["led"]): LineSpec | null {
+  return line.pin === null ? null : { pin: line.pin, activeLow: line.active_low };
+}
+
+/** The configured indicator: onoff GPIO, the console, or none. Configured GPIO that cannot work throws. */
+export async function createIndicator(config: Config, clock: Clock, log: Logger): Promise<IndicatorOutput | null> {
+  const g = config.gpio;
+  const patterns = {
+    heartbeat: g.heartbeat,
+    buzzerMaxOnMs: g.buzzer_max_on_s * 1000,
+    buzzerPatternMs: g.buzzer_pattern_ms,
+    testAlertMs: TEST_ALERT_MS,
+  };
+  if (g.driver === "none") return null;
+  if (g.driver === "console") return createConsoleIndicator({ clock, log, options: patterns }).indicator;
+  const led = lineSpec(g.led);
+  const buzzer = lineSpec(g.buzzer);
+  const button = lineSpec(g.button);
+  if (!led && !buzzer && !button) return null; // nothing wired: no need for onoff at all
+  const driver = await loadOnoffDriver();
+  return new GpioIndicator(
+    driver,
+    { ...DEFAULT_GPIO_OPTIONS, ...patterns, led, buzzer, button },
+    clock,
+    log.child({ component: "gpio" }),
+  );
+}

@@ -1,0 +1,342 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../../../src/config/load.js";
+import type { Config, ConfigInput } from "../../../src/config/schema.js";
+import { Daemon, MQTT_DOWN_PROBLEM_MS, TEST_ALERT_MS, TICK_MS, type DaemonDeps, type ModelHandle } from "../../../src/daemon/daemon.js";
+import { ConfigError } from "../../../src/errors.js";
+import { DEFAULT_FEATURE_SPEC } from "../../../src/features/spec.js";
+import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../../../src/outputs/gpio/indicator.js";
+import { captureLogger } from "../../fakes/capture-logger.js";
+import { FakeClock, flushPromises } from "../../fakes/fake-clock.js";
+import { FakeAudioSource, FakeMqttOutput, FakeNotifier, ScriptedClassifier } from "../../fakes/fake-daemon-parts.js";
+import { FakeGpioDriver } from "../../fakes/fake-gpio.js";
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+function config(overrides: ConfigInput = {}): Config {
+  const r = parseConfig(null, {
+    env: {},
+    hostname: "unit",
+    overrides: { state_dir: "/tmp/earwitness-unit-never-written", mqtt: { telemetry_interval_s: 0 }, ...overrides },
+  });
+  if (!r.ok) throw new Error(r.issues.join("\n"));
+  return r.config;
+}
+
+/** 100 ms of a -26 dBFS tone: loud enough for the energy gate; the classifier decides the danger. */
+const CHUNK = Int16Array.from({ length: 1600 }, (_, i) => Math.round(2000 * Math.sin((2 * Math.PI * 300 * i) / 16000)));
+
+interface Harness {
+  daemon: Daemon;
+  clock: FakeClock;
+  source: FakeAudioSource;
+  mqtt: FakeMqttOutput;
+  gpio: FakeGpioDriver;
+  clf: ScriptedClassifier;
+  notifier: FakeNotifier;
+  deps: DaemonDeps;
+  models: ModelHandle[];
+  logs: ReturnType<typeof captureLogger>;
+  /** Feed `seconds` of audio in 100 ms chunks, letting the inference drain run after each. */
+  feed(seconds: number): Promise<void>;
+}
+
+const running: Daemon[] = [];
+afterEach(async () => {
+  for (const d of running.splice(0)) await d.stop();
+});
+
+async function harness(cfg: Config = config(), opts: { watchdogMs?: number | null } = {}): Promise<Harness> {
+  const clock = new FakeClock();
+  const logs = captureLogger();
+  const source = new FakeAudioSource();
+  const mqtt = new FakeMqttOutput();
+  const gpio = new FakeGpioDriver(clock);
+  const clf = new ScriptedClassifier(DEFAULT_FEATURE_SPEC);
+  const notifier = new FakeNotifier(opts.watchdogMs === undefined ? 10_000 : opts.watchdogMs);
+  const models: ModelHandle[] = [];
+  const deps: DaemonDeps = {
+    clock,
+    log: logs.log,
+    notifier,
+    createSource: () => source,
+    loadModel: async () => {
+      const m: ModelHandle = {
+        classifier: clf,
+        labels: clf.labels,
+        info: { name: "scripted", version: `${models.length + 1}`, sha256: "0".repeat(64) },
+        dispose: () => undefined,
+      };
+      models.push(m);
+      return m;
+    },
+    createIndicator: async () =>
+      new GpioIndicator(
+        gpio,
+        { ...DEFAULT_GPIO_OPTIONS, heartbeat: false, buzzerPatternMs: [500, 0], led: { pin: 17, activeLow: false }, buzzer: { pin: 27, activeLow: false }, button: { pin: 22, activeLow: false } },
+        clock,
+        logs.log,
+      ),
+    createMqtt: async () => mqtt,
+    reloadConfig: async () => cfg,
+  };
+  const daemon = new Daemon(cfg, deps);
+  running.push(daemon);
+  await daemon.start();
+  const feed = async (seconds: number): Promise<void> => {
+    for (let i = 0; i < Math.round(seconds * 10); i++) {
+      clock.advance(100);
+      source.emit(CHUNK, clock.nowMs());
+      await flushPromises();
+    }
+  };
+  return { daemon, clock, source, mqtt, gpio, clf, notifier, deps, models, logs, feed };
+}
+
+const starts = (h: Harness) => h.mqtt.alerts.filter((a) => a.phase === "start" && !a.test);
+const ends = (h: Harness) => h.mqtt.alerts.filter((a) => a.phase === "end" && !a.test);
+
+describe("Daemon", () => {
+  it("raises exactly one alert for sustained danger, to every sink, with a UUID, and ends it", async () => {
+    const h = await harness();
+    h.clf.angry = 0.95;
+    await h.feed(8);
+    expect(starts(h)).toHaveLength(1);
+    const start = starts(h)[0]!;
+    expect(start.alertId).toMatch(UUID_RE);
+    expect(start.emotion).toBe("angry");
+    expect(start.peak).toBeGreaterThan(0.9);
+    expect(h.gpio.isOn("led")).toBe(true);
+    expect(h.mqtt.lastStatus?.state).toBe("ALERT");
+    h.clf.angry = 0.05;
+    await h.feed(5);
+    expect(ends(h)).toHaveLength(1);
+    expect(ends(h)[0]!.alertId).toBe(start.alertId);
+    expect(ends(h)[0]!.endedAtMs).toBeGreaterThan(start.startedAtMs);
+    expect(starts(h)).toHaveLength(1);
+    expect(h.mqtt.lastStatus?.state).toBe("COOLDOWN");
+    expect(h.notifier.count("READY=1")).toBe(1);
+  });
+
+  it("raises nothing for calm audio", async () => {
+    const h = await harness();
+    h.clf.angry = 0.1;
+    await h.feed(10);
+    expect(h.mqtt.alerts).toEqual([]);
+    expect(h.clf.windowsSeen).toBeGreaterThan(10);
+    expect(h.gpio.isOn("buzzer")).toBe(false);
+  });
+
+  it("drops the oldest windows when inference falls behind, counts them, and says so", async () => {
+    const h = await harness(config({ detect: { queue_max: 4 } }));
+    // 10 s arriving at once (a burst after a stall): 14 windows before the drain can run (the
+    // first after 3 s, then one per 0.5 s hop; the last frame of the burst is still incomplete).
+    for (let i = 0; i < 100; i++) {
+      h.clock.advance(100);
+      h.source.emit(CHUNK, h.clock.nowMs());
+    }
+    expect(h.daemon.snapshot().queueDepth).toBe(4);
+    await flushPromises();
+    const snap = h.daemon.snapshot();
+    expect(snap.droppedWindows).toBe(10);
+    expect(snap.windowsDecided).toBe(4);
+    expect(h.clf.windowsSeen).toBe(4);
+    expect(snap.problems.inference_behind).toMatch(/dropped/);
+    expect(h.mqtt.problems.find((p) => p.code === "inference_behind")?.active).toBe(true);
+    expect(h.mqtt.lastStatus?.problems).toContain("inference_behind");
+    // Keeping up again for long enough clears it.
+    await h.feed(BEHIND_CLEAR_S + TICK_MS / 1000 + 1);
+    expect(h.daemon.snapshot().problems.inference_behind).toBeUndefined();
+  });
+
+  it("mute is a timed disarm: no alerts while muted, armed again by itself", async () => {
+    const h = await harness();
+    expect(await h.mqtt.send({ command: "mute", minutes: 1 })).toBeNull();
+    expect(h.mqtt.lastStatus?.armed).toBe(false);
+    expect(h.mqtt.lastStatus?.mutedUntilMs).toBe(h.clock.nowMs() + 60_000);
+    h.clf.angry = 0.95;
+    await h.feed(10);
+    expect(starts(h)).toHaveLength(0);
+    expect(h.clf.windowsSeen).toBe(0); // no inference while muted
+    await h.feed(55);
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, mutedUntilMs: null });
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(1);
+  });
+
+  it("disarm ends an open alert and suppresses new ones; arm restores", async () => {
+    const h = await harness();
+    h.clf.angry = 0.95;
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(1);
+    await h.mqtt.send({ command: "disarm" });
+    expect(ends(h)).toHaveLength(1);
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: false, state: "IDLE" });
+    await h.feed(10);
+    expect(starts(h)).toHaveLength(1);
+    await h.mqtt.send({ command: "arm" });
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(2);
+  });
+
+  it("ack silences the buzzer, keeps the alert and publishes the acknowledgement", async () => {
+    const h = await harness();
+    expect(await h.mqtt.send({ command: "ack" })).toMatch(/nothing to acknowledge/);
+    h.clf.angry = 0.95;
+    await h.feed(6);
+    expect(h.gpio.isOn("buzzer")).toBe(true);
+    expect(await h.mqtt.send({ command: "ack" })).toBeNull();
+    await h.clock.advanceAsync(100);
+    expect(h.mqtt.lastStatus).toMatchObject({ acknowledged: true, state: "ALERT" });
+    expect(h.gpio.isOn("buzzer")).toBe(false);
+    expect(h.gpio.isOn("led")).toBe(true);
+    await h.feed(2);
+    expect(ends(h)).toHaveLength(0);
+  });
+
+  it("the acknowledge button publishes the acknowledgement too", async () => {
+    const h = await harness();
+    h.clf.angry = 0.95;
+    await h.feed(6);
+    h.gpio.press();
+    expect(h.mqtt.lastStatus?.acknowledged).toBe(true);
+    expect(h.gpio.isOn("buzzer")).toBe(false);
+  });
+
+  it("test sends a test alert through GPIO and MQTT, ended after its course", async () => {
+    const h = await harness();
+    expect(await h.mqtt.send({ command: "test" })).toBeNull();
+    await flushPromises();
+    const [start] = h.mqtt.alerts;
+    expect(start).toMatchObject({ phase: "start", test: true });
+    expect(h.gpio.isOn("led")).toBe(true);
+    await h.clock.advanceAsync(TEST_ALERT_MS + 100);
+    expect(h.mqtt.alerts[1]).toMatchObject({ phase: "end", test: true, alertId: start!.alertId });
+    expect(h.gpio.isOn("led")).toBe(false);
+  });
+
+  it("refuses a bad reload, publishes the problem, and keeps running the old config", async () => {
+    const h = await harness();
+    h.deps.reloadConfig = async () => {
+      throw new ConfigError("INVALID_CONFIG", "detect.k must be <= detect.n", { issues: ["detect.k must be <= detect.n"] });
+    };
+    expect(await h.daemon.reload()).toBe(false);
+    expect(h.daemon.snapshot().problems.reload_failed).toMatch(/old configuration keeps running.*detect\.k/);
+    expect(h.mqtt.problems.at(-1)).toMatchObject({ code: "reload_failed", active: true });
+    expect(h.notifier.messages).toContain("RELOADING=1");
+    h.clf.angry = 0.95;
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(1);
+  });
+
+  it("refuses a model that fails to load", async () => {
+    const h = await harness();
+    h.deps.loadModel = async () => {
+      throw new Error("CHECKSUM_MISMATCH: weights.bin changed");
+    };
+    expect(await h.daemon.reload()).toBe(false);
+    expect(h.daemon.snapshot().problems.reload_failed).toMatch(/old model keeps running/);
+  });
+
+  it("applies a good reload between windows and clears the reload problem", async () => {
+    const h = await harness();
+    h.deps.reloadConfig = async () => {
+      throw new Error("bad");
+    };
+    await h.daemon.reload();
+    h.deps.reloadConfig = async () => config({ detect: { enter_threshold: 0.9, exit_threshold: 0.5 } });
+    expect(await h.daemon.reload()).toBe(true);
+    expect(h.daemon.snapshot().problems.reload_failed).toBeUndefined();
+    h.clf.angry = 0.85; // below the new enter threshold
+    await h.feed(8);
+    expect(starts(h)).toHaveLength(0);
+    h.clf.angry = 0.95;
+    await h.feed(4);
+    expect(starts(h)).toHaveLength(1);
+  });
+
+  it("aggregates source problems into the status and restarts the stream", async () => {
+    const h = await harness();
+    await h.feed(4);
+    h.source.problem({ code: "mic_exited", message: "arecord exited with code 1; restarting in 1000 ms", active: true });
+    expect(h.mqtt.lastStatus?.problems).toEqual(["mic_exited"]);
+    expect(h.mqtt.problems.at(-1)).toMatchObject({ code: "mic_exited", active: true });
+    await h.clock.advanceAsync(1000);
+    h.source.problem({ code: "mic_exited", message: "audio flowing again", active: false });
+    expect(h.mqtt.lastStatus?.problems).toEqual([]);
+    h.clf.angry = 0.95;
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(1);
+  });
+
+  it("reports a broker down for a long time as a problem", async () => {
+    const h = await harness();
+    h.mqtt.connected = false;
+    await h.feed(MQTT_DOWN_PROBLEM_MS / 1000 + TICK_MS / 1000 + 1);
+    expect(h.daemon.snapshot().problems.mqtt_disconnected).toMatch(/unreachable/);
+    h.mqtt.connected = true;
+    await h.feed(TICK_MS / 1000 + 1);
+    expect(h.daemon.snapshot().problems.mqtt_disconnected).toBeUndefined();
+  });
+
+  it("pings the watchdog only while audio arrives", async () => {
+    const h = await harness(config(), { watchdogMs: 2_000 });
+    await h.feed(6);
+    const pings = h.notifier.count("WATCHDOG=1");
+    expect(pings).toBeGreaterThan(0);
+    // Audio stops; time goes on: no ping from any timer.
+    await h.clock.advanceAsync(30_000);
+    expect(h.notifier.count("WATCHDOG=1")).toBe(pings);
+    expect(h.notifier.messages.some((m) => m.startsWith("STATUS=IDLE, armed, rtf"))).toBe(true);
+  });
+
+  it("publishes telemetry without samples", async () => {
+    const h = await harness(config({ mqtt: { telemetry_interval_s: 5 } }));
+    h.clf.angry = 0.3;
+    await h.feed(6);
+    expect(h.mqtt.telemetry.length).toBeGreaterThan(0);
+    const t = h.mqtt.telemetry.at(-1)!;
+    expect(Object.keys(t).sort()).toEqual(["atMs", "dbfs", "droppedWindows", "probs", "queueDepth", "rtf"]);
+    expect(t.probs.angry).toBeCloseTo(0.3, 3);
+    expect(t.dbfs).toBeGreaterThan(-40);
+  });
+
+  it("stop ends an open alert, stops the sinks and switches the outputs off; idempotent", async () => {
+    const h = await harness();
+    h.clf.angry = 0.95;
+    await h.feed(6);
+    expect(h.gpio.isOn("led")).toBe(true);
+    await Promise.all([h.daemon.stop(), h.daemon.stop()]);
+    await h.daemon.stop();
+    expect(ends(h)).toHaveLength(1);
+    expect(h.mqtt.stopped).toBe(1);
+    expect(h.source.stopped).toBe(1);
+    expect(h.gpio.isOn("led")).toBe(false);
+    expect(h.gpio.isOn("buzzer")).toBe(false);
+    expect(h.notifier.messages).toContain("STOPPING=1");
+  });
+
+  it("a start that fails leaves the outputs off", async () => {
+    const clock = new FakeClock();
+    const gpio = new FakeGpioDriver(clock);
+    const logs = captureLogger();
+    const clf = new ScriptedClassifier(DEFAULT_FEATURE_SPEC);
+    const d = new Daemon(config(), {
+      clock,
+      log: logs.log,
+      notifier: new FakeNotifier(),
+      createSource: () => new FakeAudioSource(),
+      loadModel: async () => ({ classifier: clf, labels: clf.labels, info: { name: "x", version: "1", sha256: "" }, dispose: () => undefined }),
+      createIndicator: async () =>
+        new GpioIndicator(gpio, { ...DEFAULT_GPIO_OPTIONS, led: { pin: 17, activeLow: false }, buzzer: null, button: null }, clock, logs.log),
+      createMqtt: async () => {
+        throw new Error("cannot read the MQTT TLS ca file");
+      },
+      reloadConfig: async () => config(),
+    });
+    await expect(d.start()).rejects.toThrow(/TLS/);
+    expect(gpio.line("led").released).toBe(true);
+    expect(gpio.isOn("led")).toBe(false);
+  });
+});
+
+const BEHIND_CLEAR_S = 30;
