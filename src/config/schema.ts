@@ -37,7 +37,8 @@ const obj = (v: unknown): v is Record<string, unknown> => typeof v === "object" 
 const absolutePath = z.string().min(1).refine((p) => isAbsolute(p), { message: "must be an absolute path" });
 
 /** Topic-safe, Home-Assistant-id-safe device names. */
-const DEVICE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+// No "." : the id is also a Home Assistant object id and unique-id part ([A-Za-z0-9_-] only).
+const DEVICE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const LogLevelSchema = z.enum(LOG_LEVELS);
@@ -370,7 +371,7 @@ export const ConfigFileSchema = z
     /** Names this device in topics and alerts; null = the hostname. */
     device_id: z
       .string()
-      .regex(DEVICE_ID_RE, { message: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit" })
+      .regex(DEVICE_ID_RE, { message: "must be 1-64 letters, digits, '_' or '-', starting with a letter or digit" })
       .nullable()
       .default(null),
     /** Where the daemon keeps its state: outbox, adaptation statistics, status socket. */
@@ -412,8 +413,9 @@ export interface ResolveContext {
 
 /** A hostname made into a valid device id: invalid characters become '-'. */
 export function deviceIdFromHostname(hostname: string): string {
-  const cleaned = hostname
-    .replace(/[^A-Za-z0-9_.-]/g, "-")
+  // "pi-kitchen.local" → "pi-kitchen": the host part only, as Home Assistant ids allow no dots.
+  const cleaned = (hostname.split(".")[0] ?? "")
+    .replace(/[^A-Za-z0-9_-]/g, "-")
     .replace(/^[^A-Za-z0-9]+/, "")
     .slice(0, 64);
   return cleaned === "" ? "earwitness" : cleaned;
