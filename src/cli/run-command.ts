@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, unlinkSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { systemClock } from "../clock.js";
@@ -6,6 +7,7 @@ import { loadConfig } from "../config/load.js";
 import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import { createDaemonDeps, Daemon } from "../daemon/daemon.js";
 import { ConfigError } from "../errors.js";
+import { PID_FILE } from "../model/store.js";
 import type { Logger } from "../log.js";
 import { parse } from "./args.js";
 import { packageRoot } from "./paths.js";
@@ -52,6 +54,24 @@ export async function runCommand(argv: string[], log: Logger): Promise<number> {
     return EXIT_CONFIG;
   }
   log.level = config.log_level;
+  // `earwitness model install` finds the running daemon through this pid file and checks the
+  // process name before sending SIGHUP, so a stale file never signals another program.
+  process.title = "earwitness";
+  const pidFile = path.join(config.state_dir, PID_FILE);
+  try {
+    await mkdir(config.state_dir, { recursive: true });
+    await writeFile(pidFile, `${process.pid}\n`);
+  } catch (err) {
+    log.warn({ pidFile, err: (err as Error).message }, "cannot write the pid file; `earwitness model install` will not reload this daemon by itself (send SIGHUP)");
+  }
+  const removePidFile = (): void => {
+    try {
+      if (readFileSync(pidFile, "utf8").trim() === String(process.pid)) unlinkSync(pidFile);
+    } catch {
+      /* already gone */
+    }
+  };
+  process.once("exit", removePidFile);
   const daemon = new Daemon(
     config,
     createDaemonDeps({ clock: systemClock, log, env: process.env, configPath, softwareVersion: softwareVersion() }),

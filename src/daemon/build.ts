@@ -4,13 +4,25 @@ import { ConfigError } from "../errors.js";
 import { loadBundle, type LoadedBundle } from "../model/bundle.js";
 import { EmotionClassifier } from "../model/classifier.js";
 import { selectBackend } from "../model/backend.js";
+import { currentModel } from "../model/store.js";
 import { shippedModelDir } from "../cli/paths.js";
 import { Pipeline, type PipelineOptions } from "../pipeline.js";
 
-/** Loads the configured model (or the shipped one) on the configured backend. */
+/**
+ * Which model runs: an explicit directory (flag, then `model.dir`), else the one `earwitness
+ * model install` made current in the state directory, else the model shipped in the package.
+ */
+export async function resolveModelDir(config: Config, overrideDir?: string): Promise<string> {
+  if (overrideDir) return overrideDir;
+  if (config.model.dir) return config.model.dir;
+  const installed = await currentModel(config.state_dir).catch(() => null);
+  return installed?.dir ?? shippedModelDir();
+}
+
+/** Loads the configured model on the configured backend. */
 export async function loadConfiguredModel(config: Config, overrideDir?: string): Promise<LoadedBundle> {
   await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
-  return loadBundle(overrideDir ?? config.model.dir ?? shippedModelDir());
+  return loadBundle(await resolveModelDir(config, overrideDir));
 }
 
 /**
