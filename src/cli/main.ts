@@ -15,6 +15,11 @@ usage: earwitness <command> [options]   (earwitness <command> --help for its opt
   replay    run recordings through the daemon's pipeline and report alerts
   config    check a configuration file
   model     install, verify, roll back and sign model bundles
+  doctor    check this unit: microphone, level, GPIO, MQTT, model, config, systemd
+  selftest  a test alert through the LED, the buzzer and MQTT
+  calibrate tune the alert thresholds to this room's false-alert rate
+  monitor   live view of the running daemon (level, emotions, danger, alerts)
+  bench     speed, latency, memory and detection quality on this machine
 `;
 
 type Command = (argv: string[], log: ReturnType<typeof createLogger>) => Promise<number>;
@@ -28,6 +33,11 @@ const commands: Record<string, () => Promise<Command>> = {
   replay: async () => (await import("./replay-command.js")).replayCommand,
   config: async () => (await import("./config-command.js")).configCommand,
   model: async () => (await import("./model-command.js")).modelCommand,
+  doctor: async () => (await import("./doctor-command.js")).doctorCommand,
+  selftest: async () => (await import("./selftest-command.js")).selftestCommand,
+  calibrate: async () => (await import("./calibrate-command.js")).calibrateCommand,
+  monitor: async () => (await import("./monitor-command.js")).monitorCommand,
+  bench: async () => (await import("./bench-command.js")).benchCommand,
 };
 
 /** The only place that calls process.exit (STYLE.md). */

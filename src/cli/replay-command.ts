@@ -2,11 +2,10 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { loadAudioFile } from "../audio/load.js";
 import { loadConfig } from "../config/load.js";
-import { buildPipeline, checkModelFitsConfig, loadConfiguredModel } from "../daemon/build.js";
+import { buildPipeline, checkModelFitsConfig, createClassifier, loadConfiguredModel } from "../daemon/build.js";
 import type { AlertEndEvent } from "../detect/state-machine.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { EmotionClassifier } from "../model/classifier.js";
 import type { WindowResult } from "../pipeline.js";
 import { parse, UsageError } from "./args.js";
 
@@ -55,7 +54,7 @@ export async function replayCommand(argv: string[], log: Logger): Promise<number
   const config = await loadConfig({ path: v.config as string | undefined, env: process.env, hostname: hostname() });
   const bundle = await loadConfiguredModel(config, v.model as string | undefined);
   checkModelFitsConfig(config, bundle);
-  const classifier = new EmotionClassifier(bundle);
+  const { classifier, dispose } = createClassifier(bundle);
   const out = (obj: unknown): boolean => process.stdout.write(JSON.stringify(obj) + "\n");
   let failed = 0;
   let alerts = 0;
@@ -95,7 +94,7 @@ export async function replayCommand(argv: string[], log: Logger): Promise<number
     }
     if (!v.json && ends.length === 0) process.stdout.write(`${path.basename(file)}: no alert (${(audio.length / 16000).toFixed(1)} s)\n`);
   }
-  classifier.dispose();
+  dispose();
   if (!v.json) process.stdout.write(`${files.length - failed} file(s), ${alerts} alert(s)${failed ? `, ${failed} unreadable` : ""}\n`);
   return failed > 0 ? 1 : 0;
 }

@@ -1,12 +1,19 @@
+import { mkdir, rm } from "node:fs/promises";
+import path from "node:path";
 import type { Config } from "../config/schema.js";
+import { RunningAdaptation } from "../features/adaptation.js";
+import type { AdaptedStats } from "../features/normalise.js";
+import { stepMs } from "../features/spec.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
 import { ConfigError } from "../errors.js";
 import { loadBundle, type LoadedBundle } from "../model/bundle.js";
 import { EmotionClassifier } from "../model/classifier.js";
+import { LeanGruClassifier, LeanUnsupportedError } from "../model/lean-gru.js";
 import { selectBackend } from "../model/backend.js";
 import { currentModel } from "../model/store.js";
 import { shippedModelDir } from "../cli/paths.js";
-import { Pipeline, type PipelineOptions } from "../pipeline.js";
+import { Pipeline, type PipelineOptions, type WindowClassifier } from "../pipeline.js";
+import type { Logger } from "../log.js";
 
 /**
  * Which model runs: an explicit directory (flag, then `model.dir`), else the one `earwitness
@@ -40,11 +47,87 @@ export function checkModelFitsConfig(config: Config, bundle: LoadedBundle): void
   }
 }
 
+/** The classifier that runs a loaded bundle, and how to release it. */
+export interface BundleClassifier {
+  classifier: WindowClassifier;
+  /** "lean": src/model/lean-gru.ts; "tfjs": EmotionClassifier on the selected backend. */
+  engine: "lean" | "tfjs";
+  dispose(): void;
+}
+
+/**
+ * Recurrent bundles (gru, egru) run on the lean implementation, which gives tfjs's outputs within
+ * 1e-4 (test/unit/model/lean-gru.test.ts) at a fraction of the CPU (docs/performance.md); any
+ * model it does not cover (the CNNs) falls back to tfjs, with no configuration either way.
+ */
+export function createClassifier(bundle: LoadedBundle, log?: Logger): BundleClassifier {
+  try {
+    const lean = LeanGruClassifier.fromBundle(bundle);
+    log?.info({ engine: "lean", model: bundle.meta.name }, "classifier ready");
+    // The lean copy holds its own weights; dispose() still releases the tfjs model.
+    return { classifier: lean, engine: "lean", dispose: () => bundle.model.dispose() };
+  } catch (err) {
+    if (!(err instanceof LeanUnsupportedError)) throw err;
+    log?.info({ engine: "tfjs", model: bundle.meta.name, reason: err.message }, "classifier ready");
+    const clf = new EmotionClassifier(bundle);
+    return { classifier: clf, engine: "tfjs", dispose: () => clf.dispose() };
+  }
+}
+
 export function buildPipeline(
   config: Config,
-  classifier: EmotionClassifier,
+  classifier: WindowClassifier,
   startMs: number,
   adaptation: PipelineOptions["adaptation"] = null,
 ): Pipeline {
   return new Pipeline({ classifier, detect: detectParamsFromConfig(config.detect), startMs, adaptation });
+}
+
+/** The adaptation a pipeline uses, with persistence in the state directory. */
+export interface DeviceAdaptation {
+  current(): AdaptedStats | null;
+  observe(step: Float32Array): void;
+  save(): Promise<void>;
+  reset(): Promise<void>;
+}
+
+/** Voiced steps between saves (10 minutes of speech at 50 ms steps). */
+const ADAPTATION_SAVE_EVERY_STEPS = 12_000;
+
+/**
+ * Running adaptation for bundles normalised per speaker, when `adaptation.enabled`; null
+ * otherwise (other normalisations have nothing to adapt). Statistics persist in
+ * `<state_dir>/adaptation-<model name>.json` (numbers only, never audio) so a restart does not
+ * forget the wearer; `reset()` forgets them.
+ */
+export async function createAdaptation(config: Config, bundle: LoadedBundle, log?: Logger): Promise<DeviceAdaptation | null> {
+  if (!config.adaptation.enabled || bundle.meta.features.norm !== "speaker") return null;
+  const file = path.join(config.state_dir, `adaptation-${bundle.meta.name}.json`);
+  const running = new RunningAdaptation(bundle.meta.normalisation, {
+    halfLifeH: config.adaptation.half_life_h,
+    maxWeight: config.adaptation.max_weight,
+    stepMs: stepMs(bundle.meta.features),
+  });
+  const restored = await running.load(file);
+  log?.info({ file, restored, voicedSteps: Math.round(running.observedSteps) }, "adaptation to this unit's voice and microphone");
+  let sinceSave = 0;
+  const save = async (): Promise<void> => {
+    sinceSave = 0;
+    await mkdir(config.state_dir, { recursive: true });
+    await running.save(file);
+  };
+  return {
+    current: () => running.current(),
+    observe: (step) => {
+      running.observe(step);
+      if (++sinceSave >= ADAPTATION_SAVE_EVERY_STEPS) {
+        save().catch((err: unknown) => log?.warn({ err: (err as Error).message, file }, "cannot save adaptation statistics"));
+      }
+    },
+    save,
+    reset: async () => {
+      running.reset();
+      await rm(file, { force: true });
+    },
+  };
 }

@@ -34,7 +34,6 @@ import { Microphone } from "../audio/microphone.js";
 import type { DetectEvent } from "../detect/state-machine.js";
 import { describeError, EarwitnessError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { EmotionClassifier } from "../model/classifier.js";
 import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
 import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../outputs/gpio/indicator.js";
 import { loadOnoffDriver, type LineSpec } from "../outputs/gpio/line.js";
@@ -45,14 +44,17 @@ import { notifyAll, type AlertEvent, type AlertSink, type DetectorStateName, typ
 import { Pipeline, type WindowClassifier, type WindowJob, type WindowResult } from "../pipeline.js";
 import { int16ToFloat, type AudioSource, type SourceProblem } from "./audio-source.js";
 import { BoundedQueue } from "./bounded-queue.js";
-import { checkModelFitsConfig, loadConfiguredModel } from "./build.js";
+import { checkModelFitsConfig, createAdaptation, createClassifier, loadConfiguredModel, type DeviceAdaptation } from "./build.js";
 import { createNotifier, type Notifier } from "./sd-notify.js";
+import { StatusSocketServer, type StatusProvider } from "./status-socket.js";
 
 // ─── seams ──────────────────────────────────────────────────────────────────────────────────────
 
 /** A loaded model, ready for the pipeline. */
 export interface ModelHandle {
   classifier: WindowClassifier;
+  /** Running adaptation to this unit (speaker-normalised bundles, when enabled); saved on dispose. */
+  adaptation?: DeviceAdaptation | null;
   info: ModelInfo;
   /** Labels the model knows (checked against `detect.danger.labels`). */
   labels: readonly string[];
@@ -86,6 +88,15 @@ export interface DaemonDeps {
   createMqtt(config: Config, model: ModelInfo): Promise<MqttOutput | null>;
   /** Re-reads the configuration for SIGHUP; throws ConfigError when it is invalid. */
   reloadConfig(): Promise<Config>;
+  /** The local status socket for `earwitness monitor`; absent or null = none. */
+  createStatusSocket?(config: Config, provider: StatusProvider): StatusSocketOutput | null;
+}
+
+/** What the daemon uses of the status socket (StatusSocketServer satisfies it). */
+export interface StatusSocketOutput {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  recordAlert(event: AlertEvent): void;
 }
 
 // ─── tuning that is not configuration ───────────────────────────────────────────────────────────
@@ -140,6 +151,7 @@ export class Daemon {
   private source: AudioSource | null = null;
   private indicator: IndicatorOutput | null = null;
   private mqtt: MqttOutput | null = null;
+  private statusSocket: StatusSocketOutput | null = null;
   private queue: BoundedQueue<WindowJob>;
   private unsubscribers: (() => void)[] = [];
 
@@ -215,6 +227,7 @@ export class Daemon {
       await this.mqtt?.start();
       this.attachCommands(this.mqtt);
       this.running = true;
+      await this.startStatusSocket();
       this.publishStatus();
       this.source = deps.createSource(this.config);
       this.unsubscribers.push(this.source.onData((samples, tMs) => this.onAudio(samples, tMs)));
@@ -252,6 +265,8 @@ export class Daemon {
     for (const off of this.unsubscribers.splice(0)) off();
     await this.source?.stop().catch((err: unknown) => this.log.error({ err }, "stopping audio capture failed"));
     this.source = null;
+    await this.statusSocket?.stop().catch((err: unknown) => this.log.error({ err }, "stopping the status socket failed"));
+    this.statusSocket = null;
     this.queue.takeAll();
     // An alert still open is ended, so a consumer never waits forever for its end.
     if (this.pipeline && this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
@@ -400,7 +415,7 @@ export class Daemon {
       classifier: this.model!.classifier,
       detect: detectParamsFromConfig(this.config.detect),
       startMs,
-      adaptation: null,
+      adaptation: this.model!.adaptation ?? null,
     });
   }
 
@@ -582,10 +597,22 @@ export class Daemon {
 
   /** Every sink gets the event, in order of events; one failing sink never stops another. */
   private emitAlert(event: AlertEvent): void {
+    this.statusSocket?.recordAlert(event);
     this.alertChain = this.alertChain.then(async () => {
       await notifyAll(this.sinks(), this.log, (s) => s.alert(event));
       this.log.info({ alertId: event.alertId, phase: event.phase, test: event.test }, "alert event handed to every output");
     });
+  }
+
+  /** The status socket only informs a local monitor: if it cannot open, the daemon listens anyway. */
+  private async startStatusSocket(): Promise<void> {
+    try {
+      this.statusSocket = this.deps.createStatusSocket?.(this.config, this) ?? null;
+      await this.statusSocket?.start();
+    } catch (err) {
+      this.statusSocket = null;
+      this.log.warn({ err }, "status socket not available; `earwitness monitor` will not work, detection is unaffected");
+    }
   }
 
   private sinks(): AlertSink[] {
@@ -901,12 +928,19 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
         bundle.model.dispose();
         throw err;
       }
-      const classifier = new EmotionClassifier(bundle);
+      // The lean engine for recurrent bundles (identical outputs within 1e-4, several times
+      // faster than tfjs per window); tfjs for the rest.
+      const { classifier, dispose } = createClassifier(bundle, log);
+      const adaptation = await createAdaptation(config, bundle, log);
       return {
         classifier,
+        adaptation,
         labels: bundle.meta.labels,
         info: { name: bundle.meta.name, version: bundle.meta.version, sha256: bundle.sha256 },
-        dispose: () => classifier.dispose(),
+        dispose: () => {
+          adaptation?.save().catch((err: unknown) => log.warn({ err: (err as Error).message }, "cannot save adaptation statistics"));
+          dispose();
+        },
       };
     },
     createIndicator: options.indicator ?? ((config) => createIndicator(config, clock, log)),
@@ -945,6 +979,8 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
       );
     },
     reloadConfig: () => loadConfig({ path: options.configPath, env: options.env, hostname: hostname() }),
+    createStatusSocket: (config, provider) =>
+      new StatusSocketServer({ path: config.status_socket, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
   };
 }
 

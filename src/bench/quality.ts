@@ -1,0 +1,164 @@
+/**
+ * The detection-quality half of `earwitness bench --streams DIR...`: seeded long streams from
+ * corpus directories (stream-builder.ts), each written as a WAV with its ground-truth timeline
+ * beside it, run through the same pipeline `replay` runs (same config, same model, 0.5 s chunks),
+ * and scored (stream-score.ts).
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { loadAudioFile } from "../audio/load.js";
+import type { Config } from "../config/schema.js";
+import { buildPipeline, createClassifier } from "../daemon/build.js";
+import type { LoadedBundle } from "../model/bundle.js";
+import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
+import { buildStream, DEFAULT_STREAM_OPTIONS, encodeWav16, type StreamTimeline } from "./stream-builder.js";
+import { scoreStream, summariseScores, type QualitySummary, type StreamAlert, type StreamScore } from "./stream-score.js";
+
+export interface QualityOptions {
+  corpusDirs: string[];
+  noises: { name: string; samples: Float32Array }[];
+  /** Streams are written here (never into the repository). */
+  workDir: string;
+  config: Config;
+  bundle: LoadedBundle;
+  streamsPerDir: number;
+  streamSeconds: number;
+  seed: number;
+  /** Only these speakers' clips (held-out speakers), or all when null. */
+  speakers: Set<string> | null;
+  /** Seconds after a passage's end in which an alert still counts as catching it. */
+  graceS: number;
+  log: (msg: string) => void;
+  progress?: (text: string, fraction: number) => void;
+}
+
+export interface StreamReport {
+  corpus: string;
+  wav: string;
+  timeline: string;
+  duration_s: number;
+  alerts: StreamAlert[];
+  score: Omit<StreamScore, "detail">;
+}
+
+export interface QualityResults {
+  summary: QualitySummary;
+  per_corpus: Record<string, QualitySummary>;
+  streams: StreamReport[];
+  grace_s: number;
+  speakers: string[] | null;
+}
+
+/** Runs `samples` through the replay pipeline; returns the alerts (start/end, seconds). */
+export function alertsOf(config: Config, classifier: Parameters<typeof buildPipeline>[1], samples: Float32Array): StreamAlert[] {
+  const pipeline = buildPipeline(config, classifier, 0);
+  const alerts: StreamAlert[] = [];
+  const open: number[] = [];
+  let lastT = 0;
+  const chunk = 8000;
+  const onEvents = (events: { type: string; startMs: number; endMs?: number }[]): void => {
+    for (const e of events) {
+      if (e.type === "alert_start") open.push(e.startMs);
+      else if (e.type === "alert_end") {
+        open.pop();
+        alerts.push({ start_s: e.startMs / 1000, end_s: (e.endMs ?? e.startMs) / 1000 });
+      }
+    }
+  };
+  for (let i = 0; i < samples.length; i += chunk) {
+    for (const r of pipeline.process(samples.subarray(i, i + chunk))) {
+      onEvents(r.events);
+      lastT = r.tMs;
+    }
+  }
+  onEvents(pipeline.reset(lastT));
+  return alerts;
+}
+
+export async function runQuality(o: QualityOptions): Promise<QualityResults> {
+  const made = createClassifier(o.bundle);
+  const dangerLabels = o.config.detect.danger.labels as string[];
+  const reports: StreamReport[] = [];
+  const scores = new Map<string, { scores: StreamScore[]; seconds: number }>();
+  await mkdir(o.workDir, { recursive: true });
+  const cache = new Map<string, Float32Array>();
+  const load = async (c: { file: string }): Promise<Float32Array> => {
+    let s = cache.get(c.file);
+    if (!s) {
+      s = await loadAudioFile(c.file);
+      // Clips recur across passages and streams; keep a bounded set decoded.
+      if (cache.size > 2000) cache.clear();
+      cache.set(c.file, s);
+    }
+    return s;
+  };
+  const total = o.corpusDirs.length * o.streamsPerDir;
+  let done = 0;
+  for (const dir of o.corpusDirs) {
+    let rows: ManifestRow[] = await readCorpusDir(dir);
+    if (o.speakers) rows = rows.filter((r) => r.speaker !== null && (o.speakers!.has(r.speaker) || o.speakers!.has(`${r.corpus}/${r.speaker}`)));
+    const corpus = path.basename(path.resolve(dir));
+    if (rows.length === 0) {
+      o.log(`${corpus}: no clips left after the speaker filter; skipped`);
+      continue;
+    }
+    const clips = rows.map((r) => ({ file: r.file, label: r.label, speaker: r.speaker }));
+    for (let k = 0; k < o.streamsPerDir; k++) {
+      o.progress?.(`streams: ${corpus} ${k + 1}/${o.streamsPerDir}`, done / total);
+      const seed = o.seed * 1000 + k;
+      const built = await buildStream(clips, load, o.noises, {
+        ...DEFAULT_STREAM_OPTIONS,
+        durationS: o.streamSeconds,
+        seed,
+        dangerLabels,
+      });
+      const base = path.join(o.workDir, `${corpus}-stream-${seed}`);
+      await writeFile(`${base}.wav`, encodeWav16(built.samples));
+      await writeFile(`${base}.json`, JSON.stringify(built.timeline, null, 1) + "\n");
+      const alerts = alertsOf(o.config, made.classifier, built.samples);
+      const score = scoreStream(built.timeline as StreamTimeline, alerts, o.graceS);
+      const entry = scores.get(corpus) ?? { scores: [], seconds: 0 };
+      entry.scores.push(score);
+      entry.seconds += built.timeline.duration_s;
+      scores.set(corpus, entry);
+      const { detail: _detail, ...rest } = score;
+      reports.push({ corpus, wav: `${base}.wav`, timeline: `${base}.json`, duration_s: built.timeline.duration_s, alerts, score: rest });
+      o.log(`${corpus} stream ${seed}: ${score.caught}/${score.passages} passages caught, ${score.false_alerts} false alert(s) in ${(score.non_danger_h * 60).toFixed(1)} min of non-danger audio`);
+      done++;
+    }
+  }
+  made.dispose();
+  const all = [...scores.values()];
+  return {
+    summary: summariseScores(all.flatMap((e) => e.scores), all.reduce((a, e) => a + e.seconds, 0)),
+    per_corpus: Object.fromEntries([...scores].map(([c, e]) => [c, summariseScores(e.scores, e.seconds)])),
+    streams: reports,
+    grace_s: o.graceS,
+    speakers: o.speakers ? [...o.speakers].sort() : null,
+  };
+}
+
+/**
+ * The held-out (test) speakers a bundle records in `training.split`, if any. The trainer writes
+ * a sentence ("speaker-independent, fold 1/5: test speakers crema-d/1083 crema-d/1007 …;
+ * validation …"); an object with an array under a key containing "test" is accepted too.
+ * Speakers may be qualified by corpus ("crema-d/1083"); runQuality matches both forms.
+ */
+export function testSpeakersOf(bundle: LoadedBundle): string[] | null {
+  const split = (bundle.meta.training as Record<string, unknown>)["split"];
+  if (typeof split === "string") {
+    const m = /test speakers\s+([^;]+)/i.exec(split);
+    const list = m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+    return list.length > 0 ? list : null;
+  }
+  if (!split || typeof split !== "object") return null;
+  for (const [k, v] of Object.entries(split as Record<string, unknown>)) {
+    if (!k.toLowerCase().includes("test")) continue;
+    if (Array.isArray(v) && v.every((s) => typeof s === "string" || typeof s === "number")) return v.map(String);
+    if (v && typeof v === "object") {
+      const inner = (v as Record<string, unknown>)["speakers"];
+      if (Array.isArray(inner)) return inner.map(String);
+    }
+  }
+  return null;
+}

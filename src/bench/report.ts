@@ -1,0 +1,127 @@
+/** The machine a benchmark ran on, and the printed tables. */
+import { readFileSync } from "node:fs";
+import { availableParallelism, cpus, totalmem } from "node:os";
+import type { PerformanceResults } from "./performance.js";
+import type { QualityResults } from "./quality.js";
+
+export interface MachineInfo {
+  cpu_model: string;
+  nproc: number;
+  mem_gb: number;
+  node: string;
+  tfjs: string;
+  platform: string;
+  /** CPUs this process may run on (/proc/self/status Cpus_allowed_list), e.g. "0". */
+  cpus_allowed: string | null;
+  pinned: boolean;
+  /** 1-minute load average when the run started and ended: how noisy the numbers are. */
+  loadavg_start: number | null;
+  loadavg_end?: number | null;
+}
+
+function procField(file: string, re: RegExp): string | null {
+  try {
+    return re.exec(readFileSync(file, "utf8"))?.[1]?.trim() ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function loadAverage(): number | null {
+  const v = procField("/proc/loadavg", /^(\S+)/);
+  return v === null ? null : Number(v);
+}
+
+export function machineInfo(tfjsVersion: string): MachineInfo {
+  const allowed = procField("/proc/self/status", /Cpus_allowed_list:\s*(\S+)/);
+  const model = procField("/proc/cpuinfo", /model name\s*:\s*(.+)/) ?? cpus()[0]?.model ?? "unknown";
+  return {
+    cpu_model: model,
+    // All CPUs of the machine (availableParallelism() would say 1 under taskset).
+    nproc: cpus().length || availableParallelism(),
+    mem_gb: Math.round(totalmem() / 1e8) / 10,
+    node: process.version,
+    tfjs: tfjsVersion,
+    platform: `${process.platform}-${process.arch}`,
+    cpus_allowed: allowed,
+    pinned: allowed !== null && /^\d+$/.test(allowed),
+    loadavg_start: loadAverage(),
+  };
+}
+
+const f = (x: number | null | undefined, d = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n") + "\n";
+}
+
+export function formatPerformance(p: PerformanceResults, m: MachineInfo): string {
+  const s = p.shipped;
+  const out: string[] = [];
+  out.push(
+    `machine: ${m.cpu_model}, nproc ${m.nproc}, Node ${m.node}, tfjs ${m.tfjs}; ` +
+      `${m.pinned ? `pinned to CPU ${m.cpus_allowed}` : `NOT pinned (CPUs ${m.cpus_allowed ?? "?"})`}; load average ${f(m.loadavg_start)} → ${f(m.loadavg_end ?? null)}\n`,
+  );
+  out.push(`shipped configuration: ${s.name} (${s.source}), ${s.arch}${s.units ? ` ${s.units} units` : ""}, ${s.quantization}, engine ${s.engine}${s.engine === "tfjs" ? `/${s.backend}` : ""}\n\n`);
+  const pl = p.pipeline;
+  out.push(
+    table(
+      ["figure", "value"],
+      [
+        ["pipeline real-time factor (1 core)", f(pl.rtf, 4)],
+        ["  features, ms per s of audio", f(pl.features_ms_per_audio_s)],
+        ["  inference, ms per window (p50 / p95)", `${f(pl.infer_ms_per_window.p50)} / ${f(pl.infer_ms_per_window.p95)}`],
+        ["  inference, ms per s of audio", f(pl.infer_ms_per_audio_s)],
+        ["  decision, ms per window", f(pl.decide_ms_per_window, 3)],
+        ["decision latency ms p50 / p95 / p99", `${f(p.decision_latency_ms.p50)} / ${f(p.decision_latency_ms.p95)} / ${f(p.decision_latency_ms.p99)}`],
+        ["RSS MB warm / after 1 h / max", `${f(p.rss_mb.warm, 1)} / ${f(p.rss_mb.after_1h, 1)} / ${f(p.rss_mb.max, 1)}`],
+        ["heap MB warm / after 1 h", `${f(p.heap_mb.warm, 1)} / ${f(p.heap_mb.after_1h, 1)}`],
+        ["model load ms (first / median of 3)", `${f(p.model_load_ms.first, 0)} / ${f(p.model_load_ms.median_of_3, 0)}`],
+        ["bundle bytes", String(p.bundle_bytes)],
+        ["audio through the pipeline, s", f(pl.audio_s, 0)],
+      ],
+    ),
+  );
+  out.push("\n");
+  out.push(
+    table(
+      ["variant", "audio s", "ms/window p50", "p95", "infer ms/s", "RTF", "latency p95", "load ms", "bytes", "max Δp"],
+      p.variants.map((v) => [
+        v.name,
+        f(v.audio_s, 0),
+        f(v.infer_ms_per_window.p50),
+        f(v.infer_ms_per_window.p95),
+        f(v.infer_ms_per_audio_s, 1),
+        f(v.rtf, 4),
+        f(v.decision_latency_ms.p95, 1),
+        f(v.load_ms, 0),
+        v.bundle_bytes === null ? "–" : String(v.bundle_bytes),
+        v.max_prob_diff_vs_shipped.toExponential(1),
+      ]),
+    ),
+  );
+  for (const n of p.notes) out.push(`note: ${n}\n`);
+  return out.join("");
+}
+
+export function formatQuality(q: QualityResults): string {
+  const row = (name: string, s: QualityResults["summary"]): string[] => [
+    name,
+    String(s.streams),
+    f(s.audio_h, 2),
+    `${s.false_alerts}`,
+    f(s.false_alerts_per_h, 2),
+    `${s.caught}/${s.passages}`,
+    f(s.caught_share * 100, 1),
+    f(s.onset_to_alert_s.p50, 1),
+    f(s.onset_to_alert_s.p95, 1),
+  ];
+  return (
+    table(
+      ["corpus", "streams", "hours", "false alerts", "per h non-danger", "caught", "%", "latency p50 s", "p95 s"],
+      [...Object.entries(q.per_corpus).map(([c, s]) => row(c, s)), row("all", q.summary)],
+    ) + `caught = an alert starts within the passage or ${q.grace_s} s after it (or one is on at its onset)${q.speakers ? `; speakers: ${q.speakers.join(" ")}` : ""}\n`
+  );
+}

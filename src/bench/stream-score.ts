@@ -1,0 +1,94 @@
+/**
+ * Scores the alerts raised on a stream against its ground truth (stream-builder.ts):
+ *
+ * - a danger passage is **caught** when an alert starts between its onset and `graceS` after its
+ *   end, or an alert is already on at its onset (the device was alerting when it mattered);
+ *   the grace covers the analysis window (a 3 s window still sees the passage up to 3 s after its
+ *   end) plus the k-of-n confirmation;
+ * - every other alert is a **false alert**; the rate is per hour of non-danger audio (the stream
+ *   minus each passage and its grace);
+ * - **latency** is from the passage's onset to the start of the alert that caught it (0 when one
+ *   was already on).
+ */
+import type { StreamTimeline } from "./stream-builder.js";
+import { percentile } from "./stats.js";
+
+export interface StreamAlert {
+  start_s: number;
+  end_s: number;
+}
+
+export interface StreamScore {
+  passages: number;
+  caught: number;
+  /** Onset-to-alert latency of each caught passage, seconds. */
+  latencies_s: number[];
+  false_alerts: number;
+  non_danger_h: number;
+  /** Per passage: caught and latency (null when missed). */
+  detail: { start_s: number; end_s: number; caught: boolean; latency_s: number | null }[];
+}
+
+export function scoreStream(timeline: StreamTimeline, alerts: StreamAlert[], graceS: number): StreamScore {
+  const sorted = [...alerts].sort((a, b) => a.start_s - b.start_s);
+  const explained = new Set<number>();
+  const detail = timeline.passages.map((p) => {
+    let latency: number | null = null;
+    sorted.forEach((a, i) => {
+      const startsIn = a.start_s >= p.start_s && a.start_s <= p.end_s + graceS;
+      const onAtOnset = a.start_s < p.start_s && a.end_s >= p.start_s;
+      if (startsIn) explained.add(i);
+      if (latency === null && (startsIn || onAtOnset)) latency = Math.max(0, a.start_s - p.start_s);
+    });
+    return { start_s: p.start_s, end_s: p.end_s, caught: latency !== null, latency_s: latency };
+  });
+  let dangerS = 0;
+  // Passages with their grace, merged where they overlap, clipped to the stream.
+  let lastEnd = -Infinity;
+  for (const p of [...timeline.passages].sort((a, b) => a.start_s - b.start_s)) {
+    const s = Math.max(p.start_s, lastEnd);
+    const e = Math.min(timeline.duration_s, p.end_s + graceS);
+    if (e > s) dangerS += e - s;
+    lastEnd = Math.max(lastEnd, e);
+  }
+  return {
+    passages: timeline.passages.length,
+    caught: detail.filter((d) => d.caught).length,
+    latencies_s: detail.flatMap((d) => (d.latency_s === null ? [] : [d.latency_s])),
+    false_alerts: sorted.length - explained.size,
+    non_danger_h: Math.max(0, timeline.duration_s - dangerS) / 3600,
+    detail,
+  };
+}
+
+export interface QualitySummary {
+  streams: number;
+  audio_h: number;
+  non_danger_h: number;
+  false_alerts: number;
+  false_alerts_per_h: number;
+  passages: number;
+  caught: number;
+  caught_share: number;
+  onset_to_alert_s: { p50: number; p95: number };
+}
+
+/** Totals over several streams. */
+export function summariseScores(scores: StreamScore[], audioS: number): QualitySummary {
+  const lat = scores.flatMap((s) => s.latencies_s).sort((a, b) => a - b);
+  const nonDangerH = scores.reduce((a, s) => a + s.non_danger_h, 0);
+  const falseAlerts = scores.reduce((a, s) => a + s.false_alerts, 0);
+  const passages = scores.reduce((a, s) => a + s.passages, 0);
+  const caught = scores.reduce((a, s) => a + s.caught, 0);
+  return {
+    streams: scores.length,
+    audio_h: audioS / 3600,
+    non_danger_h: nonDangerH,
+    false_alerts: falseAlerts,
+    false_alerts_per_h: nonDangerH > 0 ? falseAlerts / nonDangerH : Number.NaN,
+    passages,
+    caught,
+    caught_share: passages > 0 ? caught / passages : Number.NaN,
+    onset_to_alert_s: { p50: percentile(lat, 50), p95: percentile(lat, 95) },
+  };
+}

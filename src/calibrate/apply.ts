@@ -1,0 +1,77 @@
+/**
+ * `calibrate --apply`: writes the recommended detection settings into the config file, keeping
+ * its comments and layout (yaml's Document API), validating the result with the same schema the
+ * daemon uses before anything is written, and keeping the previous file as `<file>.bak`.
+ */
+import { copyFile, readFile, rename, stat, writeFile, chmod } from "node:fs/promises";
+import YAML from "yaml";
+import { parseConfig } from "../config/load.js";
+import { ConfigError } from "../errors.js";
+import type { Candidate } from "./simulate.js";
+
+export interface DetectUpdate {
+  enter_threshold: number;
+  exit_threshold: number;
+  k: number;
+  n: number;
+}
+
+export function detectUpdate(c: Candidate): DetectUpdate {
+  return { enter_threshold: c.enterThreshold, exit_threshold: c.exitThreshold, k: c.k, n: c.n };
+}
+
+/**
+ * Pure: the config text with `detect.*` set to `update`, comments and other keys untouched.
+ * Throws ConfigError (INVALID_CONFIG) when the file does not parse or the result is invalid.
+ */
+export function applyDetectUpdate(text: string, update: DetectUpdate, hostname: string): string {
+  const doc: YAML.Document = YAML.parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError("INVALID_CONFIG", `the config file does not parse as YAML (${doc.errors[0]!.message.split("\n")[0]}); fix it before calibrating`);
+  }
+  if (doc.contents === null || (YAML.isScalar(doc.contents) && doc.contents.value === null)) doc.contents = doc.createNode({});
+  if (!YAML.isMap(doc.contents)) throw new ConfigError("INVALID_CONFIG", "the config file must hold a mapping of settings at the top level");
+  const detect = doc.get("detect", true);
+  // `detect:` with every key commented out is an empty (null) value: make it a mapping.
+  if (detect === undefined || detect === null || (YAML.isScalar(detect) && detect.value === null)) {
+    const node = doc.createNode({});
+    if (YAML.isScalar(detect) && detect.comment) node.comment = detect.comment;
+    doc.set("detect", node);
+  }
+  // k before n changes is validated together below; the order in the file does not matter.
+  for (const [key, value] of Object.entries(update)) doc.setIn(["detect", key], value);
+  const out = doc.toString();
+  const result = parseConfig(out, { env: {}, hostname, sourceName: "the calibrated config" });
+  if (!result.ok) {
+    throw new ConfigError("INVALID_CONFIG", `the calibrated settings would make the config invalid: ${result.issues.join("; ")}; nothing was written`, { issues: result.issues });
+  }
+  return out;
+}
+
+/**
+ * Applies the update to `path`: backup to `<path>.bak`, then an atomic replace that keeps the
+ * file's mode. A missing file is created holding only the detect section. Returns the backup path
+ * (null when there was no file to back up).
+ */
+export async function applyToConfigFile(path: string, update: DetectUpdate, hostname: string): Promise<string | null> {
+  let text: string | null;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new ConfigError("CONFIG_UNREADABLE", `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    text = null;
+  }
+  const out = applyDetectUpdate(text ?? "", update, hostname);
+  let backup: string | null = null;
+  let mode = 0o644;
+  if (text !== null) {
+    backup = `${path}.bak`;
+    await copyFile(path, backup);
+    mode = (await stat(path)).mode & 0o777;
+  }
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, out, { mode });
+  await chmod(tmp, mode);
+  await rename(tmp, path);
+  return backup;
+}

@@ -1,0 +1,187 @@
+import * as tf from "@tensorflow/tfjs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import path from "node:path";
+import { runPerformance, roundDeep, type PerformanceResults } from "../bench/performance.js";
+import { runQuality, testSpeakersOf, type QualityResults } from "../bench/quality.js";
+import { formatPerformance, formatQuality, loadAverage, machineInfo, type MachineInfo } from "../bench/report.js";
+import { detectParamsFromConfig } from "../config/detect-params.js";
+import { loadConfig } from "../config/load.js";
+import { checkModelFitsConfig, loadConfiguredModel } from "../daemon/build.js";
+import type { Logger } from "../log.js";
+import { num, parse, progressBar, UsageError } from "./args.js";
+import { loadNoises } from "./corpus-options.js";
+import { packageRoot, shippedModelDir } from "./paths.js";
+
+export const BENCH_HELP = `earwitness bench — speed, latency, memory and detection quality on this machine
+
+Performance (default): the shipped model as the daemon runs it, fed an hour of synthetic speech as
+fast as the CPU allows, and beside it the float and uint8 bundles, the stock tfjs GRU layer, and
+tfjs on every backend that loads vs the lean engine. Pinned to one core with taskset when present.
+
+  --json            print the results as JSON instead of tables
+  --out FILE        results file (default: bench/results.json in the package)
+  --model DIR       bundle to measure (default: models/earwitness-egru, or a stand-in of its shape)
+  --config FILE     configuration (detect parameters; default as for run)
+  --hours N         audio through the shipped configuration (default 1)
+  --cpu N           core to pin to (default 0); --no-pin to run unpinned
+
+Detection quality: --streams DIR... builds seeded streams from corpus directories (manifest.csv),
+runs them through the replay pipeline and scores the alerts.
+
+  --streams DIR     corpus directory; repeat for several
+  --noise DIR       background noise WAVs (default: white noise)
+  --work DIR        where streams and their timelines go (default: a temp dir, removed afterwards)
+  --speakers LIST   only these speakers (comma-separated), or "test" for the bundle's test speakers
+  --stream-minutes N  length of each stream (default 20)
+  --per-dir N       streams per corpus directory (default 3)
+  --seed N          stream seed (default 1)
+  --grace S         an alert up to S seconds after a passage ends still catches it (default 4)
+  --perf            with --streams, also run the performance part
+`;
+
+const PIN_ENV = "EARWITNESS_BENCH_PINNED";
+
+/** Re-runs this command under `taskset -c CPU`; null when taskset is not there. */
+async function reexecPinned(cpu: number): Promise<number | null> {
+  if (spawnSync("taskset", ["-V"], { stdio: "ignore" }).status !== 0) return null;
+  const script = process.argv[1]!;
+  const child = spawn("taskset", ["-c", String(cpu), process.execPath, ...process.execArgv, script, ...process.argv.slice(2)], {
+    stdio: "inherit",
+    env: { ...process.env, [PIN_ENV]: String(cpu) },
+  });
+  const forward = (sig: NodeJS.Signals): void => {
+    child.kill(sig);
+  };
+  process.on("SIGINT", forward);
+  process.on("SIGTERM", forward);
+  return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+}
+
+export async function benchCommand(argv: string[], log: Logger): Promise<number> {
+  const { values: v } = parse(argv, {
+    json: { type: "boolean", default: false },
+    out: { type: "string" },
+    model: { type: "string" },
+    config: { type: "string" },
+    hours: { type: "string", default: "1" },
+    cpu: { type: "string", default: "0" },
+    "no-pin": { type: "boolean", default: false },
+    streams: { type: "string", multiple: true },
+    noise: { type: "string" },
+    work: { type: "string" },
+    speakers: { type: "string" },
+    "stream-minutes": { type: "string", default: "20" },
+    "per-dir": { type: "string", default: "3" },
+    seed: { type: "string", default: "1" },
+    grace: { type: "string", default: "4" },
+    perf: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (v.help) {
+    process.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  const hours = num(v.hours, "hours", { min: 0.01, max: 24 });
+  const cpu = num(v.cpu, "cpu", { min: 0, integer: true });
+  const streamDirs = (v.streams as string[] | undefined) ?? [];
+  const streamMinutes = num(v["stream-minutes"], "stream-minutes", { min: 0.5, max: 600 });
+  const perDir = num(v["per-dir"], "per-dir", { min: 1, max: 100, integer: true });
+  const seed = num(v.seed, "seed", { min: 0, integer: true });
+  const grace = num(v.grace, "grace", { min: 0, max: 60 });
+  for (const d of streamDirs) if (!existsSync(path.join(d, "manifest.csv"))) throw new UsageError(`--streams ${d}: no manifest.csv there`);
+
+  if (!v["no-pin"] && process.env[PIN_ENV] === undefined) {
+    const code = await reexecPinned(cpu);
+    if (code !== null) return code;
+    log.warn("taskset not found: running unpinned (figures then depend on how the OS spreads the work)");
+  }
+
+  const machine: MachineInfo = machineInfo(tf.version.tfjs);
+  const started = Date.now();
+  const bar = progressBar();
+  const say = (msg: string): void => {
+    bar.done();
+    if (v.json) log.info(msg);
+    else process.stderr.write(msg + "\n");
+  };
+  const config = await loadConfig({ path: v.config as string | undefined, env: process.env, hostname: hostname() });
+  const detect = detectParamsFromConfig(config.detect);
+  const outFile = (v.out as string | undefined) ?? path.join(packageRoot(), "bench", "results.json");
+  const scratch = await mkdtemp(path.join(tmpdir(), "earwitness-bench-"));
+  let perf: PerformanceResults | null = null;
+  let quality: QualityResults | null = null;
+  try {
+    if (streamDirs.length === 0 || v.perf) {
+      const modelDir = (v.model as string | undefined) ?? shippedModelDir();
+      perf = await runPerformance({
+        shippedDir: existsSync(modelDir) ? modelDir : null,
+        workDir: scratch,
+        detect,
+        longSeconds: Math.round(hours * 3600),
+        variantSeconds: { lean: 120, wasm: 60, node: 60, cpu: 10 },
+        chunkSamples: 1600,
+        log: say,
+        progress: bar,
+      });
+      bar.done();
+    }
+    if (streamDirs.length > 0) {
+      const bundle = await loadConfiguredModel(config, v.model as string | undefined);
+      checkModelFitsConfig(config, bundle);
+      let speakers: Set<string> | null = null;
+      const sp = v.speakers as string | undefined;
+      if (sp === "test") {
+        const list = testSpeakersOf(bundle);
+        if (!list) throw new UsageError(`--speakers test: bundle ${bundle.meta.name} lists no test speakers in training.split`);
+        speakers = new Set(list);
+      } else if (sp) speakers = new Set(sp.split(",").map((s) => s.trim()).filter(Boolean));
+      const workDir = (v.work as string | undefined) ?? path.join(scratch, "streams");
+      quality = await runQuality({
+        corpusDirs: streamDirs,
+        noises: (await loadNoises(v.noise as string | undefined)).map((samples, i) => ({ name: `noise-${i}`, samples })),
+        workDir,
+        config,
+        bundle,
+        streamsPerDir: perDir,
+        streamSeconds: streamMinutes * 60,
+        seed,
+        speakers,
+        graceS: grace,
+        log: say,
+        progress: bar,
+      });
+      bar.done();
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  machine.loadavg_end = loadAverage();
+
+  // Keep the other part's figures when only one part ran.
+  let previous: Record<string, unknown> = {};
+  try {
+    previous = JSON.parse(await readFile(outFile, "utf8")) as Record<string, unknown>;
+  } catch {
+    // first run
+  }
+  const results = {
+    ...previous,
+    ...(perf ? { ...roundDeep(perf), performance_machine: machine } : {}),
+    ...(quality ? { quality: roundDeep(quality), quality_machine: machine } : {}),
+    machine,
+    finished: new Date().toISOString(),
+    duration_s: Math.round((Date.now() - started) / 1000),
+  };
+  await mkdir(path.dirname(outFile), { recursive: true });
+  await writeFile(outFile, JSON.stringify(results, null, 2) + "\n");
+  if (v.json) process.stdout.write(JSON.stringify(results, null, 2) + "\n");
+  else {
+    if (perf) process.stdout.write(formatPerformance(perf, machine));
+    if (quality) process.stdout.write("\n" + formatQuality(quality));
+    process.stdout.write(`\nresults: ${outFile} (${Math.round((Date.now() - started) / 1000)} s)\n`);
+  }
+  return 0;
+}

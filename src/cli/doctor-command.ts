@@ -1,0 +1,88 @@
+import { hostname } from "node:os";
+import { systemClock } from "../clock.js";
+import { findConfigPath, loadConfig, checkConfigFile } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { createMicrophone } from "../daemon/daemon.js";
+import { runDoctor, doctorExitCode, formatDoctorTable, type DoctorContext } from "../doctor/checks.js";
+import { readDaemonStatus, runCommand } from "../doctor/context.js";
+import { measureLevels } from "../doctor/levels.js";
+import { ConfigError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { selectBackend } from "../model/backend.js";
+import { loadOnoffDriver } from "../outputs/gpio/line.js";
+import { DEFAULT_SYSFS_GPIO_ROOT } from "../outputs/gpio/sysfs.js";
+import { parse } from "./args.js";
+
+export const DOCTOR_HELP = `earwitness doctor — check this unit: each check passes, warns or fails, with the fix
+
+  --config FILE   configuration (default: /etc/earwitness/config.yaml if present, else built-in defaults)
+  --json          print {"checks":[{"name","status","detail","fix"}]}
+  --unit NAME     systemd unit (default earwitness)
+
+Checks: Node.js version, tfjs backend, model bundle, microphone (arecord -l), a 2 s input level
+(dBFS, clipping, DC offset), each GPIO line (sysfs files writable; outputs are never toggled —
+run \`earwitness selftest\` to see and hear them), an MQTT connect/subscribe/publish round trip
+on a private test topic, systemd unit and watchdog, and the running daemon's problems.
+Exit code 1 when any check fails.
+`;
+
+export async function doctorCommand(argv: string[], log: Logger): Promise<number> {
+  const { values: v } = parse(argv, {
+    config: { type: "string" },
+    json: { type: "boolean", default: false },
+    unit: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (v.help) {
+    process.stdout.write(DOCTOR_HELP);
+    return 0;
+  }
+  // The checks report; the daemon's components must not log over the table.
+  log.level = "silent";
+  const explicit = v.config as string | undefined;
+  let configPath: string | null = null;
+  let config: Config | null = null;
+  let configIssues: readonly string[] = [];
+  try {
+    configPath = await findConfigPath(explicit);
+    if (configPath !== null) {
+      const r = await checkConfigFile(configPath, { env: process.env, hostname: hostname() });
+      if (r.ok) config = r.config;
+      else configIssues = r.issues;
+    } else {
+      config = await loadConfig({ env: process.env, hostname: hostname() });
+    }
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    configIssues = err.issues.length > 0 ? err.issues : [err.message];
+  }
+  const clock = systemClock;
+  const ctx: DoctorContext = {
+    config,
+    configPath,
+    configIssues,
+    run: runCommand,
+    clock,
+    nodeVersion: process.version,
+    selectBackend: (c) => selectBackend(c.model.backend),
+    captureLevels: (c, ms) => {
+      // No waiting for a late USB device: the doctor reports what is there now.
+      const mic = createMicrophone({ ...c, audio: { ...c.audio, wait_for_device_s: 0 } }, clock, log);
+      return measureLevels(mic, ms, clock);
+    },
+    loadGpioDriver: async () => {
+      await loadOnoffDriver();
+    },
+    sysfsRoot: DEFAULT_SYSFS_GPIO_ROOT,
+    daemon: config ? await readDaemonStatus(config.status_socket) : null,
+    unit: (v.unit as string | undefined) ?? "earwitness",
+  };
+  const tty = !v.json && process.stdout.isTTY === true;
+  const results = await runDoctor(ctx, undefined, (r) => {
+    if (tty) process.stderr.write(`\r\x1b[Kchecked ${r.name}…`);
+  });
+  if (tty) process.stderr.write("\r\x1b[K");
+  if (v.json) process.stdout.write(JSON.stringify({ checks: results }, null, 2) + "\n");
+  else process.stdout.write(formatDoctorTable(results));
+  return doctorExitCode(results);
+}

@@ -1,0 +1,82 @@
+import { mkdtemp, readFile, rm, stat, writeFile, chmod } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { applyDetectUpdate, applyToConfigFile } from "../../../src/calibrate/apply.js";
+import { parseConfig } from "../../../src/config/load.js";
+
+const UPDATE = { enter_threshold: 0.7, exit_threshold: 0.5, k: 4, n: 6 };
+
+const CONFIG = `# earwitness on the kitchen unit
+device_id: kitchen   # shown in Home Assistant
+
+detect:
+  # tuned by hand in May
+  enter_threshold: 0.6
+  cooldown_s: 45 # neighbours are loud
+mqtt:
+  enabled: false
+`;
+
+function detectOf(text: string) {
+  const r = parseConfig(text, { env: {}, hostname: "h" });
+  if (!r.ok) throw new Error(r.issues.join("; "));
+  return r.config.detect;
+}
+
+describe("applyDetectUpdate", () => {
+  it("sets the four settings and keeps every comment and other key", () => {
+    const out = applyDetectUpdate(CONFIG, UPDATE, "h");
+    for (const comment of ["# earwitness on the kitchen unit", "# shown in Home Assistant", "# tuned by hand in May", "# neighbours are loud"]) {
+      expect(out).toContain(comment);
+    }
+    expect(detectOf(out)).toMatchObject({ enter_threshold: 0.7, exit_threshold: 0.5, k: 4, n: 6, cooldown_s: 45 });
+  });
+
+  it("fills an empty or missing detect section, and an empty file", () => {
+    expect(detectOf(applyDetectUpdate("detect:\n  # all defaults\nlog_level: info\n", UPDATE, "h"))).toMatchObject({ k: 4, n: 6 });
+    expect(detectOf(applyDetectUpdate("log_level: debug\n", UPDATE, "h"))).toMatchObject({ enter_threshold: 0.7 });
+    expect(detectOf(applyDetectUpdate("", UPDATE, "h"))).toMatchObject({ exit_threshold: 0.5 });
+  });
+
+  it("validates the result with the schema and refuses an invalid one", () => {
+    // n: 3 from the file would stay below k: 4 if only k were written; here exit ≥ enter instead.
+    expect(() => applyDetectUpdate(CONFIG, { ...UPDATE, exit_threshold: 0.8 }, "h")).toThrow(/enter_threshold.*must be greater than detect.exit_threshold[\s\S]*nothing was written/);
+    expect(() => applyDetectUpdate("detect: [1, 2\n", UPDATE, "h")).toThrow(/does not parse/);
+  });
+});
+
+describe("applyToConfigFile", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "ew-apply-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("keeps the previous file as .bak and the file's mode", async () => {
+    const file = path.join(dir, "config.yaml");
+    await writeFile(file, CONFIG);
+    await chmod(file, 0o640);
+    const backup = await applyToConfigFile(file, UPDATE, "h");
+    expect(backup).toBe(`${file}.bak`);
+    expect(await readFile(backup!, "utf8")).toBe(CONFIG);
+    expect(detectOf(await readFile(file, "utf8"))).toMatchObject(UPDATE);
+    expect((await stat(file)).mode & 0o777).toBe(0o640);
+  });
+
+  it("changes nothing on disk when the result would be invalid", async () => {
+    const file = path.join(dir, "config.yaml");
+    await writeFile(file, CONFIG);
+    await expect(applyToConfigFile(file, { ...UPDATE, k: 7 }, "h")).rejects.toThrow(/detect.k/);
+    expect(await readFile(file, "utf8")).toBe(CONFIG);
+    await expect(stat(`${file}.bak`)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("creates a missing file with only the detect section", async () => {
+    const file = path.join(dir, "new.yaml");
+    expect(await applyToConfigFile(file, UPDATE, "h")).toBeNull();
+    expect(detectOf(await readFile(file, "utf8"))).toMatchObject(UPDATE);
+  });
+});

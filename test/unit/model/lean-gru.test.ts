@@ -1,0 +1,237 @@
+import * as tf from "@tensorflow/tfjs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_FEATURE_SPEC, modelDims, staticDims, windowSeconds, type FeatureSpec } from "../../../src/features/spec.js";
+import { buildModel, compileFor, type Architecture } from "../../../src/model/architectures.js";
+import { selectBackend } from "../../../src/model/backend.js";
+import { loadBundle, saveBundle } from "../../../src/model/bundle.js";
+import { EmotionClassifier } from "../../../src/model/classifier.js";
+import { LeanGruClassifier, LeanGruNetwork, LeanUnsupportedError } from "../../../src/model/lean-gru.js";
+import { Rng } from "../../../src/train/random.js";
+
+const T = 12;
+const F = 7;
+const K = 4;
+
+let dir: string;
+
+beforeAll(async () => {
+  await selectBackend("cpu");
+  dir = await mkdtemp(path.join(tmpdir(), "earwitness-lean-"));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function windows(n: number, steps: number, dims: number, seed: number, scale = 1.5): Float32Array[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => Float32Array.from({ length: steps * dims }, () => scale * rng.normal()));
+}
+
+function tfjsPredict(model: tf.LayersModel, xs: Float32Array[], steps: number, dims: number): Float32Array[] {
+  return xs.map((x) => tf.tidy(() => (model.predict(tf.tensor3d(x, [1, steps, dims])) as tf.Tensor).dataSync() as Float32Array));
+}
+
+function maxDiff(a: Float32Array[], b: Float32Array[]): number {
+  let m = 0;
+  a.forEach((v, i) => v.forEach((x, k) => (m = Math.max(m, Math.abs(x - b[i]![k]!)))));
+  return m;
+}
+
+/** Replaces every weight with seeded random values; BN variances stay positive. */
+function randomiseWeights(model: tf.LayersModel, seed: number): void {
+  const rng = new Rng(seed);
+  for (const layer of model.layers) {
+    if (layer.weights.length === 0) continue;
+    const values = layer.weights.map((w) => {
+      const n = (w.shape as number[]).reduce((a, b) => a * b, 1);
+      const variance = w.originalName.endsWith("variance");
+      const gamma = w.originalName.endsWith("gamma");
+      const data = Float32Array.from({ length: n }, () =>
+        variance ? 0.2 + 2 * rng.next() : gamma ? 0.5 + rng.next() : 0.4 * rng.normal(),
+      );
+      return tf.tensor(data, w.shape as number[]);
+    });
+    layer.setWeights(values);
+    tf.dispose(values);
+  }
+}
+
+describe("LeanGruNetwork matches tfjs", () => {
+  const cases: { name: string; arch: Architecture; opts: Record<string, unknown> }[] = [
+    { name: "gru (sigmoid gates)", arch: "gru", opts: {} },
+    { name: "egru with batch norm", arch: "egru", opts: {} },
+    { name: "egru without batch norm", arch: "egru", opts: { batchNorm: false } },
+    { name: "two-layer egru stack", arch: "egru", opts: { layers: 2 } },
+    { name: "two-layer gru stack", arch: "gru", opts: { layers: 2 } },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: random weights, several inputs, within 1e-4`, () => {
+      const model = buildModel(c.arch, { inputShape: [T, F], numClasses: K, units: 9, seed: 3, ...c.opts });
+      randomiseWeights(model, 11);
+      const net = LeanGruNetwork.fromModel(model);
+      const xs = [...windows(6, T, F, 5), ...windows(2, T, F, 6, 6)];
+      const lean = xs.map((x) => net.predictInto(x, new Float32Array(K)));
+      const ref = tfjsPredict(model, xs, T, F);
+      model.dispose();
+      expect(maxDiff(lean, ref)).toBeLessThan(1e-4);
+      // The outputs are real distributions that differ between inputs (not a constant).
+      for (const p of lean) expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(maxDiff([lean[0]!], [lean[1]!])).toBeGreaterThan(1e-3);
+    });
+  }
+
+  it("stock tfjs GRU with its default hardSigmoid gates", () => {
+    const input = tf.input({ shape: [T, F] });
+    const h = tf.layers.gru({ units: 5 }).apply(input) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: K, activation: "softmax" }).apply(h) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    randomiseWeights(model, 2);
+    const xs = windows(5, T, F, 9);
+    const lean = LeanGruNetwork.fromModel(model);
+    const got = xs.map((x) => lean.predictInto(x, new Float32Array(K)));
+    expect(maxDiff(got, tfjsPredict(model, xs, T, F))).toBeLessThan(1e-4);
+    model.dispose();
+  });
+
+  it("refuses the CNNs and other layouts with LEAN_UNSUPPORTED", () => {
+    const cnn = buildModel("cnn", { inputShape: [16, 8, 1], numClasses: K });
+    expect(() => LeanGruNetwork.fromModel(cnn)).toThrow(LeanUnsupportedError);
+    cnn.dispose();
+    const input = tf.input({ shape: [T, F] });
+    const h = tf.layers.lstm({ units: 4 }).apply(input) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: K, activation: "softmax" }).apply(h) as tf.SymbolicTensor;
+    const lstm = tf.model({ inputs: input, outputs: out });
+    try {
+      expect(() => LeanGruNetwork.fromModel(lstm)).toThrow(/LSTM.*GRU and EnhancedGRU only/);
+    } finally {
+      lstm.dispose();
+    }
+  });
+});
+
+describe("LeanGruClassifier on a bundle", () => {
+  const spec: FeatureSpec = { ...DEFAULT_FEATURE_SPEC, melBands: 10, windowSteps: 15 };
+  const S = staticDims(spec);
+  const Fm = modelDims(spec);
+  const labels = ["angry", "fear", "neutral", "sad"];
+
+  async function trainedBundle(arch: Architecture, quantize: boolean, sub: string): Promise<string> {
+    const model = buildModel(arch, { inputShape: [spec.windowSteps, Fm], numClasses: labels.length, units: 8, seed: 4 });
+    compileFor(arch, model, 0.01);
+    // A few epochs on random, learnable data: moves the weights and the BN moving statistics.
+    const rng = new Rng(1);
+    const n = 48;
+    const xs = tf.tensor3d(Float32Array.from({ length: n * spec.windowSteps * Fm }, () => rng.normal()), [n, spec.windowSteps, Fm]);
+    const ys = tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => i % labels.length), "int32"), labels.length);
+    await model.fit(xs, ys, { epochs: 3, batchSize: 16, verbose: 0 });
+    tf.dispose([xs, ys]);
+    const rngN = new Rng(2);
+    const d = path.join(dir, sub);
+    await saveBundle(
+      d,
+      model,
+      {
+        name: sub,
+        version: "0.0.1",
+        created: "2025-01-01T00:00:00.000Z",
+        architecture: { arch },
+        labels,
+        danger: ["angry", "fear"],
+        features: spec,
+        normalisation: {
+          mean: Array.from({ length: S }, () => rngN.normal()),
+          std: Array.from({ length: S }, () => 0.5 + rngN.next()),
+          deltaStd: Array.from({ length: S }, () => 0.5 + rngN.next()),
+        },
+        window: { steps: spec.windowSteps, seconds: windowSeconds(spec) },
+        training: { corpora: [] },
+        metrics: {},
+        selftest: null,
+      },
+      { quantize },
+    );
+    model.dispose();
+    return d;
+  }
+
+  for (const arch of ["egru", "gru"] as const) {
+    it(`${arch}: trained, saved as uint8, loaded — same probabilities as EmotionClassifier within 1e-4`, async () => {
+      const bundle = await loadBundle(await trainedBundle(arch, true, `${arch}-q`));
+      const ref = new EmotionClassifier(bundle);
+      const lean = LeanGruClassifier.fromBundle(bundle);
+      const steps = windows(10, spec.windowSteps, S, 3, 2);
+      const a = lean.predict(steps);
+      const b = ref.predict(steps);
+      expect(maxDiff(a, b)).toBeLessThan(1e-4);
+      // With adapted statistics too (norm "speaker" bundles pass them; "window" ignores the mean).
+      const adapted = { mean: new Float32Array(S).fill(0.3), std: new Float32Array(S).fill(1.2) };
+      expect(maxDiff(lean.predict(steps, adapted), ref.predict(steps, adapted))).toBeLessThan(1e-4);
+      expect(lean.labels).toEqual(labels);
+      expect(lean.spec).toEqual(spec);
+      ref.dispose();
+    });
+  }
+
+  it("returns fresh arrays: earlier results are not overwritten by later calls", async () => {
+    const bundle = await loadBundle(await trainedBundle("egru", false, "egru-f"));
+    const lean = LeanGruClassifier.fromBundle(bundle);
+    bundle.model.dispose();
+    const [w1, w2] = windows(2, spec.windowSteps, S, 8, 3);
+    const first = lean.predict([w1!])[0]!;
+    const copy = first.slice();
+    lean.predict([w2!]);
+    expect(Array.from(first)).toEqual(Array.from(copy));
+  });
+
+  it("does not grow the heap over many calls", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const bundle = await loadBundle(await trainedBundle("egru", true, "egru-mem"));
+    const lean = LeanGruClassifier.fromBundle(bundle);
+    bundle.model.dispose();
+    const steps = windows(4, spec.windowSteps, S, 4);
+    for (let i = 0; i < 200; i++) lean.predict(steps);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 5000; i++) lean.predict(steps);
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // 20 000 windows; a leak of even one small array per window would be > 2 MB.
+    expect(grown).toBeLessThan(1_000_000);
+  });
+
+  it("refuses a CNN bundle", async () => {
+    const cnnSpec = { ...spec, deltas: false };
+    const model = buildModel("cnn", { inputShape: [cnnSpec.windowSteps, staticDims(cnnSpec), 1], numClasses: 2 });
+    const d = path.join(dir, "cnn");
+    await saveBundle(
+      d,
+      model,
+      {
+        name: "cnn",
+        version: "0.0.1",
+        created: "2025-01-01T00:00:00.000Z",
+        architecture: { arch: "cnn" },
+        labels: ["angry", "neutral"],
+        danger: ["angry"],
+        features: cnnSpec,
+        normalisation: { mean: new Array<number>(S).fill(0), std: new Array<number>(S).fill(1), deltaStd: new Array<number>(S).fill(1) },
+        window: { steps: cnnSpec.windowSteps, seconds: windowSeconds(cnnSpec) },
+        training: { corpora: [] },
+        metrics: {},
+        selftest: null,
+      },
+      { quantize: false },
+    );
+    model.dispose();
+    const bundle = await loadBundle(d);
+    expect(() => LeanGruClassifier.fromBundle(bundle)).toThrow(expect.objectContaining({ code: "LEAN_UNSUPPORTED" }));
+    bundle.model.dispose();
+  });
+});
