@@ -5,6 +5,7 @@ import { computeNormStats, statsOfSteps, windowFeatures, type AdaptedStats, type
 import { staticDims, windowSeconds, modelDims, type FeatureSpec } from "../features/spec.js";
 import type { Logger } from "../log.js";
 import { buildModel, compileFor } from "../model/architectures.js";
+import { calibrateBatchNorm, EnhancedGRU } from "../model/egru-cell.js";
 import { loadBundle, saveBundle, type Arch, type BundleMeta, type CorpusInfo, type LoadedBundle } from "../model/bundle.js";
 import { EmotionClassifier, meanProbs, predictBatched } from "../model/classifier.js";
 import type { AugmentOptions } from "./augment.js";
@@ -213,6 +214,9 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
       seen += idx.length;
       opts.progress({ epoch, epochs: opts.epochs, batch: b + 1, batches, loss: lossSum / seen, acc: accSum / seen });
     }
+    // Batch-norm population statistics measured on the network as inference runs it (no dropout,
+    // clean clips), not the moving averages gathered with dropout on (src/model/egru-cell.ts).
+    recalibrate(model, spec, stats, examples, spkStats, rng.fork(epoch), T, F);
     const valProbs = predictClips(predictor, spec, valClips, adaptedOf, wf);
     const valTruth = valClips.map((c) => labelIndex.get(c.row.label)!);
     const valReport = evaluatePredictions(opts.labels, valProbs.map((p, i) => ({ truth: valTruth[i]!, probs: p })), opts.danger);
@@ -302,6 +306,32 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
   await writeOutputs(opts, history, test, testQuantized);
   model.dispose();
   return { history, bestEpoch: best.epoch, test, testQuantized, split, meta };
+}
+
+/** Calibration batches: 32 batches of 64 clean (variant 0) training windows at random crops. */
+function recalibrate(
+  model: tf.LayersModel,
+  spec: FeatureSpec,
+  stats: NormStats,
+  examples: Example[],
+  spkStats: Map<string, AdaptedStats>,
+  rng: Rng,
+  T: number,
+  F: number,
+): void {
+  if (!model.layers.some((l) => l instanceof EnhancedGRU && l.batchNorm)) return;
+  const clean = examples.map((e) => ({ ...e, variants: [e.variants[0]!] }));
+  const batches: tf.Tensor[] = [];
+  try {
+    for (let b = 0; b < 32; b++) {
+      const pick = Array.from({ length: Math.min(64, clean.length) }, () => clean[rng.int(clean.length)]!);
+      const { x } = trainingBatch(spec, stats, pick, spkStats, rng, false);
+      batches.push(tf.tensor(x, [pick.length, T, F]));
+    }
+    calibrateBatchNorm(model, batches);
+  } finally {
+    tf.dispose(batches);
+  }
 }
 
 function summary(r: EvalReport): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../../src/model/backend.js";
-import { batchNormTraining, EnhancedGRU, type EnhancedGRUArgs } from "../../../src/model/egru-cell.js";
+import { batchNormTraining, calibrateBatchNorm, EnhancedGRU, type EnhancedGRUArgs } from "../../../src/model/egru-cell.js";
 
 const B = 5;
 const T = 6;
@@ -48,9 +48,15 @@ function reference(l: EnhancedGRU, x: tf.Tensor3D, training: boolean): tf.Tensor
     const eps = l.epsilon;
     const bn = (a: tf.Tensor, gamma: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor) =>
       tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, eps))), gamma);
-    const norm = (a: tf.Tensor, which: "input" | "recurrent", cols: [number, number]): tf.Tensor => {
+    // Input statistics are shared by all steps ([3u]); recurrent ones are per step ([T, 3u]),
+    // step t using row min(t, T − 1).
+    const norm = (a: tf.Tensor, which: "input" | "recurrent", cols: [number, number], t: number): tf.Tensor => {
       if (!l.batchNorm) return a;
-      const slice = (t: tf.Tensor) => tf.slice(t, [cols[0]], [cols[1]]);
+      const slice = (v: tf.Tensor) => {
+        if (v.rank === 1) return tf.slice(v, [cols[0]], [cols[1]]);
+        const row = Math.min(t, (v.shape[0] as number) - 1);
+        return tf.reshape(tf.slice(v, [row, cols[0]], [1, cols[1]]), [cols[1]]);
+      };
       const gamma = slice(w.get(`${which}_gamma`) as tf.Tensor);
       if (training) {
         const m = tf.moments(a, 0);
@@ -64,8 +70,8 @@ function reference(l: EnhancedGRU, x: tf.Tensor3D, training: boolean): tf.Tensor
       const xt = tf.squeeze(tf.slice(x, [0, t, 0], [-1, 1, -1]), [1]);
       const part = (m: tf.Tensor2D, k: number) => tf.slice(m, [0, k * U], [-1, U]);
       const gate = (k: number, hIn: tf.Tensor) => {
-        const inTerm = norm(tf.matMul(xt, part(W, k)), "input", [k * U, U]);
-        const rec = t === 0 ? tf.zerosLike(inTerm) : norm(tf.matMul(hIn, part(Uk, k)), "recurrent", [k * U, U]);
+        const inTerm = norm(tf.matMul(xt, part(W, k)), "input", [k * U, U], t);
+        const rec = t === 0 ? tf.zerosLike(inTerm) : norm(tf.matMul(hIn, part(Uk, k)), "recurrent", [k * U, U], t);
         return tf.add(tf.add(inTerm, rec), tf.slice(b, [k * U], [U]));
       };
       const z = tf.sigmoid(gate(0, h));
@@ -109,10 +115,13 @@ describe("EnhancedGRU", () => {
     l.setWeights(
       l.weights.map((v) => {
         const name = v.originalName.split("/").pop() as string;
-        const n = v.shape[0] as number;
-        if (name.endsWith("moving_mean")) return tf.tensor1d(Array.from({ length: n }, (_, i) => 0.05 * (i % 5) - 0.1));
-        if (name.endsWith("moving_variance")) return tf.tensor1d(Array.from({ length: n }, (_, i) => 0.5 + 0.1 * (i % 4)));
-        if (name.endsWith("gamma")) return tf.tensor1d(Array.from({ length: n }, (_, i) => 0.5 + 0.05 * i));
+        const shape = v.shape as number[];
+        const n = shape.reduce((p, d) => p * d, 1);
+        // Values that differ by column and, for the per-step statistics, by row (time step).
+        const fill = (f: (i: number) => number) => tf.tensor(Array.from({ length: n }, (_, i) => f(i)), shape);
+        if (name.endsWith("moving_mean")) return fill((i) => 0.05 * (i % 5) - 0.1 + 0.03 * Math.floor(i / (3 * U)));
+        if (name.endsWith("moving_variance")) return fill((i) => 0.5 + 0.1 * (i % 4) + 0.2 * Math.floor(i / (3 * U)));
+        if (name.endsWith("gamma")) return fill((i) => 0.5 + 0.05 * i);
         return w.get(name) as tf.Tensor;
       }),
     );
@@ -278,5 +287,97 @@ describe("EnhancedGRU", () => {
       const numeric = (fp - fm) / (2 * h);
       expect(Math.abs((g.dataSync()[idx] as number) - numeric)).toBeLessThan(2e-2 * Math.max(1, Math.abs(numeric)));
     }
+  });
+});
+
+/**
+ * Inference must reproduce what training computes: after the moving statistics have seen enough
+ * batches of one input distribution, inference on a large batch of that distribution must match
+ * training mode (batch statistics) on the same batch up to sampling noise. Regression test for
+ * CREMA-D runs where inference accuracy stayed at chance while training-mode accuracy rose: the
+ * recurrent statistics, shared across time steps, mis-scaled every step (h_t starts at 0 and its
+ * spread grows with t), and the moving averages measured the network with dropout.
+ */
+describe("EnhancedGRU batch norm: inference matches training", () => {
+  const TS = 30;
+  const FS = 6;
+  const US = 8;
+  const gen = (batch: number, seed: number) => tf.randomNormal([batch, TS, FS], 0, 1, "float32", seed) as tf.Tensor3D;
+  /** Mean |Δh| per time step between two [batch, T, u] outputs. */
+  const perStepDiff = (a: tf.Tensor, b: tf.Tensor): number[] =>
+    Array.from(tf.tidy(() => tf.mean(tf.abs(tf.sub(a, b)), [0, 2]).dataSync()));
+
+  function trainedStats(dropout: number): EnhancedGRU {
+    const l = new EnhancedGRU({ units: US, dropout, seed: 21, gammaInit: 1, momentum: 0.8, returnSequences: true, inputShape: [TS, FS] });
+    l.build([null, TS, FS]);
+    for (let i = 0; i < 30; i++) tf.tidy(() => void l.apply(gen(256, 100 + i), { training: true }));
+    return l;
+  }
+
+  it("keeps per-step recurrent statistics, and inference then matches training mode at every step", () => {
+    const l = trainedStats(0);
+    const x = gen(1024, 7);
+    const diff = perStepDiff(l.apply(x, { training: true }) as tf.Tensor, l.apply(x) as tf.Tensor);
+    // Measured (u = 8, 30 steps): shared statistics gave 0.09–0.10 at steps 1–5, where h_t is
+    // still growing, and ≥ 0.05 up to the last step; per-step statistics give 0.01–0.03 at steps
+    // 1–5 and ≤ 0.047 at the end, the sampling noise of the batches accumulated over 30 steps.
+    expect(Math.max(...diff.slice(1, 6))).toBeLessThan(0.04);
+    expect(Math.max(...diff)).toBeLessThan(0.07);
+    // The recurrent projections' spread does change over time, which is why they are per step.
+    const variance = weightsByName(l).get("recurrent_moving_variance") as tf.Tensor2D;
+    expect(variance.shape).toEqual([TS, 3 * US]);
+    const rowMean = (t: number) => tf.tidy(() => tf.mean(tf.slice(variance, [t, 0], [1, -1])).dataSync()[0] as number);
+    expect(rowMean(TS - 1) / rowMean(1)).toBeGreaterThan(1.5);
+    tf.dispose(x);
+  });
+
+  it("calibrateBatchNorm replaces moving statistics measured with dropout by those of the network without", () => {
+    const l = trainedStats(0.3);
+    const model = tf.sequential({ layers: [l] });
+    // What inference should reproduce: batch statistics, no dropout (same weights, rate 0).
+    const oracle = new EnhancedGRU({ units: US, dropout: 0, seed: 21, returnSequences: true });
+    oracle.build([null, TS, FS]);
+    oracle.setWeights(l.getWeights());
+    const x = gen(1024, 7);
+    const target = oracle.apply(x, { training: true }) as tf.Tensor;
+    const before = Math.max(...perStepDiff(target, l.apply(x) as tf.Tensor));
+    const trainable = l.trainableWeights.map((w) => w.read().dataSync().slice());
+
+    const batches = Array.from({ length: 10 }, (_, i) => gen(256, 300 + i));
+    expect(calibrateBatchNorm(model, batches)).toBe(1);
+    const after = Math.max(...perStepDiff(target, l.apply(x) as tf.Tensor));
+    // Measured: 0.125 before (the dropout variance shift), 0.050 after (sampling noise, as above).
+    expect(before).toBeGreaterThan(0.09);
+    expect(after).toBeLessThan(0.07);
+    l.trainableWeights.forEach((w, i) => expect(w.read().dataSync()).toEqual(trainable[i]));
+    // Calibration has ended: inference is deterministic again and uses the stored statistics.
+    expect(maxAbsDiff(l.apply(x) as tf.Tensor, l.apply(x) as tf.Tensor)).toBe(0);
+    // A model without batch norm has nothing to calibrate.
+    const plain = tf.sequential({ layers: [new EnhancedGRU({ units: US, batchNorm: false, inputShape: [TS, FS] })] });
+    expect(calibrateBatchNorm(plain, batches)).toBe(0);
+    tf.dispose([x, target, ...batches]);
+  });
+
+  it("maps steps to rows min(t, T − 1): shorter sequences update their rows only, longer ones the last", () => {
+    const l = new EnhancedGRU({ units: US, dropout: 0, seed: 2, momentum: 0 }); // momentum 0: rows = last batch
+    l.build([null, TS, FS]);
+    const rows = () => weightsByName(l).get("recurrent_moving_variance")?.arraySync() as number[][];
+    const short = tf.randomNormal([64, 4, FS], 0, 1, "float32", 1);
+    tf.dispose(l.apply(short, { training: true }) as tf.Tensor);
+    const r = rows();
+    expect(r[0]?.every((v) => v === 1)).toBe(true); // t = 0 has no recurrent term
+    expect(r[1]?.some((v) => v !== 1)).toBe(true);
+    expect(r[3]?.some((v) => v !== 1)).toBe(true);
+    expect(r[4]?.every((v) => v === 1)).toBe(true);
+    expect(r[TS - 1]?.every((v) => v === 1)).toBe(true);
+    const long = tf.randomNormal([64, TS + 5, FS], 0, 1, "float32", 2);
+    tf.dispose(l.apply(long, { training: true }) as tf.Tensor);
+    expect(rows()[TS - 1]?.some((v) => v !== 1)).toBe(true);
+    const out = l.apply(long) as tf.Tensor;
+    expect(out.shape).toEqual([64, US]);
+    expect(tf.all(tf.isFinite(out)).dataSync()[0]).toBe(1);
+    // Batch norm needs the number of steps at build time.
+    expect(() => new EnhancedGRU({ units: US }).build([null, null, FS])).toThrow(/fixed number of time steps/);
+    tf.dispose([short, long, out]);
   });
 });
