@@ -201,7 +201,7 @@ ensure_packages() {
   run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
-# dist/ is built on a development machine (npm ci && npm run build); a production npm ci has no
+# dist/ is built on a development machine (npm install && npm run build); a production npm install --omit=dev has no
 # TypeScript, and the package's `prepare` script then skips the build.
 ensure_dist() {
   if [ -f "$SRC_DIR/dist/src/cli/main.js" ]; then return; fi
@@ -210,7 +210,7 @@ ensure_dist() {
     run "$SRC_DIR/node_modules/.bin/tsc" -p "$SRC_DIR/tsconfig.build.json"
     if [ "$DRY_RUN" = 0 ] && [ ! -f "$SRC_DIR/dist/src/cli/main.js" ]; then die "the build did not produce dist/src/cli/main.js"; fi
   else
-    die "$SRC_DIR/dist/src/cli/main.js is missing and TypeScript is not installed here: run 'npm ci && npm run build' in $SRC_DIR (or install from a release package, which includes dist/), then run this installer again"
+    die "$SRC_DIR/dist/src/cli/main.js is missing and TypeScript is not installed here: run 'npm install && npm run build' in $SRC_DIR (or install from a release package, which includes dist/), then run this installer again"
   fi
 }
 
@@ -221,7 +221,7 @@ install_app() {
   for item in config/earwitness.example.yaml systemd/earwitness.service package.json package-lock.json; do
     [ -f "$SRC_DIR/$item" ] || die "$SRC_DIR/$item is missing: this is not a complete earwitness package"
   done
-  # Built and checked in a side directory, then swapped in whole: a failed npm ci leaves the
+  # Built and checked in a side directory, then swapped in whole: a failed npm install leaves the
   # installed version untouched.
   run rm -rf "$stage"
   run mkdir -p "$stage/dist"
@@ -229,7 +229,8 @@ install_app() {
   for item in models config systemd scripts package.json package-lock.json LICENSE NOTICE README.md; do
     if [ -e "$SRC_DIR/$item" ]; then run cp -R "$SRC_DIR/$item" "$stage/$item"; fi
   done
-  run_in "$stage" npm ci --omit=dev --no-audit --no-fund
+  # npm install, not npm ci: npm 11 rejects its own lock file in npm ci (npm/cli#4828).
+  run_in "$stage" npm install --omit=dev --no-audit --no-fund
   if [ -d "$APP_DIR" ]; then
     run rm -rf "$APP_DIR.old"
     run mv "$APP_DIR" "$APP_DIR.old"

@@ -97,11 +97,11 @@ export const checkBackend: Check = async (ctx) => {
   try {
     const name = await ctx.selectBackend(ctx.config);
     if (name === "cpu") {
-      return warn("tfjs backend", "cpu (pure JavaScript): slow, inference may not keep up on a Pi", "use model.backend: wasm (or auto), and reinstall dependencies with npm ci if wasm fails");
+      return warn("tfjs backend", "cpu (pure JavaScript): slow, inference may not keep up on a Pi", "use model.backend: wasm (or auto), and reinstall dependencies with npm install if wasm fails");
     }
     return pass("tfjs backend", `${name} (model.backend: ${ctx.config.model.backend})`);
   } catch (err) {
-    return fail("tfjs backend", describeError(err), "set model.backend: auto, or reinstall dependencies (cd /opt/earwitness && npm ci --omit=dev)");
+    return fail("tfjs backend", describeError(err), "set model.backend: auto, or reinstall dependencies (cd /opt/earwitness && npm install --omit=dev)");
   }
 };
 

@@ -56,7 +56,7 @@ async function activate(name: BackendName): Promise<void> {
     const hint =
       name === "node"
         ? "install it with `npm install @tensorflow/tfjs-node` (downloads libtensorflow) or use EARWITNESS_BACKEND=wasm"
-        : "reinstall dependencies with `npm ci`, or use EARWITNESS_BACKEND=cpu";
+        : "reinstall dependencies with `npm install`, or use EARWITNESS_BACKEND=cpu";
     throw new BackendUnavailableError("BACKEND_UNAVAILABLE", `tfjs backend '${name}' cannot be loaded; ${hint}`, {
       cause,
     });

@@ -29,7 +29,7 @@ if [ "$1" = install ]; then for a in "$@"; do case $a in -*|install) ;; *) touch
 pkg=\${!#}
 if [ -e "$FAKE_STATE/pkg-$pkg" ]; then printf 'install ok installed'; else exit 1; fi`,
   npm: `${LOG}
-if [ "$1" = ci ]; then mkdir -p node_modules && echo fake >node_modules/.fake-npm-ci; fi`,
+if [ "$1" = install ]; then mkdir -p node_modules && echo fake >node_modules/.fake-npm-install; fi`,
   systemctl: `${LOG}
 case " $* " in *" is-active "*) exit 3 ;; esac`,
   chown: LOG,

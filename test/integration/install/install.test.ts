@@ -92,12 +92,12 @@ describe("scripts/install.sh --destdir", () => {
 
     // The app, built in a side directory and swapped in.
     const app = path.join(dest, "opt/earwitness");
-    for (const f of ["dist/src/cli/main.js", "package.json", "package-lock.json", "LICENSE", "models/shipped/bundle.json", "scripts/install.sh", "config/earwitness.example.yaml", "systemd/earwitness.service", "node_modules/.fake-npm-ci"]) {
+    for (const f of ["dist/src/cli/main.js", "package.json", "package-lock.json", "LICENSE", "models/shipped/bundle.json", "scripts/install.sh", "config/earwitness.example.yaml", "systemd/earwitness.service", "node_modules/.fake-npm-install"]) {
       expect(await exists(path.join(app, f)), f).toBe(true);
     }
     expect(await exists(`${app}.new`)).toBe(false);
     expect(await exists(`${app}.old`)).toBe(false);
-    expect(calls(r, "npm")).toEqual(["ci --omit=dev --no-audit --no-fund"]);
+    expect(calls(r, "npm")).toEqual(["install --omit=dev --no-audit --no-fund"]);
     expect(r.calls.find((c) => c.tool === "npm")?.cwd).toBe(`${app}.new`);
 
     // Config from the example, readable by the service's group only.
@@ -138,8 +138,8 @@ describe("scripts/install.sh --destdir", () => {
     expect(calls(r2, "usermod")).toEqual([]);
     expect(calls(r2, "apt-get")).toEqual([]);
     expect((await readFile(path.join(dest, "etc/passwd"), "utf8")).match(/^earwitness:/gm)).toHaveLength(1);
-    expect(calls(r2, "npm")).toEqual(["ci --omit=dev --no-audit --no-fund"]);
-    expect(await exists(path.join(app, "node_modules/.fake-npm-ci"))).toBe(true);
+    expect(calls(r2, "npm")).toEqual(["install --omit=dev --no-audit --no-fund"]);
+    expect(await exists(path.join(app, "node_modules/.fake-npm-install"))).toBe(true);
     expect(await exists(`${app}.old`)).toBe(false);
   });
 
@@ -148,7 +148,7 @@ describe("scripts/install.sh --destdir", () => {
     const r = await install(["--destdir", dest, "--dry-run"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("+ useradd");
-    expect(r.stdout).toContain("npm ci --omit=dev");
+    expect(r.stdout).toContain("npm install --omit=dev");
     expect(r.stdout).toContain(`+ systemctl --root=${dest} enable earwitness.service`);
     expect(await snapshotTree(dest)).toEqual(fresh);
     expect(r.calls.filter((c) => MUTATING.includes(c.tool))).toEqual([]);
