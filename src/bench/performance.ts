@@ -200,7 +200,7 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
     shippedDir = path.join(o.workDir, "stand-in-egru");
     source = "stand-in";
     await writeStandIn(shippedDir);
-    notes.push("models/earwitness-egru not found: measured an untrained egru of the same shape (64 units, 60 × 82, 6 classes, uint8)");
+    notes.push("models/earwitness-gru not found: measured an untrained egru of the same shape (64 units, 60 × 82, 6 classes, uint8)");
   }
 
   // Model load: verify hashes, deserialise, build the classifier — as the daemon starts.

@@ -23,7 +23,7 @@ tfjs on every backend that loads vs the lean engine. Pinned to one core with tas
 
   --json            print the results as JSON instead of tables
   --out FILE        results file (default: bench/results.json in the package)
-  --model DIR       bundle to measure (default: models/earwitness-egru, or a stand-in of its shape)
+  --model DIR       bundle to measure (default: models/earwitness-gru, or a stand-in of its shape)
   --config FILE     configuration (detect parameters; default as for run)
   --hours N         audio through the shipped configuration (default 1)
   --cpu N           core to pin to (default 0); --no-pin to run unpinned

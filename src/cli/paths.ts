@@ -11,7 +11,7 @@ export function packageRoot(): string {
 }
 
 /** Directory of the model shipped in the package. */
-export const SHIPPED_MODEL_NAME = "earwitness-egru";
+export const SHIPPED_MODEL_NAME = "earwitness-gru";
 export function shippedModelDir(): string {
   return path.join(packageRoot(), "models", SHIPPED_MODEL_NAME);
 }

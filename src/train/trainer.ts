@@ -256,7 +256,11 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     name: opts.name,
     version: opts.version,
     created: new Date().toISOString(),
-    architecture: { arch: opts.arch, units: opts.units, layers: opts.layers, dropout: opts.dropout, batchNorm: opts.batchNorm, glorot: opts.glorot, params: model.countParams() },
+    // The base GRU has none of the enhanced cell's options: record only what shaped the network.
+    architecture:
+      opts.arch === "gru"
+        ? { arch: opts.arch, units: opts.units, layers: opts.layers, params: model.countParams() }
+        : { arch: opts.arch, units: opts.units, layers: opts.layers, dropout: opts.dropout, batchNorm: opts.batchNorm, glorot: opts.glorot, params: model.countParams() },
     labels: opts.labels,
     danger: opts.danger,
     features: spec,

@@ -17,7 +17,7 @@ import { startBroker, type TestBroker } from "../broker.js";
 import { sleep, watch, type Watcher } from "../mqtt/watcher.js";
 import { killAll, noise, REPO_ROOT, startDaemon, writeConfig, writeWav } from "./harness.js";
 
-const MODEL = path.join(REPO_ROOT, "models", "earwitness-egru");
+const MODEL = path.join(REPO_ROOT, "models", "earwitness-gru");
 const DEMO = path.join(REPO_ROOT, "demo", "demo.wav");
 const CALM = path.join(REPO_ROOT, "demo", "calm.wav");
 /** Seconds of calm speech at the start of demo.wav, used when demo/calm.wav is absent. */
@@ -32,7 +32,7 @@ const watchers: Watcher[] = [];
 
 describe("the shipped model on the demo recording, default detection config", () => {
   beforeAll(async () => {
-    expect(existsSync(path.join(MODEL, "bundle.json")), "models/earwitness-egru/bundle.json ships with the repository").toBe(true);
+    expect(existsSync(path.join(MODEL, "bundle.json")), "models/earwitness-gru/bundle.json ships with the repository").toBe(true);
     expect(existsSync(DEMO), "demo/demo.wav ships with the repository").toBe(true);
     broker = await startBroker();
     root = await mkdtemp(path.join(tmpdir(), "earwitness-shipped-it-"));
@@ -83,7 +83,7 @@ describe("the shipped model on the demo recording, default detection config", ()
     const starts = alerts.filter((a) => a.event === "start");
     expect(starts).toHaveLength(1);
     expect(["angry", "fear"]).toContain(starts[0]!.emotion);
-    expect(starts[0]!.model).toMatchObject({ name: "earwitness-egru" });
+    expect(starts[0]!.model).toMatchObject({ name: "earwitness-gru" });
   }, 60_000);
 
   it("calm speech gives no alert", async () => {
