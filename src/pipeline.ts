@@ -66,11 +66,12 @@ export class Pipeline {
   readonly spec: FeatureSpec;
   readonly hopSteps: number;
   private readonly opts: PipelineOptions;
-  private readonly extractor: StepExtractor;
+  // Front-end state: moved, not copied, to a successor (see successor()).
+  private extractor: StepExtractor;
   private readonly S: number;
   private readonly T: number;
-  private readonly ring: Float32Array;
-  private readonly energyRing: Float64Array;
+  private ring: Float32Array;
+  private energyRing: Float64Array;
   private stepsSeen = 0;
   private stepsSinceWindow = 0;
   private windowIndex = 0;
@@ -96,6 +97,26 @@ export class Pipeline {
 
   get state(): DetectorStateName {
     return this.machine.state;
+  }
+
+  /**
+   * A pipeline with another model or other detection settings that continues this one's audio:
+   * the feature history (extractor state, the last window's steps and levels, window numbering)
+   * moves over, so after a reload the next window is decided at the next hop instead of after a
+   * fresh 3 s fill — no blind gap. Only when the new model reads the same features; otherwise
+   * null (the caller starts afresh). The decision half (smoother, state machine) is new. This
+   * pipeline must not be used afterwards.
+   */
+  successor(opts: Omit<PipelineOptions, "startMs">): Pipeline | null {
+    if (JSON.stringify(opts.classifier.spec) !== JSON.stringify(this.spec)) return null;
+    const next = new Pipeline({ ...opts, startMs: this.opts.startMs });
+    next.extractor = this.extractor;
+    next.ring = this.ring;
+    next.energyRing = this.energyRing;
+    next.stepsSeen = this.stepsSeen;
+    next.stepsSinceWindow = this.stepsSinceWindow;
+    next.windowIndex = this.windowIndex;
+    return next;
   }
 
   /** Front end: returns the windows these samples completed. */

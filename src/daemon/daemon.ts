@@ -395,16 +395,27 @@ export class Daemon {
     if (!swap) return;
     this.pendingSwap = null;
     const oldModel = this.model;
-    // An alert open in the old pipeline ends here; the new pipeline starts from silence.
-    if (this.pipeline) {
-      this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
-    }
+    // An alert open in the old pipeline ends here; the new decision half starts in IDLE.
+    const old = this.pipeline;
+    if (old) this.handleEvents(old.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
     this.config = swap.config;
     this.model = swap.model;
     const carried = this.queue.takeAll();
     this.queue = new BoundedQueue(swap.config.detect.queue_max);
-    this.pipeline = this.streamEndMs === null ? null : this.newPipeline(this.streamEndMs);
-    if (carried.length > 0) this.log.debug({ windows: carried.length }, "windows of the old pipeline discarded by the reload");
+    // Continue the audio when the new model reads the same features: no blind gap while a fresh
+    // window fills, and windows still waiting for inference go to the new model.
+    const successor = old?.successor({
+      classifier: swap.model.classifier,
+      detect: detectParamsFromConfig(swap.config.detect),
+      adaptation: swap.model.adaptation ?? null,
+    });
+    if (successor) {
+      this.pipeline = successor;
+      for (const job of carried) this.queue.push(job);
+    } else {
+      this.pipeline = this.streamEndMs === null ? null : this.newPipeline(this.streamEndMs);
+      if (carried.length > 0) this.log.debug({ windows: carried.length }, "windows of the old pipeline discarded by the reload (new feature spec)");
+    }
     if (oldModel && oldModel !== swap.model) oldModel.dispose();
     this.armTelemetry();
     this.publishStatus();

@@ -543,8 +543,11 @@ export async function notifyDaemon(stateDir: string, pidFile: string = path.join
   const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 1) return { status: "failed", reason: `${pidFile} holds no valid pid (${JSON.stringify(text.trim().slice(0, 20))})` };
   try {
+    // The daemon names itself (process.title, which sets /proc/<pid>/comm); an installed one also
+    // runs from /opt/earwitness. Either marks it as ours.
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8");
-    if (!cmdline.includes("earwitness")) return { status: "not-running", reason: `pid ${pid} from ${pidFile} is not an earwitness process (stale pid file)` };
+    const comm = await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "");
+    if (!cmdline.includes("earwitness") && comm.trim() !== "earwitness") return { status: "not-running", reason: `pid ${pid} from ${pidFile} is not an earwitness process (stale pid file)` };
   } catch (err) {
     if (isErrno(err, "ENOENT")) {
       // No such process (or no /proc): let kill decide.

@@ -107,4 +107,24 @@ describe("pipeline", () => {
   it("refuses a hop that is not a whole number of feature steps", () => {
     expect(() => new Pipeline({ classifier: new FakeClassifier(spec), detect: { ...detect, hopMs: 520 }, startMs: 0 })).toThrow(/whole number of 50 ms/);
   });
+
+  it("continues the audio across a model swap: same windows, no refill gap", () => {
+    const whole = run(audio.length).results;
+    const clf = new FakeClassifier(spec);
+    let p = new Pipeline({ classifier: clf, detect, startMs: 0 });
+    const results: WindowResult[] = [];
+    const half = Math.floor(audio.length / 2);
+    results.push(...p.process(audio.subarray(0, half)));
+    const next = p.successor({ classifier: new FakeClassifier(spec), detect });
+    expect(next).not.toBeNull();
+    p = next!;
+    results.push(...p.process(audio.subarray(half)));
+    expect(results.map((r) => r.tMs)).toEqual(whole.map((r) => r.tMs));
+    results.forEach((r, i) => expect(r.danger).toBeCloseTo(whole[i]!.danger, 10));
+  });
+
+  it("refuses to continue into a model that reads other features", () => {
+    const p = new Pipeline({ classifier: new FakeClassifier(spec), detect, startMs: 0 });
+    expect(p.successor({ classifier: new FakeClassifier({ ...spec, melBands: 32 }), detect })).toBeNull();
+  });
 });
