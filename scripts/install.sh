@@ -127,6 +127,12 @@ owner_of_user() {
 }
 
 ensure_user() {
+  # A fresh staging tree has no account files yet; the shadow tools (--root DIR) need them.
+  if [ -n "$DESTDIR" ] && [ ! -e "$DESTDIR/etc/group" ]; then
+    run mkdir -p "$DESTDIR/etc"
+    run touch "$DESTDIR/etc/passwd" "$DESTDIR/etc/group" "$DESTDIR/etc/shadow" "$DESTDIR/etc/gshadow"
+    run chmod 0640 "$DESTDIR/etc/shadow" "$DESTDIR/etc/gshadow"
+  fi
   local g
   for g in "${GROUPS_NEEDED[@]}"; do
     # The unit has SupplementaryGroups=audio gpio: systemd refuses to start (216/GROUP) if one is
