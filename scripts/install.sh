@@ -91,6 +91,8 @@ readonly CONFIG_FILE="$ETC_DIR/config.yaml"
 readonly KEYS_DIR="$ETC_DIR/trusted-keys"
 readonly STATE_DIR="$DESTDIR/var/lib/earwitness"
 readonly UNIT_FILE="$DESTDIR/etc/systemd/system/earwitness.service"
+# The command installers and maintainers type (earwitness doctor, model install, ...).
+readonly LAUNCHER="$DESTDIR/usr/local/bin/earwitness"
 ROOT_OPT=()
 if [ -n "$DESTDIR" ]; then ROOT_OPT=(--root "$DESTDIR"); fi
 
@@ -243,6 +245,7 @@ install_app() {
   fi
   run mv "$stage" "$APP_DIR"
   run rm -rf "$APP_DIR.old"
+  install_launcher
 }
 
 install_config() {
@@ -299,6 +302,16 @@ do_install() {
   if [ "$DRY_RUN" = 1 ]; then say "dry run: nothing was changed"; fi
 }
 
+# `earwitness` on PATH, running the installed app with the node found above.
+install_launcher() {
+  say "command: $LAUNCHER"
+  if [ "$DRY_RUN" = 1 ]; then return 0; fi
+  mkdir -p "$(dirname "$LAUNCHER")"
+  printf '#!/bin/sh\n# Installed by earwitness scripts/install.sh\nexec %s /opt/earwitness/dist/src/cli/main.js "$@"\n' "$NODE_BIN" >"$LAUNCHER.tmp"
+  chmod 0755 "$LAUNCHER.tmp"
+  mv "$LAUNCHER.tmp" "$LAUNCHER"
+}
+
 # ─── uninstall ────────────────────────────────────────────────────────────────────────────────
 
 do_uninstall() {
@@ -313,6 +326,7 @@ do_uninstall() {
   run rm -f "$UNIT_FILE"
   if [ -z "$DESTDIR" ]; then run systemctl daemon-reload; fi
   run rm -rf "$APP_DIR" "$APP_DIR.new" "$APP_DIR.old"
+  if [ -f "$LAUNCHER" ] && grep -q "Installed by earwitness" "$LAUNCHER"; then run rm -f "$LAUNCHER"; fi
   if [ "$PURGE" = 1 ]; then
     run rm -rf "$ETC_DIR" "$STATE_DIR"
     if user_exists "$APP_USER"; then run userdel "${ROOT_OPT[@]}" "$APP_USER"; fi
