@@ -52,7 +52,7 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`earwitness: unknown command "${name}"\n\n${HELP}`);
     process.exit(64);
   }
-  const log = createLogger((process.env.EARWITNESS_LOG_LEVEL as "info" | undefined) ?? "info", process.stderr.isTTY === true).child({ component: name });
+  const log = createLogger((process.env.EARWITNESS_LOG_LEVEL as "info" | undefined) ?? "info", process.stderr.isTTY === true).child({ command: name });
   try {
     const code = await (await load())(rest, log);
     process.exit(code);
