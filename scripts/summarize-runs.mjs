@@ -4,10 +4,12 @@
 // in docs/experiments.md are printed by this script; each group lists the command of one run.
 //
 //   node scripts/summarize-runs.mjs ~/runs/crema-*        (any number of run directories)
+//   node scripts/summarize-runs.mjs --pool-folds ~/runs/emodb-cnn-f*   (mean ± std over speaker folds too)
 import { readFileSync, existsSync } from "node:fs";
 import path from "node:path";
 
-const dirs = process.argv.slice(2).filter((d) => existsSync(path.join(d, "run.json")));
+const poolFolds = process.argv.includes("--pool-folds");
+const dirs = process.argv.slice(2).filter((d) => d !== "--pool-folds" && existsSync(path.join(d, "run.json")));
 if (dirs.length === 0) {
   console.error("usage: summarize-runs.mjs RUN_DIR...   (directories containing run.json)");
   process.exit(64);
@@ -25,7 +27,7 @@ for (const r of runs) {
     r.norm,
     r.epochs,
     r.augmentedCopies,
-    r.fold,
+    poolFolds ? "all folds" : r.fold,
   ]);
   groups.set(key, [...(groups.get(key) ?? []), r]);
 }
@@ -49,7 +51,7 @@ for (const rs of groups.values()) {
   const arch = r0.arch === "gru" ? "gru" : r0.arch;
   const q = rs.filter((r) => r.quantized).map((r) => r.quantized.accuracy);
   console.log(
-    `| ${r0.corpora.map((c) => c.name).join("+")} | ${arch} | ${r0.protocol}${r0.protocol === "speaker" ? ` (fold ${r0.fold + 1}/${r0.folds})` : ""} | ${r0.arch === "gru" ? "–" : r0.dropout} | ${r0.arch === "egru" ? (r0.batchNorm ? "yes" : "no") : "–"} | ${r0.arch === "egru" ? (r0.glorot ? "yes" : "no") : "–"} | ${r0.norm} | ${rs.map((r) => r.seed).join(",")} | ${pct(rs.map((r) => r.test.accuracy))} | ${pct(rs.map((r) => r.test.macro_recall))} | ${num(rs.map((r) => r.test.danger.auc))} | ${num(rs.map((r) => r.test.danger.recall), 2)} | ${num(rs.map((r) => r.test.danger.precision), 2)} | ${rs.every((r) => r.last_epoch_gap) ? pct(rs.map((r) => r.last_epoch_gap.acc)) : "–"} | ${q.length ? pct(q) : "–"} |`,
+    `| ${r0.corpora.map((c) => c.name).join("+")} | ${arch} | ${r0.protocol}${r0.protocol === "speaker" ? ` (fold${rs.length > 1 && poolFolds ? "s" : ""} ${[...new Set(rs.map((r) => r.fold + 1))].join(",")}/${r0.folds})` : ""} | ${r0.arch === "gru" ? "–" : r0.dropout} | ${r0.arch === "egru" ? (r0.batchNorm ? "yes" : "no") : "–"} | ${r0.arch === "egru" ? (r0.glorot ? "yes" : "no") : "–"} | ${r0.norm} | ${[...new Set(rs.map((r) => r.seed))].join(",")} | ${pct(rs.map((r) => r.test.accuracy))} | ${pct(rs.map((r) => r.test.macro_recall))} | ${num(rs.map((r) => r.test.danger.auc))} | ${num(rs.map((r) => r.test.danger.recall), 2)} | ${num(rs.map((r) => r.test.danger.precision), 2)} | ${rs.every((r) => r.last_epoch_gap) ? pct(rs.map((r) => r.last_epoch_gap.acc)) : "–"} | ${q.length ? pct(q) : "–"} |`,
   );
 }
 console.log("\nCommands (one per group):\n");
