@@ -3,7 +3,7 @@ import { Resampler } from "../audio/resample.js";
 import { describeError } from "../errors.js";
 import { extractSteps } from "../features/extract.js";
 import { statsOfSteps, type AdaptedStats } from "../features/normalise.js";
-import { staticDims } from "../features/spec.js";
+import { CLIP_HOP_MS, staticDims, stepsPer } from "../features/spec.js";
 import type { Logger } from "../log.js";
 import { selectBackend } from "../model/backend.js";
 import { loadBundle } from "../model/bundle.js";
@@ -81,7 +81,7 @@ export async function evalCommand(argv: string[], log: Logger): Promise<number> 
   for (const u of unreadable.slice(0, 10)) log.warn(`skipped ${u}`);
   if (unreadable.length > 10) log.warn(`… and ${unreadable.length - 10} more unreadable files`);
 
-  const hop = Math.max(1, Math.round(10 * (50 / ((spec.hopSamples * spec.poolFrames * 1000) / spec.sampleRateHz))));
+  const hop = stepsPer(spec, CLIP_HOP_MS);
   const score = (adaptedOf: (c: ClipFeatures, i: number) => AdaptedStats | null): Scored[] =>
     clips.map((c, i) => {
       const wins = windowStarts(c.steps, spec.windowSteps, hop).map((s) => sliceWindow(spec, c, s));

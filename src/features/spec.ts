@@ -71,6 +71,14 @@ export function stepMs(spec: FeatureSpec): number {
   return (stepSamples(spec) / spec.sampleRateHz) * 1000;
 }
 
+/** Clip-level decisions (train, eval) average windows this far apart, as the daemon's default hop. */
+export const CLIP_HOP_MS = 500;
+
+/** Steps between windows `ms` apart (at least 1). */
+export function stepsPer(spec: FeatureSpec, ms: number): number {
+  return Math.max(1, Math.round(ms / stepMs(spec)));
+}
+
 /** Duration of audio one window covers, in seconds (as the device sees it). */
 export function windowSeconds(spec: FeatureSpec): number {
   return (spec.windowSteps * stepSamples(spec)) / spec.sampleRateHz;

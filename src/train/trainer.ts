@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { computeNormStats, statsOfSteps, windowFeatures, type AdaptedStats, type NormStats } from "../features/normalise.js";
-import { staticDims, windowSeconds, modelDims, type FeatureSpec } from "../features/spec.js";
+import { CLIP_HOP_MS, modelDims, staticDims, stepsPer, windowSeconds, type FeatureSpec } from "../features/spec.js";
 import type { Logger } from "../log.js";
 import { buildModel, compileFor } from "../model/architectures.js";
 import { calibrateBatchNorm, EnhancedGRU } from "../model/egru-cell.js";
@@ -94,7 +94,7 @@ export function predictClips(
   adaptedOf: (c: ClipFeatures) => AdaptedStats | null,
   windowFeaturesFn: (steps: Float32Array, adapted: AdaptedStats | null) => Float32Array,
 ): Float32Array[] {
-  const hop = Math.max(1, Math.round(500 / ((spec.hopSamples * spec.poolFrames * 1000) / spec.sampleRateHz)));
+  const hop = stepsPer(spec, CLIP_HOP_MS);
   const windows: Float32Array[] = [];
   const owner: number[] = [];
   clips.forEach((c, i) => {
