@@ -12,6 +12,9 @@ import { buildPipeline, createClassifier } from "../daemon/build.js";
 import type { LoadedBundle } from "../model/bundle.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { buildStream, DEFAULT_STREAM_OPTIONS, encodeWav16, type StreamTimeline } from "./stream-builder.js";
+import { RunningAdaptation } from "../features/adaptation.js";
+import { stepMs } from "../features/spec.js";
+import type { SweepTrace, TracePoint } from "./sweep.js";
 import { scoreStream, summariseScores, type QualitySummary, type StreamAlert, type StreamScore } from "./stream-score.js";
 
 export interface QualityOptions {
@@ -47,12 +50,25 @@ export interface QualityResults {
   streams: StreamReport[];
   grace_s: number;
   speakers: string[] | null;
+  /** Whether each stream's pipeline adapted to what it heard (config adaptation.enabled). */
+  adaptation: boolean;
+  /** Per stream, the window times and raw danger scores (for --sweep; not written to results). */
+  traces: SweepTrace[];
 }
 
-/** Runs `samples` through the replay pipeline; returns the alerts (start/end, seconds). */
-export function alertsOf(config: Config, classifier: Parameters<typeof buildPipeline>[1], samples: Float32Array): StreamAlert[] {
-  const pipeline = buildPipeline(config, classifier, 0);
+/**
+ * Runs `samples` through the replay pipeline; returns the alerts (start/end, seconds) and each
+ * window's time and raw danger score (what a sweep replays with other settings).
+ */
+export function alertsOf(
+  config: Config,
+  classifier: Parameters<typeof buildPipeline>[1],
+  samples: Float32Array,
+  adaptation: Parameters<typeof buildPipeline>[3] = null,
+): { alerts: StreamAlert[]; points: TracePoint[] } {
+  const pipeline = buildPipeline(config, classifier, 0, adaptation);
   const alerts: StreamAlert[] = [];
+  const points: TracePoint[] = [];
   const open: number[] = [];
   let lastT = 0;
   const chunk = 8000;
@@ -68,17 +84,32 @@ export function alertsOf(config: Config, classifier: Parameters<typeof buildPipe
   for (let i = 0; i < samples.length; i += chunk) {
     for (const r of pipeline.process(samples.subarray(i, i + chunk))) {
       onEvents(r.events);
+      points.push({ tMs: r.tMs, danger: r.danger });
       lastT = r.tMs;
     }
   }
   onEvents(pipeline.reset(lastT));
-  return alerts;
+  return { alerts, points };
+}
+
+/**
+ * A fresh unit's adaptation for each stream, in memory (never saved), when the configuration
+ * enables it and the bundle is normalised per speaker — as `run` would adapt, starting cold.
+ */
+function streamAdaptation(config: Config, bundle: LoadedBundle): RunningAdaptation | null {
+  if (!config.adaptation.enabled || bundle.meta.features.norm !== "speaker") return null;
+  return new RunningAdaptation(bundle.meta.normalisation, {
+    halfLifeH: config.adaptation.half_life_h,
+    maxWeight: config.adaptation.max_weight,
+    stepMs: stepMs(bundle.meta.features),
+  });
 }
 
 export async function runQuality(o: QualityOptions): Promise<QualityResults> {
   const made = createClassifier(o.bundle);
   const dangerLabels = o.config.detect.danger.labels as string[];
   const reports: StreamReport[] = [];
+  const traces: SweepTrace[] = [];
   const scores = new Map<string, { scores: StreamScore[]; seconds: number }>();
   await mkdir(o.workDir, { recursive: true });
   const cache = new Map<string, Float32Array>();
@@ -115,7 +146,8 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
       const base = path.join(o.workDir, `${corpus}-stream-${seed}`);
       await writeFile(`${base}.wav`, encodeWav16(built.samples));
       await writeFile(`${base}.json`, JSON.stringify(built.timeline, null, 1) + "\n");
-      const alerts = alertsOf(o.config, made.classifier, built.samples);
+      const { alerts, points } = alertsOf(o.config, made.classifier, built.samples, streamAdaptation(o.config, o.bundle));
+      traces.push({ timeline: built.timeline as StreamTimeline, points });
       const score = scoreStream(built.timeline as StreamTimeline, alerts, o.graceS);
       const entry = scores.get(corpus) ?? { scores: [], seconds: 0 };
       entry.scores.push(score);
@@ -135,6 +167,8 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     streams: reports,
     grace_s: o.graceS,
     speakers: o.speakers ? [...o.speakers].sort() : null,
+    adaptation: streamAdaptation(o.config, o.bundle) !== null,
+    traces,
   };
 }
 
@@ -145,15 +179,28 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
  * Speakers may be qualified by corpus ("crema-d/1083"); runQuality matches both forms.
  */
 export function testSpeakersOf(bundle: LoadedBundle): string[] | null {
+  return splitSpeakersOf(bundle, "test");
+}
+
+/**
+ * The validation speakers a bundle records ("…; validation crema-d/1066 …"): never trained on,
+ * never tested on — the speakers to tune detection settings on before checking them on the test
+ * speakers.
+ */
+export function validationSpeakersOf(bundle: LoadedBundle): string[] | null {
+  return splitSpeakersOf(bundle, "validation");
+}
+
+function splitSpeakersOf(bundle: LoadedBundle, which: "test" | "validation"): string[] | null {
   const split = (bundle.meta.training as Record<string, unknown>)["split"];
   if (typeof split === "string") {
-    const m = /test speakers\s+([^;]+)/i.exec(split);
+    const m = (which === "test" ? /test speakers\s+([^;]+)/i : /validation(?: speakers)?\s+([^;]+)/i).exec(split);
     const list = m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
     return list.length > 0 ? list : null;
   }
   if (!split || typeof split !== "object") return null;
   for (const [k, v] of Object.entries(split as Record<string, unknown>)) {
-    if (!k.toLowerCase().includes("test")) continue;
+    if (!k.toLowerCase().includes(which === "test" ? "test" : "val")) continue;
     if (Array.isArray(v) && v.every((s) => typeof s === "string" || typeof s === "number")) return v.map(String);
     if (v && typeof v === "object") {
       const inner = (v as Record<string, unknown>)["speakers"];

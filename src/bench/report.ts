@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
 import type { PerformanceResults } from "./performance.js";
 import type { QualityResults } from "./quality.js";
+import type { QualitySummary } from "./stream-score.js";
+import { describeSetting, type SweepSetting, type Targets } from "./sweep.js";
 
 export interface MachineInfo {
   cpu_model: string;
@@ -123,5 +125,35 @@ export function formatQuality(q: QualityResults): string {
       ["corpus", "streams", "hours", "false alerts", "per h non-danger", "caught", "%", "latency p50 s", "p95 s"],
       [...Object.entries(q.per_corpus).map(([c, s]) => row(c, s)), row("all", q.summary)],
     ) + `caught = an alert starts within the passage or ${q.grace_s} s after it (or one is on at its onset)${q.speakers ? `; speakers: ${q.speakers.join(" ")}` : ""}\n`
+  );
+}
+
+export interface SweepReport {
+  settings: number;
+  targets: Targets;
+  current: { setting: string; summary: QualitySummary };
+  front: { setting: SweepSetting; summary: QualitySummary }[];
+  choice: { setting: SweepSetting; summary: QualitySummary; rule: string; meets_targets: boolean; config: Record<string, unknown> } | null;
+}
+
+/** The Pareto front of a sweep, the configured setting's figures and the chosen default. */
+export function formatSweep(r: SweepReport): string {
+  const row = (name: string, s: QualitySummary): string[] => [
+    name,
+    f(s.false_alerts_per_h, 2),
+    `${s.caught}/${s.passages}`,
+    f(s.caught_share * 100, 1),
+    f(s.onset_to_alert_s.p50, 1),
+  ];
+  const chosen = r.choice ? describeSetting(r.choice.setting) : null;
+  return (
+    `sweep: ${r.settings} settings replayed over the same windows; targets ≤ ${r.targets.maxFalsePerHour} false alerts/h, ≥ ${r.targets.minCaught * 100} % caught\n` +
+    table(
+      ["setting (Pareto front: nothing catches more with fewer false alerts)", "false/h", "caught", "%", "latency p50 s"],
+      [row(`configured: ${r.current.setting}`, r.current.summary), ...r.front.map((x) => row(describeSetting(x.setting) + (describeSetting(x.setting) === chosen ? "  ◀ chosen" : ""), x.summary))],
+    ) +
+    (r.choice
+      ? `chosen (${r.choice.rule}): ${chosen}\n  detect: ${JSON.stringify(r.choice.config)}\n`
+      : "no settings to choose from\n")
   );
 }

@@ -5,8 +5,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { runPerformance, roundDeep, type PerformanceResults } from "../bench/performance.js";
-import { runQuality, testSpeakersOf, type QualityResults } from "../bench/quality.js";
-import { formatPerformance, formatQuality, loadAverage, machineInfo, type MachineInfo } from "../bench/report.js";
+import { runQuality, testSpeakersOf, validationSpeakersOf, type QualityResults } from "../bench/quality.js";
+import { chooseSetting, DEFAULT_TARGETS, describeSetting, paretoFront, runSweep, settingAsConfig, sweepSettings, type Targets } from "../bench/sweep.js";
+import { formatPerformance, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
 import { loadConfig } from "../config/load.js";
 import { checkModelFitsConfig, loadConfiguredModel } from "../daemon/build.js";
@@ -34,12 +35,17 @@ runs them through the replay pipeline and scores the alerts.
   --streams DIR     corpus directory; repeat for several
   --noise DIR       background noise WAVs (default: white noise)
   --work DIR        where streams and their timelines go (default: a temp dir, removed afterwards)
-  --speakers LIST   only these speakers (comma-separated), or "test" for the bundle's test speakers
+  --speakers LIST   only these speakers (comma-separated), or "test" / "validation" for the
+                    bundle's test or validation speakers (neither was trained on)
   --stream-minutes N  length of each stream (default 20)
   --per-dir N       streams per corpus directory (default 3)
   --seed N          stream seed (default 1)
   --grace S         an alert up to S seconds after a passage ends still catches it (default 4)
   --perf            with --streams, also run the performance part
+  --sweep           also replay the streams' danger scores through every detector setting of a
+                    grid (smoothing, thresholds, k of n, minimum duration, cooldown), print the
+                    Pareto front and the setting the rule in docs/detection.md picks
+  --target-fa X --target-caught Y   the targets that rule uses (default 0.5 per hour, 0.9)
 `;
 
 const PIN_ENV = "EARWITNESS_BENCH_PINNED";
@@ -78,6 +84,9 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
     seed: { type: "string", default: "1" },
     grace: { type: "string", default: "4" },
     perf: { type: "boolean", default: false },
+    sweep: { type: "boolean", default: false },
+    "target-fa": { type: "string", default: String(DEFAULT_TARGETS.maxFalsePerHour) },
+    "target-caught": { type: "string", default: String(DEFAULT_TARGETS.minCaught) },
     help: { type: "boolean", short: "h", default: false },
   });
   if (v.help) {
@@ -113,6 +122,11 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
   const scratch = await mkdtemp(path.join(tmpdir(), "earwitness-bench-"));
   let perf: PerformanceResults | null = null;
   let quality: QualityResults | null = null;
+  let sweep: SweepReport | null = null;
+  const targets: Targets = {
+    maxFalsePerHour: num(v["target-fa"], "target-fa", { min: 0 }),
+    minCaught: num(v["target-caught"], "target-caught", { min: 0, max: 1 }),
+  };
   try {
     if (streamDirs.length === 0 || v.perf) {
       const modelDir = (v.model as string | undefined) ?? shippedModelDir();
@@ -133,9 +147,9 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
       checkModelFitsConfig(config, bundle);
       let speakers: Set<string> | null = null;
       const sp = v.speakers as string | undefined;
-      if (sp === "test") {
-        const list = testSpeakersOf(bundle);
-        if (!list) throw new UsageError(`--speakers test: bundle ${bundle.meta.name} lists no test speakers in training.split`);
+      if (sp === "test" || sp === "validation") {
+        const list = sp === "test" ? testSpeakersOf(bundle) : validationSpeakersOf(bundle);
+        if (!list) throw new UsageError(`--speakers ${sp}: bundle ${bundle.meta.name} lists no ${sp} speakers in training.split`);
         speakers = new Set(list);
       } else if (sp) speakers = new Set(sp.split(",").map((s) => s.trim()).filter(Boolean));
       const workDir = (v.work as string | undefined) ?? path.join(scratch, "streams");
@@ -154,6 +168,22 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         progress: bar,
       });
       bar.done();
+      if (v.sweep) {
+        const settings = sweepSettings();
+        say(`sweep: replaying ${settings.length} detector settings over ${quality.traces.length} stream(s)…`);
+        const results = runSweep(quality.traces, detect, settings, grace);
+        const choice = chooseSetting(results, targets);
+        const current = describeSetting({ ...detect, smoothing: detect.smoothing });
+        sweep = {
+          settings: settings.length,
+          targets,
+          current: { setting: current, summary: quality.summary },
+          front: paretoFront(results),
+          choice: choice
+            ? { setting: choice.result.setting, summary: choice.result.summary, rule: choice.rule, meets_targets: choice.meetsTargets, config: settingAsConfig(choice.result.setting) }
+            : null,
+        };
+      }
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -170,7 +200,8 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
   const results = {
     ...previous,
     ...(perf ? { ...roundDeep(perf), performance_machine: machine } : {}),
-    ...(quality ? { quality: roundDeep(quality), quality_machine: machine } : {}),
+    ...(quality ? { quality: roundDeep({ ...quality, traces: undefined }), quality_machine: machine } : {}),
+    ...(sweep ? { sweep: roundDeep(sweep) } : {}),
     machine,
     finished: new Date().toISOString(),
     duration_s: Math.round((Date.now() - started) / 1000),
@@ -181,6 +212,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
   else {
     if (perf) process.stdout.write(formatPerformance(perf, machine));
     if (quality) process.stdout.write("\n" + formatQuality(quality));
+    if (sweep) process.stdout.write("\n" + formatSweep(sweep));
     process.stdout.write(`\nresults: ${outFile} (${Math.round((Date.now() - started) / 1000)} s)\n`);
   }
   return 0;

@@ -1,0 +1,219 @@
+/**
+ * Choosing the detector's defaults from measurements (`earwitness bench --streams … --sweep`).
+ *
+ * The expensive part of a detection benchmark is the model; the decision after it is cheap and
+ * pure. So the streams are run through the pipeline once, keeping each window's time and *raw*
+ * danger score (before smoothing), and every candidate setting — smoothing, thresholds, k of n,
+ * minimum duration, hold, cooldown — is then replayed over those scores with the same smoother
+ * and the same `AlertStateMachine` the daemon runs, and scored against the streams' ground truth
+ * exactly as the benchmark scores the daemon (stream-score.ts). A candidate replayed here raises
+ * the alerts the pipeline would raise with that configuration, window for window.
+ *
+ * The rule that picks the default (`chooseSetting`) is written down here and in docs/detection.md
+ * so that a better model gets its defaults the same way.
+ */
+import { createSmoother } from "../detect/danger.js";
+import type { AlertParams, SmoothingSpec } from "../detect/params.js";
+import { AlertStateMachine } from "../detect/state-machine.js";
+import type { StreamTimeline } from "./stream-builder.js";
+import { scoreStream, summariseScores, type QualitySummary, type StreamAlert } from "./stream-score.js";
+
+/** One window of a stream as the pipeline saw it: its time and raw danger score (0 when gated). */
+export interface TracePoint {
+  tMs: number;
+  danger: number;
+}
+
+export interface SweepTrace {
+  timeline: StreamTimeline;
+  points: TracePoint[];
+}
+
+/** The detector settings a sweep varies; everything else comes from the configuration. */
+export interface SweepSetting {
+  smoothing: SmoothingSpec;
+  enterThreshold: number;
+  exitThreshold: number;
+  k: number;
+  n: number;
+  minDurationMs: number;
+  holdMs: number;
+  cooldownMs: number;
+}
+
+export interface SweepResult {
+  setting: SweepSetting;
+  summary: QualitySummary;
+}
+
+export interface SweepGrid {
+  smoothing: SmoothingSpec[];
+  enter: number[];
+  /** exit = enter − gap (hysteresis). */
+  exitGap: number[];
+  kn: [number, number][];
+  minDurationMs: number[];
+  holdMs: number[];
+  cooldownMs: number[];
+}
+
+/** k of n at 0.5 s hops covers 1–3 s of danger; cooldowns from 10 s to 2 min. */
+export const DEFAULT_SWEEP_GRID: SweepGrid = {
+  smoothing: [{ method: "none" }, { method: "ema", windows: 3 }, { method: "mean", windows: 4 }],
+  enter: [0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9],
+  exitGap: [0.2],
+  kn: [
+    [2, 3],
+    [3, 5],
+    [4, 6],
+    [6, 8],
+  ],
+  minDurationMs: [0, 1000, 2000],
+  holdMs: [2000],
+  cooldownMs: [10_000, 30_000, 120_000],
+};
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+export function sweepSettings(grid: SweepGrid = DEFAULT_SWEEP_GRID): SweepSetting[] {
+  const out: SweepSetting[] = [];
+  for (const smoothing of grid.smoothing)
+    for (const enter of grid.enter)
+      for (const gap of grid.exitGap)
+        for (const [k, n] of grid.kn)
+          for (const minDurationMs of grid.minDurationMs)
+            for (const holdMs of grid.holdMs)
+              for (const cooldownMs of grid.cooldownMs) {
+                const exit = round2(enter - gap);
+                if (exit < 0) continue;
+                out.push({ smoothing, enterThreshold: round2(enter), exitThreshold: exit, k, n, minDurationMs, holdMs, cooldownMs });
+              }
+  return out;
+}
+
+/**
+ * The alerts the pipeline raises over one trace with these settings: the smoother, then the
+ * state machine, then (as `alertsOf` does at the end of a file) a reset that closes an open alert.
+ */
+export function replayAlerts(points: readonly TracePoint[], base: AlertParams, s: SweepSetting): StreamAlert[] {
+  if (points.length === 0) return [];
+  const params: AlertParams = {
+    ...base,
+    enterThreshold: s.enterThreshold,
+    exitThreshold: s.exitThreshold,
+    k: s.k,
+    n: s.n,
+    minDurationMs: s.minDurationMs,
+    holdMs: s.holdMs,
+    cooldownMs: s.cooldownMs,
+  };
+  const smoother = createSmoother(s.smoothing);
+  const machine = new AlertStateMachine(params, points[0]!.tMs);
+  const alerts: StreamAlert[] = [];
+  const collect = (events: { type: string; startMs: number; endMs?: number }[]): void => {
+    for (const e of events) if (e.type === "alert_end") alerts.push({ start_s: e.startMs / 1000, end_s: (e.endMs ?? e.startMs) / 1000 });
+  };
+  for (const p of points) collect(machine.step({ tMs: p.tMs, score: smoother.push(p.danger) }).events);
+  collect(machine.reset(points[points.length - 1]!.tMs).events);
+  return alerts;
+}
+
+export function evaluateSetting(traces: readonly SweepTrace[], base: AlertParams, s: SweepSetting, graceS: number): QualitySummary {
+  const scores = traces.map((t) => scoreStream(t.timeline, replayAlerts(t.points, base, s), graceS));
+  return summariseScores(scores, traces.reduce((a, t) => a + t.timeline.duration_s, 0));
+}
+
+export function runSweep(traces: readonly SweepTrace[], base: AlertParams, settings: readonly SweepSetting[], graceS: number): SweepResult[] {
+  return settings.map((setting) => ({ setting, summary: evaluateSetting(traces, base, setting, graceS) }));
+}
+
+/**
+ * The settings no other setting beats on both counts (fewer false alerts per hour and more
+ * passages caught), fewest false alerts first. Of settings with equal figures the first in the
+ * input is kept.
+ */
+export function paretoFront(results: readonly SweepResult[]): SweepResult[] {
+  const sorted = [...results].sort(
+    (a, b) => a.summary.false_alerts_per_h - b.summary.false_alerts_per_h || b.summary.caught_share - a.summary.caught_share,
+  );
+  const front: SweepResult[] = [];
+  let bestCaught = -1;
+  for (const r of sorted) {
+    if (r.summary.caught_share > bestCaught) {
+      front.push(r);
+      bestCaught = r.summary.caught_share;
+    }
+  }
+  return front;
+}
+
+export interface Targets {
+  /** At most this many false alerts per hour of non-danger audio. */
+  maxFalsePerHour: number;
+  /** At least this share of danger passages caught. */
+  minCaught: number;
+}
+
+export const DEFAULT_TARGETS: Targets = { maxFalsePerHour: 0.5, minCaught: 0.9 };
+
+export interface Choice {
+  result: SweepResult;
+  /** Which rule picked it, in words for the report. */
+  rule: string;
+  meetsTargets: boolean;
+}
+
+/**
+ * The rule that picks a default:
+ *
+ * 1. If settings meet both targets, the one that catches most (then: fewest false alerts, then
+ *    the earliest alert).
+ * 2. Otherwise the false-alert target wins: of the settings within it, the one that catches most.
+ *    A unit that wakes a household every night gets unplugged and then protects nobody, while a
+ *    room can always be made more sensitive with `earwitness calibrate`; the report shows what
+ *    the sensitivity would cost.
+ * 3. If no setting keeps within the false-alert target, the one with the fewest false alerts
+ *    (then: catches most).
+ *
+ * Ties keep the smoother-free, smaller-k, shorter settings first (the order of `sweepSettings`),
+ * so the choice is reproducible.
+ */
+export function chooseSetting(results: readonly SweepResult[], targets: Targets = DEFAULT_TARGETS): Choice | null {
+  if (results.length === 0) return null;
+  const latency = (r: SweepResult): number => (Number.isFinite(r.summary.onset_to_alert_s.p50) ? r.summary.onset_to_alert_s.p50 : Infinity);
+  const byCatch = (a: SweepResult, b: SweepResult): number =>
+    b.summary.caught_share - a.summary.caught_share || a.summary.false_alerts_per_h - b.summary.false_alerts_per_h || latency(a) - latency(b);
+  const withinFa = results.filter((r) => r.summary.false_alerts_per_h <= targets.maxFalsePerHour);
+  const both = withinFa.filter((r) => r.summary.caught_share >= targets.minCaught);
+  if (both.length > 0) return { result: [...both].sort(byCatch)[0]!, rule: "meets both targets; catches most", meetsTargets: true };
+  if (withinFa.length > 0) {
+    return {
+      result: [...withinFa].sort(byCatch)[0]!,
+      rule: `no setting meets both targets; of those within ${targets.maxFalsePerHour} false alerts/h, the one that catches most`,
+      meetsTargets: false,
+    };
+  }
+  const fewest = [...results].sort(
+    (a, b) => a.summary.false_alerts_per_h - b.summary.false_alerts_per_h || b.summary.caught_share - a.summary.caught_share,
+  )[0]!;
+  return { result: fewest, rule: `no setting keeps within ${targets.maxFalsePerHour} false alerts/h; the one with the fewest`, meetsTargets: false };
+}
+
+/** A setting in the config's own words (seconds, snake_case), for reports and `config.yaml`. */
+export function settingAsConfig(s: SweepSetting): Record<string, unknown> {
+  return {
+    smoothing: s.smoothing.method === "none" ? { method: "none" } : { method: s.smoothing.method, windows: s.smoothing.windows },
+    enter_threshold: s.enterThreshold,
+    exit_threshold: s.exitThreshold,
+    k: s.k,
+    n: s.n,
+    min_duration_s: s.minDurationMs / 1000,
+    hold_s: s.holdMs / 1000,
+    cooldown_s: s.cooldownMs / 1000,
+  };
+}
+
+export function describeSetting(s: SweepSetting): string {
+  const sm = s.smoothing.method === "none" ? "no smoothing" : `${s.smoothing.method} ${s.smoothing.windows}`;
+  return `${sm}, enter ${s.enterThreshold}/exit ${s.exitThreshold}, ${s.k} of ${s.n}, min ${s.minDurationMs / 1000} s, hold ${s.holdMs / 1000} s, cooldown ${s.cooldownMs / 1000} s`;
+}

@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import { alertsOf } from "../../../src/bench/quality.js";
+import type { QualitySummary } from "../../../src/bench/stream-score.js";
+import {
+  chooseSetting,
+  paretoFront,
+  replayAlerts,
+  settingAsConfig,
+  sweepSettings,
+  type SweepResult,
+  type SweepSetting,
+} from "../../../src/bench/sweep.js";
+import { parseConfig } from "../../../src/config/load.js";
+import { detectParamsFromConfig } from "../../../src/config/detect-params.js";
+import { DEFAULT_FEATURE_SPEC } from "../../../src/features/spec.js";
+import { FakeClassifier } from "../../fakes/fake-classifier.js";
+
+/** Seeded noise: white noise is "hiss" (the fake classifier's danger), low-passed is "murmur". */
+function noise(seconds: number, lowpass: boolean, seed: number): Float32Array {
+  let a = seed;
+  const out = new Float32Array(Math.round(seconds * 16_000));
+  let y = 0;
+  for (let i = 0; i < out.length; i++) {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    const x = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * 0.2;
+    y = lowpass ? 0.97 * y + 0.03 * x * 8 : x;
+    out[i] = y;
+  }
+  return out;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+// Murmur with hiss bursts of 1, 2, 4 and 7 s, some close together: settings disagree about them.
+const AUDIO = concat([
+  noise(5, true, 1),
+  noise(1, false, 2),
+  noise(4, true, 3),
+  noise(2, false, 4),
+  noise(1.5, true, 5),
+  noise(4, false, 6),
+  noise(12, true, 7),
+  noise(7, false, 8),
+  noise(6, true, 9),
+]);
+
+function configWith(s: SweepSetting) {
+  const yaml = `detect:\n  energy_gate_dbfs: -50\n  smoothing: ${JSON.stringify(s.smoothing.method === "none" ? { method: "none" } : s.smoothing)}\n` +
+    Object.entries(settingAsConfig(s))
+      .filter(([k]) => k !== "smoothing")
+      .map(([k, v]) => `  ${k}: ${String(v)}\n`)
+      .join("");
+  const r = parseConfig(yaml, { env: {}, hostname: "unit" });
+  if (!r.ok) throw new Error(r.issues.join("; "));
+  return r.config;
+}
+
+const BASE: SweepSetting = {
+  smoothing: { method: "none" },
+  enterThreshold: 0.6,
+  exitThreshold: 0.4,
+  k: 3,
+  n: 5,
+  minDurationMs: 1000,
+  holdMs: 2000,
+  cooldownMs: 30_000,
+};
+
+describe("replayAlerts", () => {
+  it("raises exactly the alerts the pipeline raises when configured with the same setting", () => {
+    const clf = new FakeClassifier(DEFAULT_FEATURE_SPEC);
+    const base = configWith(BASE);
+    const { points } = alertsOf(base, clf, AUDIO);
+    expect(points.length).toBeGreaterThan(70);
+    const variants: SweepSetting[] = [
+      BASE,
+      { ...BASE, k: 2, n: 3, minDurationMs: 0, cooldownMs: 3000 },
+      { ...BASE, smoothing: { method: "ema", windows: 3 }, enterThreshold: 0.5, exitThreshold: 0.3, cooldownMs: 10_000 },
+      { ...BASE, smoothing: { method: "mean", windows: 4 }, k: 6, n: 8, minDurationMs: 0, holdMs: 0, cooldownMs: 0 },
+    ];
+    const counts: number[] = [];
+    for (const s of variants) {
+      const config = configWith(s);
+      const direct = alertsOf(config, clf, AUDIO).alerts;
+      expect(replayAlerts(points, detectParamsFromConfig(config.detect), s), JSON.stringify(s)).toEqual(direct);
+      counts.push(direct.length);
+    }
+    // The variants really differ, or the comparison would prove little.
+    expect(new Set(counts).size).toBeGreaterThan(1);
+    expect(Math.max(...counts)).toBeGreaterThan(0);
+  });
+});
+
+const summary = (fa: number, caught: number, p50 = 2): QualitySummary => ({
+  streams: 1,
+  audio_h: 1,
+  non_danger_h: 1,
+  false_alerts: fa,
+  false_alerts_per_h: fa,
+  passages: 10,
+  caught: caught * 10,
+  caught_share: caught,
+  onset_to_alert_s: { p50, p95: p50 * 2 },
+});
+const result = (enter: number, fa: number, caught: number, p50 = 2): SweepResult => ({
+  setting: { ...BASE, enterThreshold: enter, exitThreshold: enter - 0.2 },
+  summary: summary(fa, caught, p50),
+});
+
+describe("paretoFront", () => {
+  it("keeps the settings nothing beats on both counts, fewest false alerts first", () => {
+    const rs = [result(0.5, 3, 0.9), result(0.6, 1, 0.7), result(0.7, 1, 0.6), result(0.8, 0, 0.2), result(0.4, 5, 0.9)];
+    expect(paretoFront(rs).map((r) => r.setting.enterThreshold)).toEqual([0.8, 0.6, 0.5]);
+  });
+});
+
+describe("chooseSetting", () => {
+  it("takes the setting that catches most among those meeting both targets", () => {
+    const c = chooseSetting([result(0.5, 0.4, 0.95, 3), result(0.6, 0.2, 0.95, 2), result(0.4, 2, 1)]);
+    expect(c?.meetsTargets).toBe(true);
+    expect(c?.result.setting.enterThreshold).toBe(0.6);
+  });
+  it("otherwise keeps within the false-alert target and catches as much as it can", () => {
+    const c = chooseSetting([result(0.5, 0.4, 0.6), result(0.7, 0, 0.3), result(0.4, 4, 0.95)]);
+    expect(c?.meetsTargets).toBe(false);
+    expect(c?.result.setting.enterThreshold).toBe(0.5);
+    expect(c?.rule).toMatch(/no setting meets both/);
+  });
+  it("and when nothing keeps within it, takes the fewest false alerts", () => {
+    const c = chooseSetting([result(0.5, 3, 0.9), result(0.7, 1, 0.5), result(0.8, 1, 0.6)], { maxFalsePerHour: 0.5, minCaught: 0.9 });
+    expect(c?.result.setting.enterThreshold).toBe(0.8);
+    expect(chooseSetting([])).toBeNull();
+  });
+});
+
+describe("sweepSettings", () => {
+  it("spans the grid and never proposes an exit threshold below zero", () => {
+    const s = sweepSettings({
+      smoothing: [{ method: "none" }],
+      enter: [0.1, 0.5],
+      exitGap: [0.2],
+      kn: [
+        [2, 3],
+        [3, 5],
+      ],
+      minDurationMs: [0],
+      holdMs: [2000],
+      cooldownMs: [10_000, 30_000],
+    });
+    expect(s).toHaveLength(4);
+    expect(s.every((x) => x.exitThreshold >= 0 && x.exitThreshold < x.enterThreshold)).toBe(true);
+  });
+});
