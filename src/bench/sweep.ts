@@ -57,9 +57,18 @@ export interface SweepGrid {
   cooldownMs: number[];
 }
 
-/** k of n at 0.5 s hops covers 1–3 s of danger; cooldowns from 10 s to 2 min. */
+/**
+ * k of n at 0.5 s hops covers 1–5 s of danger (a passage is at least 3 s, and a 3 s window still
+ * hears it for 3 s after); smoothing over 1.5–4 s; cooldowns from 10 s to 2 min.
+ */
 export const DEFAULT_SWEEP_GRID: SweepGrid = {
-  smoothing: [{ method: "none" }, { method: "ema", windows: 3 }, { method: "mean", windows: 4 }],
+  smoothing: [
+    { method: "none" },
+    { method: "ema", windows: 3 },
+    { method: "ema", windows: 6 },
+    { method: "mean", windows: 4 },
+    { method: "mean", windows: 8 },
+  ],
   enter: [0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9],
   exitGap: [0.2],
   kn: [
@@ -67,6 +76,8 @@ export const DEFAULT_SWEEP_GRID: SweepGrid = {
     [3, 5],
     [4, 6],
     [6, 8],
+    [8, 10],
+    [10, 12],
   ],
   minDurationMs: [0, 1000, 2000],
   holdMs: [2000],
@@ -133,19 +144,23 @@ export function runSweep(traces: readonly SweepTrace[], base: AlertParams, setti
  * input is kept.
  */
 export function paretoFront(results: readonly SweepResult[]): SweepResult[] {
-  const sorted = [...results].sort(
-    (a, b) => a.summary.false_alerts_per_h - b.summary.false_alerts_per_h || b.summary.caught_share - a.summary.caught_share,
-  );
+  const sorted = [...results].sort((a, b) => faOf(a) - faOf(b) || caughtOf(b) - caughtOf(a));
   const front: SweepResult[] = [];
   let bestCaught = -1;
   for (const r of sorted) {
-    if (r.summary.caught_share > bestCaught) {
+    if (caughtOf(r) > bestCaught) {
       front.push(r);
-      bestCaught = r.summary.caught_share;
+      bestCaught = caughtOf(r);
     }
   }
   return front;
 }
+
+// Streams without a danger passage have no catch rate (counted as nothing caught), streams
+// without non-danger audio no false-alert rate (counted as the worst): a sweep never favours
+// a setting for what it was not shown.
+const caughtOf = (r: SweepResult): number => (Number.isNaN(r.summary.caught_share) ? 0 : r.summary.caught_share);
+const faOf = (r: SweepResult): number => (Number.isNaN(r.summary.false_alerts_per_h) ? Infinity : r.summary.false_alerts_per_h);
 
 export interface Targets {
   /** At most this many false alerts per hour of non-danger audio. */
@@ -181,10 +196,9 @@ export interface Choice {
 export function chooseSetting(results: readonly SweepResult[], targets: Targets = DEFAULT_TARGETS): Choice | null {
   if (results.length === 0) return null;
   const latency = (r: SweepResult): number => (Number.isFinite(r.summary.onset_to_alert_s.p50) ? r.summary.onset_to_alert_s.p50 : Infinity);
-  const byCatch = (a: SweepResult, b: SweepResult): number =>
-    b.summary.caught_share - a.summary.caught_share || a.summary.false_alerts_per_h - b.summary.false_alerts_per_h || latency(a) - latency(b);
-  const withinFa = results.filter((r) => r.summary.false_alerts_per_h <= targets.maxFalsePerHour);
-  const both = withinFa.filter((r) => r.summary.caught_share >= targets.minCaught);
+  const byCatch = (a: SweepResult, b: SweepResult): number => caughtOf(b) - caughtOf(a) || faOf(a) - faOf(b) || latency(a) - latency(b);
+  const withinFa = results.filter((r) => faOf(r) <= targets.maxFalsePerHour);
+  const both = withinFa.filter((r) => caughtOf(r) >= targets.minCaught);
   if (both.length > 0) return { result: [...both].sort(byCatch)[0]!, rule: "meets both targets; catches most", meetsTargets: true };
   if (withinFa.length > 0) {
     return {
@@ -193,9 +207,7 @@ export function chooseSetting(results: readonly SweepResult[], targets: Targets 
       meetsTargets: false,
     };
   }
-  const fewest = [...results].sort(
-    (a, b) => a.summary.false_alerts_per_h - b.summary.false_alerts_per_h || b.summary.caught_share - a.summary.caught_share,
-  )[0]!;
+  const fewest = [...results].sort((a, b) => faOf(a) - faOf(b) || caughtOf(b) - caughtOf(a))[0]!;
   return { result: fewest, rule: `no setting keeps within ${targets.maxFalsePerHour} false alerts/h; the one with the fewest`, meetsTargets: false };
 }
 

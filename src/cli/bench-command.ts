@@ -15,6 +15,7 @@ import type { Logger } from "../log.js";
 import { num, parse, progressBar, UsageError } from "./args.js";
 import { loadNoises } from "./corpus-options.js";
 import { packageRoot, shippedModelDir } from "./paths.js";
+import YAML from "yaml";
 
 export const BENCH_HELP = `earwitness bench — speed, latency, memory and detection quality on this machine
 
@@ -46,6 +47,8 @@ runs them through the replay pipeline and scores the alerts.
                     grid (smoothing, thresholds, k of n, minimum duration, cooldown), print the
                     Pareto front and the setting the rule in docs/detection.md picks
   --target-fa X --target-caught Y   the targets that rule uses (default 0.5 per hour, 0.9)
+  --write-config FILE  with --sweep, write the chosen setting as a config file (a detect section),
+                    to check it on other speakers: bench --streams … --config FILE
 `;
 
 const PIN_ENV = "EARWITNESS_BENCH_PINNED";
@@ -85,6 +88,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
     grace: { type: "string", default: "4" },
     perf: { type: "boolean", default: false },
     sweep: { type: "boolean", default: false },
+    "write-config": { type: "string" },
     "target-fa": { type: "string", default: String(DEFAULT_TARGETS.maxFalsePerHour) },
     "target-caught": { type: "string", default: String(DEFAULT_TARGETS.minCaught) },
     help: { type: "boolean", short: "h", default: false },
@@ -101,6 +105,8 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
   const seed = num(v.seed, "seed", { min: 0, integer: true });
   const grace = num(v.grace, "grace", { min: 0, max: 60 });
   for (const d of streamDirs) if (!existsSync(path.join(d, "manifest.csv"))) throw new UsageError(`--streams ${d}: no manifest.csv there`);
+  if ((v.sweep || v["write-config"]) && streamDirs.length === 0) throw new UsageError("--sweep needs --streams DIR");
+  if (v["write-config"] && !v.sweep) throw new UsageError("--write-config needs --sweep");
 
   if (!v["no-pin"] && process.env[PIN_ENV] === undefined) {
     const code = await reexecPinned(cpu);
@@ -206,6 +212,14 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
     finished: new Date().toISOString(),
     duration_s: Math.round((Date.now() - started) / 1000),
   };
+  const writeConfig = v["write-config"] as string | undefined;
+  if (writeConfig && sweep?.choice) {
+    const header =
+      `# Detector settings chosen by earwitness bench --sweep (${sweep.choice.rule}).\n` +
+      `# Tuning streams: ${quality?.speakers ? `speakers ${quality.speakers.join(" ")}` : "all speakers"}; ` +
+      `${sweep.choice.summary.false_alerts_per_h.toFixed(2)} false alerts/h, ${(sweep.choice.summary.caught_share * 100).toFixed(1)} % caught there.\n`;
+    await writeFile(writeConfig, header + YAML.stringify({ detect: sweep.choice.config }));
+  }
   await mkdir(path.dirname(outFile), { recursive: true });
   await writeFile(outFile, JSON.stringify(results, null, 2) + "\n");
   if (v.json) process.stdout.write(JSON.stringify(results, null, 2) + "\n");
@@ -213,6 +227,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
     if (perf) process.stdout.write(formatPerformance(perf, machine));
     if (quality) process.stdout.write("\n" + formatQuality(quality));
     if (sweep) process.stdout.write("\n" + formatSweep(sweep));
+    if (writeConfig) process.stdout.write(`\nchosen setting written to ${writeConfig}\n`);
     process.stdout.write(`\nresults: ${outFile} (${Math.round((Date.now() - started) / 1000)} s)\n`);
   }
   return 0;

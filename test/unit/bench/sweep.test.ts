@@ -122,6 +122,13 @@ describe("paretoFront", () => {
     const rs = [result(0.5, 3, 0.9), result(0.6, 1, 0.7), result(0.7, 1, 0.6), result(0.8, 0, 0.2), result(0.4, 5, 0.9)];
     expect(paretoFront(rs).map((r) => r.setting.enterThreshold)).toEqual([0.8, 0.6, 0.5]);
   });
+  it("counts streams without passages as catching nothing and without calm audio as the worst", () => {
+    const none = { ...result(0.9, 0, 0), summary: { ...summary(0, 0), caught_share: Number.NaN } };
+    const noCalm = { ...result(0.3, 0, 1), summary: { ...summary(0, 1), false_alerts_per_h: Number.NaN } };
+    const rs = [none, noCalm, result(0.6, 1, 0.5)];
+    expect(paretoFront(rs).map((r) => r.setting.enterThreshold)).toEqual([0.9, 0.6, 0.3]);
+    expect(chooseSetting(rs)?.result.setting.enterThreshold).toBe(0.9);
+  });
 });
 
 describe("chooseSetting", () => {

@@ -1,0 +1,89 @@
+/**
+ * `earwitness bench --streams DIR --sweep --write-config FILE` from the command line: streams built
+ * from a small corpus, the sweep's Pareto front and choice in the results file, and the chosen
+ * setting written as a config file that `config check` accepts and `bench --config` then runs.
+ * The model is the constant-angry bundle, so the figures themselves are not the point here
+ * (test/unit/bench/sweep.test.ts checks that a replayed setting raises the pipeline's alerts).
+ */
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
+import { MAIN_JS, noise, REPO_ROOT, silence, writeWav } from "../daemon/harness.js";
+
+let dir: string;
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN_JS, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? "", HOME: dir, TMPDIR: dir } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "ew-sweep-"));
+  await writeConstantBundle(path.join(dir, "model"));
+  const corpus = path.join(dir, "corpus");
+  await mkdir(corpus);
+  const lines = ["path,label,speaker"];
+  let seed = 1;
+  for (const speaker of ["a", "b"]) {
+    for (const label of ["angry", "neutral", "sad"]) {
+      for (let k = 0; k < 3; k++) {
+        const file = `${speaker}-${label}-${k}.wav`;
+        await writeWav(path.join(corpus, file), silence(0.2), noise(2, 0.2, seed++), silence(0.2));
+        lines.push(`${file},${label},${speaker}`);
+      }
+    }
+  }
+  await writeFile(path.join(corpus, "manifest.csv"), lines.join("\n") + "\n");
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const STREAMS = (): string[] => ["bench", "--no-pin", "--streams", path.join(dir, "corpus"), "--stream-minutes", "3", "--per-dir", "1", "--model", path.join(dir, "model")];
+
+describe("earwitness bench --sweep", () => {
+  it("writes the Pareto front, the choice, and a config file that checks and runs", { timeout: 120_000 }, async () => {
+    const out = path.join(dir, "results.json");
+    const chosen = path.join(dir, "chosen.yaml");
+    const r = await run([...STREAMS(), "--sweep", "--write-config", chosen, "--out", out]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/Pareto front/);
+    expect(r.stdout).toMatch(/chosen \(/);
+    const results = JSON.parse(await readFile(out, "utf8")) as {
+      sweep: { settings: number; front: unknown[]; choice: { config: Record<string, unknown>; rule: string } };
+      quality: { traces?: unknown };
+    };
+    expect(results.sweep.settings).toBeGreaterThan(1000);
+    expect(results.sweep.front.length).toBeGreaterThan(0);
+    // Per-window traces are for the sweep only; the results file stays small.
+    expect(results.quality.traces).toBeUndefined();
+
+    const yaml = await readFile(chosen, "utf8");
+    expect(yaml).toMatch(/^# Detector settings chosen by earwitness bench --sweep/);
+    for (const key of ["enter_threshold", "exit_threshold", "k", "n", "min_duration_s", "hold_s", "cooldown_s", "smoothing"]) {
+      expect(yaml).toContain(`${key}:`);
+    }
+    const check = await run(["config", "check", chosen]);
+    expect(check.code, check.stderr + check.stdout).toBe(0);
+    const again = await run([...STREAMS(), "--config", chosen, "--out", path.join(dir, "again.json")]);
+    expect(again.code, again.stderr).toBe(0);
+  });
+
+  it("refuses --speakers validation for a bundle that records no split, and --sweep without streams", async () => {
+    const r = await run([...STREAMS(), "--speakers", "validation", "--sweep"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr + r.stdout).toMatch(/lists no validation speakers/);
+    const s = await run(["bench", "--no-pin", "--sweep"]);
+    expect(s.code).not.toBe(0);
+    expect(s.stderr + s.stdout).toMatch(/--sweep needs --streams/);
+  });
+});
