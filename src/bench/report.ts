@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
 import type { PerformanceResults } from "./performance.js";
+import type { PublishLatencyResults } from "./publish-latency.js";
 import type { QualityResults } from "./quality.js";
 import type { QualitySummary } from "./stream-score.js";
 import { describeSetting, type SweepSetting, type Targets } from "./sweep.js";
@@ -155,5 +156,17 @@ export function formatSweep(r: SweepReport): string {
     (r.choice
       ? `chosen (${r.choice.rule}): ${chosen}\n  detect: ${JSON.stringify(r.choice.config)}\n`
       : "no settings to choose from\n")
+  );
+}
+
+export function formatPublishLatency(p: PublishLatencyResults): string {
+  return (
+    table(
+      ["alert publishing (" + p.alerts + " alerts, " + p.broker + ")", "p50", "p95", "max"],
+      [
+        ["ALERT → outbox fsync'ed, ms", f(p.outbox_ms.p50), f(p.outbox_ms.p95), f(p.outbox_ms.max)],
+        ["ALERT → subscriber has it, ms", f(p.delivered_ms.p50), f(p.delivered_ms.p95), f(p.delivered_ms.max)],
+      ],
+    ) + `target: within ${p.target_ms} ms; outbox in ${p.state_dir}\n`
   );
 }

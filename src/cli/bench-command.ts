@@ -6,8 +6,9 @@ import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { runPerformance, roundDeep, type PerformanceResults } from "../bench/performance.js";
 import { runQuality, testSpeakersOf, validationSpeakersOf, type QualityResults } from "../bench/quality.js";
+import { measurePublishLatency, type PublishLatencyResults } from "../bench/publish-latency.js";
 import { chooseSetting, DEFAULT_TARGETS, describeSetting, paretoFront, runSweep, settingAsConfig, sweepSettings, type Targets } from "../bench/sweep.js";
-import { formatPerformance, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
+import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
 import { loadConfig } from "../config/load.js";
 import { checkModelFitsConfig, loadConfiguredModel } from "../daemon/build.js";
@@ -29,6 +30,10 @@ tfjs on every backend that loads vs the lean engine. Pinned to one core with tas
   --config FILE     configuration (detect parameters; default as for run)
   --hours N         audio through the shipped configuration (default 1)
   --cpu N           core to pin to (default 0); --no-pin to run unpinned
+  --broker URL      measure alert publishing against this broker (default: aedes in-process)
+  --state-dir DIR   where the outbox fsyncs during that measurement (default: a temp dir; on a
+                    device, its real state directory's storage)
+  --alerts N        alerts published for the measurement (default 50)
 
 Detection quality: --streams DIR... builds seeded streams from corpus directories (manifest.csv),
 runs them through the replay pipeline and scores the alerts.
@@ -77,6 +82,9 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
     config: { type: "string" },
     hours: { type: "string", default: "1" },
     cpu: { type: "string", default: "0" },
+    broker: { type: "string" },
+    "state-dir": { type: "string" },
+    alerts: { type: "string", default: "50" },
     "no-pin": { type: "boolean", default: false },
     streams: { type: "string", multiple: true },
     noise: { type: "string" },
@@ -127,6 +135,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
   const outFile = (v.out as string | undefined) ?? path.join(packageRoot(), "bench", "results.json");
   const scratch = await mkdtemp(path.join(tmpdir(), "earwitness-bench-"));
   let perf: PerformanceResults | null = null;
+  let publish: PublishLatencyResults | null = null;
   let quality: QualityResults | null = null;
   let sweep: SweepReport | null = null;
   const targets: Targets = {
@@ -147,6 +156,13 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         progress: bar,
       });
       bar.done();
+      say("publish latency: alerts through the MQTT sink's outbox to a subscriber…");
+      publish = await measurePublishLatency({
+        brokerUrl: (v.broker as string | undefined) ?? null,
+        alerts: num(v.alerts, "alerts", { min: 1, max: 10_000, integer: true }),
+        stateDir: (v["state-dir"] as string | undefined) ?? null,
+        log,
+      });
     }
     if (streamDirs.length > 0) {
       const bundle = await loadConfiguredModel(config, v.model as string | undefined);
@@ -206,6 +222,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
   const results = {
     ...previous,
     ...(perf ? { ...roundDeep(perf), performance_machine: machine } : {}),
+    ...(publish ? { publish_latency: roundDeep(publish) } : {}),
     ...(quality ? { quality: roundDeep({ ...quality, traces: undefined }), quality_machine: machine } : {}),
     ...(sweep ? { sweep: roundDeep(sweep) } : {}),
     machine,
@@ -225,6 +242,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
   if (v.json) process.stdout.write(JSON.stringify(results, null, 2) + "\n");
   else {
     if (perf) process.stdout.write(formatPerformance(perf, machine));
+    if (publish) process.stdout.write("\n" + formatPublishLatency(publish));
     if (quality) process.stdout.write("\n" + formatQuality(quality));
     if (sweep) process.stdout.write("\n" + formatSweep(sweep));
     if (writeConfig) process.stdout.write(`\nchosen setting written to ${writeConfig}\n`);

@@ -6,7 +6,6 @@
  * home-automation hub would receive it.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { connectAsync, type MqttClient } from "mqtt";
@@ -20,6 +19,7 @@ import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
 import type { AlertPayload } from "../outputs/mqtt/contract.js";
+import { startLocalBroker } from "../outputs/mqtt/local-broker.js";
 import { num, parse } from "./args.js";
 import { packageRoot } from "./paths.js";
 import { softwareVersion } from "./run-command.js";
@@ -55,7 +55,7 @@ export async function demoCommand(argv: string[], log: Logger): Promise<number> 
 
   const samples = await loadAudioFile(file);
   const stateDir = await mkdtemp(path.join(tmpdir(), "earwitness-demo-"));
-  const broker = await startInProcessBroker();
+  const broker = await startLocalBroker();
   let subscriber: MqttClient | null = null;
   let daemon: Daemon | null = null;
   try {
@@ -142,30 +142,4 @@ export async function demoCommand(argv: string[], log: Logger): Promise<number> 
     await broker.close();
     await rm(stateDir, { recursive: true, force: true });
   }
-}
-
-/** aedes on a free loopback port; nothing leaves this machine. */
-async function startInProcessBroker(): Promise<{ url: string; close(): Promise<void> }> {
-  const { Aedes } = await import("aedes");
-  const broker = await Aedes.createBroker();
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    broker.handle(socket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-    },
-  };
 }
