@@ -13,19 +13,24 @@
  * What is computed, per layer (tfjs's GRU convention: gate order z, r, h in the weight columns,
  * reset applied before the recurrent product of the candidate, no `resetAfter`):
  *
- *   z_t = σ(x_t W_z + b_z + [t>0](h_{t-1} U_z + c_z))
- *   r_t = σ(x_t W_r + b_r + [t>0](h_{t-1} U_r + c_r))
- *   h̃_t = tanh(x_t W_h + b_h + [t>0]((r_t ⊙ h_{t-1}) U_h + c_h))
+ *   z_t = σ((x_t W_z) ⊙ s_z,t + b_z,t + [t>0](h_{t-1} U_z) ⊙ c_z,t)
+ *   r_t = σ((x_t W_r) ⊙ s_r,t + b_r,t + [t>0](h_{t-1} U_r) ⊙ c_r,t)
+ *   h̃_t = tanh((x_t W_h) ⊙ s_h,t + b_h,t + [t>0]((r_t ⊙ h_{t-1}) U_h) ⊙ c_h,t)
  *   h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ h̃_t,     h_{-1} = 0
  *
- For the stock GRU c = 0 (and at t = 0 the recurrent term is 0 anyway, h being 0). For the
- * EnhancedGRU (src/model/egru-cell.ts) in inference mode, batch norm is applied the way its `call`
- * applies it: with s = γ/√(σ²+ε) and o = −μ·s for each projection, W ← W·s_in, b ← b + o_in, and
- * the recurrent term of step t becomes (h·U)·s_rec,t + o_rec,t, where the recurrent statistics
- * have one row per step (row min(t, rows − 1); older bundles have one row) — and the recurrent term
- * is defined as 0 at t = 0, which is why the offset sits inside the [t>0]. The folding is done here from the layer's own weights (gamma and moving
- * statistics, matched by name) rather than through a method on the layer, so egru-cell.ts stays
- * as it is; the test holds the two implementations to the same outputs.
+ * For the stock GRU s = c = 1 and b_t = b. For the EnhancedGRU (src/model/egru-cell.ts) in
+ * inference mode, batch norm is applied the way its `call` applies it: with s = γ/√(σ²+ε) and
+ * o = −μ·s for each projection, both sides keep statistics per time step ([T, 3u], row
+ * min(t, T − 1) for step t); the input side's scale multiplies x·W after the product (one
+ * kernel for all steps, as tfjs's one matMul), its offset joins the bias, and the recurrent side's
+ * offset joins it too from t = 1 on (the recurrent term is defined as 0 at t = 0), its scale
+ * multiplies h·U. So b_t = b + o_in,t + [t>0] o_rec,t, s_t = s_in,t and c_t = s_rec,t, all three
+ * expanded to one row per step once at load, so that a window costs two multiplies per gate and
+ * step (the two scales) more than a plain GRU and no row arithmetic. The folding is done here
+ * from the layer's own weights (gamma and moving statistics, matched by name) rather than through
+ * a method on the layer, so egru-cell.ts stays as it is; the test holds the two implementations
+ * to the same outputs. Statistics of any other shape (the [3u] shared ones of older bundles,
+ * which tfjs can no longer load into the layer either) are refused.
  *
  * Dropout is a training-only operation and is ignored, as tfjs ignores it at inference.
  */
@@ -42,21 +47,36 @@ type GateFn = "sigmoid" | "hardSigmoid";
 interface LeanLayer {
   inDims: number;
   units: number;
-  /** [3u][inDims]: row j is column j of the (folded) kernel. */
+  /** [3u][inDims]: row j is column j of the kernel (not scaled: the scale is per step). */
   kernelT: Float32Array;
-  /** [3u][u]: row j is column j of the (folded) recurrent kernel. */
+  /** [3u][u]: row j is column j of the recurrent kernel. */
   recurrentT: Float32Array;
-  /** [3u] input-side bias (incl. the folded input BN offset). */
-  bias: Float32Array;
-  /**
-   * Recurrent batch norm, per step: for t > 0 the recurrent term is (h·U)·scale[row] + offset[row]
-   * with row = min(t, rows − 1). Stock GRU and EGRU without batch norm: rows = 1, scale null
-   * (= 1), offset 0. EGRU bundles keep either one row ([3u] statistics, older bundles) or one per
-   * step ([T, 3u]).
-   */
-  rows: number;
+  /** [T][3u]: scale of x_t·W per step (input batch norm), or null (= 1). */
+  stepScale: Float32Array | null;
+  /** [T][3u]: the constant term of step t: bias, input BN offset and, for t > 0, recurrent BN offset. */
+  stepBias: Float32Array;
+  /** [T][3u]: scale of the recurrent product per step (row 0 unused), or null (= 1). */
   recurrentScale: Float32Array | null;
-  recurrentBias: Float32Array;
+  gate: GateFn;
+  returnSequences: boolean;
+}
+
+/**
+ * A layer's weights with batch norm folded, before expansion to the network's steps: the
+ * statistics have `rows` rows, step t uses row min(t, rows − 1) (as egru-cell.ts gathers them).
+ */
+interface FoldedLayer {
+  inDims: number;
+  units: number;
+  /** [inDims][3u], as stored. */
+  kernel: Float32Array;
+  /** [u][3u], as stored. */
+  recurrent: Float32Array;
+  /** [3u]. */
+  bias: Float32Array;
+  rows: number;
+  /** [rows][3u] each; null for the stock GRU and the EGRU without batch norm. */
+  bn: { inScale: Float64Array; inOffset: Float64Array; recScale: Float64Array; recOffset: Float64Array } | null;
   gate: GateFn;
   returnSequences: boolean;
 }
@@ -72,8 +92,9 @@ interface LeanHead {
 /** Thrown for a model this implementation does not cover; callers fall back to tfjs. */
 export class LeanUnsupportedError extends BundleError {}
 
-const unsupported = (why: string): LeanUnsupportedError =>
-  new LeanUnsupportedError("LEAN_UNSUPPORTED", `lean inference does not support this model: ${why}; run it with tfjs (EmotionClassifier)`);
+/** `remedy` replaces the default advice when tfjs cannot run the model either. */
+const unsupported = (why: string, remedy = "run it with tfjs (EmotionClassifier)"): LeanUnsupportedError =>
+  new LeanUnsupportedError("LEAN_UNSUPPORTED", `lean inference does not support this model: ${why}; ${remedy}`);
 
 /** Weights of a layer by their short name ("kernel", "input_gamma", …), as Float32Arrays. */
 function namedWeights(layer: tf.layers.Layer): Map<string, { shape: number[]; data: Float32Array }> {
@@ -94,11 +115,11 @@ function need(w: Map<string, { shape: number[]; data: Float32Array }>, name: str
   return v;
 }
 
-/** [rows][cols] row-major → [cols][rows], with column j scaled by colScale[j] when given. */
-function transposeScaled(data: Float32Array, rows: number, cols: number, colScale?: Float64Array): Float32Array {
+/** [rows][cols] row-major → [cols][rows]. */
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j]! * (colScale ? colScale[j]! : 1);
+    for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j]!;
   }
   return out;
 }
@@ -108,89 +129,105 @@ function gateOf(name: unknown, layer: string): GateFn {
   throw unsupported(`layer ${layer} has recurrent activation '${String(name)}' (sigmoid or hardSigmoid only)`);
 }
 
-function recurrentLayer(layer: tf.layers.Layer, inDims: number): LeanLayer {
+function readLayer(layer: tf.layers.Layer, inDims: number): FoldedLayer {
   const cls = layer.getClassName();
   const cfg = layer.getConfig();
   const name = layer.name;
   if (cfg["goBackwards"] === true || cfg["stateful"] === true) throw unsupported(`layer ${name} is backwards or stateful`);
   const returnSequences = cfg["returnSequences"] === true;
   const units = Number(cfg["units"]);
+  const g3 = 3 * units;
   const w = namedWeights(layer);
   const kernel = need(w, "kernel", name);
   const recurrent = need(w, "recurrent_kernel", name);
-  if (kernel.shape[0] !== inDims || kernel.shape[1] !== 3 * units || recurrent.shape[0] !== units || recurrent.shape[1] !== 3 * units) {
+  if (kernel.shape[0] !== inDims || kernel.shape[1] !== g3 || recurrent.shape[0] !== units || recurrent.shape[1] !== g3) {
     throw unsupported(`layer ${name} has kernel ${JSON.stringify(kernel.shape)} / ${JSON.stringify(recurrent.shape)} for ${inDims} inputs and ${units} units`);
   }
-  const bias = w.get("bias")?.data ?? new Float32Array(3 * units);
-  const recurrentBias = new Float32Array(3 * units);
-  const plain = { rows: 1, recurrentScale: null };
+  const bias = Float32Array.from(w.get("bias")?.data ?? new Float32Array(g3));
+  const plain = { inDims, units, kernel: kernel.data, recurrent: recurrent.data, bias, rows: 1, bn: null, returnSequences };
   if (cls === "GRU") {
     if (cfg["activation"] !== "tanh") throw unsupported(`layer ${name} has activation '${String(cfg["activation"])}' (tanh only)`);
-    return {
-      inDims,
-      units,
-      kernelT: transposeScaled(kernel.data, inDims, 3 * units),
-      recurrentT: transposeScaled(recurrent.data, units, 3 * units),
-      bias: Float32Array.from(bias),
-      ...plain,
-      recurrentBias,
-      gate: gateOf(cfg["recurrentActivation"], name),
-      returnSequences,
-    };
+    return { ...plain, gate: gateOf(cfg["recurrentActivation"], name) };
   }
   // EnhancedGRU: sigmoid gates, tanh candidate (fixed in egru-cell.ts).
-  if (cfg["batchNorm"] !== true) {
-    return {
-      inDims,
-      units,
-      kernelT: transposeScaled(kernel.data, inDims, 3 * units),
-      recurrentT: transposeScaled(recurrent.data, units, 3 * units),
-      bias: Float32Array.from(bias),
-      ...plain,
-      recurrentBias,
-      gate: "sigmoid",
-      returnSequences,
-    };
-  }
+  if (cfg["batchNorm"] !== true) return { ...plain, gate: "sigmoid" };
   const eps = Number(cfg["epsilon"]);
   if (!Number.isFinite(eps)) throw unsupported(`layer ${name} has no epsilon in its config`);
-  // Frozen batch norm as scale and offset, s = γ/√(σ²+ε), o = −μ·s, computed in float64 then
-  // rounded once (tfjs rounds per op in float32; the difference is ~1e-7 relative). `gamma` has
-  // 3u values; the statistics 3u (one row) or rows × 3u (one row per time step).
-  const fold = (gamma: Float32Array, mean: Float32Array, variance: Float32Array): [Float64Array, Float64Array] => {
-    const s = new Float64Array(mean.length);
+  const gamma = (key: string): Float32Array => {
+    const v = need(w, key, name);
+    if (v.data.length !== g3) throw unsupported(`layer ${name} has ${key} of shape ${JSON.stringify(v.shape)} (expected [${g3}])`);
+    return v.data;
+  };
+  // egru-cell.ts keeps both sides' statistics per step, [T, 3u], and gathers rows of the input
+  // side by the row count of the recurrent side: anything else is not what the layer computes.
+  const stats = (key: string): { rows: number; data: Float32Array } => {
+    const v = need(w, key, name);
+    if (v.shape.length === 1 && v.shape[0] === g3) {
+      throw unsupported(
+        `layer ${name} has ${key} of shape ${JSON.stringify(v.shape)}, one set shared by all steps, from before the ` +
+          `EnhancedGRU kept batch-norm statistics per time step ([T, ${g3}]); tfjs cannot load it into the layer either`,
+        "retrain the model with this version of earwitness",
+      );
+    }
+    const rows = v.shape[0]!;
+    if (v.shape.length !== 2 || v.shape[1] !== g3 || !Number.isInteger(rows) || rows < 1) {
+      throw unsupported(`layer ${name} has ${key} of shape ${JSON.stringify(v.shape)} (expected [T, ${g3}])`);
+    }
+    return { rows, data: v.data };
+  };
+  const inMean = stats("input_moving_mean");
+  const inVar = stats("input_moving_variance");
+  const recMean = stats("recurrent_moving_mean");
+  const recVar = stats("recurrent_moving_variance");
+  const rows = recMean.rows;
+  if (inMean.rows !== rows || inVar.rows !== rows || recVar.rows !== rows) {
+    throw unsupported(
+      `layer ${name} has per-step statistics with different step counts (input ${inMean.rows}/${inVar.rows}, recurrent ${rows}/${recVar.rows})`,
+    );
+  }
+  // Frozen batch norm as scale and offset, s = γ/√(σ²+ε), o = −μ·s, computed in float64 and
+  // rounded once when expanded (tfjs rounds per op in float32; the difference is ~1e-7 relative).
+  const fold = (g: Float32Array, mean: Float32Array, variance: Float32Array): [Float64Array, Float64Array] => {
+    const sc = new Float64Array(mean.length);
     const o = new Float64Array(mean.length);
     for (let k = 0; k < mean.length; k++) {
-      const j = k % (3 * units);
-      s[k] = gamma[j]! / Math.sqrt(variance[k]! + eps);
-      o[k] = -mean[k]! * s[k]!;
+      sc[k] = g[k % g3]! / Math.sqrt(variance[k]! + eps);
+      o[k] = -mean[k]! * sc[k]!;
     }
-    return [s, o];
+    return [sc, o];
   };
-  const inMean = need(w, "input_moving_mean", name);
-  if (inMean.data.length !== 3 * units) throw unsupported(`layer ${name} has input statistics of shape ${JSON.stringify(inMean.shape)}`);
-  const [inS, inO] = fold(need(w, "input_gamma", name).data, inMean.data, need(w, "input_moving_variance", name).data);
-  const recMean = need(w, "recurrent_moving_mean", name);
-  const recVar = need(w, "recurrent_moving_variance", name);
-  const rows = recMean.data.length / (3 * units);
-  if (!Number.isInteger(rows) || rows < 1 || recVar.data.length !== recMean.data.length) {
-    throw unsupported(`layer ${name} has recurrent statistics of shape ${JSON.stringify(recMean.shape)}`);
-  }
-  const [recS, recO] = fold(need(w, "recurrent_gamma", name).data, recMean.data, recVar.data);
-  const foldedBias = new Float32Array(3 * units);
-  for (let j = 0; j < 3 * units; j++) foldedBias[j] = bias[j]! + inO[j]!;
-  return {
+  const [inScale, inOffset] = fold(gamma("input_gamma"), inMean.data, inVar.data);
+  const [recScale, recOffset] = fold(gamma("recurrent_gamma"), recMean.data, recVar.data);
+  return { ...plain, rows, bn: { inScale, inOffset, recScale, recOffset }, gate: "sigmoid" };
+}
+
+/** The layer as the network runs it over `steps` steps: per-step terms expanded to one row per step. */
+function leanLayer(f: FoldedLayer, steps: number): LeanLayer {
+  const { inDims, units, bn, bias } = f;
+  const g3 = 3 * units;
+  const common = {
     inDims,
     units,
-    kernelT: transposeScaled(kernel.data, inDims, 3 * units, inS),
-    recurrentT: transposeScaled(recurrent.data, units, 3 * units),
-    bias: foldedBias,
-    rows,
-    recurrentScale: Float32Array.from(recS),
-    recurrentBias: Float32Array.from(recO),
-    gate: "sigmoid",
-    returnSequences,
+    kernelT: transpose(f.kernel, inDims, g3),
+    recurrentT: transpose(f.recurrent, units, g3),
+    gate: f.gate,
+    returnSequences: f.returnSequences,
   };
+  const stepBias = new Float32Array(steps * g3);
+  for (let t = 0; t < steps; t++) stepBias.set(bias, t * g3);
+  if (!bn) return { ...common, stepScale: null, stepBias, recurrentScale: null };
+  const stepScale = new Float32Array(steps * g3);
+  const recurrentScale = new Float32Array(steps * g3);
+  for (let t = 0; t < steps; t++) {
+    const to = t * g3;
+    const ro = Math.min(t, f.rows - 1) * g3;
+    for (let j = 0; j < g3; j++) {
+      stepBias[to + j] = bias[j]! + bn.inOffset[ro + j]! + (t > 0 ? bn.recOffset[ro + j]! : 0);
+      stepScale[to + j] = bn.inScale[ro + j]!;
+      recurrentScale[to + j] = bn.recScale[ro + j]!;
+    }
+  }
+  return { ...common, stepScale, stepBias, recurrentScale };
 }
 
 function denseHead(layer: tf.layers.Layer, inDims: number): LeanHead {
@@ -203,7 +240,7 @@ function denseHead(layer: tf.layers.Layer, inDims: number): LeanHead {
   return {
     inDims,
     classes,
-    kernelT: transposeScaled(kernel.data, inDims, classes),
+    kernelT: transpose(kernel.data, inDims, classes),
     bias: Float32Array.from(w.get("bias")?.data ?? new Float32Array(classes)),
   };
 }
@@ -218,22 +255,33 @@ export function foldedGruWeights(
   layer: tf.layers.Layer,
   inDims: number,
 ): { units: number; kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array; recurrentOffset: Float32Array; exact: boolean } {
-  const L = recurrentLayer(layer, inDims);
-  const g3 = 3 * L.units;
-  // The stock layer has one recurrent kernel: use the last row of per-step statistics (the one
-  // every step ≥ rows − 1 uses), scaled into U. Exact only with a single row and no offset.
-  const last = (L.rows - 1) * g3;
-  const scale = L.recurrentScale ? Float64Array.from(L.recurrentScale.subarray(last, last + g3)) : undefined;
-  const back = (t: Float32Array, rows: number, cols: number): Float32Array => transposeScaled(t, cols, rows);
-  const recurrentT = scale ? L.recurrentT.map((v, k) => v * scale[Math.floor(k / L.units)]!) : L.recurrentT;
-  const offset = L.recurrentBias.slice(last, last + g3);
+  const f = readLayer(layer, inDims);
+  const g3 = 3 * f.units;
+  if (!f.bn) {
+    return {
+      units: f.units,
+      kernel: f.kernel.slice(),
+      recurrentKernel: f.recurrent.slice(),
+      bias: f.bias.slice(),
+      recurrentOffset: new Float32Array(g3),
+      exact: true,
+    };
+  }
+  // The stock layer has one kernel, bias and recurrent kernel for all steps: use the last row of
+  // the per-step statistics (the one every step ≥ rows − 1 uses). Exact only with a single row
+  // and no recurrent offset.
+  const last = (f.rows - 1) * g3;
+  const { inScale, inOffset, recScale, recOffset } = f.bn;
+  const scaleColumns = (data: Float32Array, s: Float64Array): Float32Array =>
+    data.map((v, k) => v * s[last + (k % g3)]!);
+  const offset = Float32Array.from(recOffset.subarray(last, last + g3));
   return {
-    units: L.units,
-    kernel: back(L.kernelT, inDims, g3),
-    recurrentKernel: back(recurrentT, L.units, g3),
-    bias: L.bias.slice(),
+    units: f.units,
+    kernel: scaleColumns(f.kernel, inScale),
+    recurrentKernel: scaleColumns(f.recurrent, recScale),
+    bias: f.bias.map((v, j) => v + inOffset[last + j]!),
     recurrentOffset: offset,
-    exact: L.rows === 1 && offset.every((v) => v === 0),
+    exact: f.rows === 1 && offset.every((v) => v === 0),
   };
 }
 
@@ -289,7 +337,7 @@ export class LeanGruNetwork {
     recurrent.forEach((l, i) => {
       const cls = l.getClassName();
       if (cls !== "GRU" && cls !== "EnhancedGRU") throw unsupported(`layer ${l.name} is a ${cls} (GRU and EnhancedGRU only)`);
-      const layer = recurrentLayer(l, dims as number);
+      const layer = leanLayer(readLayer(l, dims as number), steps);
       if (layer.returnSequences !== i < recurrent.length - 1) {
         throw unsupported(`layer ${l.name} ${layer.returnSequences ? "returns" : "does not return"} sequences`);
       }
@@ -338,16 +386,20 @@ export class LeanGruNetwork {
     const u = L.units;
     const g3 = 3 * u;
     const D = L.inDims;
-    const { kernelT, recurrentT, bias, recurrentBias, recurrentScale, rows } = L;
+    const { kernelT, recurrentT, stepBias, stepScale, recurrentScale } = L;
     const pre = this.pre;
     const gates = this.gates;
     const rh = this.rh;
     const hard = L.gate === "hardSigmoid";
-    // Input projections of every step: pre[t][j] = b_j + x_t · W[:, j].
+    // Constant and input terms of every step: pre[t][j] = b_t,j + (x_t · W[:, j]) · s_t,j.
     for (let t = 0; t < T; t++) {
       const xo = t * D;
       const po = t * g3;
-      for (let j = 0; j < g3; j++) pre[po + j] = bias[j]! + dot(kernelT, j * D, x, xo, D);
+      if (stepScale === null) {
+        for (let j = 0; j < g3; j++) pre[po + j] = stepBias[po + j]! + dot(kernelT, j * D, x, xo, D);
+      } else {
+        for (let j = 0; j < g3; j++) pre[po + j] = stepBias[po + j]! + stepScale[po + j]! * dot(kernelT, j * D, x, xo, D);
+      }
     }
     for (let t = 0; t < T; t++) {
       const po = t * g3;
@@ -361,16 +413,15 @@ export class LeanGruNetwork {
         continue;
       }
       const hp = ho - u; // previous h
-      const ro = Math.min(t, rows - 1) * g3; // this step's row of recurrent BN
       for (let j = 0; j < 2 * u; j++) {
-        const sc = recurrentScale === null ? 1 : recurrentScale[ro + j]!;
-        gates[j] = act(pre[po + j]! + recurrentBias[ro + j]! + sc * dot(recurrentT, j * u, seq, hp, u), hard);
+        const sc = recurrentScale === null ? 1 : recurrentScale[po + j]!;
+        gates[j] = act(pre[po + j]! + sc * dot(recurrentT, j * u, seq, hp, u), hard);
       }
       for (let i = 0; i < u; i++) rh[i] = gates[u + i]! * seq[hp + i]!;
       for (let j = 0; j < u; j++) {
         const k = 2 * u + j;
-        const sc = recurrentScale === null ? 1 : recurrentScale[ro + k]!;
-        const hh = Math.tanh(pre[po + k]! + recurrentBias[ro + k]! + sc * dot(recurrentT, k * u, rh, 0, u));
+        const sc = recurrentScale === null ? 1 : recurrentScale[po + k]!;
+        const hh = Math.tanh(pre[po + k]! + sc * dot(recurrentT, k * u, rh, 0, u));
         const z = gates[j]!;
         seq[ho + j] = z * seq[hp + j]! + (1 - z) * hh;
       }

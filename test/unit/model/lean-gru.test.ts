@@ -10,6 +10,7 @@ import { buildModel, compileFor, type Architecture } from "../../../src/model/ar
 import { selectBackend } from "../../../src/model/backend.js";
 import { loadBundle, saveBundle } from "../../../src/model/bundle.js";
 import { EmotionClassifier } from "../../../src/model/classifier.js";
+import { calibrateBatchNorm } from "../../../src/model/egru-cell.js";
 import { LeanGruClassifier, LeanGruNetwork, LeanUnsupportedError } from "../../../src/model/lean-gru.js";
 import { Rng } from "../../../src/train/random.js";
 
@@ -97,6 +98,110 @@ describe("LeanGruNetwork matches tfjs", () => {
     const got = xs.map((x) => lean.predictInto(x, new Float32Array(K)));
     expect(maxDiff(got, tfjsPredict(model, xs, T, F))).toBeLessThan(1e-4);
     model.dispose();
+  });
+
+  /**
+   * Windows like the daemon's short clips: the middle is speech, the first and last `edge` steps
+   * are quiet padding with another mean (train/augment.ts padTo), so the per-step input statistics
+   * of the EGRU differ between edge and middle steps.
+   */
+  function paddedWindows(n: number, edge: number, seed: number): Float32Array[] {
+    const rng = new Rng(seed);
+    return Array.from({ length: n }, () =>
+      Float32Array.from({ length: T * F }, (_, k) => {
+        const t = Math.floor(k / F);
+        return t < edge || t >= T - edge ? -2 + 0.1 * rng.normal() : 0.5 + 1.5 * rng.normal();
+      }),
+    );
+  }
+
+  /** Values of the layer weights whose name ends in `suffix`, per layer, as [rows][cols]. */
+  function statRows(model: tf.LayersModel, suffix: string): number[][][] {
+    return model.layers.flatMap((l) =>
+      l.weights
+        .filter((w) => w.originalName.endsWith(suffix))
+        .map((w) => (w.read().arraySync() as number[][])),
+    );
+  }
+
+  it("egru whose input statistics differ per step (calibrated on padded windows): within 1e-4", () => {
+    const model = buildModel("egru", { inputShape: [T, F], numClasses: K, units: 9, seed: 3, layers: 2 });
+    randomiseWeights(model, 12);
+    const batches = [0, 1, 2].map((i) => tf.tensor3d(Float32Array.from(paddedWindows(48, 3, 20 + i).flatMap((w) => [...w])), [48, T, F]));
+    expect(calibrateBatchNorm(model, batches)).toBe(2);
+    tf.dispose(batches);
+    // The calibration made the input statistics differ per step, in both layers: the edge rows'
+    // means are far from the middle rows' (else this test could not tell per-step from shared).
+    const means = statRows(model, "input_moving_mean");
+    expect(means).toHaveLength(2);
+    for (const rows of means) {
+      expect(rows).toHaveLength(T);
+      const gap = Math.max(...rows[0]!.map((v, j) => Math.abs(v - rows[T >> 1]![j]!)));
+      expect(gap).toBeGreaterThan(0.05);
+    }
+    const xs = [...paddedWindows(6, 3, 30), ...windows(2, T, F, 31)];
+    const net = LeanGruNetwork.fromModel(model);
+    const got = xs.map((x) => net.predictInto(x, new Float32Array(K)));
+    expect(maxDiff(got, tfjsPredict(model, xs, T, F))).toBeLessThan(1e-4);
+    expect(maxDiff([got[0]!], [got[6]!])).toBeGreaterThan(1e-3);
+    // The per-step rows matter: with each layer's input statistics replaced by their mean over
+    // steps (what a shared-statistics implementation would use), tfjs gives other outputs.
+    for (const l of model.layers) {
+      if (l.weights.length === 0) continue;
+      const values = l.getWeights().map((v, i) => {
+        const name = l.weights[i]!.originalName;
+        if (!/input_moving_(mean|variance)$/.test(name)) return v;
+        return tf.tidy(() => tf.mul(tf.ones(v.shape), tf.mean(v, 0, true)));
+      });
+      l.setWeights(values);
+    }
+    expect(maxDiff(got, tfjsPredict(model, xs, T, F))).toBeGreaterThan(1e-3);
+    model.dispose();
+  });
+
+  it("refuses EGRU input statistics shared by all steps ([3u], older bundles) with LEAN_UNSUPPORTED", () => {
+    // tfjs can no longer load such weights into EnhancedGRU, so a stand-in layer of that class
+    // name carries them: the lean engine reads only the class name, the config and the weights.
+    const u = 5;
+    class OldStatsEGRU extends tf.layers.Layer {
+      static className = "EnhancedGRU";
+      override build(): void {
+        const w = (name: string, shape: number[]): void => {
+          this.addWeight(name, shape, "float32", tf.initializers.ones());
+        };
+        w("kernel", [F, 3 * u]);
+        w("recurrent_kernel", [u, 3 * u]);
+        w("bias", [3 * u]);
+        w("input_gamma", [3 * u]);
+        w("recurrent_gamma", [3 * u]);
+        w("input_moving_mean", [3 * u]);
+        w("input_moving_variance", [3 * u]);
+        w("recurrent_moving_mean", [T, 3 * u]);
+        w("recurrent_moving_variance", [T, 3 * u]);
+        this.built = true;
+      }
+      override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
+        return [(s as tf.Shape)[0] ?? null, u];
+      }
+      override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        const t = Array.isArray(x) ? x[0]! : x;
+        return tf.zeros([t.shape[0]!, u]);
+      }
+      override getConfig(): tf.serialization.ConfigDict {
+        return { ...super.getConfig(), units: u, batchNorm: true, epsilon: 1e-3, returnSequences: false };
+      }
+    }
+    const input = tf.input({ shape: [T, F] });
+    const h = new OldStatsEGRU({}).apply(input) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: K, activation: "softmax" }).apply(h) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    try {
+      expect(() => LeanGruNetwork.fromModel(model)).toThrow(
+        expect.objectContaining({ code: "LEAN_UNSUPPORTED", message: expect.stringMatching(/input_moving_mean of shape \[15\].*per time step.*retrain/) }),
+      );
+    } finally {
+      model.dispose();
+    }
   });
 
   it("refuses the CNNs and other layouts with LEAN_UNSUPPORTED", () => {
