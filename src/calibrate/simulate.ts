@@ -39,12 +39,14 @@ export interface CandidateResult extends Candidate {
 /** The gap between enter and exit the candidates keep (hysteresis, as the default 0.6 / 0.4). */
 export const EXIT_GAP = 0.2;
 export const DEFAULT_ENTER_GRID: readonly number[] = [0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
-/** k of n at 0.5 s hops: 1 s, 1.5 s, 2 s and 3 s of danger in a 1.5-4 s span. */
+/** k of n at 0.5 s hops: 1–5 s of danger in a 1.5–6 s span (8 of 10 is the shipped default). */
 export const DEFAULT_KN_GRID: readonly (readonly [number, number])[] = [
   [2, 3],
   [3, 5],
   [4, 6],
   [6, 8],
+  [8, 10],
+  [10, 12],
 ];
 export const DEFAULT_TARGET_PER_HOUR = 0.5;
 

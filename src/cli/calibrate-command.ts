@@ -28,7 +28,7 @@ export const CALIBRATE_HELP = `earwitness calibrate — tune the alert threshold
 
 Records the danger score of every window through the daemon's own pipeline (no audio is kept),
 then replays the alert state machine over it for enter_threshold 0.40-0.90 (exit = enter - 0.2)
-and k/n 2/3, 3/5, 4/6, 6/8, and recommends the most sensitive setting at or below the target.
+and k/n 2/3, 3/5, 4/6, 6/8, 8/10, 10/12, and recommends the most sensitive setting at or below the target.
 Calibrate at ordinary times (TV, cooking, visitors): every alert heard counts as a false one.
 Listening needs the microphone: stop the daemon first (sudo systemctl stop earwitness), and know
 that the unit does not protect anyone while it is stopped.

@@ -130,28 +130,32 @@ export const DetectSchema = z
         }
       }), ALWAYS)
       .prefault({}),
-    /** Smoothing of the danger score over windows before the thresholds; k-of-n already debounces. PROVISIONAL. */
+    /**
+     * Smoothing of the danger score over windows before the thresholds. The detect defaults below
+     * were chosen with `earwitness bench --streams … --sweep` for the shipped model (tuned on its
+     * validation speakers, checked on its test speakers): docs/detection.md.
+     */
     smoothing: z
       .object({
-        method: z.enum(["none", "ema", "mean"]).default("none"),
+        method: z.enum(["none", "ema", "mean"]).default("mean"),
         /** EMA span or moving-mean length, in windows. */
-        windows: z.number().int().min(1).max(100).default(3),
+        windows: z.number().int().min(1).max(100).default(4),
       })
       .strict()
       .prefault({}),
-    /** Danger score at or above which a window counts towards an alert. PROVISIONAL. */
-    enter_threshold: unitInterval.default(0.6),
-    /** While alerting, a score below this starts HOLD; must be < enter_threshold. PROVISIONAL. */
-    exit_threshold: unitInterval.default(0.4),
-    /** k of the last n windows must reach enter_threshold. PROVISIONAL: 3 of 5 at 0.5 s hops. */
-    k: z.number().int().min(1).max(100).default(3),
-    n: z.number().int().min(1).max(100).default(5),
-    /** SUSPECT must have lasted this long before ALERT. PROVISIONAL. */
-    min_duration_s: z.number().min(0).max(60).default(1),
+    /** Danger score at or above which a window counts towards an alert. */
+    enter_threshold: unitInterval.default(0.55),
+    /** While alerting, a score below this starts HOLD; must be < enter_threshold. */
+    exit_threshold: unitInterval.default(0.35),
+    /** k of the last n windows must reach enter_threshold: 8 of 10 at 0.5 s hops, 4 s of 5. */
+    k: z.number().int().min(1).max(100).default(8),
+    n: z.number().int().min(1).max(100).default(10),
+    /** SUSPECT must have lasted this long before ALERT (k of n already asks for 4 s). */
+    min_duration_s: z.number().min(0).max(60).default(0),
     /** After the score drops below exit, keep the alert this long (bridges a breath between shouts). */
     hold_s: z.number().min(0).max(600).default(2),
     /** No new alert this long after one ends. */
-    cooldown_s: z.number().min(0).max(3600).default(30),
+    cooldown_s: z.number().min(0).max(3600).default(10),
     /** An alert ends after this long even if the score stays high (nothing stays stuck on). */
     max_alert_s: z.number().min(1).max(3600).default(120),
   })

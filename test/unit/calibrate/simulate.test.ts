@@ -37,7 +37,7 @@ describe("calibration simulation", () => {
 
   it("builds the grid with exit = enter - 0.2", () => {
     const grid = candidateGrid();
-    expect(grid.length).toBe(11 * 4);
+    expect(grid.length).toBe(11 * 6);
     for (const c of grid) expect(c.exitThreshold).toBeCloseTo(c.enterThreshold - 0.2, 10);
     expect(grid[0]).toEqual({ enterThreshold: 0.4, exitThreshold: 0.2, k: 2, n: 3 });
   });
@@ -88,7 +88,7 @@ describe("calibration simulation", () => {
   it("reports the current setting and how little a short quiet calibration proves", () => {
     const t = trace(1800, 0.1, []);
     const report = calibrationReport(t, detectConfig(), 0.5);
-    expect(report.current).toMatchObject({ enterThreshold: 0.6, k: 3, n: 5, alerts: 0 });
+    expect(report.current).toMatchObject({ enterThreshold: 0.55, k: 8, n: 10, alerts: 0 });
     expect(report.zeroAlertBoundPerHour).toBeCloseTo(6, 5);
     expect(zeroAlertUpperBoundPerHour(3_600_000)).toBeCloseTo(3, 5);
     const text = formatCalibration(report);

@@ -31,7 +31,7 @@ describe("parseConfig defaults", () => {
     expect(c.log_level).toBe("info");
     expect(c.audio).toMatchObject({ source: "arecord", device: "default", restart_backoff_min_s: 1, restart_backoff_max_s: 60 });
     expect(c.model).toEqual({ dir: null, backend: "auto" });
-    expect(c.detect).toMatchObject({ hop_s: 0.5, danger: { labels: ["angry", "fear"], weights: {} }, enter_threshold: 0.6, exit_threshold: 0.4 });
+    expect(c.detect).toMatchObject({ hop_s: 0.5, danger: { labels: ["angry", "fear"], weights: {} }, enter_threshold: 0.55, exit_threshold: 0.35 });
     expect(c.gpio.led).toEqual({ pin: null, active_low: false });
     expect(c.gpio.buzzer_pattern_ms).toEqual([500, 500]);
     expect(c.mqtt).toMatchObject({
@@ -71,16 +71,16 @@ describe("parseConfig defaults", () => {
     expect(p).toMatchObject({
       hopMs: 500,
       holdMs: 1500,
-      cooldownMs: 30_000,
+      cooldownMs: 10_000,
       maxAlertMs: 120_000,
-      minDurationMs: 1000,
-      k: 3,
-      n: 5,
+      minDurationMs: 0,
+      k: 8,
+      n: 10,
       dangerWeights: { angry: 0.5, fear: 1 },
       smoothing: { method: "ema", windows: 4 },
     });
     expect(() => new AlertStateMachine(p)).not.toThrow();
-    expect(detectParamsFromConfig(parseOk(null).detect).smoothing).toEqual({ method: "none" });
+    expect(detectParamsFromConfig(parseOk(null).detect).smoothing).toEqual({ method: "mean", windows: 4 });
   });
 });
 
@@ -119,7 +119,7 @@ describe("parseConfig errors", () => {
       "detect.enter_threshold (0.4) must be greater than detect.exit_threshold (0.5), or alerts flicker on and off",
     ]);
     expect(issuesOf("detect:\n  enter_threshold: 0.5\n  exit_threshold: 0.5\n")).toHaveLength(1);
-    expect(issuesOf("detect:\n  k: 6\n")).toEqual(["detect.k (6) must be <= detect.n (5)"]);
+    expect(issuesOf("detect:\n  k: 11\n")).toEqual(["detect.k (11) must be <= detect.n (10)"]);
     expect(issuesOf("audio:\n  restart_backoff_min_s: 90\n")).toEqual([
       "audio.restart_backoff_min_s (90) must be <= audio.restart_backoff_max_s (60)",
     ]);
@@ -151,6 +151,7 @@ describe("parseConfig errors", () => {
         "  stall_timeout_s: -1",
         "detect:",
         "  enter_threshold: 0.3",
+        "  exit_threshold: 0.4",
         "  k: x",
         "mqtt:",
         "  enabled: true",
@@ -221,7 +222,7 @@ describe("environment overrides", () => {
       hostname: HOST,
       overrides: { log_level: "trace", detect: { k: 2 } },
     });
-    expect(r.ok && [r.config.log_level, r.config.detect.k, r.config.detect.n]).toEqual(["trace", 2, 5]);
+    expect(r.ok && [r.config.log_level, r.config.detect.k, r.config.detect.n]).toEqual(["trace", 2, 10]);
     const bad = parseConfig(null, { env: {}, hostname: HOST, overrides: { detect: { k: 0 } } });
     expect(!bad.ok && bad.issues).toEqual(["detect.k must be >= 1 (got 0, from the command line)"]);
   });
@@ -238,10 +239,10 @@ describe("loadConfig and friends (temp files)", () => {
 
   it("reads an explicit file", async () => {
     const path = join(dir, "c.yaml");
-    await writeFile(path, "device_id: hall\ndetect:\n  cooldown_s: 10\n");
+    await writeFile(path, "device_id: hall\ndetect:\n  cooldown_s: 45\n");
     const c = await loadConfig({ path, env: {}, hostname: HOST });
     expect(c.device_id).toBe("hall");
-    expect(c.detect.cooldown_s).toBe(10);
+    expect(c.detect.cooldown_s).toBe(45);
   });
 
   it("uses the default file when it exists, else the defaults", async () => {
@@ -300,8 +301,8 @@ describe("loadConfig and friends (temp files)", () => {
     expect(ok.ok && ok.config.device_id).toBe("ok");
 
     const bad = join(dir, "bad.yaml");
-    await writeFile(bad, "detect:\n  k: 9\n");
-    expect(await checkConfigFile(bad)).toEqual({ ok: false, issues: ["detect.k (9) must be <= detect.n (5)"] });
+    await writeFile(bad, "detect:\n  k: 12\n");
+    expect(await checkConfigFile(bad)).toEqual({ ok: false, issues: ["detect.k (12) must be <= detect.n (10)"] });
 
     await mkdir(join(dir, "tls"));
     const refs = join(dir, "refs.yaml");

@@ -12,11 +12,22 @@ import { FakeGpioDriver } from "../../fakes/fake-gpio.js";
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
+/**
+ * The timing these tests are written against (an alert 1.5–2 s into danger, 30 s cooldown),
+ * fixed here so that the shipped defaults, chosen from measurements (docs/detection.md), can move.
+ */
+const TEST_DETECT = { smoothing: { method: "none" }, enter_threshold: 0.6, exit_threshold: 0.4, k: 3, n: 5, min_duration_s: 1, cooldown_s: 30 } as const;
+
 function config(overrides: ConfigInput = {}): Config {
   const r = parseConfig(null, {
     env: {},
     hostname: "unit",
-    overrides: { state_dir: "/tmp/earwitness-unit-never-written", mqtt: { telemetry_interval_s: 0 }, ...overrides },
+    overrides: {
+      state_dir: "/tmp/earwitness-unit-never-written",
+      mqtt: { telemetry_interval_s: 0 },
+      ...overrides,
+      detect: { ...TEST_DETECT, ...(overrides.detect ?? {}) },
+    },
   });
   if (!r.ok) throw new Error(r.issues.join("\n"));
   return r.config;
