@@ -4,7 +4,7 @@ import { availableParallelism, cpus, totalmem } from "node:os";
 import type { PerformanceResults } from "./performance.js";
 import type { PublishLatencyResults } from "./publish-latency.js";
 import type { QualityResults } from "./quality.js";
-import type { QualitySummary } from "./stream-score.js";
+import type { LengthBucket, QualitySummary } from "./stream-score.js";
 import { describeSetting, type SweepSetting, type Targets } from "./sweep.js";
 
 export interface MachineInfo {
@@ -125,8 +125,17 @@ export function formatQuality(q: QualityResults): string {
     table(
       ["corpus", "streams", "hours", "false alerts", "per h non-danger", "caught", "%", "latency p50 s", "p95 s"],
       [...Object.entries(q.per_corpus).map(([c, s]) => row(c, s)), row("all", q.summary)],
-    ) + `caught = an alert starts within the passage or ${q.grace_s} s after it (or one is on at its onset)${q.speakers ? `; speakers: ${q.speakers.join(" ")}` : ""}\n`
+    ) +
+    `caught by passage length: ${formatByLength(q.summary.by_length)}\n` +
+    `caught = an alert starts within the passage or ${q.grace_s} s after it (or one is on at its onset)${q.speakers ? `; speakers: ${q.speakers.join(" ")}` : ""}\n`
   );
+}
+
+/** "< 5 s 3/20, 5–8 s 4/10, ≥ 8 s 5/6" */
+export function formatByLength(buckets: readonly LengthBucket[]): string {
+  return buckets
+    .map((b) => `${b.min_s === 0 ? `< ${b.max_s} s` : b.max_s === null ? `≥ ${b.min_s} s` : `${b.min_s}–${b.max_s} s`} ${b.caught}/${b.passages}`)
+    .join(", ");
 }
 
 export interface SweepReport {
@@ -154,7 +163,7 @@ export function formatSweep(r: SweepReport): string {
       [row(`configured: ${r.current.setting}`, r.current.summary), ...r.front.map((x) => row(describeSetting(x.setting) + (describeSetting(x.setting) === chosen ? "  ◀ chosen" : ""), x.summary))],
     ) +
     (r.choice
-      ? `chosen (${r.choice.rule}): ${chosen}\n  detect: ${JSON.stringify(r.choice.config)}\n`
+      ? `chosen (${r.choice.rule}): ${chosen}\n  caught by passage length: ${formatByLength(r.choice.summary.by_length)}\n  detect: ${JSON.stringify(r.choice.config)}\n`
       : "no settings to choose from\n")
   );
 }

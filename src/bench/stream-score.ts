@@ -71,6 +71,30 @@ export interface QualitySummary {
   caught: number;
   caught_share: number;
   onset_to_alert_s: { p50: number; p95: number };
+  /** Passages and catches by passage length: a long incident should be caught more often. */
+  by_length: LengthBucket[];
+}
+
+export interface LengthBucket {
+  /** Passage length in [min_s, max_s) seconds; max_s null = no upper bound. */
+  min_s: number;
+  max_s: number | null;
+  passages: number;
+  caught: number;
+}
+
+/** Passage-length buckets, seconds: short (a shout or two), medium, long (a sustained incident). */
+export const LENGTH_BUCKETS_S: readonly (readonly [number, number | null])[] = [
+  [0, 5],
+  [5, 8],
+  [8, null],
+];
+
+function byLength(scores: readonly StreamScore[]): LengthBucket[] {
+  return LENGTH_BUCKETS_S.map(([min, max]) => {
+    const inBucket = scores.flatMap((s) => s.detail).filter((d) => d.end_s - d.start_s >= min && (max === null || d.end_s - d.start_s < max));
+    return { min_s: min, max_s: max, passages: inBucket.length, caught: inBucket.filter((d) => d.caught).length };
+  });
 }
 
 /** Totals over several streams. */
@@ -90,5 +114,6 @@ export function summariseScores(scores: StreamScore[], audioS: number): QualityS
     caught,
     caught_share: passages > 0 ? caught / passages : Number.NaN,
     onset_to_alert_s: { p50: percentile(lat, 50), p95: percentile(lat, 95) },
+    by_length: byLength(scores),
   };
 }

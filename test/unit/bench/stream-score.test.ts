@@ -36,6 +36,12 @@ describe("scoreStream", () => {
     // Non-danger time: the hour minus (5+4) + (4+4) + (3+4) s.
     expect(s.non_danger_h).toBeCloseTo((3600 - 24) / 3600, 9);
     expect(s.detail.map((d) => d.caught)).toEqual([true, true, false]);
+    // Lengths 5, 4 and 3 s: the 5 s passage is in the middle bucket, the others in the short one.
+    expect(summariseScores([s], 3600).by_length).toEqual([
+      { min_s: 0, max_s: 5, passages: 2, caught: 1 },
+      { min_s: 5, max_s: 8, passages: 1, caught: 1 },
+      { min_s: 8, max_s: null, passages: 0, caught: 0 },
+    ]);
   });
 
   it("an alert already on at the onset catches with latency 0 and is not false", () => {

@@ -111,6 +111,7 @@ const summary = (fa: number, caught: number, p50 = 2): QualitySummary => ({
   caught: caught * 10,
   caught_share: caught,
   onset_to_alert_s: { p50, p95: p50 * 2 },
+  by_length: [],
 });
 const result = (enter: number, fa: number, caught: number, p50 = 2): SweepResult => ({
   setting: { ...BASE, enterThreshold: enter, exitThreshold: enter - 0.2 },
