@@ -160,7 +160,12 @@ export function formatSweep(r: SweepReport): string {
     `sweep: ${r.settings} settings replayed over the same windows; targets ≤ ${r.targets.maxFalsePerHour} false alerts/h, ≥ ${r.targets.minCaught * 100} % caught\n` +
     table(
       ["setting (Pareto front: nothing catches more with fewer false alerts)", "false/h", "caught", "%", "latency p50 s"],
-      [row(`configured: ${r.current.setting}`, r.current.summary), ...r.front.map((x) => row(describeSetting(x.setting) + (describeSetting(x.setting) === chosen ? "  ◀ chosen" : ""), x.summary))],
+      [
+        row(`configured: ${r.current.setting}`, r.current.summary),
+        ...r.front.map((x) => row(describeSetting(x.setting) + (describeSetting(x.setting) === chosen ? "  ◀ chosen" : ""), x.summary)),
+        // A choice tied with a front row on both counts (picked for its earlier alerts) is shown too.
+        ...(r.choice && chosen && !r.front.some((x) => describeSetting(x.setting) === chosen) ? [row(`${chosen}  ◀ chosen (ties a front row on both counts)`, r.choice.summary)] : []),
+      ],
     ) +
     (r.choice
       ? `chosen (${r.choice.rule}): ${chosen}\n  caught by passage length: ${formatByLength(r.choice.summary.by_length)}\n  detect: ${JSON.stringify(r.choice.config)}\n`
