@@ -8,12 +8,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadAudioFile } from "../audio/load.js";
 import type { Config } from "../config/schema.js";
-import { buildPipeline, createClassifier } from "../daemon/build.js";
+import { buildPipeline, createClassifier, newRunningAdaptation } from "../daemon/build.js";
 import type { LoadedBundle } from "../model/bundle.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { buildStream, DEFAULT_STREAM_OPTIONS, encodeWav16, type StreamTimeline } from "./stream-builder.js";
-import { RunningAdaptation } from "../features/adaptation.js";
-import { stepMs } from "../features/spec.js";
 import type { SweepTrace, TracePoint } from "./sweep.js";
 import { scoreStream, summariseScores, type QualitySummary, type StreamAlert, type StreamScore } from "./stream-score.js";
 
@@ -92,19 +90,6 @@ export function alertsOf(
   return { alerts, points };
 }
 
-/**
- * A fresh unit's adaptation for each stream, in memory (never saved), when the configuration
- * enables it and the bundle is normalised per speaker — as `run` would adapt, starting cold.
- */
-function streamAdaptation(config: Config, bundle: LoadedBundle): RunningAdaptation | null {
-  if (!config.adaptation.enabled || bundle.meta.features.norm !== "speaker") return null;
-  return new RunningAdaptation(bundle.meta.normalisation, {
-    halfLifeH: config.adaptation.half_life_h,
-    maxWeight: config.adaptation.max_weight,
-    stepMs: stepMs(bundle.meta.features),
-  });
-}
-
 export async function runQuality(o: QualityOptions): Promise<QualityResults> {
   const made = createClassifier(o.bundle);
   const dangerLabels = o.config.detect.danger.labels as string[];
@@ -146,7 +131,8 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
       const base = path.join(o.workDir, `${corpus}-stream-${seed}`);
       await writeFile(`${base}.wav`, encodeWav16(built.samples));
       await writeFile(`${base}.json`, JSON.stringify(built.timeline, null, 1) + "\n");
-      const { alerts, points } = alertsOf(o.config, made.classifier, built.samples, streamAdaptation(o.config, o.bundle));
+      // A fresh unit's adaptation per stream, in memory (never saved), as `run` would start cold.
+      const { alerts, points } = alertsOf(o.config, made.classifier, built.samples, newRunningAdaptation(o.config, o.bundle));
       traces.push({ timeline: built.timeline as StreamTimeline, points });
       const score = scoreStream(built.timeline as StreamTimeline, alerts, o.graceS);
       const entry = scores.get(corpus) ?? { scores: [], seconds: 0 };
@@ -167,7 +153,7 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     streams: reports,
     grace_s: o.graceS,
     speakers: o.speakers ? [...o.speakers].sort() : null,
-    adaptation: streamAdaptation(o.config, o.bundle) !== null,
+    adaptation: newRunningAdaptation(o.config, o.bundle) !== null,
     traces,
   };
 }

@@ -12,6 +12,7 @@
  * The rule that picks the default (`chooseSetting`) is written down here and in docs/detection.md
  * so that a better model gets its defaults the same way.
  */
+import { DEFAULT_KN_GRID } from "../calibrate/simulate.js";
 import { createSmoother } from "../detect/danger.js";
 import type { AlertParams, SmoothingSpec } from "../detect/params.js";
 import { AlertStateMachine } from "../detect/state-machine.js";
@@ -30,16 +31,9 @@ export interface SweepTrace {
 }
 
 /** The detector settings a sweep varies; everything else comes from the configuration. */
-export interface SweepSetting {
+export type SweepSetting = Pick<AlertParams, "enterThreshold" | "exitThreshold" | "k" | "n" | "minDurationMs" | "holdMs" | "cooldownMs"> & {
   smoothing: SmoothingSpec;
-  enterThreshold: number;
-  exitThreshold: number;
-  k: number;
-  n: number;
-  minDurationMs: number;
-  holdMs: number;
-  cooldownMs: number;
-}
+};
 
 export interface SweepResult {
   setting: SweepSetting;
@@ -51,15 +45,15 @@ export interface SweepGrid {
   enter: number[];
   /** exit = enter − gap (hysteresis). */
   exitGap: number[];
-  kn: [number, number][];
+  kn: readonly (readonly [number, number])[];
   minDurationMs: number[];
   holdMs: number[];
   cooldownMs: number[];
 }
 
 /**
- * k of n at 0.5 s hops covers 1–5 s of danger (a passage is at least 3 s, and a 3 s window still
- * hears it for 3 s after); smoothing over 1.5–4 s; cooldowns from 10 s to 2 min.
+ * k of n as `calibrate` tries them (1–5 s of danger at 0.5 s hops: a passage is at least 3 s, and
+ * a 3 s window still hears it for 3 s after); smoothing over 1.5–4 s; cooldowns 10 s to 2 min.
  */
 export const DEFAULT_SWEEP_GRID: SweepGrid = {
   smoothing: [
@@ -71,14 +65,7 @@ export const DEFAULT_SWEEP_GRID: SweepGrid = {
   ],
   enter: [0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9],
   exitGap: [0.2],
-  kn: [
-    [2, 3],
-    [3, 5],
-    [4, 6],
-    [6, 8],
-    [8, 10],
-    [10, 12],
-  ],
+  kn: DEFAULT_KN_GRID,
   minDurationMs: [0, 1000, 2000],
   holdMs: [2000],
   cooldownMs: [10_000, 30_000, 120_000],

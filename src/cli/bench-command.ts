@@ -195,7 +195,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         say(`sweep: replaying ${settings.length} detector settings over ${quality.traces.length} stream(s)…`);
         const results = runSweep(quality.traces, detect, settings, grace);
         const choice = chooseSetting(results, targets);
-        const current = describeSetting({ ...detect, smoothing: detect.smoothing });
+        const current = describeSetting(detect);
         sweep = {
           settings: settings.length,
           targets,

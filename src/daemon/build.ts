@@ -83,6 +83,19 @@ export function buildPipeline(
   return new Pipeline({ classifier, detect: detectParamsFromConfig(config.detect), startMs, adaptation });
 }
 
+/**
+ * Fresh (in-memory, nothing heard yet) running statistics for this bundle, when the configuration
+ * enables adaptation and the bundle is normalised per speaker; null otherwise.
+ */
+export function newRunningAdaptation(config: Config, bundle: LoadedBundle): RunningAdaptation | null {
+  if (!config.adaptation.enabled || bundle.meta.features.norm !== "speaker") return null;
+  return new RunningAdaptation(bundle.meta.normalisation, {
+    halfLifeH: config.adaptation.half_life_h,
+    maxWeight: config.adaptation.max_weight,
+    stepMs: stepMs(bundle.meta.features),
+  });
+}
+
 /** The adaptation a pipeline uses, with persistence in the state directory. */
 export interface DeviceAdaptation {
   current(): AdaptedStats | null;
@@ -101,13 +114,9 @@ const ADAPTATION_SAVE_EVERY_STEPS = 12_000;
  * forget the wearer; `reset()` forgets them.
  */
 export async function createAdaptation(config: Config, bundle: LoadedBundle, log?: Logger): Promise<DeviceAdaptation | null> {
-  if (!config.adaptation.enabled || bundle.meta.features.norm !== "speaker") return null;
+  const running = newRunningAdaptation(config, bundle);
+  if (!running) return null;
   const file = path.join(config.state_dir, `adaptation-${bundle.meta.name}.json`);
-  const running = new RunningAdaptation(bundle.meta.normalisation, {
-    halfLifeH: config.adaptation.half_life_h,
-    maxWeight: config.adaptation.max_weight,
-    stepMs: stepMs(bundle.meta.features),
-  });
   const restored = await running.load(file);
   log?.info({ file, restored, voicedSteps: Math.round(running.observedSteps) }, "adaptation to this unit's voice and microphone");
   let sinceSave = 0;

@@ -3,6 +3,7 @@ import type { DetectParams } from "../../src/detect/params.js";
 import { DEFAULT_FEATURE_SPEC } from "../../src/features/spec.js";
 import { Pipeline, type WindowResult } from "../../src/pipeline.js";
 import { FakeClassifier } from "../fakes/fake-classifier.js";
+import { concatSamples, hissOrMurmur } from "../fixtures/wav-writer.js";
 
 const spec = DEFAULT_FEATURE_SPEC;
 const detect: DetectParams = {
@@ -21,31 +22,8 @@ const detect: DetectParams = {
   dangerWeights: { angry: 1, fear: 1 },
 };
 
-/** Seeded noise: white noise is "hiss" (high bands), low-passed noise is "murmur". */
-function noise(n: number, amp: number, lowpass: boolean, seed: number): Float32Array {
-  let a = seed;
-  const out = new Float32Array(n);
-  let y = 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    const x = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * amp;
-    y = lowpass ? 0.97 * y + 0.03 * x * 8 : x;
-    out[i] = y;
-  }
-  return out;
-}
-
-function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const noise = hissOrMurmur;
+const concat = concatSamples;
 
 const sec = (s: number): number => Math.round(s * 16_000);
 // 6 s murmur, 6 s hiss (the "danger"), 8 s murmur, then 5 s of digital silence.

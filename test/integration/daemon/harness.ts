@@ -13,6 +13,27 @@ import { pathWithFakeBin } from "../../fakes/fake-bin.js";
 export const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 export const MAIN_JS = path.join(REPO_ROOT, "dist", "src", "cli", "main.js");
 
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs one `earwitness` command (the built CLI) to completion, from the repository root, with
+ * PATH and only the environment given (HOME, TMPDIR, … as the test wants them).
+ */
+export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN_JS, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 export interface LogLine {
   level: number;
   msg: string;

@@ -11,7 +11,6 @@
  * uninterrupted Pipeline makes from the same samples. A swap that restarted the pipeline would lose
  * the windows needed to refill a 3 s analysis window (about six at a 0.5 s hop).
  */
-import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -25,7 +24,7 @@ import { FakeClassifier } from "../../fakes/fake-classifier.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
 import { startBroker, type TestBroker } from "../broker.js";
 import { sleep, waitFor, watch, type Watcher } from "../mqtt/watcher.js";
-import { configYaml, killAll, MAIN_JS, noise, REPO_ROOT, startDaemon, writeWav, type LogLine } from "./harness.js";
+import { configYaml, killAll, noise, runCli, startDaemon, writeWav, type CliResult, type LogLine } from "./harness.js";
 
 const AUDIO_S = 22;
 const CHUNK_SAMPLES = 320; // the fake recorder writes 640-byte chunks
@@ -54,21 +53,6 @@ afterAll(async () => {
   await broker?.stop();
   if (root) await rm(root, { recursive: true, force: true });
 });
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN_JS, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? root, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Windows one uninterrupted pipeline makes from these samples, fed as the recorder chunks them. */
 function windowsOf(samples: Float32Array, detect: ReturnType<typeof detectParamsFromConfig>): number {
@@ -127,7 +111,7 @@ describe("model hot swap in the running daemon (integration)", () => {
 
     const cliEnv = { TMPDIR: tmp };
     const install = (bundle: string): Promise<CliResult> =>
-      runCli(["model", "install", bundle, "--state-dir", stateDir, "--config", configPath, "--trusted-keys", keys, "--no-selftest"], cliEnv);
+      runCli(["model", "install", bundle, "--state-dir", stateDir, "--config", configPath, "--trusted-keys", keys, "--no-selftest"], { HOME: process.env.HOME ?? root, ...cliEnv });
     const currentLink = (): Promise<string> => readlink(path.join(stateDir, "models", "current"));
 
     const a = await install(bundleA);

@@ -1,24 +1,14 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CalibrationReport } from "../../../src/calibrate/report.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
-import { MAIN_JS, noise, REPO_ROOT, writeWav } from "../daemon/harness.js";
+import { noise, runCli, writeWav, type CliResult } from "../daemon/harness.js";
 
 let dir: string;
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN_JS, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? "", HOME: dir, TMPDIR: dir } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]): Promise<CliResult> => runCli(args, { HOME: dir, TMPDIR: dir });
 
 const CONFIG = (modelDir: string, stateDir: string) => `# the kitchen unit
 state_dir: ${stateDir}

@@ -5,29 +5,16 @@
  * (1/3) by a clear margin means the whole path — WAV reading, features, per-speaker
  * normalisation, training, quantized bundle, eval — works; then the same seed gives the same run.
  */
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeWav } from "../../fixtures/wav-writer.js";
-import { MAIN_JS, REPO_ROOT } from "../daemon/harness.js";
+import { runCli, type CliResult } from "../daemon/harness.js";
 
 let dir: string;
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN_JS, ...args], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: dir, TMPDIR: dir, EARWITNESS_BACKEND: "cpu" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]): Promise<CliResult> => runCli(args, { HOME: dir, TMPDIR: dir, EARWITNESS_BACKEND: "cpu" });
 
 /** Deterministic uniform numbers in [0, 1). */
 function lcg(seed: number): () => number {

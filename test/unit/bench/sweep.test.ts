@@ -14,35 +14,12 @@ import { parseConfig } from "../../../src/config/load.js";
 import { detectParamsFromConfig } from "../../../src/config/detect-params.js";
 import { DEFAULT_FEATURE_SPEC } from "../../../src/features/spec.js";
 import { FakeClassifier } from "../../fakes/fake-classifier.js";
+import { concatSamples, hissOrMurmur } from "../../fixtures/wav-writer.js";
 
-/** Seeded noise: white noise is "hiss" (the fake classifier's danger), low-passed is "murmur". */
-function noise(seconds: number, lowpass: boolean, seed: number): Float32Array {
-  let a = seed;
-  const out = new Float32Array(Math.round(seconds * 16_000));
-  let y = 0;
-  for (let i = 0; i < out.length; i++) {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    const x = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * 0.2;
-    y = lowpass ? 0.97 * y + 0.03 * x * 8 : x;
-    out[i] = y;
-  }
-  return out;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const noise = (seconds: number, lowpass: boolean, seed: number): Float32Array => hissOrMurmur(Math.round(seconds * 16_000), 0.2, lowpass, seed);
 
 // Murmur with hiss bursts of 1, 2, 4 and 7 s, some close together: settings disagree about them.
-const AUDIO = concat([
+const AUDIO = concatSamples(
   noise(5, true, 1),
   noise(1, false, 2),
   noise(4, true, 3),
@@ -52,7 +29,7 @@ const AUDIO = concat([
   noise(12, true, 7),
   noise(7, false, 8),
   noise(6, true, 9),
-]);
+);
 
 function configWith(s: SweepSetting) {
   const yaml = `detect:\n  energy_gate_dbfs: -50\n  smoothing: ${JSON.stringify(s.smoothing.method === "none" ? { method: "none" } : s.smoothing)}\n` +
