@@ -5,7 +5,9 @@ import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BundleError } from "../../../src/errors.js";
 import { DEFAULT_FEATURE_SPEC, staticDims, windowSeconds } from "../../../src/features/spec.js";
+import { bundleMetaSha256, META_HASH_FIELD, rehashBundle, verifyBundleFiles } from "../../../src/model/bundle.js";
 import { generateSigningKey, loadTrustedKeys, signBundle, SIGNATURE_FILE, verifyBundleSignature } from "../../../src/model/signing.js";
+import { editBundleJson } from "../../fixtures/tiny-bundle.js";
 
 let root: string;
 let n = 0;
@@ -129,6 +131,29 @@ describe("sign and verify", () => {
 
     await writeFile(path.join(changed, SIGNATURE_FILE), "not a signature\n");
     expect((await refusal(verifyBundleSignature(changed, trustedKeys))).code).toBe("BAD_SIGNATURE");
+  });
+
+  it("signs bundle.json with its meta_sha256; an edit that recomputes the hash is still refused by the signature", async () => {
+    const dir = await fresh("bundle");
+    await handMadeBundle(dir);
+    await rehashBundle(dir, []); // stamps meta_sha256 before signing, as saveBundle does
+    await signBundle(dir, keys.keyFile);
+    const trustedKeys = await loadTrustedKeys(trusted);
+    expect((await verifyBundleSignature(dir, trustedKeys)).status).toBe("verified");
+    // Someone deliberately changes the danger classes and recomputes meta_sha256: the files check
+    // passes (that hash guards against corruption), the signature does not.
+    await editBundleJson(dir, (m) => void (m.danger = ["angry"]));
+    const { meta } = await verifyBundleFiles(dir);
+    expect(meta[META_HASH_FIELD]).toBe(bundleMetaSha256(meta));
+    expect((await refusal(verifyBundleSignature(dir, trustedKeys))).code).toBe("SIGNATURE_MISMATCH");
+  });
+
+  it("refuses to sign a bundle whose bundle.json was edited after it was written (META_MODIFIED)", async () => {
+    const dir = await fresh("bundle");
+    await handMadeBundle(dir);
+    await rehashBundle(dir, []);
+    await editBundleJson(dir, (m) => void (m.labels as string[]).reverse(), { restamp: false });
+    expect((await refusal(signBundle(dir, keys.keyFile))).code).toBe("META_MODIFIED");
   });
 
   it("refuses to sign a bundle whose files do not match bundle.json", async () => {
