@@ -112,7 +112,7 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
   let done = 0;
   for (const dir of o.corpusDirs) {
     let rows: ManifestRow[] = await readCorpusDir(dir);
-    if (o.speakers) rows = rows.filter((r) => r.speaker !== null && (o.speakers!.has(r.speaker) || o.speakers!.has(`${r.corpus}/${r.speaker}`)));
+    if (o.speakers) rows = rows.filter((r) => speakerMatch(o.speakers!, r) !== null);
     const corpus = path.basename(path.resolve(dir));
     if (rows.length === 0) {
       o.log(`${corpus}: no clips left after the speaker filter; skipped`);
@@ -159,10 +159,22 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
 }
 
 /**
+ * Which entry of `speakers` a manifest row belongs to, or null. training.split records speakers
+ * qualified by corpus ("crema-d/1083", the row's corpus being its manifest's folder name, as
+ * splits.ts keys them); a hand-written list may give bare ids ("1083"). Both forms match.
+ */
+export function speakerMatch(speakers: ReadonlySet<string>, row: Pick<ManifestRow, "speaker" | "corpus">): string | null {
+  if (row.speaker === null) return null;
+  if (speakers.has(row.speaker)) return row.speaker;
+  const qualified = `${row.corpus}/${row.speaker}`;
+  return speakers.has(qualified) ? qualified : null;
+}
+
+/**
  * The held-out (test) speakers a bundle records in `training.split`, if any. The trainer writes
  * a sentence ("speaker-independent, fold 1/5: test speakers crema-d/1083 crema-d/1007 …;
  * validation …"); an object with an array under a key containing "test" is accepted too.
- * Speakers may be qualified by corpus ("crema-d/1083"); runQuality matches both forms.
+ * Speakers may be qualified by corpus ("crema-d/1083"); speakerMatch matches both forms.
  */
 export function testSpeakersOf(bundle: LoadedBundle): string[] | null {
   return splitSpeakersOf(bundle, "test");

@@ -9,10 +9,12 @@ import { selectBackend } from "../model/backend.js";
 import { loadBundle } from "../model/bundle.js";
 import { meanProbs } from "../model/classifier.js";
 import { createClassifier } from "../daemon/build.js";
-import { padTo, } from "../train/augment.js";
+import { speakerMatch, testSpeakersOf, validationSpeakersOf } from "../bench/quality.js";
+import type { LoadedBundle } from "../model/bundle.js";
+import { padTo } from "../train/augment.js";
 import { sliceWindow, windowStarts } from "../train/dataset.js";
-import { windowSamples, type ClipFeatures } from "../train/feature-cache.js";
-import { readManifest } from "../train/manifest.js";
+import { clipSeed, windowSamples, type ClipFeatures } from "../train/feature-cache.js";
+import { readManifest, type ManifestRow } from "../train/manifest.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, recallAtPrecision, type EvalReport } from "../train/metrics.js";
 import { Rng } from "../train/random.js";
 import { parse, progressBar, UsageError } from "./args.js";
@@ -22,11 +24,36 @@ export const EVAL_HELP = `earwitness eval — measure a model bundle on labelled
 
   --model DIR        model bundle (default: the shipped model)
   --manifest CSV     columns path,label[,speaker]; labels from the shared vocabulary
-  --root DIR         base for relative paths (default: the manifest's folder)
+  --root DIR         base for relative paths (default: the manifest's folder); its folder name
+                     is the rows' corpus, as in training
+  --speakers WHICH   only the rows of these speakers:
+                       test        the bundle's held-out test speakers (training.split)
+                       validation  the bundle's validation speakers (training.split)
+                       LIST        comma-separated ids as in the speaker column (1001,1007),
+                                   or corpus-qualified as training records them (crema-d/1001)
+                     Recorded speakers are matched as <corpus>/<speaker>, the corpus being the
+                     manifest's folder (or --root's) name. How many rows were kept is printed.
   --adapt speaker    also report with per-speaker adaptation: each clip normalised with the
                      statistics of its speaker's other clips (labels unused), as a unit adapts
-                     to its wearer over hours
-  --json             one JSON object on stdout
+                     to its wearer over hours; needs the speaker column
+  --json             one JSON object on stdout (messages go to stderr):
+                       accuracy, macro_recall        fractions of 1 (macro_recall = UAR)
+                       per_class    {<label>: {precision, recall, f1, support}}, one per model label
+                       confusion    {labels: [...], matrix: [[...]]}, rows truth, columns guess;
+                                    the matrix sums to files
+                       danger       {recall, precision, threshold} at danger score >= threshold
+                                    (0.5; the score is the summed danger labels' probability),
+                                    auc (ROC AUC; null when one side is empty),
+                                    recall_at_precision_0_8
+                       skipped      rows not scored: label not among the model's labels, or
+                                    unreadable file
+                       files        rows scored
+                       speakers     {selection, ids, rows_kept} with --speakers, else null
+                       adapted      with --adapt speaker: the same keys (but speakers/adapted)
+                                    with per-speaker adaptation
+
+Clips shorter than one window are padded with faint noise seeded by the file's manifest path
+(as training does), so a file scores the same wherever it is in the manifest.
 `;
 
 interface Scored {
@@ -34,11 +61,82 @@ interface Scored {
   probs: Float32Array;
 }
 
-export async function evalCommand(argv: string[], log: Logger): Promise<number> {
+/** The seed trainer.ts extracts features with: eval pads a clip exactly as training did. */
+const FEATURE_SEED = 1;
+
+/** What --speakers kept, for the report. */
+export interface SpeakerSelection {
+  /** "test", "validation" or "list". */
+  selection: string;
+  ids: string[];
+  rows_kept: number;
+}
+
+/**
+ * The rows of the speakers `which` names (see EVAL_HELP). Throws a UsageError when the bundle
+ * records no such split or nothing matches, since a report on zero rows would read as a result.
+ */
+export function selectSpeakers(
+  rows: ManifestRow[],
+  which: string,
+  bundle: LoadedBundle,
+  warn: (msg: string) => void,
+): { rows: ManifestRow[]; selection: SpeakerSelection } {
+  let ids: string[];
+  let selection: string;
+  if (which === "test" || which === "validation") {
+    const recorded = which === "test" ? testSpeakersOf(bundle) : validationSpeakersOf(bundle);
+    if (!recorded) {
+      throw new UsageError(
+        `--speakers ${which}: bundle ${bundle.meta.name} ${bundle.meta.version} records no ${which} speakers in training.split ` +
+          `(a bundle trained with the random protocol, or by hand, has none); list the speakers instead: --speakers ID,ID,…`,
+      );
+    }
+    ids = recorded;
+    selection = which;
+  } else {
+    ids = which.split(",").map((s) => s.trim()).filter(Boolean);
+    if (ids.length === 0) throw new UsageError(`--speakers takes test, validation or a comma-separated list of speaker ids (got "${which}")`);
+    selection = "list";
+  }
+  const wanted = new Set(ids);
+  const matched = new Set<string>();
+  const kept = rows.filter((r) => {
+    const m = speakerMatch(wanted, r);
+    if (m !== null) matched.add(m);
+    return m !== null;
+  });
+  if (kept.length === 0) {
+    const manifestSpeakers = [...new Set(rows.map((r) => r.speaker).filter((s): s is string => s !== null))];
+    const corpora = [...new Set(rows.map((r) => r.corpus))];
+    const why =
+      manifestSpeakers.length === 0
+        ? "the manifest has no speaker column (or it is empty)"
+        : `the manifest's speakers are ${manifestSpeakers.slice(0, 8).join(" ")}${manifestSpeakers.length > 8 ? " …" : ""} ` +
+          `in corpus ${corpora.join(", ")} (the manifest's folder name, or --root's); ids recorded as corpus/speaker match only ` +
+          `when that folder is named as it was in training`;
+    throw new UsageError(`--speakers ${which}: none of ${ids.slice(0, 8).join(" ")}${ids.length > 8 ? " …" : ""} is in the manifest: ${why}`);
+  }
+  const missing = ids.filter((id) => !matched.has(id));
+  if (missing.length > 0) {
+    warn(`${missing.length} of ${ids.length} selected speakers have no rows in this manifest: ${missing.slice(0, 8).join(" ")}${missing.length > 8 ? " …" : ""}`);
+  }
+  return { rows: kept, selection: { selection, ids: [...matched].sort(), rows_kept: kept.length } };
+}
+
+/** A clip's features as training extracts its clean copy: padding noise seeded by the file. */
+async function clipFeatures(row: ManifestRow, spec: LoadedBundle["meta"]["features"], resampler: Resampler): Promise<ClipFeatures> {
+  const audio = padTo(await loadAudioFile(row.file, resampler), windowSamples(spec), new Rng(clipSeed(FEATURE_SEED, row.relPath, 0)));
+  const { steps, data } = extractSteps(spec, audio);
+  return { row, variant: 0, steps, data };
+}
+
+export async function evalCommand(argv: string[], _log: Logger): Promise<number> {
   const { values: v } = parse(argv, {
     model: { type: "string" },
     manifest: { type: "string" },
     root: { type: "string" },
+    speakers: { type: "string" },
     adapt: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -49,15 +147,37 @@ export async function evalCommand(argv: string[], log: Logger): Promise<number> 
   }
   if (!v.manifest) throw new UsageError("--manifest CSV is required");
   if (v.adapt !== undefined && v.adapt !== "speaker") throw new UsageError(`--adapt takes only "speaker" (got ${String(v.adapt)})`);
+  // Messages go to stderr as plain lines: stdout carries the report (one JSON object with --json),
+  // and the logger writes its JSON lines to stdout.
+  const say = (msg: string): void => void process.stderr.write(`${msg}\n`);
+  const warn = (msg: string): void => say(`earwitness eval: warning: ${msg}`);
   await selectBackend();
   const bundle = await loadBundle((v.model as string | undefined) ?? shippedModelDir());
-  // The lean engine for recurrent bundles (same outputs within 1e-4, ~7x faster), tfjs otherwise.
-  const { classifier: clf, dispose } = createClassifier(bundle);
   const { meta } = bundle;
   const spec = meta.features;
-  const rows = await readManifest(String(v.manifest), v.root as string | undefined);
+  const allRows = await readManifest(String(v.manifest), v.root as string | undefined);
+  let rows = allRows;
+  let speakers: SpeakerSelection | null = null;
+  if (v.speakers !== undefined) {
+    ({ rows, selection: speakers } = selectSpeakers(allRows, String(v.speakers), bundle, warn));
+    say(`--speakers ${String(v.speakers)}: kept ${rows.length} of ${allRows.length} rows (${speakers.ids.length} speakers: ${speakers.ids.slice(0, 12).join(" ")}${speakers.ids.length > 12 ? " …" : ""})`);
+  }
   const labelIndex = new Map(meta.labels.map((l, i) => [l, i]));
   const usable = rows.filter((r) => labelIndex.has(r.label));
+  if (v.adapt === "speaker") {
+    const withSpeaker = usable.filter((r) => r.speaker !== null).length;
+    if (withSpeaker === 0) {
+      warn(
+        "--adapt speaker: the manifest has no speaker column (or it is empty), so no clip has other clips of its speaker " +
+          "to adapt to; the adapted figures equal the unadapted ones. Add a speaker column to measure adaptation.",
+      );
+    } else if (withSpeaker < usable.length) {
+      warn(`--adapt speaker: ${usable.length - withSpeaker} of ${usable.length} rows have no speaker; they are scored unadapted`);
+    }
+    if (spec.norm !== "speaker") warn(`--adapt speaker: this bundle normalises per ${spec.norm}, so speaker adaptation does not change its input`);
+  }
+  // The lean engine for recurrent bundles (same outputs within 1e-4, ~7x faster), tfjs otherwise.
+  const { classifier: clf, dispose } = createClassifier(bundle);
   let skipped = rows.length - usable.length;
   const unreadable: string[] = [];
   const clips: ClipFeatures[] = [];
@@ -66,10 +186,7 @@ export async function evalCommand(argv: string[], log: Logger): Promise<number> 
   const resampler = new Resampler();
   for (const [i, row] of usable.entries()) {
     try {
-      // Seeded padding noise, as in training: the same file always gives the same features.
-      const audio = padTo(await loadAudioFile(row.file, resampler), windowSamples(spec), new Rng(i + 1));
-      const { steps, data } = extractSteps(spec, audio);
-      clips.push({ row, variant: 0, steps, data });
+      clips.push(await clipFeatures(row, spec, resampler));
     } catch (err) {
       skipped++;
       unreadable.push(`${row.file}: ${describeError(err)}`);
@@ -78,8 +195,8 @@ export async function evalCommand(argv: string[], log: Logger): Promise<number> 
   }
   bar.done();
   resampler.close();
-  for (const u of unreadable.slice(0, 10)) log.warn(`skipped ${u}`);
-  if (unreadable.length > 10) log.warn(`… and ${unreadable.length - 10} more unreadable files`);
+  for (const u of unreadable.slice(0, 10)) warn(`skipped ${u}`);
+  if (unreadable.length > 10) warn(`… and ${unreadable.length - 10} more unreadable files`);
 
   const hop = stepsPer(spec, CLIP_HOP_MS);
   const score = (adaptedOf: (c: ClipFeatures, i: number) => AdaptedStats | null): Scored[] =>
@@ -111,17 +228,17 @@ export async function evalCommand(argv: string[], log: Logger): Promise<number> 
         return others.length > 0 ? statsOfSteps(S, others.map((j) => clips[j]!.data)) : null;
       }),
     );
-    if (spec.norm !== "speaker") log.warn(`this bundle normalises per ${spec.norm}, so speaker adaptation does not change its input`);
   }
   const seconds = (performance.now() - t0) / 1000;
   dispose();
   if (v.json) {
-    process.stdout.write(JSON.stringify(adapted ? { ...base, adapted } : base) + "\n");
+    process.stdout.write(JSON.stringify({ ...base, speakers, ...(adapted ? { adapted } : {}) }) + "\n");
     return 0;
   }
   const pct = (x: number): string => `${(x * 100).toFixed(2)} %`;
   const lines = [
-    `model ${meta.name} ${meta.version} (${meta.architecture.arch}), ${base.files} files scored, ${base.skipped} skipped, ${seconds.toFixed(1)} s`,
+    `model ${meta.name} ${meta.version} (${meta.architecture.arch}), ${base.files} files scored, ${base.skipped} skipped, ${seconds.toFixed(1)} s` +
+      (speakers ? `; ${speakers.selection === "list" ? "listed" : speakers.selection} speakers only (${speakers.ids.length})` : ""),
     "",
     formatClassificationReport(base),
     "",

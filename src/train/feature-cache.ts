@@ -46,7 +46,11 @@ function hashOf(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 20);
 }
 
-function clipSeed(seed: number, relPath: string, variant: number): number {
+/**
+ * The seed of one clip's augmentation and padding noise: a function of the file (as the manifest
+ * names it), never of its position, so reordering or filtering a manifest changes no features.
+ */
+export function clipSeed(seed: number, relPath: string, variant: number): number {
   const h = createHash("sha256").update(`${seed}/${variant}/${relPath}`).digest();
   return h.readUInt32LE(0);
 }
