@@ -107,6 +107,25 @@ export interface DeviceAdaptation {
 /** Voiced steps between saves (10 minutes of speech at 50 ms steps). */
 const ADAPTATION_SAVE_EVERY_STEPS = 12_000;
 
+/** The tail of the file operations (load, save, delete) queued on each statistics file. */
+const fileTurns = new Map<string, Promise<void>>();
+
+/**
+ * Runs `op` on `file` after every operation queued on it before, across all DeviceAdaptations of
+ * that file (during a reload the old model saves its statistics while the new one loads them).
+ * Without this a save already writing when a reset deletes the file would rename its temporary
+ * file into place afterwards and bring the forgotten statistics back at the next start.
+ */
+function inTurn(file: string, op: () => Promise<void>): Promise<void> {
+  const result = (fileTurns.get(file) ?? Promise.resolve()).then(op);
+  const tail = result.catch(() => undefined);
+  fileTurns.set(file, tail);
+  void tail.then(() => {
+    if (fileTurns.get(file) === tail) fileTurns.delete(file);
+  });
+  return result;
+}
+
 /**
  * Running adaptation for bundles normalised per speaker, when `adaptation.enabled`; null
  * otherwise (other normalisations have nothing to adapt). Statistics persist in
@@ -117,13 +136,20 @@ export async function createAdaptation(config: Config, bundle: LoadedBundle, log
   const running = newRunningAdaptation(config, bundle);
   if (!running) return null;
   const file = path.join(config.state_dir, `adaptation-${bundle.meta.name}.json`);
-  const restored = await running.load(file);
+  let restored = false;
+  await inTurn(file, async () => {
+    restored = await running.load(file);
+  });
   log?.info({ file, restored, voicedSteps: Math.round(running.observedSteps) }, "adaptation to this unit's voice and microphone");
   let sinceSave = 0;
-  const save = async (): Promise<void> => {
+  const save = (): Promise<void> => {
     sinceSave = 0;
-    await mkdir(config.state_dir, { recursive: true });
-    await running.save(file);
+    // The statistics are read when this save's turn comes, not now: after a reset, a save that
+    // was waiting writes only what was heard since.
+    return inTurn(file, async () => {
+      await mkdir(config.state_dir, { recursive: true });
+      await running.save(file);
+    });
   };
   return {
     current: () => running.current(),
@@ -134,9 +160,12 @@ export async function createAdaptation(config: Config, bundle: LoadedBundle, log
       }
     },
     save,
-    reset: async () => {
+    reset: () => {
+      // Memory first, at once: the next window is normalised without the old statistics and any
+      // save from now on writes only what is heard after the reset.
       running.reset();
-      await rm(file, { force: true });
+      sinceSave = 0;
+      return inTurn(file, () => rm(file, { force: true }));
     },
   };
 }

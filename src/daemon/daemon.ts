@@ -18,7 +18,8 @@
  *
  * Commands (MQTT `set`, the acknowledge button): arm, disarm, mute N minutes (a timed disarm that
  * re-arms by itself, as issue 3 §6 says), unmute, test, ack (buzzer off, the alert stays, the
- * acknowledgement is published in the state).
+ * acknowledgement is published in the state), reset_adaptation (forget the learnt voice and room
+ * statistics, for a unit moved to another person or room).
  *
  * Privacy: samples live only in memory between the source and the pipeline; nothing here writes
  * or publishes them (telemetry carries probabilities and a level, never samples).
@@ -658,7 +659,54 @@ export class Daemon {
       case "ack":
         if (!this.ack()) throw new EarwitnessError("NOTHING_TO_ACK", "no alert is active; there is nothing to acknowledge");
         return;
+      case "reset_adaptation":
+        await this.resetAdaptation();
+        return;
     }
+  }
+
+  /**
+   * Forgets what the unit learnt of its wearer's voice and room (statistics in memory and the file
+   * in state_dir), for a unit moved to another person or room; detection goes on at once with the
+   * model's own statistics and learns again. Refused while an alert is open: that alert was
+   * decided with the learnt statistics, and changing the normalisation under it could end it
+   * early. Throws a coded error (answered on `set/result`) when refused or when the file cannot
+   * be deleted; detection is never touched either way.
+   */
+  async resetAdaptation(): Promise<void> {
+    // A reload may have read the statistics file already and not yet handed over its model: that
+    // model must be reset too, so wait for it to be pending.
+    if (this.reloading) await this.reloading;
+    const model = this.model;
+    if (!this.running || !model) {
+      throw new EarwitnessError("NOT_RUNNING", "the daemon is not listening yet; try again once it has started");
+    }
+    const adaptations = [...new Set([model.adaptation, this.pendingSwap?.model.adaptation])].filter(
+      (a): a is DeviceAdaptation => a !== null && a !== undefined,
+    );
+    if (adaptations.length === 0) {
+      const why = this.config.adaptation.enabled
+        ? `model ${model.info.name} is not normalised per speaker, so it does not adapt`
+        : "adaptation.enabled is false in the configuration";
+      throw new EarwitnessError("ADAPTATION_OFF", `voice adaptation is off (${why}); there is nothing to reset`);
+    }
+    if (this.openAlert) {
+      throw new EarwitnessError("ALERT_ACTIVE", "an alert is active; reset the voice adaptation after it has ended");
+    }
+    const results = await Promise.allSettled(adaptations.map((a) => a.reset()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      const err = new EarwitnessError(
+        "ADAPTATION_RESET_FAILED",
+        `the learnt voice statistics are forgotten in memory, but their file in ${this.config.state_dir} could not be ` +
+          `deleted (${describeError(failed.reason)}), so a restart would bring them back; make state_dir writable for ` +
+          `earwitness and send the command again, or stop the service, delete adaptation-${model.info.name}.json there and start it`,
+        { cause: failed.reason },
+      );
+      this.log.error({ err }, "voice adaptation reset failed");
+      throw err;
+    }
+    this.log.info({ model: model.info.name }, "voice adaptation reset: learning this unit's voice and room again from now");
   }
 
   arm(): void {

@@ -3,8 +3,11 @@
  * misconfigured automation can publish comes back as a specific error that the sink answers on
  * `set/result`.
  *
- * - `set`: JSON `{"command": "arm" | "disarm" | "unmute" | "test" | "ack"}` or
+ * - `set`: JSON `{"command": "arm" | "disarm" | "unmute" | "test" | "ack" | "reset_adaptation"}` or
  *   `{"command": "mute", "minutes": 1..1440}`, with an optional `"id"` echoed in the result.
+ *   `reset_adaptation` forgets what the unit learnt of its wearer's voice and room (for a unit
+ *   moved to another person or room); it has no topic of its own: the Home Assistant button
+ *   sends this JSON to `set`.
  *   The plain strings `ON` / `OFF` are accepted too (arm / disarm).
  * - `set/armed`: `ON` / `OFF`, what a Home Assistant `switch` sends (payload_on / payload_off).
  * - `set/test`, `set/ack`: `PRESS`, what a Home Assistant `button` sends (payload_press).
@@ -24,11 +27,12 @@ export type Command =
   | { command: "mute"; minutes: number }
   | { command: "unmute" }
   | { command: "test" }
-  | { command: "ack" };
+  | { command: "ack" }
+  | { command: "reset_adaptation" };
 
 export type CommandName = Command["command"];
 
-export const KNOWN_COMMANDS: readonly CommandName[] = ["arm", "disarm", "mute", "unmute", "test", "ack"];
+export const KNOWN_COMMANDS: readonly CommandName[] = ["arm", "disarm", "mute", "unmute", "test", "ack", "reset_adaptation"];
 
 export type CommandParseResult =
   | { ok: true; command: Command; id: string | null }
@@ -151,5 +155,7 @@ function parseJsonCommand(text: string): CommandParseResult {
       return ok({ command: "test" }, id);
     case "ack":
       return ok({ command: "ack" }, id);
+    case "reset_adaptation":
+      return ok({ command: "reset_adaptation" }, id);
   }
 }

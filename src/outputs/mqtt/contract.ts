@@ -12,6 +12,7 @@
  * | `telemetry`    | out | 0   | no       | {@link TelemetryPayload} (JSON)                      |
  * | `problem`      | out | 1   | no       | {@link ProblemPayload} (JSON), one per raise/clear   |
  * | `set`          | in  | -   | -        | JSON command, e.g. `{"command":"mute","minutes":30}`  |
+ * |                |     |     |          | or `{"command":"reset_adaptation"}` (commands.ts)     |
  * | `set/armed`    | in  | -   | -        | `ON` / `OFF` (Home Assistant switch)                 |
  * | `set/mute`     | in  | -   | -        | minutes as text, `0` unmutes (HA number / scripts)   |
  * | `set/test`     | in  | -   | -        | `PRESS` (Home Assistant button)                      |

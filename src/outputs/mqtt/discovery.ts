@@ -23,6 +23,11 @@
  * - `armed`         switch: command `set/armed` ON/OFF, state from state.armed.
  * - `test`          button: command `set/test` PRESS.
  * - `acknowledge`   button: command `set/ack` PRESS.
+ * - `reset_adaptation` button (config): sends `{"command":"reset_adaptation"}` to `set`, for a
+ *                   unit moved to another person or room. Rarely wanted and it throws away hours
+ *                   of learning, hence the config category (kept off default dashboards) and no
+ *                   topic of its own. Published whatever `adaptation.enabled` says (the sink does
+ *                   not know it); with adaptation off the command is refused on `set/result`.
  *
  * Templates only use `if/else`, `or` and `| length`, which both HA's Jinja and openHAB's
  * template engines handle.
@@ -190,6 +195,18 @@ export function buildDiscoveryMessages(ctx: DiscoveryContext): DiscoveryMessage[
         payload_press: "PRESS",
         retain: false,
         icon: "mdi:check-circle",
+      },
+    },
+    {
+      component: "button",
+      objectId: "reset_adaptation",
+      config: {
+        name: "Reset voice adaptation",
+        command_topic: topicFor(ctx.root, "set"),
+        payload_press: JSON.stringify({ command: "reset_adaptation" }),
+        retain: false,
+        entity_category: "config",
+        icon: "mdi:account-voice",
       },
     },
   ];

@@ -261,23 +261,24 @@ describe(`MqttSink against a real broker`, () => {
     await h.sink.start();
     const filter = `homeassistant/+/${h.options.deviceId}/+/config`;
     const w = await watcher([filter]);
-    const first = await waitFor(() => w.seen.length >= 10 && [...w.seen], "ten retained discovery configs");
+    const first = await waitFor(() => w.seen.length >= 11 && [...w.seen], "eleven retained discovery configs");
     expect(first.every((s) => s.retain)).toBe(true);
     const topics = first.map((s) => s.topic);
     expect(topics).toContain(`homeassistant/binary_sensor/${h.options.deviceId}/danger/config`);
     expect(topics).toContain(`homeassistant/event/${h.options.deviceId}/alert/config`);
     expect(topics).toContain(`homeassistant/switch/${h.options.deviceId}/armed/config`);
     expect(topics).toContain(`homeassistant/button/${h.options.deviceId}/test/config`);
+    expect(topics).toContain(`homeassistant/button/${h.options.deviceId}/reset_adaptation/config`);
     const danger = JSON.parse(first.find((s) => s.topic.includes("/danger/"))?.text ?? "{}") as Record<string, unknown>;
     expect(danger).toMatchObject({ device_class: "safety", state_topic: `${h.root}/state` });
 
     const ha = await watcher([]);
     await ha.client.publishAsync("homeassistant/status", "offline", { qos: 1 });
     await sleep(300);
-    expect(w.seen).toHaveLength(10); // offline changes nothing
+    expect(w.seen).toHaveLength(11); // offline changes nothing
     await ha.client.publishAsync("homeassistant/status", "online", { qos: 1 });
-    await waitFor(() => w.seen.length >= 20, "discovery republished");
-    expect(new Set(w.seen.slice(10).map((s) => s.topic))).toEqual(new Set(topics));
+    await waitFor(() => w.seen.length >= 22, "discovery republished");
+    expect(new Set(w.seen.slice(11).map((s) => s.topic))).toEqual(new Set(topics));
   });
 
   it("answers every command on set/result: malformed ones with the reason, good ones after the handler", async () => {
@@ -300,7 +301,7 @@ describe(`MqttSink against a real broker`, () => {
     expect(await send("set", '{"command":"dance","id":"r1"}')).toMatchObject({
       ok: false,
       id: "r1",
-      error: 'unknown command "dance"; known: arm, disarm, mute, unmute, test, ack',
+      error: 'unknown command "dance"; known: arm, disarm, mute, unmute, test, ack, reset_adaptation',
     });
     expect(await send("set", '{"command":"mute","minutes":0}')).toMatchObject({ ok: false, error: "minutes must be 1..1440 (got 0)" });
     expect(await send("set/armed", "MAYBE")).toMatchObject({ ok: false, topic: "set/armed", error: 'expected ON or OFF (got "MAYBE")' });

@@ -1,9 +1,16 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config, ConfigInput } from "../../../src/config/schema.js";
 import { Daemon, MQTT_DOWN_PROBLEM_MS, TEST_ALERT_MS, TICK_MS, type DaemonDeps, type ModelHandle } from "../../../src/daemon/daemon.js";
+import { createAdaptation, type DeviceAdaptation } from "../../../src/daemon/build.js";
 import { ConfigError } from "../../../src/errors.js";
-import { DEFAULT_FEATURE_SPEC } from "../../../src/features/spec.js";
+import type { AdaptedStats } from "../../../src/features/normalise.js";
+import { DEFAULT_FEATURE_SPEC, staticDims, type FeatureSpec } from "../../../src/features/spec.js";
+import type { LoadedBundle } from "../../../src/model/bundle.js";
 import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../../../src/outputs/gpio/indicator.js";
 import { captureLogger } from "../../fakes/capture-logger.js";
 import { FakeClock, flushPromises } from "../../fakes/fake-clock.js";
@@ -56,7 +63,13 @@ afterEach(async () => {
   for (const d of running.splice(0)) await d.stop();
 });
 
-async function harness(cfg: Config = config(), opts: { watchdogMs?: number | null } = {}): Promise<Harness> {
+interface HarnessOptions {
+  watchdogMs?: number | null;
+  /** Each loaded model's adaptation (none when absent), as createDaemonDeps gives it. */
+  adaptation?: (cfg: Config) => Promise<DeviceAdaptation | null>;
+}
+
+async function harness(cfg: Config = config(), opts: HarnessOptions = {}): Promise<Harness> {
   const clock = new FakeClock();
   const logs = captureLogger();
   const source = new FakeAudioSource();
@@ -70,9 +83,10 @@ async function harness(cfg: Config = config(), opts: { watchdogMs?: number | nul
     log: logs.log,
     notifier,
     createSource: () => source,
-    loadModel: async () => {
+    loadModel: async (loaded) => {
       const m: ModelHandle = {
         classifier: clf,
+        adaptation: opts.adaptation ? await opts.adaptation(loaded) : null,
         labels: clf.labels,
         info: { name: "scripted", version: `${models.length + 1}`, sha256: "0".repeat(64) },
         dispose: () => undefined,
@@ -351,3 +365,154 @@ describe("Daemon", () => {
 });
 
 const BEHIND_CLEAR_S = 30;
+
+/**
+ * reset_adaptation with the real DeviceAdaptation of build.ts (statistics in a temp state dir);
+ * only the bundle is reduced to the metadata createAdaptation reads.
+ */
+describe("Daemon: reset_adaptation", () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const d of running.splice(0)) await d.stop();
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function stateDir(): Promise<string> {
+    const dir = await mkdtemp(path.join(tmpdir(), "earwitness-adapt-"));
+    dirs.push(dir);
+    return dir;
+  }
+
+  /** The bundle metadata createAdaptation reads; the daemon's models are all named "scripted". */
+  function bundle(norm: FeatureSpec["norm"] = "speaker"): LoadedBundle {
+    const dims = staticDims(DEFAULT_FEATURE_SPEC);
+    const meta = {
+      name: "scripted",
+      features: { ...DEFAULT_FEATURE_SPEC, norm },
+      normalisation: { mean: new Array<number>(dims).fill(0), std: new Array<number>(dims).fill(1), deltaStd: new Array<number>(dims).fill(1) },
+    };
+    return { meta } as unknown as LoadedBundle;
+  }
+
+  async function adapting(norm: FeatureSpec["norm"] = "speaker"): Promise<{ h: Harness; cfg: Config; file: string; adaptation: () => DeviceAdaptation }> {
+    const dir = await stateDir();
+    const cfg = config({ state_dir: dir, adaptation: { enabled: true } });
+    const h = await harness(cfg, { adaptation: (c) => createAdaptation(c, bundle(norm)) });
+    return { h, cfg, file: path.join(dir, "adaptation-scripted.json"), adaptation: () => h.models.at(-1)!.adaptation! };
+  }
+
+  it("forgets the learnt statistics and deletes their file; a later save does not bring them back", async () => {
+    const { h, cfg, file, adaptation } = await adapting();
+    const adapted: (AdaptedStats | null)[] = [];
+    const predict = h.clf.predict.bind(h.clf);
+    h.clf.predict = (windows, stats) => {
+      adapted.push(stats ?? null);
+      return predict(windows, stats);
+    };
+    h.clf.angry = 0.1;
+    await h.feed(4);
+    expect(adaptation().current()).not.toBeNull();
+    expect(adapted.at(-1)).not.toBeNull(); // the classifier normalises with what was learnt
+    await adaptation().save();
+    expect(existsSync(file)).toBe(true);
+
+    expect(await h.mqtt.send({ command: "reset_adaptation" })).toBeNull();
+    expect(existsSync(file)).toBe(false);
+    expect(adaptation().current()).toBeNull();
+    expect(h.logs.lines.some((l) => l.msg.startsWith("voice adaptation reset:"))).toBe(true);
+    // The stop's save (dispose) or the periodic one writes only what was heard since: nothing.
+    await adaptation().save();
+    expect((await createAdaptation(cfg, bundle()))!.current()).toBeNull();
+
+    // Detection never stopped: it goes on with the model's own statistics and learns again.
+    h.clf.angry = 0.95;
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(1);
+    expect(adaptation().current()).not.toBeNull();
+    expect(h.daemon.snapshot().problems).toEqual({});
+  });
+
+  it("answers clearly that adaptation is off, when it is disabled or the model does not adapt", async () => {
+    const off = await harness();
+    expect(await off.mqtt.send({ command: "reset_adaptation" })).toBe(
+      "voice adaptation is off (adaptation.enabled is false in the configuration); there is nothing to reset",
+    );
+    await expect(off.daemon.command({ command: "reset_adaptation" })).rejects.toMatchObject({ code: "ADAPTATION_OFF" });
+    off.clf.angry = 0.95;
+    await off.feed(6);
+    expect(starts(off)).toHaveLength(1);
+
+    const { h, file } = await adapting("window");
+    expect(h.models[0]!.adaptation).toBeNull();
+    expect(await h.mqtt.send({ command: "reset_adaptation" })).toMatch(
+      /^voice adaptation is off \(model scripted is not normalised per speaker, so it does not adapt\); there is nothing to reset$/,
+    );
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("is refused while an alert is open, which goes on undisturbed; accepted once it ended", async () => {
+    const { h, file, adaptation } = await adapting();
+    h.clf.angry = 0.95;
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(1);
+    await adaptation().save();
+    const learnt = adaptation().current();
+    expect(learnt).not.toBeNull();
+
+    expect(await h.mqtt.send({ command: "reset_adaptation" })).toBe("an alert is active; reset the voice adaptation after it has ended");
+    await expect(h.daemon.command({ command: "reset_adaptation" })).rejects.toMatchObject({ code: "ALERT_ACTIVE" });
+    expect(existsSync(file)).toBe(true);
+    expect(adaptation().current()).not.toBeNull();
+    await h.feed(2);
+    expect(h.mqtt.lastStatus?.state).toBe("ALERT");
+    expect(ends(h)).toHaveLength(0);
+
+    h.clf.angry = 0.05;
+    await h.feed(5);
+    expect(ends(h)).toHaveLength(1);
+    expect(await h.mqtt.send({ command: "reset_adaptation" })).toBeNull();
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("reports and logs a file it cannot delete, and keeps listening", async () => {
+    const dir = await stateDir();
+    // A directory where the statistics file should be: rm refuses it whoever runs the test (root too).
+    const file = path.join(dir, "adaptation-scripted.json");
+    await mkdir(file);
+    await writeFile(path.join(file, "keep"), "x");
+    const cfg = config({ state_dir: dir, adaptation: { enabled: true } });
+    const h = await harness(cfg, { adaptation: (c) => createAdaptation(c, bundle()) });
+    h.clf.angry = 0.1;
+    await h.feed(3);
+
+    const error = await h.mqtt.send({ command: "reset_adaptation" });
+    expect(error).toMatch(/^the learnt voice statistics are forgotten in memory, but their file in .* could not be deleted \(.+\), so a restart would bring them back; make state_dir writable/);
+    await expect(h.daemon.command({ command: "reset_adaptation" })).rejects.toMatchObject({ code: "ADAPTATION_RESET_FAILED", cause: expect.any(Error) });
+    expect(h.logs.lines.filter((l) => l.level >= 50 && l.msg === "voice adaptation reset failed")).toHaveLength(2);
+    expect(h.models[0]!.adaptation!.current()).toBeNull();
+
+    expect(h.daemon.snapshot().running).toBe(true);
+    h.clf.angry = 0.95;
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(1);
+  });
+
+  it("also resets the model of a reload that is waiting to take over, which read the old file", async () => {
+    const { h, file, adaptation } = await adapting();
+    h.clf.angry = 0.1;
+    await h.feed(4);
+    await adaptation().save();
+    expect(await h.daemon.reload()).toBe(true);
+    const [first, next] = h.models;
+    expect(next!.adaptation!.current()).not.toBeNull(); // restored from the file
+
+    expect(await h.mqtt.send({ command: "reset_adaptation" })).toBeNull();
+    expect(first!.adaptation!.current()).toBeNull();
+    expect(next!.adaptation!.current()).toBeNull();
+    expect(existsSync(file)).toBe(false);
+    // The old model's save on its way out writes nothing learnt.
+    await first!.adaptation!.save();
+    await h.feed(1);
+    expect(h.daemon.snapshot().windowsDecided).toBeGreaterThan(0);
+  });
+});

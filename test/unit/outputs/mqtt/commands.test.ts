@@ -11,6 +11,7 @@ describe("parseCommand on set (JSON)", () => {
     ['{"command":"unmute"}', { command: "unmute" }],
     ['{"command":"test"}', { command: "test" }],
     ['  {"command":"ack"}\n', { command: "ack" }],
+    ['{"command":"reset_adaptation"}', { command: "reset_adaptation" }],
     ["ON", { command: "arm" }],
     ["off", { command: "disarm" }],
   ])("accepts %s", (payload, command) => {
@@ -35,8 +36,8 @@ describe("parseCommand on set (JSON)", () => {
     ["null", /^expected a JSON object/],
     ['"arm"', /^expected a JSON object/],
     ['["arm"]', /^expected a JSON object/],
-    ["{}", /^missing "command"; known: arm, disarm, mute, unmute, test, ack$/],
-    ['{"command":"x"}', /^unknown command "x"; known: arm, disarm, mute, unmute, test, ack$/],
+    ["{}", /^missing "command"; known: arm, disarm, mute, unmute, test, ack, reset_adaptation$/],
+    ['{"command":"x"}', /^unknown command "x"; known: arm, disarm, mute, unmute, test, ack, reset_adaptation$/],
     ['{"command":"ARM"}', /^unknown command "ARM"; known:/],
     ['{"command":7}', /^unknown command 7; known:/],
     ['{"command":null}', /^unknown command null; known:/],
@@ -54,6 +55,24 @@ describe("parseCommand on set (JSON)", () => {
     const result = parseCommand("set", payload);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error).toMatch(error);
+  });
+
+  it("parses reset_adaptation with an id, and only in its exact spelling", () => {
+    expect(parseCommand("set", '{"command":"reset_adaptation","id":"move-1"}')).toEqual({
+      ok: true,
+      command: { command: "reset_adaptation" },
+      id: "move-1",
+    });
+    // Extra fields are ignored, as for every command (an automation may add its own).
+    expect(parseCommand("set", '{"command":"reset_adaptation","minutes":5}')).toEqual({ ok: true, command: { command: "reset_adaptation" }, id: null });
+    for (const wrong of ["reset-adaptation", "RESET_ADAPTATION", "reset", "reset_adaptation "]) {
+      const result = parseCommand("set", JSON.stringify({ command: wrong, id: 7 }));
+      expect(result).toMatchObject({ ok: false, id: "7" });
+      if (!result.ok) expect(result.error).toMatch(/^unknown command .*; known: .*reset_adaptation$/);
+    }
+    // The plain-text topics of Home Assistant never mean it: the button sends the JSON to `set`.
+    expect(parseCommand("set/test", '{"command":"reset_adaptation"}')).toMatchObject({ ok: false });
+    expect(parseCommand("set", "reset_adaptation")).toMatchObject({ ok: false, error: expect.stringMatching(/^not JSON/) });
   });
 
   it("keeps the id of a rejected command so the sender can correlate the answer", () => {
@@ -75,7 +94,7 @@ describe("parseCommand on set (JSON)", () => {
     const samples = ["{", "}", "[]", "{\"command\":{}}", "\uFFFD", "__proto__", '{"__proto__":{"command":"arm"}}', "1e999"];
     for (const s of samples) expect(() => parseCommand("set", s)).not.toThrow();
     expect(parseCommand("set", '{"__proto__":{"command":"arm"}}').ok).toBe(false);
-    expect(KNOWN_COMMANDS).toEqual(["arm", "disarm", "mute", "unmute", "test", "ack"]);
+    expect(KNOWN_COMMANDS).toEqual(["arm", "disarm", "mute", "unmute", "test", "ack", "reset_adaptation"]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildDiscoveryMessages, haStatusTopic, type DiscoveryContext } from "../../../../src/outputs/mqtt/discovery.js";
+import { parseCommand } from "../../../../src/outputs/mqtt/commands.js";
 import { ALERT_EVENT_TYPES, alertEventType } from "../../../../src/outputs/mqtt/contract.js";
 
 const ctx: DiscoveryContext = {
@@ -29,6 +30,7 @@ describe("Home Assistant discovery", () => {
         "homeassistant/binary_sensor/kitchen/danger/config",
         "homeassistant/binary_sensor/kitchen/problem/config",
         "homeassistant/button/kitchen/acknowledge/config",
+        "homeassistant/button/kitchen/reset_adaptation/config",
         "homeassistant/button/kitchen/test/config",
         "homeassistant/event/kitchen/alert/config",
         "homeassistant/sensor/kitchen/danger_score/config",
@@ -95,6 +97,20 @@ describe("Home Assistant discovery", () => {
       command_topic: "earwitness/kitchen/set/ack",
       payload_press: "PRESS",
     });
+  });
+
+  it("has a config button that sends reset_adaptation to the JSON command topic, as the parser reads it", () => {
+    const button = config("homeassistant/button/kitchen/reset_adaptation/config");
+    expect(button).toMatchObject({
+      name: "Reset voice adaptation",
+      command_topic: "earwitness/kitchen/set",
+      entity_category: "config",
+      retain: false,
+      unique_id: "earwitness_kitchen_reset_adaptation",
+      qos: 1,
+    });
+    // What HA sends on a press is exactly what the daemon obeys on that topic.
+    expect(parseCommand("set", String(button.payload_press))).toEqual({ ok: true, command: { command: "reset_adaptation" }, id: null });
   });
 
   it("removes the dBFS sensor (empty config) when telemetry is off", () => {
