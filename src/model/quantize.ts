@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { BundleError } from "../errors.js";
 
 /**
  * uint8 affine quantization in the format of tfjs's weight manifest (`quantization: {dtype,
@@ -53,6 +54,12 @@ export function quantizeArtifacts(
   for (const spec of specs) {
     const t = tensors[spec.name]!;
     const values = t.dataSync() as Float32Array;
+    // A diverged training leaves NaN or ±Infinity; quantized they would become ordinary levels and
+    // ship a model that looks fine and outputs nonsense.
+    if (spec.dtype === "float32" && !values.every(Number.isFinite)) {
+      Object.values(tensors).forEach((x) => x.dispose());
+      throw new BundleError("NON_FINITE_WEIGHTS", `weight ${spec.name} holds NaN or infinite values (the training diverged); lower the learning rate and train again`);
+    }
     if (spec.dtype === "float32" && values.length >= minElements) {
       const q = quantizeUint8(values);
       outSpecs.push({ name: spec.name, shape: spec.shape, dtype: "float32", quantization: { dtype: "uint8", min: q.min, scale: q.scale } });

@@ -109,6 +109,17 @@ describe("quantizeArtifacts", () => {
       Object.values(decoded).forEach((t) => t.dispose());
     }
   });
+
+  it("refuses weights with NaN or infinity (a diverged training), small tensors included, naming the weight", () => {
+    for (const bad of [NaN, Infinity]) {
+      for (const [n, at] of [[600, 17], [40, 3]] as const) {
+        const values = randomValues(n, 10, (r) => r.next());
+        values[at] = bad;
+        const specs: tf.io.WeightsManifestEntry[] = [{ name: "gru/kernel", shape: [n], dtype: "float32" }];
+        expect(() => quantizeArtifacts(specs, values.buffer as ArrayBuffer, 256)).toThrow(expect.objectContaining({ code: "NON_FINITE_WEIGHTS", message: expect.stringContaining("gru/kernel") }));
+      }
+    }
+  });
 });
 
 describe("a whole model, float32 vs uint8 bundle", () => {
