@@ -77,7 +77,9 @@ for g in "${groups[@]}"; do
     paper1-ablation) # the first paper's first recommendation: each optimisation alone
       run crema-egru-dropout-only-s1 --arch egru --data "$crema" --labels $six --no-batchnorm --no-glorot --dropout 0.2 --epochs 15 --augment 2 --noise "$noise" --seed 1
       run crema-egru-bn-only-s1 --arch egru --data "$crema" --labels $six --no-glorot --dropout 0 --epochs 15 --augment 2 --noise "$noise" --seed 1
-      run crema-egru-glorot-only-s1 --arch egru --data "$crema" --labels $six --no-batchnorm --dropout 0 --epochs 15 --augment 2 --noise "$noise" --seed 1 ;;
+      run crema-egru-glorot-only-s1 --arch egru --data "$crema" --labels $six --no-batchnorm --dropout 0 --epochs 15 --augment 2 --noise "$noise" --seed 1
+      # The control: the enhanced cell with all three off should match the base GRU (same maths).
+      run crema-egru-none-s1 --arch egru --data "$crema" --labels $six --no-batchnorm --no-glorot --dropout 0 --epochs 15 --augment 2 --noise "$noise" --seed 1 ;;
     seeds)
       for s in 2 3; do
         run "crema-egru-d02-s$s" --arch egru --data "$crema" --labels $six --epochs 15 --augment 2 --noise "$noise" --seed $s
