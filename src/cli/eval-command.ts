@@ -1,22 +1,18 @@
-import { loadAudioFile } from "../audio/load.js";
 import { Resampler } from "../audio/resample.js";
 import { describeError } from "../errors.js";
-import { extractSteps } from "../features/extract.js";
 import { statsOfSteps, type AdaptedStats } from "../features/normalise.js";
 import { CLIP_HOP_MS, staticDims, stepsPer } from "../features/spec.js";
 import type { Logger } from "../log.js";
 import { selectBackend } from "../model/backend.js";
-import { loadBundle } from "../model/bundle.js";
+import { loadBundle, type LoadedBundle } from "../model/bundle.js";
 import { meanProbs } from "../model/classifier.js";
 import { createClassifier } from "../daemon/build.js";
 import { speakerMatch, testSpeakersOf, validationSpeakersOf } from "../bench/quality.js";
-import type { LoadedBundle } from "../model/bundle.js";
-import { padTo } from "../train/augment.js";
+import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { sliceWindow, windowStarts } from "../train/dataset.js";
-import { clipSeed, windowSamples, type ClipFeatures } from "../train/feature-cache.js";
+import { computeClip, FEATURE_SEED, type ClipFeatures } from "../train/feature-cache.js";
 import { readManifest, type ManifestRow } from "../train/manifest.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, recallAtPrecision, type EvalReport } from "../train/metrics.js";
-import { Rng } from "../train/random.js";
 import { parse, progressBar, UsageError } from "./args.js";
 import { shippedModelDir } from "./paths.js";
 
@@ -60,9 +56,6 @@ interface Scored {
   truth: number;
   probs: Float32Array;
 }
-
-/** The seed trainer.ts extracts features with: eval pads a clip exactly as training did. */
-const FEATURE_SEED = 1;
 
 /** What --speakers kept, for the report. */
 export interface SpeakerSelection {
@@ -124,12 +117,8 @@ export function selectSpeakers(
   return { rows: kept, selection: { selection, ids: [...matched].sort(), rows_kept: kept.length } };
 }
 
-/** A clip's features as training extracts its clean copy: padding noise seeded by the file. */
-async function clipFeatures(row: ManifestRow, spec: LoadedBundle["meta"]["features"], resampler: Resampler): Promise<ClipFeatures> {
-  const audio = padTo(await loadAudioFile(row.file, resampler), windowSamples(spec), new Rng(clipSeed(FEATURE_SEED, row.relPath, 0)));
-  const { steps, data } = extractSteps(spec, audio);
-  return { row, variant: 0, steps, data };
-}
+/** Variant 0 (the clean clip) is never augmented; computeClip only reads this for other variants. */
+const NO_AUGMENT = { ...DEFAULT_AUGMENT, noises: [] };
 
 export async function evalCommand(argv: string[], _log: Logger): Promise<number> {
   const { values: v } = parse(argv, {
@@ -186,7 +175,9 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
   const resampler = new Resampler();
   for (const [i, row] of usable.entries()) {
     try {
-      clips.push(await clipFeatures(row, spec, resampler));
+      // The clean copy exactly as training extracts it (padding noise seeded by the file).
+      const data = await computeClip(row, spec, 0, { seed: FEATURE_SEED, augment: NO_AUGMENT }, resampler);
+      clips.push({ row, variant: 0, steps: data.length / staticDims(spec), data });
     } catch (err) {
       skipped++;
       unreadable.push(`${row.file}: ${describeError(err)}`);

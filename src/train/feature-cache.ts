@@ -46,11 +46,14 @@ function hashOf(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 20);
 }
 
+/** The seed `train` extracts features with; `eval` uses it too, so a clip is padded as in training. */
+export const FEATURE_SEED = 1;
+
 /**
  * The seed of one clip's augmentation and padding noise: a function of the file (as the manifest
  * names it), never of its position, so reordering or filtering a manifest changes no features.
  */
-export function clipSeed(seed: number, relPath: string, variant: number): number {
+function clipSeed(seed: number, relPath: string, variant: number): number {
   const h = createHash("sha256").update(`${seed}/${variant}/${relPath}`).digest();
   return h.readUInt32LE(0);
 }
@@ -71,11 +74,12 @@ function extractionKey(spec: FeatureSpec, variant: number, opts: ExtractOptions)
   };
 }
 
-async function computeClip(
+/** One clip's static steps: variant 0 is the clean clip, others augmented; short clips padded. */
+export async function computeClip(
   row: ManifestRow,
   spec: FeatureSpec,
   variant: number,
-  opts: ExtractOptions,
+  opts: Pick<ExtractOptions, "seed" | "augment">,
   resampler: Resampler,
 ): Promise<Float32Array> {
   const rng = new Rng(clipSeed(opts.seed, row.relPath, variant));

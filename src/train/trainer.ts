@@ -10,7 +10,7 @@ import { loadBundle, saveBundle, type Arch, type BundleMeta, type CorpusInfo, ty
 import { EmotionClassifier, meanProbs, predictBatched } from "../model/classifier.js";
 import type { AugmentOptions } from "./augment.js";
 import { balancedOrder, sliceWindow, trainingBatch, windowStarts, type Example } from "./dataset.js";
-import { extractCorpus, type ClipFeatures } from "./feature-cache.js";
+import { extractCorpus, FEATURE_SEED, type ClipFeatures } from "./feature-cache.js";
 import type { ManifestRow } from "./manifest.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, type EvalReport } from "./metrics.js";
 import { confusionSvg, lineChartSvg } from "./plots.js";
@@ -135,7 +135,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
 
   const trainRows = split.train.map((i) => rows[i]!);
   const evalRows = [...split.val, ...split.test].map((i) => rows[i]!);
-  const extractOpts = { cacheDir: opts.cacheDir, augment: opts.augment, seed: 1, log };
+  const extractOpts = { cacheDir: opts.cacheDir, augment: opts.augment, seed: FEATURE_SEED, log };
   let lastPct = -1;
   const onProgress = (done: number, total: number): void => {
     const pct = Math.floor((100 * done) / total);
