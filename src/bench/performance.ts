@@ -10,10 +10,10 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { DetectParams } from "../detect/params.js";
 import { createClassifier } from "../daemon/build.js";
-import { DEFAULT_FEATURE_SPEC, modelDims, staticDims, windowSeconds } from "../features/spec.js";
+import { DEFAULT_FEATURE_SPEC, modelDims } from "../features/spec.js";
 import { buildModel } from "../model/architectures.js";
 import { availableBackends, selectBackend, type BackendName } from "../model/backend.js";
-import { BUNDLE_FILE, loadBundle, saveBundle, type BundleMeta, type LoadedBundle } from "../model/bundle.js";
+import { BUNDLE_FILE, loadBundle, saveBundle, untrainedBundleMeta, type BundleMeta, type LoadedBundle } from "../model/bundle.js";
 import { EmotionClassifier } from "../model/classifier.js";
 import { foldedGruWeights, LeanGruClassifier, LeanGruNetwork } from "../model/lean-gru.js";
 import { Pipeline, type WindowClassifier } from "../pipeline.js";
@@ -90,25 +90,11 @@ const LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad"];
 /** The stand-in for the shipped model while it does not exist: same shape, untrained weights. */
 async function writeStandIn(dir: string): Promise<void> {
   const spec = DEFAULT_FEATURE_SPEC;
-  const S = staticDims(spec);
   const model = buildModel("egru", { inputShape: [spec.windowSteps, modelDims(spec)], numClasses: LABELS.length, units: 64 });
   await saveBundle(
     dir,
     model,
-    {
-      name: "bench-stand-in-egru",
-      version: "0.0.0",
-      created: new Date(0).toISOString(),
-      architecture: { arch: "egru", units: 64 },
-      labels: LABELS,
-      danger: ["angry", "fear"],
-      features: spec,
-      normalisation: { mean: new Array<number>(S).fill(0), std: new Array<number>(S).fill(1), deltaStd: new Array<number>(S).fill(1) },
-      window: { steps: spec.windowSteps, seconds: windowSeconds(spec) },
-      training: { corpora: [] },
-      metrics: {},
-      selftest: null,
-    },
+    untrainedBundleMeta(spec, LABELS, { name: "bench-stand-in-egru", version: "0.0.0", arch: "egru", units: 64 }),
     { quantize: true },
   );
   model.dispose();

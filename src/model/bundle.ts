@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { BundleError, FeatureError } from "../errors.js";
 import { assertNormStats, type NormStats } from "../features/normalise.js";
-import { assertSupportedSpec, modelDims, windowSeconds, type FeatureSpec } from "../features/spec.js";
+import { assertSupportedSpec, modelDims, staticDims, windowSeconds, type FeatureSpec } from "../features/spec.js";
 import { ARCHITECTURES } from "./architectures.js";
 import { quantizeArtifacts } from "./quantize.js";
 import "./egru-cell.js"; // registers the custom layers before any model is deserialised
@@ -114,6 +114,35 @@ function bundleJsonBytes(meta: BundleMeta): Buffer {
   return Buffer.from(JSON.stringify(stamped, null, 2) + "\n");
 }
 
+/** What saveBundle takes: everything but what it fills in. */
+export type BundleMetaInput = Omit<BundleMeta, "files" | "quantization" | "format" | "meta_sha256">;
+
+/**
+ * Metadata for an untrained bundle (the bench's stand-in model, test bundles): identity
+ * normalisation (mean 0, std 1), no training corpora, no self-test; danger = angry and fear.
+ */
+export function untrainedBundleMeta(
+  spec: FeatureSpec,
+  labels: string[],
+  o: { name: string; version: string; arch: Arch; units?: number; danger?: string[] },
+): BundleMetaInput {
+  const S = staticDims(spec);
+  return {
+    name: o.name,
+    version: o.version,
+    created: new Date(0).toISOString(),
+    architecture: o.units === undefined ? { arch: o.arch } : { arch: o.arch, units: o.units },
+    labels,
+    danger: o.danger ?? labels.filter((l) => l === "angry" || l === "fear"),
+    features: spec,
+    normalisation: { mean: new Array<number>(S).fill(0), std: new Array<number>(S).fill(1), deltaStd: new Array<number>(S).fill(1) },
+    window: { steps: spec.windowSteps, seconds: windowSeconds(spec) },
+    training: { corpora: [] },
+    metrics: {},
+    selftest: null,
+  };
+}
+
 async function readOrThrow(dir: string, file: string): Promise<Buffer> {
   try {
     return await readFile(path.join(dir, file));
@@ -131,7 +160,7 @@ async function readOrThrow(dir: string, file: string): Promise<Buffer> {
 export async function saveBundle(
   dir: string,
   model: tf.LayersModel,
-  meta: Omit<BundleMeta, "files" | "quantization" | "format" | "meta_sha256">,
+  meta: BundleMetaInput,
   opts: { quantize: boolean },
 ): Promise<BundleMeta> {
   let artifacts: tf.io.ModelArtifacts | undefined;
@@ -248,7 +277,8 @@ function parseBundleJson(dir: string, bytes: Buffer): Record<string, unknown> {
 const QUANTIZATIONS: readonly string[] = ["uint8", "float32"];
 
 /**
- * Checks the shape of every field of bundle.json that earwitness reads, so a missing or malformed
+ * Checks the shape of every field of bundle.json that earwitness reads (the format was checked by
+ * parseBundleJson), so a missing or malformed
  * field is a BAD_METADATA naming it, never a TypeError later. The feature spec and normalisation
  * numbers are checked in depth by assertSupportedSpec / assertNormStats, the self-test's contents
  * by runSelftest; here only that they are objects.
@@ -261,7 +291,6 @@ function checkMeta(dir: string, m: Record<string, unknown>): BundleMeta {
   const nonEmptyString = (v: unknown): boolean => typeof v === "string" && v.length > 0;
   const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
-  need(m.format === BUNDLE_FORMAT, `format ${String(m.format)} (this earwitness reads format ${BUNDLE_FORMAT})`);
   need(nonEmptyString(m.name), `name must be a non-empty string (${got(m.name)})`);
   need(nonEmptyString(m.version), `version must be a non-empty string (${got(m.version)})`);
   need(typeof m.created === "string", `created must be a date string (${got(m.created)})`);

@@ -8,10 +8,11 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { modelDims, staticDims, windowSeconds } from "../../../src/features/spec.js";
+
+import { modelDims } from "../../../src/features/spec.js";
 import { buildModel } from "../../../src/model/architectures.js";
 import { selectBackend } from "../../../src/model/backend.js";
-import { loadBundle, saveBundle, WEIGHTS_FILE } from "../../../src/model/bundle.js";
+import { loadBundle, saveBundle, untrainedBundleMeta, WEIGHTS_FILE } from "../../../src/model/bundle.js";
 import { dequantizeUint8, quantizeArtifacts, quantizeUint8 } from "../../../src/model/quantize.js";
 import { Rng } from "../../../src/train/random.js";
 import { TINY_SPEC } from "../../fixtures/tiny-bundle.js";
@@ -135,7 +136,6 @@ describe("a whole model, float32 vs uint8 bundle", () => {
     const spec = TINY_SPEC;
     const T = spec.windowSteps;
     const F = modelDims(spec);
-    const S = staticDims(spec);
     const labels = ["angry", "fear", "neutral"];
     // 16 units: the GRU kernel (8×48) and recurrent kernel (16×48) pass quantizeArtifacts's
     // 256-element threshold, so they really are quantized; the biases and the 16×3 classifier stay
@@ -146,20 +146,7 @@ describe("a whole model, float32 vs uint8 bundle", () => {
     const wide = model.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => (rng.next() - 0.5) * 1.6), w.shape));
     model.setWeights(wide);
     tf.dispose(wide);
-    const meta = {
-      name: "q",
-      version: "1.0.0",
-      created: "2025-01-01T00:00:00.000Z",
-      architecture: { arch: "gru" as const, units: 16 },
-      labels,
-      danger: ["angry", "fear"],
-      features: spec,
-      normalisation: { mean: new Array<number>(S).fill(0), std: new Array<number>(S).fill(1), deltaStd: new Array<number>(S).fill(1) },
-      window: { steps: T, seconds: windowSeconds(spec) },
-      training: { corpora: [] },
-      metrics: {},
-      selftest: null,
-    };
+    const meta = untrainedBundleMeta(spec, labels, { name: "q", version: "1.0.0", arch: "gru", units: 16 });
     const floatDir = path.join(root, "float");
     const quantDir = path.join(root, "uint8");
     await saveBundle(floatDir, model, meta, { quantize: false });
