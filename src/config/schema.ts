@@ -9,7 +9,8 @@
  */
 import { isAbsolute, join } from "node:path";
 import * as z from "zod";
-import { DEFAULT_DANGER_LABELS, DEFAULT_STATE_DIR, LABEL_VOCABULARY } from "../constants.js";
+import { DEFAULT_DANGER_LABELS, DEFAULT_STATE_DIR } from "../constants.js";
+import { OUTPUT_LABELS } from "../label-map.js";
 
 /**
  * Refinements run even when sibling fields failed, so every problem is reported at once. zod then
@@ -105,7 +106,7 @@ export const DetectSchema = z
     danger: z
       .object({
         /** Emotions that count as danger (angry and fear: ../shared/data/README.md). */
-        labels: z.array(z.enum(LABEL_VOCABULARY)).min(1).default([...DEFAULT_DANGER_LABELS]),
+        labels: z.array(z.enum(OUTPUT_LABELS)).min(1).default([...DEFAULT_DANGER_LABELS]),
         /** Per-label weight in [0, 1]; a danger label not listed weighs 1. */
         weights: z.record(z.string(), z.number().min(0).max(1)).default({}),
       })

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { LABEL_VOCABULARY } from "../constants.js";
 import { EarwitnessError } from "../errors.js";
+import { labelKind } from "../label-map.js";
 
 /** One labelled recording of a corpus. */
 export interface ManifestRow {
@@ -67,7 +67,6 @@ export async function readManifest(csvPath: string, root?: string): Promise<Mani
   }
   const base = root ?? path.dirname(csvPath);
   const corpus = path.basename(root ?? path.dirname(path.resolve(csvPath)));
-  const vocab = new Set<string>(LABEL_VOCABULARY);
   const rows: ManifestRow[] = [];
   const problems: string[] = [];
   lines.slice(1).forEach((line, i) => {
@@ -75,7 +74,9 @@ export async function readManifest(csvPath: string, root?: string): Promise<Mani
     const rel = cells[iPath]?.trim() ?? "";
     const label = cells[iLabel]?.trim().toLowerCase() ?? "";
     if (!rel) return problems.push(`line ${i + 2}: empty path`);
-    if (!vocab.has(label)) return problems.push(`line ${i + 2}: label "${label}" is not one of ${[...vocab].join(" ")}`);
+    const kind = labelKind(label);
+    if (kind === null) return problems.push(`line ${i + 2}: label "${label}" is not an emotion, arousal level, scream or known sound (src/label-map.ts)`);
+    if (kind === "unlabelled") return;
     const speaker = iSpeaker >= 0 ? cells[iSpeaker]?.trim() || null : null;
     rows.push({ file: path.resolve(base, rel), relPath: rel, label, speaker, corpus });
   });
