@@ -1,7 +1,9 @@
 import path from "node:path";
 import { DEFAULT_DANGER_LABELS } from "../constants.js";
+import { CLASS_SETS, classSet, type ClassSetName } from "../label-map.js";
 import { DEFAULT_FEATURE_SPEC, type FeatureSpec } from "../features/spec.js";
 import type { Logger } from "../log.js";
+import { ARCHITECTURES } from "../model/architectures.js";
 import { selectBackend } from "../model/backend.js";
 import type { Arch, CorpusInfo } from "../model/bundle.js";
 import { DEFAULT_AUGMENT } from "../train/augment.js";
@@ -12,11 +14,21 @@ import { defaultCacheDir, loadNoises } from "./corpus-options.js";
 
 export const TRAIN_HELP = `earwitness train — train an emotion model on corpus directories
 
-  --arch gru|egru|rescnn|cnn   network (default egru)
+  --arch gru|egru|rescnn|cnn|lr|pgru
+                               network (default egru; lr = logistic regression on window
+                               statistics, pgru/pegru = GRU/enhanced GRU with a
+                               statistics-pooled head)
   --data DIR                   corpus directory with manifest.csv (repeatable)
-  --labels a,b,c               classes (default angry,disgust,fear,happy,neutral,sad)
-  --danger a,b                 danger classes (default angry,fear)
+  --classes emotions|home|danger
+                               class set (src/label-map.ts): emotions (default) = --labels as
+                               given; home = six emotions + surprised + scream + sound, with calm
+                               and boredom as neutral and every non-speech sound as sound;
+                               danger = danger (angry, fear, scream) vs safe (everything else)
+  --labels a,b,c               classes of the emotions set (default angry,disgust,fear,happy,neutral,sad)
+  --danger a,b                 danger classes (default angry,fear; home: angry,fear,scream)
   --protocol speaker|random    speaker-independent (default) or random stratified split
+  --test-corpus NAME           leave this corpus out (repeatable): it is the test set, the other
+                               corpora train and validate (overrides --protocol)
   --folds K --fold I           speaker folds and which one is the test fold (default 5, 0)
   --epochs N --batch N         (default 30, 64)
   --dropout R                  dropout on gates and hidden state (default 0.2; 0 = off)
@@ -35,18 +47,33 @@ export const TRAIN_HELP = `earwitness train — train an emotion model on corpus
   --out DIR                    where the bundle, history.json, plots and report go (required)
 `;
 
-const LICENCES: Record<string, string> = {
+/** Licences of the corpora in ../shared/data (corpora.tsv and its README), for the model card. */
+export const LICENCES: Record<string, string> = {
   "crema-d": "ODbL 1.0 (database), DbCL 1.0 (contents)",
   ravdess: "CC BY-NC-SA 4.0",
   emodb: "free for research (Burkhardt et al. 2005)",
+  nemo: "CC BY-NC-SA 4.0",
+  ased: "not stated (research)",
+  casia: "not stated (CASIA, research)",
+  baved: "not stated (non-commercial asked)",
+  emospeech: "CC BY-NC-SA 4.0",
+  donateacry: "ODbL 1.0",
+  kitchen20: "Apache-2.0 (repo); clips from Freesound under CC licences",
+  sased: "DCASE 2016 task 2 (research)",
+  esc10: "CC BY 3.0",
+  urbansound: "CC BY-NC 3.0",
+  snoring: "research (cite Khan, Electronics 2019)",
+  screams: "not stated (Freesound clips)",
 };
 
 export async function trainCommand(argv: string[], log: Logger): Promise<number> {
   const { values: v } = parse(argv, {
     arch: { type: "string", default: "egru" },
     data: { type: "string", multiple: true },
-    labels: { type: "string", default: "angry,disgust,fear,happy,neutral,sad" },
-    danger: { type: "string", default: DEFAULT_DANGER_LABELS.join(",") },
+    classes: { type: "string", default: "emotions" },
+    labels: { type: "string" },
+    danger: { type: "string" },
+    "test-corpus": { type: "string", multiple: true },
     protocol: { type: "string", default: "speaker" },
     folds: { type: "string", default: "5" },
     fold: { type: "string", default: "0" },
@@ -75,7 +102,7 @@ export async function trainCommand(argv: string[], log: Logger): Promise<number>
     return 0;
   }
   const arch = String(v.arch) as Arch;
-  if (!["gru", "egru", "rescnn", "cnn"].includes(arch)) throw new UsageError(`--arch must be gru, egru, rescnn or cnn (got ${arch})`);
+  if (!(ARCHITECTURES as readonly string[]).includes(arch)) throw new UsageError(`--arch must be one of ${ARCHITECTURES.join(", ")} (got ${arch})`);
   const dataDirs = (v.data as string[] | undefined) ?? [];
   if (dataDirs.length === 0) throw new UsageError("--data DIR is required (a corpus directory with manifest.csv)");
   if (!v.out) throw new UsageError("--out DIR is required");
@@ -83,9 +110,18 @@ export async function trainCommand(argv: string[], log: Logger): Promise<number>
   if (protocol !== "speaker" && protocol !== "random") throw new UsageError(`--protocol must be speaker or random (got ${protocol})`);
   const norm = String(v.norm);
   if (!["global", "window", "speaker"].includes(norm)) throw new UsageError(`--norm must be global, window or speaker (got ${norm})`);
-  const labels = String(v.labels).split(",").map((s) => s.trim()).filter(Boolean);
-  const danger = String(v.danger).split(",").map((s) => s.trim()).filter(Boolean);
-  for (const d of danger) if (!labels.includes(d)) throw new UsageError(`danger class ${d} is not among --labels`);
+  const setName = String(v.classes) as ClassSetName;
+  if (!CLASS_SETS.includes(setName)) throw new UsageError(`--classes must be ${CLASS_SETS.join(" or ")} (got ${setName})`);
+  const list = (x: unknown): string[] | undefined =>
+    x === undefined ? undefined : String(x).split(",").map((s) => s.trim()).filter(Boolean);
+  if (setName !== "emotions" && (v.labels !== undefined || v.danger !== undefined)) {
+    throw new UsageError(`--labels and --danger apply to --classes emotions; the ${setName} set's classes are fixed (src/label-map.ts)`);
+  }
+  const set = classSet(setName, list(v.labels), list(v.danger) ?? (setName === "emotions" ? [...DEFAULT_DANGER_LABELS] : undefined));
+  const labels = set.classes;
+  const danger = set.danger;
+  for (const d of danger) if (!labels.includes(d)) throw new UsageError(`danger class ${d} is not among the classes (${labels.join(",")})`);
+  const testCorpora = (v["test-corpus"] as string[] | undefined) ?? [];
 
   const image = arch === "rescnn" || arch === "cnn";
   // The CNNs read log-spectrogram images (mel bands only), as in the second paper.
@@ -95,7 +131,7 @@ export async function trainCommand(argv: string[], log: Logger): Promise<number>
   const corpora: CorpusInfo[] = [];
   for (const dir of dataDirs) {
     const r = await readCorpusDir(dir);
-    const kept = r.filter((x) => labels.includes(x.label));
+    const kept = r.filter((x) => set.classOf(x.label) !== null);
     rows.push(...kept);
     const name = path.basename(path.resolve(dir));
     corpora.push({ name, licence: LICENCES[name] ?? "see the corpus's licence", clips: kept.length });
@@ -110,6 +146,9 @@ export async function trainCommand(argv: string[], log: Logger): Promise<number>
     corpora,
     labels,
     danger,
+    classOf: (l) => set.classOf(l),
+    classSet: setName,
+    testCorpora,
     protocol,
     folds: num(v.folds, "folds", { integer: true, min: 2 }),
     fold: num(v.fold, "fold", { integer: true, min: 0 }),

@@ -7,6 +7,8 @@ import type { Rng } from "./random.js";
 export interface Example {
   variants: ClipFeatures[];
   label: number;
+  /** The corpus it came from: within a class, corpora are drawn equally often. */
+  corpus: string;
   speakerKey: string;
 }
 
@@ -77,24 +79,33 @@ export function trainingBatch(
 }
 
 /**
- * An epoch's order with classes balanced: every class is drawn equally often (rare classes
- * repeat), so an imbalanced corpus such as EMO-DB (disgust 46 vs angry 127) does not teach
- * the model to ignore its rare classes. Epoch length = number of examples.
+ * An epoch's order with classes balanced, and within each class the corpora: every class is
+ * drawn equally often (rare classes repeat), so an imbalanced corpus such as EMO-DB (disgust 46 vs
+ * angry 127) does not teach the model to ignore its rare classes; and within a class each corpus
+ * that has it is drawn equally often, so 5 700 emospeech clips do not make "fear" mean "an Indian
+ * phone recording" while nEMO's and CASIA's fear go unheard. Epoch length = number of examples.
  */
 export function balancedOrder(examples: Example[], numClasses: number, rng: Rng): number[] {
-  const byClass: number[][] = Array.from({ length: numClasses }, () => []);
-  examples.forEach((e, i) => byClass[e.label]!.push(i));
-  const present = byClass.filter((c) => c.length > 0);
-  const order: number[] = [];
-  const pools = present.map((c) => rng.shuffle([...c]));
-  const cursors = present.map(() => 0);
-  for (let n = 0; n < examples.length; n++) {
-    const k = n % present.length;
-    if (cursors[k]! >= pools[k]!.length) {
-      pools[k] = rng.shuffle([...present[k]!]);
-      cursors[k] = 0;
+  const byClass: Map<string, number[]>[] = Array.from({ length: numClasses }, () => new Map());
+  examples.forEach((e, i) => {
+    const m = byClass[e.label]!;
+    m.set(e.corpus, [...(m.get(e.corpus) ?? []), i]);
+  });
+  // One cycling pool per (class, corpus); corpora in a fixed order so a seed gives one order.
+  const classes = byClass
+    .filter((m) => m.size > 0)
+    .map((m) => [...m.keys()].sort().map((k) => ({ all: m.get(k)!, pool: [] as number[], cursor: 0 })));
+  const draw = (p: { all: number[]; pool: number[]; cursor: number }): number => {
+    if (p.cursor >= p.pool.length) {
+      p.pool = rng.shuffle([...p.all]);
+      p.cursor = 0;
     }
-    order.push(pools[k]![cursors[k]!++]!);
+    return p.pool[p.cursor++]!;
+  };
+  const order: number[] = [];
+  for (let n = 0; n < examples.length; n++) {
+    const corpora = classes[n % classes.length]!;
+    order.push(draw(corpora[rng.int(corpora.length)]!));
   }
   return rng.shuffle(order);
 }

@@ -12,15 +12,22 @@ export interface Split {
 }
 
 /**
+ * The unit a speaker-independent split keeps together: `<corpus>/<speaker>`, or, for a recording
+ * without a speaker (a sound corpus's clip), the recording itself.
+ */
+export function speakerGroup(r: ManifestRow): string {
+  return r.speaker ? `${r.corpus}/${r.speaker}` : `${r.corpus}/file:${r.relPath}`;
+}
+
+/**
  * Speaker-independent split: speakers are dealt into `folds` groups of about equal clip count;
  * fold `fold` is the test set, and about one tenth of the remaining speakers (at least one)
- * validate. No speaker is in two sets. Rows without a speaker are an error for this protocol.
+ * validate. No speaker is in two sets. A row without a speaker (sound corpora) is its own group.
  */
 export function speakerSplit(rows: ManifestRow[], folds: number, fold: number, seed: number): Split {
   const speakers = new Map<string, number[]>();
   rows.forEach((r, i) => {
-    if (!r.speaker) throw new Error(`row ${r.relPath} has no speaker; the speaker protocol needs one for every row`);
-    const key = `${r.corpus}/${r.speaker}`;
+    const key = speakerGroup(r);
     speakers.set(key, [...(speakers.get(key) ?? []), i]);
   });
   if (speakers.size < folds + 1) throw new Error(`only ${speakers.size} speakers: too few for ${folds} folds plus validation`);
@@ -69,4 +76,51 @@ export function randomSplit(rows: ManifestRow[], seed: number, testShare = 0.2, 
 
 export function makeSplit(rows: ManifestRow[], protocol: Protocol, seed: number, folds = 5, fold = 0): Split {
   return protocol === "speaker" ? speakerSplit(rows, folds, fold, seed) : randomSplit(rows, seed);
+}
+
+/**
+ * Leave-corpora-out: every row of `testCorpora` is test; of the other corpora's speakers (groups,
+ * see speakerGroup) one in ten validates, the rest train. Throws when a named corpus has no rows
+ * or nothing is left to train on.
+ */
+export function corpusSplit(rows: ManifestRow[], testCorpora: string[], seed: number): Split {
+  const present = new Set(rows.map((r) => r.corpus));
+  const missing = testCorpora.filter((c) => !present.has(c));
+  if (missing.length > 0) throw new Error(`test corpus ${missing.join(", ")} has no usable rows (corpora here: ${[...present].sort().join(", ")})`);
+  const test: number[] = [];
+  const groups = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    if (testCorpora.includes(r.corpus)) test.push(i);
+    else {
+      const k = speakerGroup(r);
+      groups.set(k, [...(groups.get(k) ?? []), i]);
+    }
+  });
+  if (groups.size < 2) throw new Error(`leaving out ${testCorpora.join(", ")} leaves ${groups.size} speaker(s) to train and validate on`);
+  const rng = new Rng(seed);
+  const order = rng.shuffle([...groups.keys()].sort());
+  // About a tenth of the rows validate; a group holding more than 2 % of them (emospeech's 5 709
+  // clips under one id "unknown") always trains, so one draw cannot take a corpus out of training.
+  const trainRows = rows.length - test.length;
+  const valGroups: string[] = [];
+  let valRows = 0;
+  for (const g of order) {
+    const n = groups.get(g)!.length;
+    if (valRows >= trainRows / 10) break;
+    if (n > 0.02 * trainRows) continue;
+    valGroups.push(g);
+    valRows += n;
+  }
+  if (valGroups.length === 0) valGroups.push(order[0]!);
+  const isVal = new Set(valGroups);
+  const pick = (ss: string[]): number[] => ss.flatMap((s) => groups.get(s)!).sort((a, b) => a - b);
+  const valSpeakers = valGroups.filter((g) => !g.includes("/file:"));
+  return {
+    train: pick(order.filter((g) => !isVal.has(g))),
+    val: pick(valGroups),
+    test,
+    describe:
+      `leave-corpora-out: test corpora ${testCorpora.join(" ")}; ` +
+      `validation ${valSpeakers.join(" ")}${valGroups.length > valSpeakers.length ? ` and ${valGroups.length - valSpeakers.length} recordings without a speaker` : ""}`,
+  };
 }

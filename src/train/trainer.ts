@@ -15,15 +15,25 @@ import type { ManifestRow } from "./manifest.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, type EvalReport } from "./metrics.js";
 import { confusionSvg, lineChartSvg } from "./plots.js";
 import { Rng } from "./random.js";
-import { makeSplit, type Protocol, type Split } from "./splits.js";
+import { corpusSplit, makeSplit, type Protocol, type Split } from "./splits.js";
 
 export interface TrainOptions {
   arch: Arch;
   rows: ManifestRow[];
   corpora: CorpusInfo[];
+  /** The model's classes (its softmax), in output order. */
   labels: string[];
   danger: string[];
+  /** The class of a manifest label (src/label-map.ts), or null to leave the row out. */
+  classOf: (label: string) => string | null;
+  /** Name of the class set (recorded in the bundle). */
+  classSet: string;
   protocol: Protocol;
+  /**
+   * Leave-corpora-out: these corpora (directory names) are the test set, never trained on nor
+   * used to choose the epoch; validation speakers come from the other corpora. Empty: `protocol`.
+   */
+  testCorpora: string[];
   folds: number;
   fold: number;
   epochs: number;
@@ -129,8 +139,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 async function trainInner(opts: TrainOptions): Promise<TrainResult> {
   const { spec, log } = opts;
   const labelIndex = new Map(opts.labels.map((l, i) => [l, i]));
-  const rows = opts.rows.filter((r) => labelIndex.has(r.label));
-  const split = makeSplit(rows, opts.protocol, opts.seed, opts.folds, opts.fold);
+  const rows = opts.rows.filter((r) => {
+    const c = opts.classOf(r.label);
+    return c !== null && labelIndex.has(c);
+  });
+  const classIndex = (r: ManifestRow): number => labelIndex.get(opts.classOf(r.label)!)!;
+  const split =
+    opts.testCorpora.length > 0 ? corpusSplit(rows, opts.testCorpora, opts.seed) : makeSplit(rows, opts.protocol, opts.seed, opts.folds, opts.fold);
   log.info({ split: split.describe, train: split.train.length, val: split.val.length, test: split.test.length }, "split");
 
   const trainRows = split.train.map((i) => rows[i]!);
@@ -152,7 +167,8 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
   for (const c of trainFeat.clips) byFile.set(c.row.file, [...(byFile.get(c.row.file) ?? []), c]);
   const examples: Example[] = [...byFile.values()].map((v) => ({
     variants: v.sort((a, b) => a.variant - b.variant),
-    label: labelIndex.get(v[0]!.row.label)!,
+    label: classIndex(v[0]!.row),
+    corpus: v[0]!.row.corpus,
     speakerKey: speakerKey(v[0]!.row),
   }));
   const clean = (idx: number[]): ClipFeatures[] => {
@@ -218,7 +234,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     // clean clips), not the moving averages gathered with dropout on (src/model/egru-cell.ts).
     recalibrate(model, spec, stats, examples, spkStats, rng.fork(epoch), T, F);
     const valProbs = predictClips(predictor, spec, valClips, adaptedOf, wf);
-    const valTruth = valClips.map((c) => labelIndex.get(c.row.label)!);
+    const valTruth = valClips.map((c) => classIndex(c.row));
     const valReport = evaluatePredictions(opts.labels, valProbs.map((p, i) => ({ truth: valTruth[i]!, probs: p })), opts.danger);
     const valLoss = valProbs.reduce((s, p, i) => s - Math.log(Math.max(1e-7, p[valTruth[i]!]!)), 0) / Math.max(1, valProbs.length);
     const rec: EpochRecord = {
@@ -244,7 +260,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     best.weights.forEach((w) => w.dispose());
   }
 
-  const testTruth = testClips.map((c) => labelIndex.get(c.row.label)!);
+  const testTruth = testClips.map((c) => classIndex(c.row));
   const testProbs = predictClips(predictor, spec, testClips, adaptedOf, wf);
   const test = evaluatePredictions(opts.labels, testProbs.map((p, i) => ({ truth: testTruth[i]!, probs: p })), opts.danger, 0.5, trainFeat.skipped.length + evalFeat.skipped.length);
 
@@ -258,7 +274,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     created: new Date().toISOString(),
     // The base GRU has none of the enhanced cell's options: record only what shaped the network.
     architecture:
-      opts.arch === "gru"
+      opts.arch === "gru" || opts.arch === "pgru" || opts.arch === "lr"
         ? { arch: opts.arch, units: opts.units, layers: opts.layers, params: model.countParams() }
         : { arch: opts.arch, units: opts.units, layers: opts.layers, dropout: opts.dropout, batchNorm: opts.batchNorm, glorot: opts.glorot, params: model.countParams() },
     labels: opts.labels,
@@ -268,7 +284,9 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     window: { steps: spec.windowSteps, seconds: windowSeconds(spec) },
     training: {
       corpora: opts.corpora,
-      protocol: opts.protocol,
+      protocol: opts.testCorpora.length > 0 ? "corpus" : opts.protocol,
+      class_set: opts.classSet,
+      ...(opts.testCorpora.length > 0 ? { test_corpora: opts.testCorpora } : {}),
       split: split.describe,
       seed: opts.seed,
       epochs: opts.epochs,
@@ -352,7 +370,9 @@ async function writeOutputs(opts: TrainOptions, history: EpochRecord[], test: Ev
       {
         command: opts.command,
         arch: opts.arch,
-        protocol: opts.protocol,
+        protocol: opts.testCorpora.length > 0 ? "corpus" : opts.protocol,
+        test_corpora: opts.testCorpora,
+        class_set: opts.classSet,
         fold: opts.fold,
         folds: opts.folds,
         seed: opts.seed,

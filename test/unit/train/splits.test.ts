@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { balancedOrder, type Example } from "../../../src/train/dataset.js";
+import type { ManifestRow } from "../../../src/train/manifest.js";
+import { Rng } from "../../../src/train/random.js";
+import { corpusSplit, speakerSplit } from "../../../src/train/splits.js";
+
+const row = (corpus: string, speaker: string | null, label: string, i: number): ManifestRow => ({
+  file: `/c/${corpus}/${i}.wav`,
+  relPath: `${i}.wav`,
+  label,
+  speaker,
+  corpus,
+});
+
+function corpusRows(): ManifestRow[] {
+  const rows: ManifestRow[] = [];
+  let i = 0;
+  for (const corpus of ["a", "b", "c"]) for (let s = 0; s < 12; s++) for (let k = 0; k < 3; k++) rows.push(row(corpus, `s${s}`, "angry", i++));
+  for (let k = 0; k < 30; k++) rows.push(row("sounds", null, "cough", i++));
+  // One big group (emospeech's "unknown"): never validation.
+  for (let k = 0; k < 40; k++) rows.push(row("b", "unknown", "fear", i++));
+  return rows;
+}
+
+describe("corpusSplit (leave-corpora-out)", () => {
+  it("tests on exactly the named corpora; validation and training share no speaker and never see them", () => {
+    const rows = corpusRows();
+    const split = corpusSplit(rows, ["c"], 1);
+    expect(split.test.map((i) => rows[i]!.corpus).every((c) => c === "c")).toBe(true);
+    expect(split.test.length).toBe(36);
+    const key = (i: number): string => `${rows[i]!.corpus}/${rows[i]!.speaker ?? rows[i]!.relPath}`;
+    const train = new Set(split.train.map(key));
+    for (const i of split.val) expect(train.has(key(i))).toBe(false);
+    for (const i of [...split.train, ...split.val]) expect(rows[i]!.corpus).not.toBe("c");
+    expect(split.train.length + split.val.length + split.test.length).toBe(rows.length);
+    // About a tenth validates, and the 40-clip group stays in training.
+    expect(split.val.length).toBeGreaterThan(5);
+    expect(split.val.length).toBeLessThan(30);
+    expect(split.val.some((i) => rows[i]!.speaker === "unknown")).toBe(false);
+    expect(split.describe).toMatch(/test corpora c/);
+  });
+
+  it("is seeded", () => {
+    const rows = corpusRows();
+    expect(corpusSplit(rows, ["a"], 3)).toEqual(corpusSplit(rows, ["a"], 3));
+    expect(corpusSplit(rows, ["a"], 3).val).not.toEqual(corpusSplit(rows, ["a"], 4).val);
+  });
+
+  it("names a test corpus that has no rows", () => {
+    expect(() => corpusSplit(corpusRows(), ["zz"], 1)).toThrow(/test corpus zz has no usable rows/);
+  });
+});
+
+describe("speakerSplit with sound corpora", () => {
+  it("a row without a speaker is its own group (sound clips are independent recordings)", () => {
+    const rows = corpusRows();
+    const split = speakerSplit(rows, 5, 0, 1);
+    expect(split.train.length + split.val.length + split.test.length).toBe(rows.length);
+    const sounds = (ix: number[]): number => ix.filter((i) => rows[i]!.corpus === "sounds").length;
+    expect(sounds(split.train) + sounds(split.val) + sounds(split.test)).toBe(30);
+    expect(sounds(split.test)).toBeGreaterThan(0);
+  });
+});
+
+describe("balancedOrder", () => {
+  const ex = (label: number, corpus: string): Example => ({ variants: [], label, corpus, speakerKey: corpus });
+
+  it("draws classes equally, and within a class each corpus equally, however unequal their sizes", () => {
+    const examples = [
+      ...Array.from({ length: 900 }, () => ex(0, "big")),
+      ...Array.from({ length: 100 }, () => ex(0, "small")),
+      ...Array.from({ length: 200 }, () => ex(1, "big")),
+    ];
+    const order = balancedOrder(examples, 2, new Rng(5));
+    expect(order.length).toBe(examples.length);
+    const count = (f: (e: Example) => boolean): number => order.filter((i) => f(examples[i]!)).length;
+    expect(count((e) => e.label === 0)).toBe(600);
+    expect(count((e) => e.label === 1)).toBe(600);
+    // Class 0 is half "small" although "small" is a tenth of it.
+    expect(count((e) => e.label === 0 && e.corpus === "small")).toBeGreaterThan(240);
+    expect(count((e) => e.label === 0 && e.corpus === "small")).toBeLessThan(360);
+  });
+});
