@@ -9,6 +9,13 @@
  *              4 conv+pool levels, 3 residual links from earlier levels, 2 fully connected layers,
  *              softmax.
  *  - `cnn`:    the same without the residual links (the paper's ablation, Table V).
+ *  - `lr`:     a logistic regression on the window's statistics: mean and spread of every input
+ *              feature over the window (StatsPooling), then the softmax. The floor every detector
+ *              must beat (issue #10).
+ *  - `pgru`:   a GRU whose every step is pooled (mean and spread of the hidden states over the
+ *              window) before the softmax, rather than read from the last state only: the
+ *              recurrent model with a pooled head the detector issue (#15) asks for.
+ *  - `pegru`:  the same with the enhanced GRU cell.
  *
  * Recurrent models take [T, F] (frames × features); the CNNs take a log-spectrogram image
  * [T, F, 1]. Every random initialiser is seeded from `seed`, so one seed gives one set of weights.
@@ -16,9 +23,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors.js";
 import { EnhancedGRU } from "./egru-cell.js";
+import { StatsPooling } from "./stats-pooling.js";
 
-export type Architecture = "gru" | "egru" | "rescnn" | "cnn";
-export const ARCHITECTURES: readonly Architecture[] = ["gru", "egru", "rescnn", "cnn"];
+export type Architecture = "gru" | "egru" | "rescnn" | "cnn" | "lr" | "pgru" | "pegru";
+export const ARCHITECTURES: readonly Architecture[] = ["gru", "egru", "rescnn", "cnn", "lr", "pgru", "pegru"];
 
 export interface ModelOptions {
   /** [T, F] for the recurrent models; [T, F, 1] for the CNNs. */
@@ -75,6 +83,11 @@ export function buildModel(arch: Architecture, opts: ModelOptions): tf.LayersMod
     case "rescnn":
     case "cnn":
       return buildCnn(arch === "rescnn", opts);
+    case "lr":
+      return buildLogistic(opts);
+    case "pgru":
+    case "pegru":
+      return buildRecurrent(arch, opts);
     default:
       throw new ConfigError("MODEL_ARCH", `unknown architecture '${String(arch)}'; use one of ${ARCHITECTURES.join(", ")}`);
   }
@@ -100,7 +113,17 @@ function classifier(numClasses: number, seed: number): tf.layers.Layer {
   });
 }
 
-function buildRecurrent(arch: "gru" | "egru", opts: ModelOptions): tf.LayersModel {
+function buildLogistic(opts: ModelOptions): tf.LayersModel {
+  if (opts.inputShape.length !== 2) {
+    throw new ConfigError("MODEL_INPUT_SHAPE", `lr expects inputShape [frames, features] (got [${opts.inputShape.join(", ")}])`);
+  }
+  const input = tf.input({ shape: opts.inputShape, name: "features" });
+  const pooled = new StatsPooling({ name: "stats_pooling" }).apply(input) as tf.SymbolicTensor;
+  const output = classifier(opts.numClasses, opts.seed ?? DEFAULT_SEED).apply(pooled) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: output, name: "lr" });
+}
+
+function buildRecurrent(arch: "gru" | "egru" | "pgru" | "pegru", opts: ModelOptions): tf.LayersModel {
   if (opts.inputShape.length !== 2) {
     throw new ConfigError(
       "MODEL_INPUT_SHAPE",
@@ -116,10 +139,12 @@ function buildRecurrent(arch: "gru" | "egru", opts: ModelOptions): tf.LayersMode
   const input = tf.input({ shape: opts.inputShape, name: "features" });
   let x: tf.SymbolicTensor = input;
   for (let i = 0; i < layers; i++) {
-    const returnSequences = i < layers - 1;
+    // pgru pools every step of its last layer.
+    const pooled = arch === "pgru" || arch === "pegru";
+    const returnSequences = i < layers - 1 || pooled;
     const layerSeed = seed + 100 * (i + 1);
     const layer =
-      arch === "gru"
+      arch === "gru" || arch === "pgru"
         ? tf.layers.gru({
             units,
             returnSequences,
@@ -141,6 +166,7 @@ function buildRecurrent(arch: "gru" | "egru", opts: ModelOptions): tf.LayersMode
           });
     x = layer.apply(x) as tf.SymbolicTensor;
   }
+  if (arch === "pgru" || arch === "pegru") x = new StatsPooling({ name: "stats_pooling" }).apply(x) as tf.SymbolicTensor;
   const output = classifier(opts.numClasses, seed).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output, name: arch });
 }

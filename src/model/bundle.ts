@@ -8,6 +8,7 @@ import { assertSupportedSpec, modelDims, staticDims, windowSeconds, type Feature
 import { ARCHITECTURES } from "./architectures.js";
 import { quantizeArtifacts } from "./quantize.js";
 import "./egru-cell.js"; // registers the custom layers before any model is deserialised
+import "./stats-pooling.js";
 
 export const BUNDLE_FORMAT = 1;
 export const BUNDLE_FILE = "bundle.json";
@@ -23,7 +24,7 @@ async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
   await rename(tmp, file);
 }
 
-export type Arch = "gru" | "egru" | "rescnn" | "cnn";
+export type Arch = "gru" | "egru" | "rescnn" | "cnn" | "lr" | "pgru" | "pegru";
 
 export interface CorpusInfo {
   name: string;

@@ -40,6 +40,7 @@ import { windowFeatures, type AdaptedStats, type NormStats } from "../features/n
 import { modelDims, type FeatureSpec } from "../features/spec.js";
 import type { WindowClassifier } from "../pipeline.js";
 import type { LoadedBundle } from "./bundle.js";
+import { STATS_POOLING_EPSILON } from "./stats-pooling.js";
 
 type GateFn = "sigmoid" | "hardSigmoid";
 
@@ -298,6 +299,13 @@ export class LeanGruNetwork {
   readonly classes: number;
   private readonly layers: LeanLayer[];
   private readonly head: LeanHead;
+  /**
+   * Statistics pooling before the head (`pgru`, `lr`; src/model/stats-pooling.ts): the head
+   * reads the mean and spread over all steps of the last layer's outputs (of the input when there
+   * is no recurrent layer) instead of the last step.
+   */
+  private readonly pooled: boolean;
+  private readonly pool: Float32Array;
   /** Per layer: its output sequence [T][u] (only the last row is used for the last layer). */
   private readonly seqs: Float32Array[];
   private readonly pre: Float32Array;
@@ -305,13 +313,15 @@ export class LeanGruNetwork {
   private readonly rh: Float32Array;
   private readonly logits: Float64Array;
 
-  constructor(layers: LeanLayer[], head: LeanHead, steps: number) {
+  constructor(layers: LeanLayer[], head: LeanHead, steps: number, pooled = false, features = layers[0]?.inDims ?? 0) {
     this.layers = layers;
     this.head = head;
     this.steps = steps;
-    this.features = layers[0]!.inDims;
+    this.features = features;
     this.classes = head.classes;
-    const maxU = Math.max(...layers.map((l) => l.units));
+    this.pooled = pooled;
+    this.pool = new Float32Array(pooled ? head.inDims : 0);
+    const maxU = Math.max(1, ...layers.map((l) => l.units));
     this.seqs = layers.map((l) => new Float32Array(steps * l.units));
     this.pre = new Float32Array(steps * 3 * maxU);
     this.gates = new Float32Array(2 * maxU);
@@ -331,20 +341,23 @@ export class LeanGruNetwork {
     const body = model.layers.filter((l) => l.getClassName() !== "InputLayer");
     const last = body[body.length - 1];
     if (!last || last.getClassName() !== "Dense") throw unsupported("the last layer is not a dense softmax");
-    const recurrent = body.slice(0, -1);
-    if (recurrent.length === 0) throw unsupported("no recurrent layer");
+    const pooled = body[body.length - 2]?.getClassName() === "StatsPooling";
+    const recurrent = body.slice(0, pooled ? -2 : -1);
+    if (recurrent.length === 0 && !pooled) throw unsupported("no recurrent layer");
+    const features = dims;
     const layers: LeanLayer[] = [];
     recurrent.forEach((l, i) => {
       const cls = l.getClassName();
       if (cls !== "GRU" && cls !== "EnhancedGRU") throw unsupported(`layer ${l.name} is a ${cls} (GRU and EnhancedGRU only)`);
       const layer = leanLayer(readLayer(l, dims as number), steps);
-      if (layer.returnSequences !== i < recurrent.length - 1) {
+      // A pooled network reads every step of its last layer; otherwise only the last layer's last state.
+      if (layer.returnSequences !== (pooled || i < recurrent.length - 1)) {
         throw unsupported(`layer ${l.name} ${layer.returnSequences ? "returns" : "does not return"} sequences`);
       }
       layers.push(layer);
       dims = layer.units;
     });
-    return new LeanGruNetwork(layers, denseHead(last, dims), steps);
+    return new LeanGruNetwork(layers, denseHead(last, pooled ? 2 * dims : dims), steps, pooled, features);
   }
 
   /** Probabilities of one model-ready window (T × F, row-major), written into `out`. */
@@ -359,9 +372,29 @@ export class LeanGruNetwork {
       this.runLayer(this.layers[li]!, input, seq);
       input = seq;
     }
-    const last = this.layers[this.layers.length - 1]!;
-    const hOff = (T - 1) * last.units;
     const { kernelT, bias, inDims, classes } = this.head;
+    let hOff: number;
+    if (this.pooled) {
+      // Mean, then √(variance + ε) of each output over the steps, as StatsPooling computes them.
+      const n = inDims / 2;
+      const pool = this.pool;
+      for (let i = 0; i < n; i++) {
+        let m = 0;
+        for (let t = 0; t < T; t++) m += input[t * n + i]!;
+        m /= T;
+        let v = 0;
+        for (let t = 0; t < T; t++) {
+          const d = input[t * n + i]! - m;
+          v += d * d;
+        }
+        pool[i] = m;
+        pool[n + i] = Math.sqrt(v / T + STATS_POOLING_EPSILON);
+      }
+      input = pool;
+      hOff = 0;
+    } else {
+      hOff = (T - 1) * this.layers[this.layers.length - 1]!.units;
+    }
     const logits = this.logits;
     let max = -Infinity;
     for (let k = 0; k < classes; k++) {
@@ -482,7 +515,7 @@ export class LeanGruClassifier implements WindowClassifier {
    */
   static fromBundle(bundle: LoadedBundle): LeanGruClassifier {
     const arch = bundle.meta.architecture.arch;
-    if (arch !== "gru" && arch !== "egru") throw unsupported(`architecture '${arch}' (gru and egru only)`);
+    if (arch === "rescnn" || arch === "cnn") throw unsupported(`architecture '${arch}' (gru, egru, pgru, pegru and lr only)`);
     const net = LeanGruNetwork.fromModel(bundle.model);
     const spec = bundle.meta.features;
     if (net.steps !== spec.windowSteps || net.features !== modelDims(spec) || net.classes !== bundle.meta.labels.length) {

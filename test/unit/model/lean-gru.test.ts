@@ -70,6 +70,10 @@ describe("LeanGruNetwork matches tfjs", () => {
     { name: "egru without batch norm", arch: "egru", opts: { batchNorm: false } },
     { name: "two-layer egru stack", arch: "egru", opts: { layers: 2 } },
     { name: "two-layer gru stack", arch: "gru", opts: { layers: 2 } },
+    { name: "pgru (statistics-pooled head)", arch: "pgru", opts: {} },
+    { name: "two-layer pgru", arch: "pgru", opts: { layers: 2 } },
+    { name: "pegru with batch norm", arch: "pegru", opts: {} },
+    { name: "lr (statistics of the input, no recurrent layer)", arch: "lr", opts: {} },
   ];
   for (const c of cases) {
     it(`${c.name}: random weights, several inputs, within 1e-4`, () => {
@@ -265,7 +269,7 @@ describe("LeanGruClassifier on a bundle", () => {
     return d;
   }
 
-  for (const arch of ["egru", "gru"] as const) {
+  for (const arch of ["egru", "gru", "pgru", "pegru", "lr"] as const) {
     it(`${arch}: trained, saved as uint8, loaded — same probabilities as EmotionClassifier within 1e-4`, async () => {
       const bundle = await loadBundle(await trainedBundle(arch, true, `${arch}-q`));
       const ref = new EmotionClassifier(bundle);
