@@ -10,16 +10,27 @@ import { createClassifier } from "../daemon/build.js";
 import { speakerMatch, testSpeakersOf, validationSpeakersOf } from "../bench/quality.js";
 import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { sliceWindow, windowStarts } from "../train/dataset.js";
-import { computeClip, FEATURE_SEED, type ClipFeatures } from "../train/feature-cache.js";
-import { readManifest, type ManifestRow } from "../train/manifest.js";
+import { computeClip, extractCorpus, FEATURE_SEED, type ClipFeatures } from "../train/feature-cache.js";
+import { readCorpusDir, readManifest, type ManifestRow } from "../train/manifest.js";
+import { bundleClassSet, corpusReport, formatCorpusReport, reportable, type ScoredClip } from "../train/corpus-report.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, recallAtPrecision, type EvalReport } from "../train/metrics.js";
 import { parse, progressBar, UsageError } from "./args.js";
 import { shippedModelDir } from "./paths.js";
+import { defaultCacheDir } from "./corpus-options.js";
 
 export const EVAL_HELP = `earwitness eval — measure a model bundle on labelled recordings
 
   --model DIR        model bundle (default: the shipped model)
   --manifest CSV     columns path,label[,speaker]; labels from the shared vocabulary
+  --data DIR         a corpus directory with manifest.csv (repeatable; speech and sound corpora,
+                     any label of src/label-map.ts): reports per corpus and pooled, unadapted
+                     and adapted (per speaker) — danger AUC and recall at precision ≥ 0.8 over
+                     every clip (sounds are negatives), six-emotion accuracy and UAR over the
+                     clips labelled with one of the six. Features come from the feature cache
+                     (--cache, as train fills it). With --held-out, only the corpora the bundle
+                     left out of training (training.test_corpora) are scored.
+  --held-out         with --data: score only the bundle's left-out corpora
+  --cache DIR        feature cache for --data (default ~/.cache/earwitness/features)
   --root DIR         base for relative paths (default: the manifest's folder); its folder name
                      is the rows' corpus, as in training
   --speakers WHICH   only the rows of these speakers:
@@ -127,6 +138,9 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
     root: { type: "string" },
     speakers: { type: "string" },
     adapt: { type: "string" },
+    data: { type: "string", multiple: true },
+    "held-out": { type: "boolean", default: false },
+    cache: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -134,7 +148,14 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
     process.stdout.write(EVAL_HELP);
     return 0;
   }
-  if (!v.manifest) throw new UsageError("--manifest CSV is required");
+  const dataDirs = (v.data as string[] | undefined) ?? [];
+  if (dataDirs.length > 0) {
+    if (v.manifest || v.speakers !== undefined || v.adapt !== undefined) {
+      throw new UsageError("--data reports per corpus, unadapted and adapted; it does not combine with --manifest, --speakers or --adapt");
+    }
+    return evalCorpora(dataDirs, v.model as string | undefined, v["held-out"] === true, (v.cache as string | undefined) ?? defaultCacheDir(), v.json === true, _log);
+  }
+  if (!v.manifest) throw new UsageError("--manifest CSV or --data DIR is required");
   if (v.adapt !== undefined && v.adapt !== "speaker") throw new UsageError(`--adapt takes only "speaker" (got ${String(v.adapt)})`);
   // Messages go to stderr as plain lines: stdout carries the report (one JSON object with --json),
   // and the logger writes its JSON lines to stdout.
@@ -244,5 +265,79 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
     );
   }
   process.stdout.write(lines.join("\n") + "\n");
+  return 0;
+}
+
+/**
+ * `eval --data DIR…`: every reportable clip of the corpora (src/train/corpus-report.ts), scored
+ * unadapted and adapted (each clip normalised with its speaker's other clips, leave-one-out, as
+ * above; clips without a speaker stay unadapted), reported per corpus and pooled.
+ */
+async function evalCorpora(dirs: string[], modelDir: string | undefined, heldOut: boolean, cacheDir: string, json: boolean, log: Logger): Promise<number> {
+  await selectBackend();
+  const bundle = await loadBundle(modelDir ?? shippedModelDir());
+  const { meta } = bundle;
+  const spec = meta.features;
+  const left = Array.isArray(meta.training["test_corpora"]) ? (meta.training["test_corpora"] as string[]) : [];
+  if (heldOut && left.length === 0) {
+    throw new UsageError(`--held-out: bundle ${meta.name} ${meta.version} left no corpus out of training (training.test_corpora is empty)`);
+  }
+  let rows: ManifestRow[] = [];
+  for (const dir of dirs) rows.push(...(await readCorpusDir(dir)));
+  rows = rows.filter((r) => reportable(r.label) && (!heldOut || left.includes(r.corpus)));
+  if (rows.length === 0) throw new UsageError(`no clips to score${heldOut ? ` in the held-out corpora ${left.join(", ")}` : ""}`);
+  const trained = new Set(meta.training.corpora.map((c) => c.name).filter((n) => !left.includes(n)));
+  const seen = [...new Set(rows.map((r) => r.corpus))].filter((c) => trained.has(c));
+  if (seen.length > 0) process.stderr.write(`earwitness eval: warning: ${meta.name} was trained on ${seen.join(", ")}: those rows are not unseen corpora\n`);
+  const bar = progressBar();
+  const t0 = performance.now();
+  const { clips, skipped } = await extractCorpus(rows, spec, {
+    cacheDir,
+    augmentedCopies: 0,
+    augment: NO_AUGMENT,
+    seed: FEATURE_SEED,
+    log,
+    onProgress: (d, t) => bar(`features ${d}/${t}`, d / t),
+  });
+  bar.done();
+  const { classifier: clf, dispose } = createClassifier(bundle);
+  const set = bundleClassSet(meta);
+  const hop = stepsPer(spec, CLIP_HOP_MS);
+  const S = staticDims(spec);
+  const bySpeaker = new Map<string, number[]>();
+  clips.forEach((c, i) => {
+    if (!c.row.speaker) return;
+    const k = `${c.row.corpus}/${c.row.speaker}`;
+    bySpeaker.set(k, [...(bySpeaker.get(k) ?? []), i]);
+  });
+  const score = (adapt: boolean): ScoredClip[] =>
+    clips.map((c, i) => {
+      let adapted: AdaptedStats | null = null;
+      if (adapt && c.row.speaker) {
+        const others = (bySpeaker.get(`${c.row.corpus}/${c.row.speaker}`) ?? []).filter((j) => j !== i);
+        if (others.length > 0) adapted = statsOfSteps(S, others.map((j) => clips[j]!.data));
+      }
+      const wins = windowStarts(c.steps, spec.windowSteps, hop).map((st) => sliceWindow(spec, c, st));
+      return { corpus: c.row.corpus, label: c.row.label, probs: meanProbs(clf.predict(wins, adapted)) };
+    });
+  const unadapted = corpusReport(score(false), meta.labels, set);
+  const adapted = corpusReport(score(true), meta.labels, set);
+  dispose();
+  const seconds = (performance.now() - t0) / 1000;
+  if (json) {
+    process.stdout.write(JSON.stringify({ model: { name: meta.name, version: meta.version, arch: meta.architecture.arch, class_set: set.name }, held_out: heldOut ? left : null, skipped: skipped.length, unadapted, adapted }) + "\n");
+    return 0;
+  }
+  process.stdout.write(
+    [
+      `model ${meta.name} ${meta.version} (${meta.architecture.arch}, classes ${set.name}: ${meta.labels.join(" ")}; danger ${set.danger.join("+")}), ${clips.length} clips, ${skipped.length} skipped, ${seconds.toFixed(0)} s`,
+      "",
+      formatCorpusReport(unadapted, "unadapted (a fresh unit)"),
+      "",
+      formatCorpusReport(adapted, "adapted (each clip normalised with its speaker's other clips)"),
+      "",
+      "AUC: danger (angry, fear, scream) vs every other clip; R@P.8: danger recall at precision ≥ 0.8; acc6/UAR6 over n6 clips labelled with one of the six emotions.",
+    ].join("\n") + "\n",
+  );
   return 0;
 }
