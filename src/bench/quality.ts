@@ -11,7 +11,8 @@ import type { Config } from "../config/schema.js";
 import { buildPipeline, createClassifier, newRunningAdaptation } from "../daemon/build.js";
 import type { LoadedBundle } from "../model/bundle.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
-import { buildStream, DEFAULT_STREAM_OPTIONS, encodeWav16, type StreamTimeline } from "./stream-builder.js";
+import { buildHomeStream, HOME_STREAM_DEFAULTS, type HomeMix } from "./home-stream.js";
+import { buildStream, DEFAULT_STREAM_OPTIONS, encodeWav16, type BuiltStream, type StreamClip, type StreamTimeline } from "./stream-builder.js";
 import type { SweepTrace, TracePoint } from "./sweep.js";
 import { scoreStream, summariseScores, type QualitySummary, type StreamAlert, type StreamScore } from "./stream-score.js";
 
@@ -27,6 +28,13 @@ export interface QualityOptions {
   seed: number;
   /** Only these speakers' clips (held-out speakers), or all when null. */
   speakers: Set<string> | null;
+  /** Only these corpora (a bundle's left-out corpora, `--held-out`), or all when null. */
+  corpora: Set<string> | null;
+  /**
+   * `per-corpus`: speech streams, one set per directory (stream-builder.ts); `home` / `sounds`:
+   * streams mixing every directory's clips (home-stream.ts), `streamsPerDir` of them.
+   */
+  mix: "per-corpus" | HomeMix;
   /** Seconds after a passage's end in which an alert still counts as catching it. */
   graceS: number;
   log: (msg: string) => void;
@@ -108,26 +116,37 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     }
     return s;
   };
-  const total = o.corpusDirs.length * o.streamsPerDir;
-  let done = 0;
+  // Per corpus, or one group holding every directory's clips for the mixed recipes.
+  const groups: { name: string; clips: StreamClip[] }[] = [];
   for (const dir of o.corpusDirs) {
     let rows: ManifestRow[] = await readCorpusDir(dir);
-    if (o.speakers) rows = rows.filter((r) => speakerMatch(o.speakers!, r) !== null);
     const corpus = path.basename(path.resolve(dir));
+    if (o.corpora && !o.corpora.has(corpus)) {
+      o.log(`${corpus}: the model trained on it (not one of its left-out corpora); skipped`);
+      continue;
+    }
+    // A speaker filter applies to corpora with speakers; sound corpora have none to filter.
+    if (o.speakers && rows.some((r) => r.speaker !== null)) rows = rows.filter((r) => speakerMatch(o.speakers!, r) !== null);
     if (rows.length === 0) {
       o.log(`${corpus}: no clips left after the speaker filter; skipped`);
       continue;
     }
-    const clips = rows.map((r) => ({ file: r.file, label: r.label, speaker: r.speaker }));
+    // Clips are qualified by corpus so that two corpora's speaker "01" stay two people.
+    const clips = rows.map((r) => ({ file: r.file, label: r.label, speaker: r.speaker === null ? null : `${corpus}/${r.speaker}` }));
+    if (o.mix === "per-corpus") groups.push({ name: corpus, clips });
+    else if (groups.length === 0) groups.push({ name: o.mix, clips });
+    else groups[0]!.clips.push(...clips);
+  }
+  const total = groups.length * o.streamsPerDir;
+  let done = 0;
+  for (const { name: corpus, clips } of groups) {
     for (let k = 0; k < o.streamsPerDir; k++) {
       o.progress?.(`streams: ${corpus} ${k + 1}/${o.streamsPerDir}`, done / total);
       const seed = o.seed * 1000 + k;
-      const built = await buildStream(clips, load, o.noises, {
-        ...DEFAULT_STREAM_OPTIONS,
-        durationS: o.streamSeconds,
-        seed,
-        dangerLabels,
-      });
+      const built: BuiltStream =
+        o.mix === "per-corpus"
+          ? await buildStream(clips, load, o.noises, { ...DEFAULT_STREAM_OPTIONS, durationS: o.streamSeconds, seed, dangerLabels })
+          : await buildHomeStream(clips, load, o.noises, { ...HOME_STREAM_DEFAULTS[o.mix], durationS: o.streamSeconds, seed, dangerLabels });
       const base = path.join(o.workDir, `${corpus}-stream-${seed}`);
       await writeFile(`${base}.wav`, encodeWav16(built.samples));
       await writeFile(`${base}.json`, JSON.stringify(built.timeline, null, 1) + "\n");

@@ -20,7 +20,8 @@ export interface StreamClip {
 }
 
 export interface StreamSegment {
-  kind: "clip";
+  /** A speech clip, a non-speech sound event, or a scream (home streams, home-stream.ts). */
+  kind: "clip" | "sound" | "scream";
   start_s: number;
   end_s: number;
   file: string;
@@ -37,12 +38,16 @@ export interface DangerPassage {
   speaker: string | null;
   labels: string[];
   clips: number;
+  /** Home streams: a speech passage or a scream (absent: speech). */
+  kind?: "speech" | "scream";
 }
 
 /** The ground truth written beside each stream (`<stream>.json`). */
 export interface StreamTimeline {
   format: 1;
   seed: number;
+  /** Home streams: the recipe (home-stream.ts); absent for per-corpus speech streams. */
+  mix?: "home" | "sounds";
   sample_rate_hz: number;
   duration_s: number;
   noise: { source: string; snr_db: number };

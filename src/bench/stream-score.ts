@@ -8,7 +8,11 @@
  * - every other alert is a **false alert**; the rate is per hour of non-danger audio (the stream
  *   minus each passage and its grace);
  * - **latency** is from the passage's onset to the start of the alert that caught it (0 when one
- *   was already on).
+ *   was already on);
+ * - false alerts are also told apart by what was sounding when the alert started — speech, a
+ *   non-speech sound (home streams), or only the noise bed — as the segment that covers most of
+ *   the 3 s before the alert (the window that raised it), each per hour of that kind of audio;
+ *   and screams are counted apart from speech passages.
  */
 import type { StreamTimeline } from "./stream-builder.js";
 import { percentile } from "./stats.js";
@@ -25,8 +29,41 @@ export interface StreamScore {
   latencies_s: number[];
   false_alerts: number;
   non_danger_h: number;
+  /** False alerts by what was sounding, and hours of each kind of non-danger audio. */
+  by_source: Record<AudioSource, { false_alerts: number; hours: number }>;
   /** Per passage: caught and latency (null when missed). */
-  detail: { start_s: number; end_s: number; caught: boolean; latency_s: number | null }[];
+  detail: { start_s: number; end_s: number; caught: boolean; latency_s: number | null; kind: "speech" | "scream" }[];
+}
+
+export type AudioSource = "speech" | "sounds" | "noise";
+const SOURCES: readonly AudioSource[] = ["speech", "sounds", "noise"];
+
+/** The window length an alert's source is judged over, seconds. */
+const SOURCE_WINDOW_S = 3;
+
+/** Seconds of each kind of non-danger audio: non-danger segments by kind, the rest noise. */
+function sourceHours(timeline: StreamTimeline, dangerS: number): Record<AudioSource, number> {
+  let speech = 0, sounds = 0;
+  for (const s of timeline.segments) {
+    if (s.danger) continue;
+    if (s.kind === "sound") sounds += s.end_s - s.start_s;
+    else if (s.kind === "clip") speech += s.end_s - s.start_s;
+  }
+  const noise = Math.max(0, timeline.duration_s - dangerS - speech - sounds);
+  return { speech: speech / 3600, sounds: sounds / 3600, noise: noise / 3600 };
+}
+
+/** What sounded in the SOURCE_WINDOW_S before `t`: the kind of the segment covering most of it. */
+function sourceAt(timeline: StreamTimeline, t: number): AudioSource {
+  const from = t - SOURCE_WINDOW_S;
+  const cover: Record<AudioSource, number> = { speech: 0, sounds: 0, noise: SOURCE_WINDOW_S };
+  for (const s of timeline.segments) {
+    const o = Math.min(t, s.end_s) - Math.max(from, s.start_s);
+    if (o <= 0) continue;
+    cover[s.kind === "sound" ? "sounds" : "speech"] += o;
+    cover.noise -= o;
+  }
+  return SOURCES.reduce((a, b) => (cover[b] > cover[a] ? b : a));
 }
 
 export function scoreStream(timeline: StreamTimeline, alerts: StreamAlert[], graceS: number): StreamScore {
@@ -40,7 +77,7 @@ export function scoreStream(timeline: StreamTimeline, alerts: StreamAlert[], gra
       if (startsIn) explained.add(i);
       if (latency === null && (startsIn || onAtOnset)) latency = Math.max(0, a.start_s - p.start_s);
     });
-    return { start_s: p.start_s, end_s: p.end_s, caught: latency !== null, latency_s: latency };
+    return { start_s: p.start_s, end_s: p.end_s, caught: latency !== null, latency_s: latency, kind: p.kind ?? "speech" };
   });
   let dangerS = 0;
   // Passages with their grace, merged where they overlap, clipped to the stream.
@@ -51,12 +88,18 @@ export function scoreStream(timeline: StreamTimeline, alerts: StreamAlert[], gra
     if (e > s) dangerS += e - s;
     lastEnd = Math.max(lastEnd, e);
   }
+  const hours = sourceHours(timeline, dangerS);
+  const by_source = Object.fromEntries(SOURCES.map((k) => [k, { false_alerts: 0, hours: hours[k] }])) as StreamScore["by_source"];
+  sorted.forEach((a, i) => {
+    if (!explained.has(i)) by_source[sourceAt(timeline, a.start_s)].false_alerts++;
+  });
   return {
     passages: timeline.passages.length,
     caught: detail.filter((d) => d.caught).length,
     latencies_s: detail.flatMap((d) => (d.latency_s === null ? [] : [d.latency_s])),
     false_alerts: sorted.length - explained.size,
     non_danger_h: Math.max(0, timeline.duration_s - dangerS) / 3600,
+    by_source,
     detail,
   };
 }
@@ -73,6 +116,10 @@ export interface QualitySummary {
   onset_to_alert_s: { p50: number; p95: number };
   /** Passages and catches by passage length: a long incident should be caught more often. */
   by_length: LengthBucket[];
+  /** Speech passages (angry/fear of one speaker) and screams, apart. */
+  by_kind: { speech: { passages: number; caught: number }; scream: { passages: number; caught: number } };
+  /** False alerts per hour of speech, of non-speech sounds and of noise only. */
+  by_source: Record<AudioSource, { false_alerts: number; hours: number; per_h: number }>;
 }
 
 export interface LengthBucket {
@@ -87,12 +134,15 @@ export interface LengthBucket {
 export const LENGTH_BUCKETS_S: readonly (readonly [number, number | null])[] = [
   [0, 5],
   [5, 8],
-  [8, null],
+  [8, 15],
+  [15, null],
 ];
 
 function byLength(scores: readonly StreamScore[]): LengthBucket[] {
   return LENGTH_BUCKETS_S.map(([min, max]) => {
-    const inBucket = scores.flatMap((s) => s.detail).filter((d) => d.end_s - d.start_s >= min && (max === null || d.end_s - d.start_s < max));
+    const inBucket = scores
+      .flatMap((s) => s.detail)
+      .filter((d) => d.kind === "speech" && d.end_s - d.start_s >= min && (max === null || d.end_s - d.start_s < max));
     return { min_s: min, max_s: max, passages: inBucket.length, caught: inBucket.filter((d) => d.caught).length };
   });
 }
@@ -115,5 +165,21 @@ export function summariseScores(scores: StreamScore[], audioS: number): QualityS
     caught_share: passages > 0 ? caught / passages : Number.NaN,
     onset_to_alert_s: { p50: percentile(lat, 50), p95: percentile(lat, 95) },
     by_length: byLength(scores),
+    by_kind: {
+      speech: kindCount(scores, "speech"),
+      scream: kindCount(scores, "scream"),
+    },
+    by_source: Object.fromEntries(
+      SOURCES.map((k) => {
+        const fa = scores.reduce((a, s) => a + s.by_source[k].false_alerts, 0);
+        const h = scores.reduce((a, s) => a + s.by_source[k].hours, 0);
+        return [k, { false_alerts: fa, hours: h, per_h: h > 0 ? fa / h : Number.NaN }];
+      }),
+    ) as QualitySummary["by_source"],
   };
+}
+
+function kindCount(scores: readonly StreamScore[], kind: "speech" | "scream"): { passages: number; caught: number } {
+  const d = scores.flatMap((s) => s.detail).filter((x) => x.kind === kind);
+  return { passages: d.length, caught: d.filter((x) => x.caught).length };
 }

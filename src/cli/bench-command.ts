@@ -38,13 +38,19 @@ tfjs on every backend that loads vs the lean engine. Pinned to one core with tas
 Detection quality: --streams DIR... builds seeded streams from corpus directories (manifest.csv),
 runs them through the replay pipeline and scores the alerts.
 
-  --streams DIR     corpus directory; repeat for several
+  --streams DIR     corpus directory (speech or sound corpus); repeat for several
+  --mix RECIPE      per-corpus (default): speech streams, one set per directory;
+                    home: streams mixing every directory's calm speech, non-speech sounds,
+                    danger passages of 3–30 s and screams; sounds: non-verbal sounds with
+                    screams among them (docs/detection.md has both recipes)
+  --held-out        only the corpora the model left out of training (training.test_corpora):
+                    streams a model was never trained on
   --noise DIR       background noise WAVs (default: white noise)
   --work DIR        where streams and their timelines go (default: a temp dir, removed afterwards)
   --speakers LIST   only these speakers (comma-separated), or "test" / "validation" for the
                     bundle's test or validation speakers (neither was trained on)
   --stream-minutes N  length of each stream (default 20)
-  --per-dir N       streams per corpus directory (default 3)
+  --per-dir N       streams per corpus directory, or per mix (default 3)
   --seed N          stream seed (default 1)
   --grace S         an alert up to S seconds after a passage ends still catches it (default 4)
   --perf            with --streams, also run the performance part
@@ -90,6 +96,8 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
     noise: { type: "string" },
     work: { type: "string" },
     speakers: { type: "string" },
+    mix: { type: "string", default: "per-corpus" },
+    "held-out": { type: "boolean", default: false },
     "stream-minutes": { type: "string", default: "20" },
     "per-dir": { type: "string", default: "3" },
     seed: { type: "string", default: "1" },
@@ -115,6 +123,8 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
   for (const d of streamDirs) if (!existsSync(path.join(d, "manifest.csv"))) throw new UsageError(`--streams ${d}: no manifest.csv there`);
   if ((v.sweep || v["write-config"]) && streamDirs.length === 0) throw new UsageError("--sweep needs --streams DIR");
   if (v["write-config"] && !v.sweep) throw new UsageError("--write-config needs --sweep");
+  const mix = String(v.mix);
+  if (mix !== "per-corpus" && mix !== "home" && mix !== "sounds") throw new UsageError(`--mix must be per-corpus, home or sounds (got ${mix})`);
 
   if (!v["no-pin"] && process.env[PIN_ENV] === undefined) {
     const code = await reexecPinned(cpu);
@@ -174,6 +184,14 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         if (!list) throw new UsageError(`--speakers ${sp}: bundle ${bundle.meta.name} lists no ${sp} speakers in training.split`);
         speakers = new Set(list);
       } else if (sp) speakers = new Set(sp.split(",").map((s) => s.trim()).filter(Boolean));
+      let corpora: Set<string> | null = null;
+      if (v["held-out"]) {
+        const left = bundle.meta.training["test_corpora"];
+        if (!Array.isArray(left) || left.length === 0) {
+          throw new UsageError(`--held-out: bundle ${bundle.meta.name} ${bundle.meta.version} left no corpus out of training (training.test_corpora)`);
+        }
+        corpora = new Set(left as string[]);
+      }
       const workDir = (v.work as string | undefined) ?? path.join(scratch, "streams");
       quality = await runQuality({
         corpusDirs: streamDirs,
@@ -185,6 +203,8 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         streamSeconds: streamMinutes * 60,
         seed,
         speakers,
+        corpora,
+        mix,
         graceS: grace,
         log: say,
         progress: bar,

@@ -40,7 +40,8 @@ describe("scoreStream", () => {
     expect(summariseScores([s], 3600).by_length).toEqual([
       { min_s: 0, max_s: 5, passages: 2, caught: 1 },
       { min_s: 5, max_s: 8, passages: 1, caught: 1 },
-      { min_s: 8, max_s: null, passages: 0, caught: 0 },
+      { min_s: 8, max_s: 15, passages: 0, caught: 0 },
+      { min_s: 15, max_s: null, passages: 0, caught: 0 },
     ]);
   });
 

@@ -89,6 +89,8 @@ const summary = (fa: number, caught: number, p50 = 2): QualitySummary => ({
   caught_share: caught,
   onset_to_alert_s: { p50, p95: p50 * 2 },
   by_length: [],
+  by_kind: { speech: { passages: 10, caught: caught * 10 }, scream: { passages: 0, caught: 0 } },
+  by_source: { speech: { false_alerts: fa, hours: 1, per_h: fa }, sounds: { false_alerts: 0, hours: 0, per_h: Number.NaN }, noise: { false_alerts: 0, hours: 0, per_h: Number.NaN } },
 });
 const result = (enter: number, fa: number, caught: number, p50 = 2): SweepResult => ({
   setting: { ...BASE, enterThreshold: enter, exitThreshold: enter - 0.2 },
