@@ -10,6 +10,7 @@ import { loadAudioFile } from "../audio/load.js";
 import type { Config } from "../config/schema.js";
 import { buildPipeline, createClassifier, newRunningAdaptation } from "../daemon/build.js";
 import type { LoadedBundle } from "../model/bundle.js";
+import { heldOutRows } from "../train/corpus-report.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { buildHomeStream, HOME_STREAM_DEFAULTS, type HomeMix } from "./home-stream.js";
 import { buildStream, DEFAULT_STREAM_OPTIONS, encodeWav16, type BuiltStream, type StreamClip, type StreamTimeline } from "./stream-builder.js";
@@ -28,8 +29,8 @@ export interface QualityOptions {
   seed: number;
   /** Only these speakers' clips (held-out speakers), or all when null. */
   speakers: Set<string> | null;
-  /** Only these corpora (a bundle's left-out corpora, `--held-out`), or all when null. */
-  corpora: Set<string> | null;
+  /** Only the clips a bundle never trained on (`--held-out`; corpus-report.ts heldOutRows), or all when false. */
+  heldOut: boolean;
   /**
    * `per-corpus`: speech streams, one set per directory (stream-builder.ts); `home` / `sounds`:
    * streams mixing every directory's clips (home-stream.ts), `streamsPerDir` of them.
@@ -121,9 +122,13 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
   for (const dir of o.corpusDirs) {
     let rows: ManifestRow[] = await readCorpusDir(dir);
     const corpus = path.basename(path.resolve(dir));
-    if (o.corpora && !o.corpora.has(corpus)) {
-      o.log(`${corpus}: the model trained on it (not one of its left-out corpora); skipped`);
-      continue;
+    if (o.heldOut) {
+      const isHeldOut = heldOutRows(o.bundle.meta, rows);
+      rows = isHeldOut ? rows.filter(isHeldOut) : [];
+      if (rows.length === 0) {
+        o.log(`${corpus}: the model trained on it (not one of its left-out corpora); skipped`);
+        continue;
+      }
     }
     // A speaker filter applies to corpora with speakers; sound corpora have none to filter.
     if (o.speakers && rows.some((r) => r.speaker !== null)) rows = rows.filter((r) => speakerMatch(o.speakers!, r) !== null);

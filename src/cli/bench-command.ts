@@ -184,13 +184,11 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         if (!list) throw new UsageError(`--speakers ${sp}: bundle ${bundle.meta.name} lists no ${sp} speakers in training.split`);
         speakers = new Set(list);
       } else if (sp) speakers = new Set(sp.split(",").map((s) => s.trim()).filter(Boolean));
-      let corpora: Set<string> | null = null;
       if (v["held-out"]) {
         const left = bundle.meta.training["test_corpora"];
         if (!Array.isArray(left) || left.length === 0) {
           throw new UsageError(`--held-out: bundle ${bundle.meta.name} ${bundle.meta.version} left no corpus out of training (training.test_corpora)`);
         }
-        corpora = new Set(left as string[]);
       }
       const workDir = (v.work as string | undefined) ?? path.join(scratch, "streams");
       quality = await runQuality({
@@ -203,7 +201,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         streamSeconds: streamMinutes * 60,
         seed,
         speakers,
-        corpora,
+        heldOut: v["held-out"] === true,
         mix,
         graceS: grace,
         log: say,

@@ -12,7 +12,7 @@ import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { sliceWindow, windowStarts } from "../train/dataset.js";
 import { computeClip, extractCorpus, FEATURE_SEED, type ClipFeatures } from "../train/feature-cache.js";
 import { readCorpusDir, readManifest, type ManifestRow } from "../train/manifest.js";
-import { bundleClassSet, corpusReport, formatCorpusReport, reportable, type ScoredClip } from "../train/corpus-report.js";
+import { bundleClassSet, corpusReport, formatCorpusReport, heldOutRows, reportable, type ScoredClip } from "../train/corpus-report.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, recallAtPrecision, type EvalReport } from "../train/metrics.js";
 import { parse, progressBar, UsageError } from "./args.js";
 import { shippedModelDir } from "./paths.js";
@@ -279,15 +279,16 @@ async function evalCorpora(dirs: string[], modelDir: string | undefined, heldOut
   const { meta } = bundle;
   const spec = meta.features;
   const left = Array.isArray(meta.training["test_corpora"]) ? (meta.training["test_corpora"] as string[]) : [];
-  if (heldOut && left.length === 0) {
-    throw new UsageError(`--held-out: bundle ${meta.name} ${meta.version} left no corpus out of training (training.test_corpora is empty)`);
-  }
   let rows: ManifestRow[] = [];
   for (const dir of dirs) rows.push(...(await readCorpusDir(dir)));
-  rows = rows.filter((r) => reportable(r.label) && (!heldOut || left.includes(r.corpus)));
+  const isHeldOut = heldOutRows(meta, rows);
+  if (heldOut && !isHeldOut) {
+    throw new UsageError(`--held-out: bundle ${meta.name} ${meta.version} left no corpus out of training (training.test_corpora is empty)`);
+  }
+  rows = rows.filter((r) => reportable(r.label) && (!heldOut || isHeldOut!(r)));
   if (rows.length === 0) throw new UsageError(`no clips to score${heldOut ? ` in the held-out corpora ${left.join(", ")}` : ""}`);
-  const trained = new Set(meta.training.corpora.map((c) => c.name).filter((n) => !left.includes(n)));
-  const seen = [...new Set(rows.map((r) => r.corpus))].filter((c) => trained.has(c));
+  const trained = new Set(meta.training.corpora.map((c) => c.name));
+  const seen = [...new Set(rows.filter((r) => !isHeldOut?.(r)).map((r) => r.corpus))].filter((c) => trained.has(c));
   if (seen.length > 0) process.stderr.write(`earwitness eval: warning: ${meta.name} was trained on ${seen.join(", ")}: those rows are not unseen corpora\n`);
   const bar = progressBar();
   const t0 = performance.now();

@@ -16,7 +16,9 @@
  */
 import { classSet, isDangerLabel, labelKind, type ClassSet, type ClassSetName } from "../label-map.js";
 import type { BundleMeta } from "../model/bundle.js";
+import type { ManifestRow } from "./manifest.js";
 import { recallAtPrecision, rocAuc } from "./metrics.js";
+import { heldOutSelector } from "./splits.js";
 
 export const SIX_EMOTIONS = ["angry", "disgust", "fear", "happy", "neutral", "sad"] as const;
 
@@ -36,6 +38,20 @@ export interface CorpusMetrics {
 export interface CorpusReport {
   pooled: CorpusMetrics;
   per_corpus: Record<string, CorpusMetrics>;
+}
+
+/**
+ * The rows a bundle never trained on, by its record (training.test_corpora and seed): whole
+ * corpora, or the share of one it held out (splits.ts heldOutSelector, computed over the rows
+ * its class set keeps, as the trainer did). Null when the bundle left nothing out.
+ */
+export function heldOutRows(meta: Pick<BundleMeta, "labels" | "danger" | "training">, rows: ManifestRow[]): ((r: ManifestRow) => boolean) | null {
+  const left = meta.training["test_corpora"];
+  if (!Array.isArray(left) || left.length === 0) return null;
+  const set = bundleClassSet(meta);
+  const seed = typeof meta.training["seed"] === "number" ? meta.training["seed"] : 1;
+  const sel = heldOutSelector(rows.filter((r) => set.classOf(r.label) !== null), left as string[], seed);
+  return (r) => sel.isTest(r);
 }
 
 /** The class set a bundle was trained with (older bundles: their labels, as `emotions`). */

@@ -79,18 +79,47 @@ export function makeSplit(rows: ManifestRow[], protocol: Protocol, seed: number,
 }
 
 /**
- * Leave-corpora-out: every row of `testCorpora` is test; of the other corpora's speakers (groups,
+ * Which rows a leave-corpora-out list holds out. An entry is a corpus name (all its rows) or
+ * `name:fraction` (that share of its speaker groups, drawn with `seed`): a corpus too small to
+ * leave out whole — 71 screams, the only ones there are — gives half to training and half to the
+ * test. The same rows, seed and list always select the same groups, so `bench --held-out` rebuilds
+ * exactly the trainer's test set from the bundle's record.
+ */
+export function heldOutSelector(rows: ManifestRow[], testCorpora: string[], seed: number): { names: Set<string>; isTest(r: ManifestRow): boolean } {
+  const whole = new Set<string>();
+  const partial = new Map<string, Set<string>>();
+  for (const entry of testCorpora) {
+    const m = /^(.+):(0(?:\.\d+)?|1(?:\.0+)?)$/.exec(entry);
+    if (!m) {
+      whole.add(entry);
+      continue;
+    }
+    const name = m[1]!;
+    const fraction = Number(m[2]);
+    const keys = [...new Set(rows.filter((r) => r.corpus === name).map(speakerGroup))].sort();
+    const picked = new Rng(seed).shuffle(keys).slice(0, Math.round(fraction * keys.length));
+    partial.set(name, new Set(picked));
+  }
+  return {
+    names: new Set([...whole, ...partial.keys()]),
+    isTest: (r) => whole.has(r.corpus) || (partial.get(r.corpus)?.has(speakerGroup(r)) ?? false),
+  };
+}
+
+/**
+ * Leave-corpora-out: every row of `testCorpora` is test (or a share of a corpus's groups, see heldOutSelector); of the other corpora's speakers (groups,
  * see speakerGroup) one in ten validates, the rest train. Throws when a named corpus has no rows
  * or nothing is left to train on.
  */
 export function corpusSplit(rows: ManifestRow[], testCorpora: string[], seed: number): Split {
   const present = new Set(rows.map((r) => r.corpus));
-  const missing = testCorpora.filter((c) => !present.has(c));
+  const held = heldOutSelector(rows, testCorpora, seed);
+  const missing = [...held.names].filter((c) => !present.has(c));
   if (missing.length > 0) throw new Error(`test corpus ${missing.join(", ")} has no usable rows (corpora here: ${[...present].sort().join(", ")})`);
   const test: number[] = [];
   const groups = new Map<string, number[]>();
   rows.forEach((r, i) => {
-    if (testCorpora.includes(r.corpus)) test.push(i);
+    if (held.isTest(r)) test.push(i);
     else {
       const k = speakerGroup(r);
       groups.set(k, [...(groups.get(k) ?? []), i]);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { balancedOrder, type Example } from "../../../src/train/dataset.js";
 import type { ManifestRow } from "../../../src/train/manifest.js";
 import { Rng } from "../../../src/train/random.js";
-import { corpusSplit, speakerSplit } from "../../../src/train/splits.js";
+import { corpusSplit, heldOutSelector, speakerSplit } from "../../../src/train/splits.js";
 
 const row = (corpus: string, speaker: string | null, label: string, i: number): ManifestRow => ({
   file: `/c/${corpus}/${i}.wav`,
@@ -44,6 +44,19 @@ describe("corpusSplit (leave-corpora-out)", () => {
     const rows = corpusRows();
     expect(corpusSplit(rows, ["a"], 3)).toEqual(corpusSplit(rows, ["a"], 3));
     expect(corpusSplit(rows, ["a"], 3).val).not.toEqual(corpusSplit(rows, ["a"], 4).val);
+  });
+
+  it("name:fraction holds out that share of a corpus's groups, the same ones for the same seed", () => {
+    const rows = corpusRows();
+    const split = corpusSplit(rows, ["a", "sounds:0.5"], 2);
+    const testSounds = split.test.filter((i) => rows[i]!.corpus === "sounds");
+    expect(testSounds.length).toBe(15);
+    const trainSounds = [...split.train, ...split.val].filter((i) => rows[i]!.corpus === "sounds");
+    expect(trainSounds.length).toBe(15);
+    expect(new Set(testSounds).size + new Set(trainSounds).size).toBe(30);
+    const again = heldOutSelector(rows, ["a", "sounds:0.5"], 2);
+    expect(rows.filter((r) => again.isTest(r)).length).toBe(split.test.length);
+    expect(split.test.every((i) => again.isTest(rows[i]!))).toBe(true);
   });
 
   it("names a test corpus that has no rows", () => {
