@@ -20,12 +20,17 @@
  * counted separately on speech, on sounds and on noise (stream-score.ts).
  */
 import { SAMPLE_RATE_HZ } from "../constants.js";
+import { EarwitnessError } from "../errors.js";
 import { isDangerLabel, labelKind } from "../label-map.js";
 import { activeRms } from "../train/augment.js";
 import { Rng } from "../train/random.js";
 import type { BuiltStream, DangerPassage, StreamClip, StreamSegment } from "./stream-builder.js";
 
 export type HomeMix = "home" | "sounds";
+
+/** The clips given cannot make the recipe asked for (code STREAM_SELECTION). */
+export class StreamSelectionError extends EarwitnessError {}
+const missing = (what: string): StreamSelectionError => new StreamSelectionError("STREAM_SELECTION", `the selection has ${what}`);
 
 export interface HomeStreamOptions {
   seed: number;
@@ -111,7 +116,7 @@ export function homePools(clips: StreamClip[], dangerLabels: string[]): {
 }
 
 /**
- * Builds one home stream. `load` returns a clip's samples at SAMPLE_RATE_HZ. Throws a RangeError
+ * Builds one home stream. `load` returns a clip's samples at SAMPLE_RATE_HZ. Throws a StreamSelectionError
  * naming what is missing when the pools cannot make the recipe (no calm speech for `home`, no
  * sounds for `sounds`, no danger clips or screams when passages or screams are asked for).
  */
@@ -125,12 +130,12 @@ export async function buildHomeStream(
   const { calm, dangerBySpeaker, sounds, screams } = homePools(clips, o.dangerLabels);
   const speakers = [...dangerBySpeaker.keys()].sort();
   const useSounds = o.soundShare > 0;
-  if (o.soundShare < 1 && calm.length === 0) throw new RangeError("the selection has no calm speech (non-danger emotions) for a home stream");
-  if (useSounds && sounds.length === 0) throw new RangeError("the selection has no non-speech sounds (give a sound corpus to --streams)");
+  if (o.soundShare < 1 && calm.length === 0) throw missing("no calm speech (non-danger emotions) for a home stream; give a speech corpus to --streams");
+  if (useSounds && sounds.length === 0) throw missing("no non-speech sounds; give a sound corpus to --streams (with --held-out, one the model did not train on)");
   const wantPassages = o.passageEveryS !== null && speakers.length > 0;
   const wantScreams = o.screamEveryS !== null && screams.length > 0;
   if (o.passageEveryS !== null && speakers.length === 0 && !wantScreams) {
-    throw new RangeError(`the selection has no ${o.dangerLabels.join("/")} clips and no screams to build danger from`);
+    throw missing(`no ${o.dangerLabels.join("/")} clips and no screams to build danger from`);
   }
 
   const total = Math.round(o.durationS * SAMPLE_RATE_HZ);

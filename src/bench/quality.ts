@@ -29,8 +29,11 @@ export interface QualityOptions {
   seed: number;
   /** Only these speakers' clips (held-out speakers), or all when null. */
   speakers: Set<string> | null;
-  /** Only the clips a bundle never trained on (`--held-out`; corpus-report.ts heldOutRows), or all when false. */
-  heldOut: boolean;
+  /**
+   * Only the clips this bundle's record says were never trained on (`--held-out`, `--held-out-of`;
+   * corpus-report.ts heldOutRows), or all when null.
+   */
+  heldOutOf: Pick<LoadedBundle["meta"], "labels" | "danger" | "training"> | null;
   /**
    * `per-corpus`: speech streams, one set per directory (stream-builder.ts); `home` / `sounds`:
    * streams mixing every directory's clips (home-stream.ts), `streamsPerDir` of them.
@@ -122,8 +125,8 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
   for (const dir of o.corpusDirs) {
     let rows: ManifestRow[] = await readCorpusDir(dir);
     const corpus = path.basename(path.resolve(dir));
-    if (o.heldOut) {
-      const isHeldOut = heldOutRows(o.bundle.meta, rows);
+    if (o.heldOutOf) {
+      const isHeldOut = heldOutRows(o.heldOutOf, rows);
       rows = isHeldOut ? rows.filter(isHeldOut) : [];
       if (rows.length === 0) {
         o.log(`${corpus}: the model trained on it (not one of its left-out corpora); skipped`);

@@ -5,7 +5,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { runPerformance, roundDeep, type PerformanceResults } from "../bench/performance.js";
-import { runQuality, testSpeakersOf, validationSpeakersOf, type QualityResults } from "../bench/quality.js";
+import { runQuality, testSpeakersOf, validationSpeakersOf, type QualityOptions, type QualityResults } from "../bench/quality.js";
+import { verifyBundleFiles } from "../model/bundle.js";
 import { measurePublishLatency, type PublishLatencyResults } from "../bench/publish-latency.js";
 import { chooseSetting, DEFAULT_TARGETS, describeSetting, paretoFront, runSweep, settingAsConfig, sweepSettings, type Targets } from "../bench/sweep.js";
 import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
@@ -45,6 +46,8 @@ runs them through the replay pipeline and scores the alerts.
                     screams among them (docs/detection.md has both recipes)
   --held-out        only the corpora the model left out of training (training.test_corpora):
                     streams a model was never trained on
+  --held-out-of DIR the same with the split another bundle records (e.g. to score the shipped
+                    model on a leave-corpora-out run's streams)
   --noise DIR       background noise WAVs (default: white noise)
   --work DIR        where streams and their timelines go (default: a temp dir, removed afterwards)
   --speakers LIST   only these speakers (comma-separated), or "test" / "validation" for the
@@ -98,6 +101,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
     speakers: { type: "string" },
     mix: { type: "string", default: "per-corpus" },
     "held-out": { type: "boolean", default: false },
+    "held-out-of": { type: "string" },
     "stream-minutes": { type: "string", default: "20" },
     "per-dir": { type: "string", default: "3" },
     seed: { type: "string", default: "1" },
@@ -184,11 +188,14 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         if (!list) throw new UsageError(`--speakers ${sp}: bundle ${bundle.meta.name} lists no ${sp} speakers in training.split`);
         speakers = new Set(list);
       } else if (sp) speakers = new Set(sp.split(",").map((s) => s.trim()).filter(Boolean));
-      if (v["held-out"]) {
-        const left = bundle.meta.training["test_corpora"];
+      let heldOutOf: QualityOptions["heldOutOf"] = null;
+      if (v["held-out"] || v["held-out-of"]) {
+        const of = v["held-out-of"] ? (await verifyBundleFiles(String(v["held-out-of"]))).meta : bundle.meta;
+        const left = of.training["test_corpora"];
         if (!Array.isArray(left) || left.length === 0) {
-          throw new UsageError(`--held-out: bundle ${bundle.meta.name} ${bundle.meta.version} left no corpus out of training (training.test_corpora)`);
+          throw new UsageError(`--held-out: bundle ${of.name} ${of.version} left no corpus out of training (training.test_corpora)`);
         }
+        heldOutOf = of;
       }
       const workDir = (v.work as string | undefined) ?? path.join(scratch, "streams");
       quality = await runQuality({
@@ -201,7 +208,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         streamSeconds: streamMinutes * 60,
         seed,
         speakers,
-        heldOut: v["held-out"] === true,
+        heldOutOf,
         mix,
         graceS: grace,
         log: say,

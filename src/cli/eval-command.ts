@@ -4,7 +4,7 @@ import { statsOfSteps, type AdaptedStats } from "../features/normalise.js";
 import { CLIP_HOP_MS, staticDims, stepsPer } from "../features/spec.js";
 import type { Logger } from "../log.js";
 import { selectBackend } from "../model/backend.js";
-import { loadBundle, type LoadedBundle } from "../model/bundle.js";
+import { loadBundle, verifyBundleFiles, type LoadedBundle } from "../model/bundle.js";
 import { meanProbs } from "../model/classifier.js";
 import { createClassifier } from "../daemon/build.js";
 import { speakerMatch, testSpeakersOf, validationSpeakersOf } from "../bench/quality.js";
@@ -30,6 +30,8 @@ export const EVAL_HELP = `earwitness eval — measure a model bundle on labelled
                      (--cache, as train fills it). With --held-out, only the corpora the bundle
                      left out of training (training.test_corpora) are scored.
   --held-out         with --data: score only the bundle's left-out corpora
+  --held-out-of DIR  with --data: score only what the bundle in DIR left out (to score a model,
+                     e.g. the shipped one, on another run's held-out split)
   --cache DIR        feature cache for --data (default ~/.cache/earwitness/features)
   --root DIR         base for relative paths (default: the manifest's folder); its folder name
                      is the rows' corpus, as in training
@@ -140,6 +142,7 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
     adapt: { type: "string" },
     data: { type: "string", multiple: true },
     "held-out": { type: "boolean", default: false },
+    "held-out-of": { type: "string" },
     cache: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -153,7 +156,9 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
     if (v.manifest || v.speakers !== undefined || v.adapt !== undefined) {
       throw new UsageError("--data reports per corpus, unadapted and adapted; it does not combine with --manifest, --speakers or --adapt");
     }
-    return evalCorpora(dataDirs, v.model as string | undefined, v["held-out"] === true, (v.cache as string | undefined) ?? defaultCacheDir(), v.json === true, _log);
+    const heldOutOf = v["held-out-of"] as string | undefined;
+    const splitDir = heldOutOf ?? (v["held-out"] ? ((v.model as string | undefined) ?? shippedModelDir()) : null);
+    return evalCorpora(dataDirs, v.model as string | undefined, splitDir, (v.cache as string | undefined) ?? defaultCacheDir(), v.json === true, _log);
   }
   if (!v.manifest) throw new UsageError("--manifest CSV or --data DIR is required");
   if (v.adapt !== undefined && v.adapt !== "speaker") throw new UsageError(`--adapt takes only "speaker" (got ${String(v.adapt)})`);
@@ -273,22 +278,26 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
  * unadapted and adapted (each clip normalised with its speaker's other clips, leave-one-out, as
  * above; clips without a speaker stay unadapted), reported per corpus and pooled.
  */
-async function evalCorpora(dirs: string[], modelDir: string | undefined, heldOut: boolean, cacheDir: string, json: boolean, log: Logger): Promise<number> {
+async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDir: string | null, cacheDir: string, json: boolean, log: Logger): Promise<number> {
   await selectBackend();
   const bundle = await loadBundle(modelDir ?? shippedModelDir());
   const { meta } = bundle;
   const spec = meta.features;
-  const left = Array.isArray(meta.training["test_corpora"]) ? (meta.training["test_corpora"] as string[]) : [];
+  const splitMeta = splitDir ? (await verifyBundleFiles(splitDir)).meta : meta;
+  const heldOut = splitDir !== null;
+  const left = Array.isArray(splitMeta.training["test_corpora"]) ? (splitMeta.training["test_corpora"] as string[]) : [];
   let rows: ManifestRow[] = [];
   for (const dir of dirs) rows.push(...(await readCorpusDir(dir)));
-  const isHeldOut = heldOutRows(meta, rows);
+  const isHeldOut = heldOutRows(splitMeta, rows);
   if (heldOut && !isHeldOut) {
-    throw new UsageError(`--held-out: bundle ${meta.name} ${meta.version} left no corpus out of training (training.test_corpora is empty)`);
+    throw new UsageError(`--held-out: bundle ${splitMeta.name} ${splitMeta.version} left no corpus out of training (training.test_corpora is empty)`);
   }
   rows = rows.filter((r) => reportable(r.label) && (!heldOut || isHeldOut!(r)));
   if (rows.length === 0) throw new UsageError(`no clips to score${heldOut ? ` in the held-out corpora ${left.join(", ")}` : ""}`);
+  // Rows the scored model itself trained on (its own record, whatever split selects the rows).
   const trained = new Set(meta.training.corpora.map((c) => c.name));
-  const seen = [...new Set(rows.filter((r) => !isHeldOut?.(r)).map((r) => r.corpus))].filter((c) => trained.has(c));
+  const ownHeldOut = heldOutRows(meta, rows);
+  const seen = [...new Set(rows.filter((r) => trained.has(r.corpus) && !ownHeldOut?.(r)).map((r) => r.corpus))];
   if (seen.length > 0) process.stderr.write(`earwitness eval: warning: ${meta.name} was trained on ${seen.join(", ")}: those rows are not unseen corpora\n`);
   const bar = progressBar();
   const t0 = performance.now();

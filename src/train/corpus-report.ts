@@ -41,9 +41,11 @@ export interface CorpusReport {
 }
 
 /**
- * The rows a bundle never trained on, by its record (training.test_corpora and seed): whole
- * corpora, or the share of one it held out (splits.ts heldOutSelector, computed over the rows
- * its class set keeps, as the trainer did). Null when the bundle left nothing out.
+ * The rows a bundle never trained on, by its record: rows of corpora it was never given
+ * (training.corpora), and of those it left out (training.test_corpora and seed) — whole corpora,
+ * or the share of one (splits.ts heldOutSelector, computed over the rows its class set keeps, as
+ * the trainer did). Null when the bundle left nothing out (its test speakers are then the
+ * unseen ones: --speakers test).
  */
 export function heldOutRows(meta: Pick<BundleMeta, "labels" | "danger" | "training">, rows: ManifestRow[]): ((r: ManifestRow) => boolean) | null {
   const left = meta.training["test_corpora"];
@@ -51,7 +53,8 @@ export function heldOutRows(meta: Pick<BundleMeta, "labels" | "danger" | "traini
   const set = bundleClassSet(meta);
   const seed = typeof meta.training["seed"] === "number" ? meta.training["seed"] : 1;
   const sel = heldOutSelector(rows.filter((r) => set.classOf(r.label) !== null), left as string[], seed);
-  return (r) => sel.isTest(r);
+  const given = new Set(meta.training.corpora.map((c) => c.name));
+  return (r) => !given.has(r.corpus) || sel.isTest(r);
 }
 
 /** The class set a bundle was trained with (older bundles: their labels, as `emotions`). */

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The detector's yardstick runs (docs/detection.md "Home streams", issues #10 and #15), one after
+# another (two cores: one training at a time). Idempotent: a step whose output already exists is
+# skipped, so the script continues where it stopped after a session ends.
+#
+#   scripts/detector-runs.sh CORPORA_DIR RUNS_DIR [GROUP...]
+#     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
+#     GROUP        floor | candidates | loco   (default: floor candidates)
+#
+# The held-out split ("LOCO-3"): speech corpora ravdess (English), casia (Mandarin) and emodb
+# (German), sound corpora sased (laughter, cough, throat clearing, …) and esc10 (sneeze, baby cry,
+# dog, …) and half of the screams are never trained on nor used to pick an epoch. Training uses
+# crema-d, nemo, ased, baved, emospeech, donateacry, kitchen20, urbansound, snoring and the other
+# half of the screams. For each model:
+#   RUNS/NAME/              the bundle, history, plots (earwitness train)
+#   RUNS/NAME.eval.txt      eval --data … --held-out: per corpus and pooled, unadapted and adapted
+#   RUNS/NAME.home.json     bench --streams … --mix home --held-out: 6 streams × 20 min, seed 2
+#   RUNS/NAME.sounds.json   bench --streams … --mix sounds --held-out: 3 streams × 20 min, seed 3
+# Shipped-model reference rows: group "floor" also scores models/earwitness-gru on the same streams.
+set -euo pipefail
+corpora=${1:?corpora dir}
+runs=${2:?runs dir}
+shift 2
+groups=("$@")
+[ ${#groups[@]} -eq 0 ] && groups=(floor candidates)
+here=$(cd "$(dirname "$0")/.." && pwd)
+shared=${EARWITNESS_SHARED:-$here/../shared}
+ew=(node "${EARWITNESS_BUILD:-$here}/dist/src/cli/main.js")
+noise="$shared/data/noise"
+mkdir -p "$runs"
+
+train_corpora=(crema-d nemo ased baved emospeech donateacry kitchen20 urbansound snoring screams)
+test_corpora=(ravdess casia emodb sased esc10)
+all_data=()
+for c in "${train_corpora[@]}" "${test_corpora[@]}"; do all_data+=(--data "$corpora/$c"); done
+held=()
+for c in "${test_corpora[@]}"; do held+=(--test-corpus "$c"); done
+held+=(--test-corpus screams:0.5)
+test_streams=()
+for c in "${test_corpora[@]}" screams; do test_streams+=(--streams "$corpora/$c"); done
+
+# A config whose danger labels are the model's own (home models add scream).
+config_for() { # MODEL_DIR → path of a config file
+  local f="$runs/$(basename "$1").config.yaml"
+  node -e '
+    const m = JSON.parse(require("fs").readFileSync(process.argv[1] + "/bundle.json", "utf8"));
+    process.stdout.write("detect:\n  danger:\n    labels: [" + m.danger.join(", ") + "]\n");
+  ' "$1" > "$f"
+  echo "$f"
+}
+
+measure() { # NAME MODEL_DIR [SPLIT_BUNDLE]
+  local name=$1 model=$2 split=${3:-$2} cfg
+  cfg=$(config_for "$model")
+  if [ ! -s "$runs/$name.eval.txt" ]; then
+    echo "$(date -u +%FT%TZ) eval  $name"
+    "${ew[@]}" eval --model "$model" "${all_data[@]}" --held-out-of "$split" > "$runs/$name.eval.txt" 2> "$runs/$name.eval.log" || echo "eval failed: $runs/$name.eval.log"
+  fi
+  if [ ! -s "$runs/$name.home.json" ]; then
+    echo "$(date -u +%FT%TZ) home streams $name"
+    "${ew[@]}" bench --no-pin --model "$model" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$split" \
+      --per-dir 6 --stream-minutes 20 --seed 2 --sweep --out "$runs/$name.home.json" > "$runs/$name.home.txt" 2> "$runs/$name.home.log" || echo "bench failed: $runs/$name.home.log"
+  fi
+  if [ ! -s "$runs/$name.sounds.json" ]; then
+    echo "$(date -u +%FT%TZ) sound streams $name"
+    "${ew[@]}" bench --no-pin --model "$model" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$split" \
+      --per-dir 3 --stream-minutes 20 --seed 3 --out "$runs/$name.sounds.json" > "$runs/$name.sounds.txt" 2> "$runs/$name.sounds.log" || echo "bench failed: $runs/$name.sounds.log"
+  fi
+}
+
+train() { # NAME ARGS...
+  local name=$1; shift
+  if [ ! -f "$runs/$name/run.json" ]; then
+    echo "$(date -u +%FT%TZ) train $name"
+    if ! "${ew[@]}" train "$@" "${all_data[@]}" "${held[@]}" --noise "$noise" --augment 1 --seed 1 --out "$runs/$name" > "$runs/$name.log" 2>&1; then
+      echo "$(date -u +%FT%TZ) FAIL  $name (see $runs/$name.log)"; return
+    fi
+  fi
+  measure "$name" "$runs/$name"
+}
+
+for g in "${groups[@]}"; do
+  case $g in
+    floor) # the two reference rows every later model must beat
+      train loco3-lr-danger --arch lr --classes danger --epochs 8 --batch 128 --lr 0.01
+      # The shipped model (trained on CREMA-D only) on the same held-out rows: eval and bench
+      # read the split from the floor bundle's record.
+      measure shipped "$here/models/earwitness-gru" "$runs/loco3-lr-danger" ;;
+    candidates)
+      train loco3-pgru-home --arch pgru --classes home --epochs 12
+      train loco3-gru-home --arch gru --classes home --epochs 12
+      train loco3-pegru-home --arch pegru --classes home --epochs 12 ;;
+    *) echo "unknown group $g"; exit 64 ;;
+  esac
+done
