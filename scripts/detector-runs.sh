@@ -16,7 +16,11 @@
 #   RUNS/NAME.eval.txt      eval --data … --held-out: per corpus and pooled, unadapted and adapted
 #   RUNS/NAME.home.json     bench --streams … --mix home --held-out: 6 streams × 20 min, seed 2
 #   RUNS/NAME.sounds.json   bench --streams … --mix sounds --held-out: 3 streams × 20 min, seed 3
-# Shipped-model reference rows: group "floor" also scores models/earwitness-gru on the same streams.
+#   RUNS/NAME.tuned.yaml    detector settings tuned on streams of the run's validation speakers
+#                           and recordings (bench --validation-of --sweep, seed 1), used for both
+#                           held-out checks above
+# Shipped-model reference row: group "floor" also scores models/earwitness-gru, with its shipped
+# detector defaults, on the same held-out streams.
 set -euo pipefail
 corpora=${1:?corpora dir}
 runs=${2:?runs dir}
@@ -38,6 +42,8 @@ for c in "${test_corpora[@]}"; do held+=(--test-corpus "$c"); done
 held+=(--test-corpus screams:0.5)
 test_streams=()
 for c in "${test_corpora[@]}" screams; do test_streams+=(--streams "$corpora/$c"); done
+train_streams=()
+for c in "${train_corpora[@]}"; do train_streams+=(--streams "$corpora/$c"); done
 
 # A config whose danger labels are the model's own (home models add scream).
 config_for() { # MODEL_DIR → path of a config file
@@ -49,13 +55,25 @@ config_for() { # MODEL_DIR → path of a config file
   echo "$f"
 }
 
-measure() { # NAME MODEL_DIR [SPLIT_BUNDLE]
-  local name=$1 model=$2 split=${3:-$2} cfg
+measure() { # NAME MODEL_DIR [SPLIT_BUNDLE]  (SPLIT_BUNDLE given: score on its split, default detector)
+  local name=$1 model=$2 split=${3:-} cfg
   cfg=$(config_for "$model")
   if [ ! -s "$runs/$name.eval.txt" ]; then
     echo "$(date -u +%FT%TZ) eval  $name"
-    "${ew[@]}" eval --model "$model" "${all_data[@]}" --held-out-of "$split" > "$runs/$name.eval.txt" 2> "$runs/$name.eval.log" || echo "eval failed: $runs/$name.eval.log"
+    "${ew[@]}" eval --model "$model" "${all_data[@]}" --held-out-of "${split:-$model}" > "$runs/$name.eval.txt" 2> "$runs/$name.eval.log" || echo "eval failed: $runs/$name.eval.log"
   fi
+  if [ -z "$split" ]; then
+    # Tune the detector on streams of the run's validation speakers and recordings (never trained
+    # on, not the test corpora), by the written rule; check the choice on the held-out streams.
+    if [ ! -s "$runs/$name.tuned.yaml" ]; then
+      echo "$(date -u +%FT%TZ) tune  $name"
+      "${ew[@]}" bench --no-pin --model "$model" --config "$cfg" "${train_streams[@]}" --noise "$noise" --mix home --validation-of "$model" \
+        --per-dir 6 --stream-minutes 20 --seed 1 --sweep --write-config "$runs/$name.tuned.part" --out "$runs/$name.tune.json" > "$runs/$name.tune.txt" 2> "$runs/$name.tune.log" || echo "tune failed: $runs/$name.tune.log"
+      { cat "$runs/$name.tuned.part"; sed -n '2,$p' "$cfg"; } > "$runs/$name.tuned.yaml"
+    fi
+    cfg="$runs/$name.tuned.yaml"
+  fi
+  split=${split:-$model}
   if [ ! -s "$runs/$name.home.json" ]; then
     echo "$(date -u +%FT%TZ) home streams $name"
     "${ew[@]}" bench --no-pin --model "$model" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$split" \

@@ -10,7 +10,7 @@ import { loadAudioFile } from "../audio/load.js";
 import type { Config } from "../config/schema.js";
 import { buildPipeline, createClassifier, newRunningAdaptation } from "../daemon/build.js";
 import type { LoadedBundle } from "../model/bundle.js";
-import { heldOutRows } from "../train/corpus-report.js";
+import { heldOutRows, validationRows } from "../train/corpus-report.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { buildHomeStream, HOME_STREAM_DEFAULTS, type HomeMix } from "./home-stream.js";
 import { buildStream, DEFAULT_STREAM_OPTIONS, encodeWav16, type BuiltStream, type StreamClip, type StreamTimeline } from "./stream-builder.js";
@@ -34,6 +34,8 @@ export interface QualityOptions {
    * corpus-report.ts heldOutRows), or all when null.
    */
   heldOutOf: Pick<LoadedBundle["meta"], "labels" | "danger" | "training"> | null;
+  /** Only the clips this bundle's record validated on (`--validation-of`, for tuning), or all when null. */
+  validationOf: Pick<LoadedBundle["meta"], "training"> | null;
   /**
    * `per-corpus`: speech streams, one set per directory (stream-builder.ts); `home` / `sounds`:
    * streams mixing every directory's clips (home-stream.ts), `streamsPerDir` of them.
@@ -130,6 +132,14 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
       rows = isHeldOut ? rows.filter(isHeldOut) : [];
       if (rows.length === 0) {
         o.log(`${corpus}: the model trained on it (not one of its left-out corpora); skipped`);
+        continue;
+      }
+    }
+    if (o.validationOf) {
+      const isVal = validationRows(o.validationOf);
+      rows = isVal ? rows.filter(isVal) : [];
+      if (rows.length === 0) {
+        o.log(`${corpus}: no validation clips of the model there; skipped`);
         continue;
       }
     }

@@ -48,6 +48,9 @@ runs them through the replay pipeline and scores the alerts.
                     streams a model was never trained on
   --held-out-of DIR the same with the split another bundle records (e.g. to score the shipped
                     model on a leave-corpora-out run's streams)
+  --validation-of DIR  only the validation speakers and recordings a leave-corpora-out bundle
+                    records (training.validation_groups): where detector settings are tuned
+                    (--sweep --write-config) before the check on the held-out streams
   --noise DIR       background noise WAVs (default: white noise)
   --work DIR        where streams and their timelines go (default: a temp dir, removed afterwards)
   --speakers LIST   only these speakers (comma-separated), or "test" / "validation" for the
@@ -102,6 +105,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
     mix: { type: "string", default: "per-corpus" },
     "held-out": { type: "boolean", default: false },
     "held-out-of": { type: "string" },
+    "validation-of": { type: "string" },
     "stream-minutes": { type: "string", default: "20" },
     "per-dir": { type: "string", default: "3" },
     seed: { type: "string", default: "1" },
@@ -197,6 +201,14 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         }
         heldOutOf = of;
       }
+      let validationOf: QualityOptions["validationOf"] = null;
+      if (v["validation-of"]) {
+        const of = (await verifyBundleFiles(String(v["validation-of"]))).meta;
+        if (!Array.isArray(of.training["validation_groups"])) {
+          throw new UsageError(`--validation-of: bundle ${of.name} ${of.version} records no validation groups (a leave-corpora-out run does)`);
+        }
+        validationOf = of;
+      }
       const workDir = (v.work as string | undefined) ?? path.join(scratch, "streams");
       quality = await runQuality({
         corpusDirs: streamDirs,
@@ -209,6 +221,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         seed,
         speakers,
         heldOutOf,
+        validationOf,
         mix,
         graceS: grace,
         log: say,

@@ -18,7 +18,7 @@ import { classSet, isDangerLabel, labelKind, type ClassSet, type ClassSetName } 
 import type { BundleMeta } from "../model/bundle.js";
 import type { ManifestRow } from "./manifest.js";
 import { recallAtPrecision, rocAuc } from "./metrics.js";
-import { heldOutSelector } from "./splits.js";
+import { heldOutSelector, speakerGroup } from "./splits.js";
 
 export const SIX_EMOTIONS = ["angry", "disgust", "fear", "happy", "neutral", "sad"] as const;
 
@@ -55,6 +55,18 @@ export function heldOutRows(meta: Pick<BundleMeta, "labels" | "danger" | "traini
   const sel = heldOutSelector(rows.filter((r) => set.classOf(r.label) !== null), left as string[], seed);
   const given = new Set(meta.training.corpora.map((c) => c.name));
   return (r) => !given.has(r.corpus) || sel.isTest(r);
+}
+
+/**
+ * The rows a leave-corpora-out bundle validated on (training.validation_groups): never trained
+ * on, not the test corpora — where detector settings are tuned before the check on the test
+ * corpora. Null when the bundle records none.
+ */
+export function validationRows(meta: Pick<BundleMeta, "training">): ((r: ManifestRow) => boolean) | null {
+  const groups = meta.training["validation_groups"];
+  if (!Array.isArray(groups) || groups.length === 0) return null;
+  const set = new Set(groups as string[]);
+  return (r) => set.has(speakerGroup(r));
 }
 
 /** The class set a bundle was trained with (older bundles: their labels, as `emotions`). */

@@ -15,7 +15,7 @@ import type { ManifestRow } from "./manifest.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, type EvalReport } from "./metrics.js";
 import { confusionSvg, lineChartSvg } from "./plots.js";
 import { Rng } from "./random.js";
-import { corpusSplit, makeSplit, type Protocol, type Split } from "./splits.js";
+import { corpusSplit, makeSplit, speakerGroup, type Protocol, type Split } from "./splits.js";
 
 export interface TrainOptions {
   arch: Arch;
@@ -286,7 +286,14 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
       corpora: opts.corpora,
       protocol: opts.testCorpora.length > 0 ? "corpus" : opts.protocol,
       class_set: opts.classSet,
-      ...(opts.testCorpora.length > 0 ? { test_corpora: opts.testCorpora } : {}),
+      ...(opts.testCorpora.length > 0
+        ? {
+            test_corpora: opts.testCorpora,
+            // The validation groups (speakers, or recordings without one): never trained on, so
+            // detector settings can be tuned on streams of them and checked on the test corpora.
+            validation_groups: [...new Set(split.val.map((i) => speakerGroup(rows[i]!)))].sort(),
+          }
+        : {}),
       split: split.describe,
       seed: opts.seed,
       epochs: opts.epochs,
