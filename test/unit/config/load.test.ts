@@ -102,7 +102,7 @@ describe("parseConfig errors", () => {
     expect(issuesOf("audio:\n  source: pulse\n")).toEqual(['audio.source must be one of arecord, sox (got "pulse")']);
     expect(issuesOf("mqtt: 5\n")).toEqual(["mqtt must be a mapping (got 5)"]);
     expect(issuesOf("detect:\n  danger:\n    labels: [angry, anger]\n")).toEqual([
-      'detect.danger.labels[1] must be one of angry, disgust, fear, happy, neutral, sad, boredom, calm, surprised (got "anger")',
+      'detect.danger.labels[1] must be one of angry, disgust, fear, happy, neutral, sad, boredom, calm, surprised, scream, sound, danger, safe (got "anger")',
     ]);
     expect(issuesOf("detect:\n  danger:\n    labels: []\n")).toEqual(["detect.danger.labels must have at least 1 item (got 0)"]);
     expect(issuesOf("state_dir: var/lib\n")).toEqual(['state_dir must be an absolute path (got "var/lib")']);
