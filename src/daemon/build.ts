@@ -10,7 +10,7 @@ import { loadBundle, type LoadedBundle } from "../model/bundle.js";
 import { EmotionClassifier } from "../model/classifier.js";
 import { LeanGruClassifier, LeanUnsupportedError } from "../model/lean-gru.js";
 import { selectBackend } from "../model/backend.js";
-import { currentModel } from "../model/store.js";
+import { currentModel, previousModel } from "../model/store.js";
 import { shippedModelDir } from "../cli/paths.js";
 import { Pipeline, type PipelineOptions, type WindowClassifier } from "../pipeline.js";
 import type { Logger } from "../log.js";
@@ -24,6 +24,26 @@ export async function resolveModelDir(config: Config, overrideDir?: string): Pro
   if (config.model.dir) return config.model.dir;
   const installed = await currentModel(config.state_dir).catch(() => null);
   return installed?.dir ?? shippedModelDir();
+}
+
+/**
+ * The models the daemon may run, in order of preference: an explicit `model.dir`, else the
+ * installed current one, then `previous`; the shipped model last, always. The daemon takes the
+ * first that loads and fits the configuration, and says so when it was not the first.
+ */
+export async function modelCandidates(config: Config): Promise<{ dir: string; what: string }[]> {
+  const out: { dir: string; what: string }[] = [];
+  if (config.model.dir) {
+    out.push({ dir: config.model.dir, what: "configured (model.dir)" });
+  } else {
+    const installed = await currentModel(config.state_dir).catch(() => null);
+    if (installed) out.push({ dir: installed.dir, what: "installed current" });
+    const previous = await previousModel(config.state_dir).catch(() => null);
+    if (previous) out.push({ dir: previous.dir, what: "installed previous" });
+  }
+  const shipped = shippedModelDir();
+  if (!out.some((c) => path.resolve(c.dir) === path.resolve(shipped))) out.push({ dir: shipped, what: "shipped" });
+  return out;
 }
 
 /** Loads the configured model on the configured backend. */

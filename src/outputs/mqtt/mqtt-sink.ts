@@ -87,6 +87,18 @@ export interface MqttOptions {
   reconnectPeriodMs?: number;
   /** TCP/TLS + CONNACK timeout of one attempt (default 10000). */
   connectTimeoutMs?: number;
+  /**
+   * An alert published without PUBACK for this long means the connection is stalled (a broker
+   * that accepts but never acknowledges): `mqtt_stalled` is raised and the connection is dropped
+   * and made again (default 10000).
+   */
+  pubackTimeoutMs?: number;
+}
+
+/** A condition of the sink the daemon shows as a problem (`outbox_failing`, `mqtt_stalled`). */
+export interface SinkProblem {
+  code: string;
+  message: string;
 }
 
 /** The seam to the network; tests may wrap it to reach the client. */
@@ -106,6 +118,7 @@ const DEFAULT_STOP_TIMEOUT_MS = 3_000;
 const DEFAULT_RECONNECT_PERIOD_MS = 5_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const STOP_POLL_MS = 50;
+const DEFAULT_PUBACK_TIMEOUT_MS = 10_000;
 
 export class MqttSink implements AlertSink {
   readonly name = "mqtt";
@@ -122,6 +135,8 @@ export class MqttSink implements AlertSink {
   /** The client the delivery loop is running for, or null when no loop runs. */
   private drainingFor: MqttClient | null = null;
   private reportedOffline = false;
+  /** Set while an alert went unacknowledged past pubackTimeoutMs; cleared by the next PUBACK. */
+  private stalled: string | null = null;
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -160,6 +175,18 @@ export class MqttSink implements AlertSink {
     return this.stopping;
   }
 
+  /**
+   * What is wrong with delivery right now, for the daemon's problem list: an outbox that cannot
+   * write (alerts are then sent from memory) and a broker that does not acknowledge.
+   */
+  deliveryProblems(): SinkProblem[] {
+    const out: SinkProblem[] = [];
+    const failure = this.outbox?.failure;
+    if (failure) out.push({ code: "outbox_failing", message: `alert outbox failing: ${failure}` });
+    if (this.stalled) out.push({ code: "mqtt_stalled", message: this.stalled });
+    return out;
+  }
+
   /** Register the command handler (one at a time); returns a function that unregisters it. */
   onCommand(handler: CommandHandler): () => void {
     this.handler = handler;
@@ -168,7 +195,10 @@ export class MqttSink implements AlertSink {
     };
   }
 
-  /** Resolves once the event is fsync'ed in the outbox; delivery continues in the background. */
+  /**
+   * Resolves once the event is fsync'ed in the outbox, or, when the disk refuses it, queued in
+   * memory (then `problems()` says so); delivery continues in the background either way.
+   */
   async alert(event: AlertEvent): Promise<void> {
     const outbox = this.requireOutbox();
     const payload = buildAlertPayload(event, {
@@ -218,7 +248,14 @@ export class MqttSink implements AlertSink {
         })
       : [];
     const tls = await this.readTls();
-    this.outbox = await Outbox.open(o.stateDir, o.outbox, this.log);
+    try {
+      this.outbox = await Outbox.open(o.stateDir, o.outbox, this.log);
+    } catch (err) {
+      // The outbox is a durability layer, never a gate: without it alerts go out from memory.
+      if (!(err instanceof OutputError) || err.code !== "OUTBOX_OPEN") throw err;
+      this.log.error({ err }, "alert outbox cannot be opened; alerts are sent from memory, without surviving a restart");
+      this.outbox = Outbox.inMemory(o.stateDir, o.outbox, this.log, err.cause ?? err);
+    }
 
     const connect = this.deps.connect ?? mqttConnect;
     let client: MqttClient;
@@ -485,15 +522,25 @@ export class MqttSink implements AlertSink {
       if (this.client !== client || !outbox || !client.connected) return;
       const next = outbox.pending()[0];
       if (!next) return;
+      const acked = new Promise<void>((resolve, reject) => {
+        client.publish(topicFor(this.root, next.topic as OutgoingTopic), next.payload, { qos: 1, retain: false }, (err) =>
+          err ? reject(err) : resolve(),
+        );
+      });
+      let inTime: boolean;
       try {
-        await new Promise<void>((resolve, reject) => {
-          client.publish(topicFor(this.root, next.topic as OutgoingTopic), next.payload, { qos: 1, retain: false }, (err) =>
-            err ? reject(err) : resolve(),
-          );
-        });
+        inTime = await this.withTimeout(acked, this.options.pubackTimeoutMs ?? DEFAULT_PUBACK_TIMEOUT_MS, true);
       } catch (err) {
         this.log.warn({ err, id: next.id }, "alert not acknowledged by the broker yet; it stays in the outbox");
         return;
+      }
+      if (!inTime) {
+        this.onPubackTimeout(client, next.id);
+        return;
+      }
+      if (this.stalled !== null) {
+        this.stalled = null;
+        this.log.info({ url: this.options.url }, "broker acknowledges alerts again");
       }
       // Acked even if stop() began meanwhile: the broker has it, do not send it again.
       await outbox.ack(next.id);
@@ -505,14 +552,30 @@ export class MqttSink implements AlertSink {
     return new Promise((resolve) => this.deps.clock.setTimeout(resolve, ms));
   }
 
-  /** True when `promise` settled within `ms`. */
-  private async withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  /**
+   * A broker that took the alert but never acknowledged it: without this the alert, and every one
+   * queued behind it, would wait for as long as the TCP connection looks alive. Drop the connection
+   * (mqtt.js reconnects and resends; the consumer dedupes on alert_id) and say so.
+   */
+  private onPubackTimeout(client: MqttClient, id: string): void {
+    const ms = this.options.pubackTimeoutMs ?? DEFAULT_PUBACK_TIMEOUT_MS;
+    this.stalled =
+      `MQTT broker ${this.options.url} took an alert but sent no PUBACK within ${ms} ms; reconnecting. ` +
+      `Alerts wait in the outbox; check the broker (its log, disk, ACL for this client)`;
+    this.log.error({ id, url: this.options.url, timeoutMs: ms }, "alert not acknowledged in time: the broker connection is stalled; reconnecting");
+    if (this.client !== client) return;
+    // Destroying the socket makes mqtt.js see a closed connection and reconnect after reconnectPeriod.
+    client.stream?.destroy();
+  }
+
+  /** True when `promise` settled within `ms` (with `rethrow`, a rejection is passed on). */
+  private async withTimeout(promise: Promise<unknown>, ms: number, rethrow = false): Promise<boolean> {
     let timer: ReturnType<Clock["setTimeout"]> | undefined;
     const timeout = new Promise<false>((resolve) => {
       timer = this.deps.clock.setTimeout(() => resolve(false), ms);
     });
     try {
-      return await Promise.race([promise.then(() => true, () => true), timeout]);
+      return await Promise.race([promise.then(() => true, (err: unknown) => (rethrow ? Promise.reject(err) : true)), timeout]);
     } finally {
       if (timer) this.deps.clock.clearTimeout(timer);
     }
