@@ -12,9 +12,12 @@
  * Capture never waits for inference: when the network falls behind, the queue drops its oldest
  * window, counts it, and raises `inference_behind`.
  *
- * systemd: READY=1 once the model is loaded and audio flows; WATCHDOG=1 only from the drain, when
- * audio arrived recently and the queue is not saturated — never from a bare timer, so a hung
- * capture or a stuck network gets the unit restarted.
+ * systemd: READY=1 once started (model loaded, outputs up or reported, capture supervised), not
+ * gated on audio: a dead microphone must not look like a start that hangs for TimeoutStartSec
+ * with nothing to see. WATCHDOG=1 only from the drain, when audio arrived recently and the queue
+ * is not saturated — never from a bare timer, so a hung capture or a stuck network gets the unit
+ * restarted; a dead microphone is raised (`mic_waiting` from its first failure, then `mic_exited`
+ * & co.) on MQTT, the LED and STATUS= before and after each such restart (README, "Reliability").
  *
  * Commands (MQTT `set`, the acknowledge button): arm, disarm, mute N minutes (a timed disarm that
  * re-arms by itself, as issue 3 §6 says), unmute, test, ack (buzzer off, the alert stays, the
@@ -278,6 +281,8 @@ export class Daemon {
       this.unsubscribers.push(this.source.onData((samples, tMs) => this.onAudio(samples, tMs)));
       this.unsubscribers.push(this.source.onProblem((p) => this.onSourceProblem(p)));
       await this.source.start();
+      this.deps.notifier.ready();
+      this.updateSystemdStatus();
     } catch (err) {
       // Release whatever did open (outputs off, model freed) before reporting the failure.
       await this.release().catch((stopErr: unknown) => this.log.error({ err: stopErr }, "cleanup after a failed start failed"));
@@ -674,9 +679,8 @@ export class Daemon {
   private keepAlive(): void {
     const { notifier, clock } = this.deps;
     if (!this.readySent) {
+      // (READY=1 went to systemd at the end of start(); this is the first decided window.)
       this.readySent = true;
-      notifier.ready();
-      this.updateSystemdStatus();
       this.log.info("ready: model loaded and audio flowing");
     }
     const interval = notifier.watchdogIntervalMs;

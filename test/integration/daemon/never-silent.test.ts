@@ -5,6 +5,7 @@
  * damaged installed model, a GPIO line that does not exist, a recorder killed mid-alert.
  */
 import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -13,6 +14,8 @@ import { startBroker, type TestBroker } from "../broker.js";
 import { sleep, waitFor, watch, type Watcher } from "../mqtt/watcher.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
 import { configYaml, killAll, noise, startDaemon, writeWav, type ConfigOptions, type LogLine } from "./harness.js";
+
+const requireCjs = createRequire(import.meta.url);
 
 let broker: TestBroker;
 let root: string;
@@ -193,6 +196,44 @@ describe("never silent (issue #11)", () => {
     const start = await waitFor(() => alertsOf(w, s).find((a) => a.event === "start"), "an alert from the fallback model", 25_000);
     expect(start.model).toMatchObject({ version: "0.0.1" });
     expect(d.alive()).toBe(true);
+  });
+
+  it("a microphone dead from boot is visible at once (mic_waiting), READY=1 is sent, and no WATCHDOG=1 without audio", async () => {
+    // Default wait_for_device_s (60 s): the grace no longer hides the problem.
+    const s = await setup("dead-mic", { audio: "{ source: arecord, device: default, restart_backoff_min_s: 0.5 }" });
+    const sockPath = path.join(s.dir, "notify.sock");
+    const messages: string[] = [];
+    const dgram = requireCjs("unix-dgram") as {
+      createSocket(type: "unix_dgram", onMessage: (buf: Buffer) => void): { bind(p: string): void; close(): void };
+    };
+    const server = dgram.createSocket("unix_dgram", (buf) => messages.push(...buf.toString("utf8").split("\n")));
+    server.bind(sockPath);
+    try {
+      const w = await watcher(s);
+      const startedAt = Date.now();
+      const d = startDaemon(s.configPath, { FAKE_ARECORD_MODE: "missing-device", NOTIFY_SOCKET: sockPath, WATCHDOG_USEC: "2000000" }, s.tmp);
+      const p = await waitFor(() => activeProblem(w, s, "mic_waiting"), "the mic_waiting problem", 15_000);
+      expect(String(p.message)).toMatch(/not listening/);
+      const ready = await waitFor(() => messages.includes("READY=1") && Date.now(), "READY=1", 15_000);
+      // Seen within moments of the daemon being up, not after the 60 s grace.
+      const online = w.on(s.topic("availability")).find((m) => m.text === "online");
+      expect(online).toBeDefined();
+      expect(ready - startedAt).toBeLessThan(15_000);
+      const state = await waitFor(() => {
+        const last = w.on(s.topic("state")).at(-1);
+        const st = last ? json(last.text) : null;
+        return st !== null && (st.problems as string[]).includes("mic_waiting") && st;
+      }, "mic_waiting in the retained state");
+      expect(state.problems).toContain("mic_waiting");
+      await waitFor(() => messages.some((m) => m.startsWith("STATUS=") && m.includes("mic_waiting")), "STATUS= naming mic_waiting");
+      // The watchdog is fed only by decided audio: systemd restarts a daemon that hears nothing
+      // (WatchdogSec), and every start shows the problem again within a second or two.
+      await sleep(3_000);
+      expect(messages.filter((m) => m === "WATCHDOG=1")).toEqual([]);
+      expect(d.alive()).toBe(true);
+    } finally {
+      server.close();
+    }
   });
 
   it("GPIO configured on a machine without GPIO (#12): starts anyway, gpio_unavailable, alerts over MQTT", async () => {
