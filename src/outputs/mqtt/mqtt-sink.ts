@@ -14,7 +14,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from "mqtt";
-import type { Clock } from "../../clock.js";
+import type { Clock, TimerHandle } from "../../clock.js";
 import type { Logger } from "../../log.js";
 import { describeError, OutputError } from "../../errors.js";
 import type { AlertEvent, AlertSink, DeviceStatus } from "../sink.js";
@@ -135,8 +135,10 @@ export class MqttSink implements AlertSink {
   /** The client the delivery loop is running for, or null when no loop runs. */
   private drainingFor: MqttClient | null = null;
   private reportedOffline = false;
-  /** Set while an alert went unacknowledged past pubackTimeoutMs; cleared by the next PUBACK. */
+  /** Set while alerts went unacknowledged past pubackTimeoutMs; cleared by the next PUBACK. */
   private stalled: string | null = null;
+  private progressMonoMs = 0;
+  private stallTimer: TimerHandle | null = null;
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -289,12 +291,20 @@ export class MqttSink implements AlertSink {
     client.on("message", (topic, payload, packet) => this.onMessage(topic, payload, packet.retain === true));
     client.on("error", (err) => this.onError(err));
     client.on("close", () => this.onClose());
+    client.on("packetreceive", (packet) => {
+      if (packet.cmd === "puback") this.noteProgress(true);
+    });
+    client.on("reconnect", () => this.noteProgress(false));
+    this.noteProgress(false);
+    this.armStallCheck();
 
     await this.waitForFirstConnect(client, o.connectWaitMs ?? DEFAULT_CONNECT_WAIT_MS);
   }
 
   private async doStop(): Promise<void> {
     await this.starting?.catch(() => undefined);
+    if (this.stallTimer) this.deps.clock.clearTimeout(this.stallTimer);
+    this.stallTimer = null;
     const client = this.client;
     const outbox = this.outbox;
     const timeoutMs = this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
@@ -522,25 +532,17 @@ export class MqttSink implements AlertSink {
       if (this.client !== client || !outbox || !client.connected) return;
       const next = outbox.pending()[0];
       if (!next) return;
-      const acked = new Promise<void>((resolve, reject) => {
-        client.publish(topicFor(this.root, next.topic as OutgoingTopic), next.payload, { qos: 1, retain: false }, (err) =>
-          err ? reject(err) : resolve(),
-        );
-      });
-      let inTime: boolean;
       try {
-        inTime = await this.withTimeout(acked, this.options.pubackTimeoutMs ?? DEFAULT_PUBACK_TIMEOUT_MS, true);
+        // Resolves on PUBACK, also one that comes after a reconnect (mqtt.js resends from its
+        // store); a broker that never sends it is caught by checkStall.
+        await new Promise<void>((resolve, reject) => {
+          client.publish(topicFor(this.root, next.topic as OutgoingTopic), next.payload, { qos: 1, retain: false }, (err) =>
+            err ? reject(err) : resolve(),
+          );
+        });
       } catch (err) {
         this.log.warn({ err, id: next.id }, "alert not acknowledged by the broker yet; it stays in the outbox");
         return;
-      }
-      if (!inTime) {
-        this.onPubackTimeout(client, next.id);
-        return;
-      }
-      if (this.stalled !== null) {
-        this.stalled = null;
-        this.log.info({ url: this.options.url }, "broker acknowledges alerts again");
       }
       // Acked even if stop() began meanwhile: the broker has it, do not send it again.
       await outbox.ack(next.id);
@@ -552,30 +554,57 @@ export class MqttSink implements AlertSink {
     return new Promise((resolve) => this.deps.clock.setTimeout(resolve, ms));
   }
 
+  /** Broker progress: a PUBACK, or a fresh (re)connection attempt, restarts the stall clock. */
+  private noteProgress(puback: boolean): void {
+    this.progressMonoMs = this.deps.clock.monotonicMs();
+    if (puback && this.stalled !== null) {
+      this.stalled = null;
+      this.log.info({ url: this.options.url }, "broker acknowledges alerts again");
+    }
+  }
+
+  private armStallCheck(): void {
+    const timeoutMs = this.options.pubackTimeoutMs ?? DEFAULT_PUBACK_TIMEOUT_MS;
+    this.stallTimer = this.deps.clock.setTimeout(() => {
+      this.stallTimer = null;
+      if (this.client === null || this.stopping !== null) return;
+      this.checkStall(timeoutMs);
+      this.armStallCheck();
+    }, Math.max(50, Math.min(1_000, timeoutMs / 4)));
+  }
+
   /**
-   * A broker that took the alert but never acknowledged it: without this the alert, and every one
-   * queued behind it, would wait for as long as the TCP connection looks alive. Drop the connection
-   * (mqtt.js reconnects and resends; the consumer dedupes on alert_id) and say so.
+   * A broker that takes alerts but never acknowledges them: without this the alert in flight, and
+   * every one queued behind it, would wait as long as the TCP connection looks alive (pings are
+   * still answered). mqtt.js even withholds its "connect" event after a reconnect until its own
+   * resent messages are acknowledged. So: pending alerts and no PUBACK for pubackTimeoutMs on a
+   * connection that looks up → `mqtt_stalled`, drop the socket (mqtt.js reconnects and resends;
+   * consumers dedupe on alert_id), and again after every further timeout.
    */
-  private onPubackTimeout(client: MqttClient, id: string): void {
-    const ms = this.options.pubackTimeoutMs ?? DEFAULT_PUBACK_TIMEOUT_MS;
+  private checkStall(timeoutMs: number): void {
+    const client = this.client;
+    if (!client || !client.connected || (this.outbox?.size ?? 0) === 0) {
+      this.progressMonoMs = this.deps.clock.monotonicMs();
+      return;
+    }
+    if (this.deps.clock.monotonicMs() - this.progressMonoMs < timeoutMs) return;
     this.stalled =
-      `MQTT broker ${this.options.url} took an alert but sent no PUBACK within ${ms} ms; reconnecting. ` +
-      `Alerts wait in the outbox; check the broker (its log, disk, ACL for this client)`;
-    this.log.error({ id, url: this.options.url, timeoutMs: ms }, "alert not acknowledged in time: the broker connection is stalled; reconnecting");
-    if (this.client !== client) return;
+      `MQTT broker ${this.options.url} sends no PUBACK for alerts (none for ${timeoutMs} ms, ${this.outbox?.size ?? 0} waiting); ` +
+      `reconnecting. Alerts wait in the outbox; check the broker (its log, disk, this client's ACL)`;
+    this.log.error({ url: this.options.url, timeoutMs, pending: this.outbox?.size }, "alerts not acknowledged in time: the broker connection is stalled; reconnecting");
+    this.progressMonoMs = this.deps.clock.monotonicMs();
     // Destroying the socket makes mqtt.js see a closed connection and reconnect after reconnectPeriod.
     client.stream?.destroy();
   }
 
-  /** True when `promise` settled within `ms` (with `rethrow`, a rejection is passed on). */
-  private async withTimeout(promise: Promise<unknown>, ms: number, rethrow = false): Promise<boolean> {
+  /** True when `promise` settled within `ms`. */
+  private async withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
     let timer: ReturnType<Clock["setTimeout"]> | undefined;
     const timeout = new Promise<false>((resolve) => {
       timer = this.deps.clock.setTimeout(() => resolve(false), ms);
     });
     try {
-      return await Promise.race([promise.then(() => true, (err: unknown) => (rethrow ? Promise.reject(err) : true)), timeout]);
+      return await Promise.race([promise.then(() => true, () => true), timeout]);
     } finally {
       if (timer) this.deps.clock.clearTimeout(timer);
     }
