@@ -283,6 +283,22 @@ const MqttUrl = z.string().refine(
     }
   },
   { message: "must be a mqtt:// or mqtts:// URL with a host, e.g. mqtt://homeassistant.local:1883" },
+).refine(
+  // A password in the URL ends up in logs, in `problem` payloads and in `doctor` output (issue #11
+  // §9): refuse it, and say where secrets go instead.
+  (u) => {
+    try {
+      const url = new URL(u);
+      return url.username === "" && url.password === "";
+    } catch {
+      return true;
+    }
+  },
+  {
+    message:
+      "must not contain a user name or password (user:pass@); set mqtt.username and mqtt.password_file " +
+      "(or EARWITNESS_MQTT_PASSWORD, or systemd LoadCredential=, see the README) instead",
+  },
 );
 
 const Topic = z
