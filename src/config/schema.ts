@@ -9,7 +9,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import * as z from "zod";
-import { DEFAULT_DANGER_LABELS, DEFAULT_STATE_DIR, LABEL_VOCABULARY } from "../constants.js";
+import { DEFAULT_DANGER_LABELS, DEFAULT_STATE_DIR, LABEL_VOCABULARY, OUTBOX_MIN_BYTES } from "../constants.js";
 
 /**
  * Refinements run even when sibling fields failed, so every problem is reported at once. zod then
@@ -346,7 +346,7 @@ export const MqttSchema = z
     outbox: z
       .object({
         max_events: z.number().int().min(1).max(1_000_000).default(1000),
-        max_bytes: z.number().int().min(1024).max(1_073_741_824).default(1_048_576),
+        max_bytes: z.number().int().min(OUTBOX_MIN_BYTES).max(1_073_741_824).default(1_048_576),
       })
       .strict()
       .prefault({}),

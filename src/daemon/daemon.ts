@@ -28,6 +28,7 @@
  * or publishes them (telemetry carries probabilities and a level, never samples).
  */
 import { randomUUID } from "node:crypto";
+import { access } from "node:fs/promises";
 import { hostname } from "node:os";
 import type { Clock, TimerHandle } from "../clock.js";
 import { loadConfig } from "../config/load.js";
@@ -36,7 +37,7 @@ import type { Config } from "../config/schema.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
 import { Microphone } from "../audio/microphone.js";
 import type { DetectEvent } from "../detect/state-machine.js";
-import { describeError, EarwitnessError } from "../errors.js";
+import { ConfigError, describeError, EarwitnessError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
 import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../outputs/gpio/indicator.js";
@@ -1139,6 +1140,15 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
       // The configured/installed model, else previous, else shipped: a damaged install must not
       // make the unit deaf while an intact model sits next to it.
       await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
+      if (config.model.dir) {
+        // A configured directory that is not there is a configuration error (78), not a damaged model.
+        try {
+          await access(config.model.dir);
+        } catch (err) {
+          const issue = `model.dir ${config.model.dir} cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+          throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue], cause: err });
+        }
+      }
       const failures: string[] = [];
       let bundle: LoadedBundle | null = null;
       let firstError: unknown = null;
@@ -1154,6 +1164,8 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
           bundle = loaded;
           break;
         } catch (err) {
+          // A configuration that does not fit (labels, hop) is the config's fault: 78, as `config check` says.
+          if (err instanceof ConfigError) throw err;
           firstError ??= err;
           failures.push(`${candidate.what} model (${candidate.dir}): ${describeError(err)}`);
           log.error({ err, model: candidate.dir }, `the ${candidate.what} model cannot be used; trying the next one`);

@@ -33,6 +33,7 @@ import { open, mkdir, rename, rm, readFile, type FileHandle } from "node:fs/prom
 import { join } from "node:path";
 import type { Logger } from "../../log.js";
 import { describeError, OutputError } from "../../errors.js";
+import { OUTBOX_MIN_BYTES } from "../../constants.js";
 
 export interface OutboxRecord {
   /** Unique per event; acks refer to it. */
@@ -168,8 +169,8 @@ export class Outbox {
     if (!Number.isInteger(limits.maxEvents) || limits.maxEvents < 1) {
       throw new OutputError("OUTBOX_LIMITS", `outbox max_events must be a whole number >= 1 (got ${limits.maxEvents})`);
     }
-    if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < 4096) {
-      throw new OutputError("OUTBOX_LIMITS", `outbox max_bytes must be a whole number >= 4096 (got ${limits.maxBytes})`);
+    if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < OUTBOX_MIN_BYTES) {
+      throw new OutputError("OUTBOX_LIMITS", `outbox max_bytes must be a whole number >= ${OUTBOX_MIN_BYTES} (got ${limits.maxBytes})`);
     }
     const path = join(dir, OUTBOX_FILE);
     try {
