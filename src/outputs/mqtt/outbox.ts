@@ -313,7 +313,8 @@ export class Outbox {
       await this.writeDurably(text);
     } catch (err) {
       if (this.failureMessage === null) this.log.error({ err }, "outbox: cannot write; keeping alerts in memory and sending them anyway");
-      this.failureMessage = `${describeError(err)}; alerts are sent without being stored first and are lost if the daemon stops before the broker has them`;
+      const cause = err instanceof Error && err.cause !== undefined ? ` (${describeError(err.cause)})` : "";
+      this.failureMessage = `${describeError(err)}${cause}; alerts are sent without being stored first and are lost if the daemon stops before the broker has them`;
       return false;
     }
     if (this.failureMessage !== null) this.log.info({ path: this.path }, "outbox: writing again");
