@@ -24,6 +24,11 @@ export const LABEL_VOCABULARY = [
 export type Label = (typeof LABEL_VOCABULARY)[number];
 
 /** Default state directory of an installed unit. */
+/** The outbox's smallest byte bound (one alert payload with room to spare); the schema enforces it. */
+export const OUTBOX_MIN_BYTES = 4096;
+/** A config file larger than this is refused before parsing (a 50 MB value once took 1.9 GB on SIGHUP). */
+export const CONFIG_MAX_BYTES = 256 * 1024;
+
 export const DEFAULT_STATE_DIR = "/var/lib/earwitness";
 /** Default config file of an installed unit. */
 export const DEFAULT_CONFIG_PATH = "/etc/earwitness/config.yaml";

@@ -24,7 +24,7 @@ import type { Logger } from "../log.js";
 
 export type MicrophoneSource = "arecord" | "sox";
 
-export type MicProblemCode = "mic_exited" | "mic_stalled" | "mic_rate" | "mic_missing" | "mic_silent" | "clipping";
+export type MicProblemCode = "mic_waiting" | "mic_exited" | "mic_stalled" | "mic_rate" | "mic_missing" | "mic_silent" | "clipping";
 
 /** A problem raised (`active: true`) or cleared (`active: false`) by the microphone. */
 export interface MicProblem {
@@ -55,7 +55,8 @@ export interface MicrophoneOptions {
   clipForMs: number;
   /**
    * At boot a USB microphone may appear after the daemon starts: until the first audio, failures
-   * during this long after start() are retried (with backoff) but logged at info, not raised.
+   * during this long after start() are retried (with backoff) and raised as the milder
+   * `mic_waiting` (visible at once: the unit is not listening yet), not as `mic_exited` etc.
    */
   waitForDeviceMs: number;
   /** SIGTERM → SIGKILL delay when stopping or restarting the recorder. */
@@ -107,7 +108,7 @@ const BYTES_PER_SECOND = SAMPLE_RATE_HZ * 2;
 const RATE_MIN_RATIO = 0.6;
 const RATE_MAX_RATIO = 1.6;
 
-const PROCESS_PROBLEMS: readonly MicProblemCode[] = ["mic_exited", "mic_stalled", "mic_rate", "mic_missing"];
+const PROCESS_PROBLEMS: readonly MicProblemCode[] = ["mic_waiting", "mic_exited", "mic_stalled", "mic_rate", "mic_missing"];
 
 /** The Debian package that provides each recorder, for the `mic_missing` message. */
 const PACKAGE_OF: Record<MicrophoneSource, string> = { arecord: "alsa-utils", sox: "sox" };
@@ -328,6 +329,7 @@ export class Microphone {
       c.windowStartMs = now;
       this.everHadData = true;
       this.log.info({ pid: c.proc?.pid }, "audio flowing");
+      this.clear("mic_waiting", "the microphone delivers audio");
     } else {
       c.windowBytes += chunk.length;
     }
@@ -424,8 +426,15 @@ export class Microphone {
       code !== "mic_missing" &&
       !this.everHadData &&
       this.clock.monotonicMs() - this.startedMs < this.opts.waitForDeviceMs;
-    if (waitingForDevice) this.log.info({ code }, `waiting for the microphone: ${message}`);
-    else this.raise(code, message);
+    if (waitingForDevice) {
+      // Not silent about it (issue #11 §3): "no problems" while nothing is heard would be a lie.
+      // Raised once; the retries that follow are logged.
+      if (this.active.has("mic_waiting")) this.log.info({ code }, `still waiting for the microphone: ${message}`);
+      else this.raise("mic_waiting", `waiting for the microphone, not listening yet: ${message}`);
+    } else {
+      this.clear("mic_waiting", `gave up waiting: ${code}`);
+      this.raise(code, message);
+    }
     this.restartTimer = this.clock.setTimeout(() => {
       this.restartTimer = null;
       // Never run two recorders on one device: the new one would fail with "Device or resource busy".

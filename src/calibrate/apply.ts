@@ -3,7 +3,7 @@
  * its comments and layout (yaml's Document API), validating the result with the same schema the
  * daemon uses before anything is written, and keeping the previous file as `<file>.bak`.
  */
-import { copyFile, readFile, rename, stat, writeFile, chmod } from "node:fs/promises";
+import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import YAML from "yaml";
 import { parseConfig } from "../config/load.js";
 import { ConfigError } from "../errors.js";
@@ -49,9 +49,11 @@ export function applyDetectUpdate(text: string, update: DetectUpdate, hostname: 
 }
 
 /**
- * Applies the update to `path`: backup to `<path>.bak`, then an atomic replace that keeps the
- * file's mode. A missing file is created holding only the detect section. Returns the backup path
- * (null when there was no file to back up).
+ * Applies the update to `path`: backup to `<path>.bak`, then an atomic replace (temp file,
+ * fsync, rename) that keeps the file's mode, owner and group — `sudo earwitness calibrate
+ * --apply` on a root:earwitness 0640 config must leave it readable by the daemon — and gives the
+ * backup the same, since the config may hold secrets. A missing file is created holding only the
+ * detect section. Returns the backup path (null when there was no file to back up).
  */
 export async function applyToConfigFile(path: string, update: DetectUpdate, hostname: string): Promise<string | null> {
   let text: string | null;
@@ -63,15 +65,44 @@ export async function applyToConfigFile(path: string, update: DetectUpdate, host
   }
   const out = applyDetectUpdate(text ?? "", update, hostname);
   let backup: string | null = null;
-  let mode = 0o644;
+  let like: { mode: number; uid: number; gid: number } | null = null;
   if (text !== null) {
+    const st = await stat(path);
+    like = { mode: st.mode & 0o777, uid: st.uid, gid: st.gid };
     backup = `${path}.bak`;
-    await copyFile(path, backup);
-    mode = (await stat(path)).mode & 0o777;
+    await writeLike(backup, text, like);
   }
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, out, { mode });
-  await chmod(tmp, mode);
-  await rename(tmp, path);
+  await writeLike(path, out, like ?? { mode: 0o644, uid: -1, gid: -1 });
   return backup;
+}
+
+/** Atomically replaces `file` with `text`, with the given mode and (where we may) owner and group. */
+async function writeLike(file: string, text: string, like: { mode: number; uid: number; gid: number }): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    const handle = await open(tmp, "w", like.mode);
+    try {
+      await handle.writeFile(text);
+      await handle.chmod(like.mode);
+      if (like.uid >= 0 && (like.uid !== process.getuid?.() || like.gid !== process.getgid?.())) {
+        try {
+          await handle.chown(like.uid, like.gid);
+        } catch (err) {
+          // Not root and not ours to give away: refuse rather than leave a file the daemon may not read.
+          throw new ConfigError(
+            "CONFIG_OWNER",
+            `cannot give ${file} back its owner ${like.uid}:${like.gid} (${(err as Error).message}); run calibrate --apply as root (sudo) or as the file's owner`,
+            { cause: err },
+          );
+        }
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
 }

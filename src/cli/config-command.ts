@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { checkConfigFile, findConfigPath } from "../config/load.js";
+import { checkConfigForStart } from "../daemon/build.js";
 import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import type { Logger } from "../log.js";
 import { parse, UsageError } from "./args.js";
@@ -23,7 +24,10 @@ export async function configCommand(argv: string[], _log: Logger): Promise<numbe
     process.stdout.write(`no config file at ${DEFAULT_CONFIG_PATH}: the built-in defaults apply\n`);
     return 0;
   }
-  const r = await checkConfigFile(path, { env: process.env, hostname: hostname() });
+  const checked = await checkConfigFile(path, { env: process.env, hostname: hostname() });
+  // Everything `run` and SIGHUP would refuse (model.dir, the model's labels and feature steps).
+  const startIssues = checked.ok ? await checkConfigForStart(checked.config) : [];
+  const r = startIssues.length > 0 ? { ok: false as const, issues: startIssues } : checked;
   if (r.ok) {
     process.stdout.write(`${path}: valid (device ${r.config.device_id})\n`);
     return 0;

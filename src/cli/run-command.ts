@@ -74,7 +74,7 @@ export async function runCommand(argv: string[], log: Logger): Promise<number> {
   process.once("exit", removePidFile);
   const daemon = new Daemon(
     config,
-    createDaemonDeps({ clock: systemClock, log, env: process.env, configPath, softwareVersion: softwareVersion() }),
+    createDaemonDeps({ clock: systemClock, log, env: process.env, configPath, stateDir: config.state_dir, softwareVersion: softwareVersion() }),
   );
 
   return new Promise<number>((resolve, reject) => {

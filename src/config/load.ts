@@ -4,11 +4,11 @@
  * together, each with its path, so one `earwitness config check` shows them all.
  */
 import { constants as fsConstants } from "node:fs";
-import { access, readFile } from "node:fs/promises";
+import { access, readFile, stat } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
 import YAML from "yaml";
 import * as z from "zod";
-import { DEFAULT_CONFIG_PATH } from "../constants.js";
+import { CONFIG_MAX_BYTES, DEFAULT_CONFIG_PATH } from "../constants.js";
 import { ConfigError } from "../errors.js";
 import { formatIssues, formatPath } from "./issues.js";
 import { ConfigFileSchema, resolveConfig, type Config, type ConfigInput, type MqttConfig } from "./schema.js";
@@ -79,8 +79,15 @@ export async function findConfigPath(path: string | undefined, defaultPath: stri
 
 async function readConfigText(path: string): Promise<string> {
   try {
+    // Bounded before reading: a huge file (a pasted log, a 50 MB value) must not take the memory
+    // of a Pi Zero on every SIGHUP.
+    const { size } = await stat(path);
+    if (size > CONFIG_MAX_BYTES) {
+      throw invalidConfig(path, [`config file ${path} is ${size} bytes; a configuration is at most ${CONFIG_MAX_BYTES} bytes`]);
+    }
     return await readFile(path, "utf8");
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const issue =
       code === "ENOENT"
@@ -112,7 +119,12 @@ export function parseConfig(text: string | null, options: ParseConfigOptions): C
     if (doc.errors.length > 0) {
       return { ok: false, issues: doc.errors.map((e) => yamlIssue(sourceName, e)) };
     }
-    raw = doc.toJS() ?? {};
+    try {
+      // maxAliasCount bounds alias expansion: a "billion laughs" document is an issue, not a crash.
+      raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+    } catch (err) {
+      return { ok: false, issues: [`${sourceName}: YAML error: ${(err as Error).message} (too many or too deeply nested aliases)`] };
+    }
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     const what = Array.isArray(raw) ? "a list" : `${JSON.stringify(raw)}`;

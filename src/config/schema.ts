@@ -9,7 +9,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import * as z from "zod";
-import { DEFAULT_DANGER_LABELS, DEFAULT_STATE_DIR } from "../constants.js";
+import { DEFAULT_DANGER_LABELS, DEFAULT_STATE_DIR, OUTBOX_MIN_BYTES } from "../constants.js";
 import { OUTPUT_LABELS } from "../label-map.js";
 
 /**
@@ -284,6 +284,22 @@ const MqttUrl = z.string().refine(
     }
   },
   { message: "must be a mqtt:// or mqtts:// URL with a host, e.g. mqtt://homeassistant.local:1883" },
+).refine(
+  // A password in the URL ends up in logs, in `problem` payloads and in `doctor` output (issue #11
+  // §9): refuse it, and say where secrets go instead.
+  (u) => {
+    try {
+      const url = new URL(u);
+      return url.username === "" && url.password === "";
+    } catch {
+      return true;
+    }
+  },
+  {
+    message:
+      "must not contain a user name or password (user:pass@); set mqtt.username and mqtt.password_file " +
+      "(or EARWITNESS_MQTT_PASSWORD, or systemd LoadCredential=, see the README) instead",
+  },
 );
 
 const Topic = z
@@ -331,7 +347,7 @@ export const MqttSchema = z
     outbox: z
       .object({
         max_events: z.number().int().min(1).max(1_000_000).default(1000),
-        max_bytes: z.number().int().min(1024).max(1_073_741_824).default(1_048_576),
+        max_bytes: z.number().int().min(OUTBOX_MIN_BYTES).max(1_073_741_824).default(1_048_576),
       })
       .strict()
       .prefault({}),

@@ -1,4 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
+import { access, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Config } from "../config/schema.js";
 import { RunningAdaptation } from "../features/adaptation.js";
@@ -10,7 +10,7 @@ import { loadBundle, type LoadedBundle } from "../model/bundle.js";
 import { EmotionClassifier } from "../model/classifier.js";
 import { LeanGruClassifier, LeanUnsupportedError } from "../model/lean-gru.js";
 import { selectBackend } from "../model/backend.js";
-import { currentModel } from "../model/store.js";
+import { currentModel, previousModel } from "../model/store.js";
 import { shippedModelDir } from "../cli/paths.js";
 import { Pipeline, type PipelineOptions, type WindowClassifier } from "../pipeline.js";
 import type { Logger } from "../log.js";
@@ -26,6 +26,62 @@ export async function resolveModelDir(config: Config, overrideDir?: string): Pro
   return installed?.dir ?? shippedModelDir();
 }
 
+/**
+ * The models the daemon may run, in order of preference: an explicit `model.dir`, else the
+ * installed current one, then `previous`; the shipped model last, always. The daemon takes the
+ * first that loads and fits the configuration, and says so when it was not the first.
+ */
+export async function modelCandidates(config: Config): Promise<{ dir: string; what: string }[]> {
+  const out: { dir: string; what: string }[] = [];
+  if (config.model.dir) {
+    out.push({ dir: config.model.dir, what: "configured (model.dir)" });
+  } else {
+    const installed = await currentModel(config.state_dir).catch(() => null);
+    if (installed) out.push({ dir: installed.dir, what: "installed current" });
+    const previous = await previousModel(config.state_dir).catch(() => null);
+    if (previous) out.push({ dir: previous.dir, what: "installed previous" });
+  }
+  const shipped = shippedModelDir();
+  if (!out.some((c) => path.resolve(c.dir) === path.resolve(shipped))) out.push({ dir: shipped, what: "shipped" });
+  return out;
+}
+
+/**
+ * What `run` and SIGHUP check before they use a configuration, for `config check` to say the
+ * same (issue #11 §6): an explicit model.dir must exist, and the model that would run must fit
+ * the configuration (danger labels, hop). Returns issues, empty when fine.
+ */
+export async function checkConfigForStart(config: Config): Promise<string[]> {
+  const issues: string[] = [];
+  if (config.model.dir) {
+    try {
+      await access(config.model.dir);
+    } catch (err) {
+      issues.push(`model.dir ${config.model.dir} cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      return issues;
+    }
+  }
+  const [first] = await modelCandidates(config);
+  if (!first) return issues;
+  let bundle: LoadedBundle;
+  try {
+    await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
+    bundle = await loadBundle(first.dir);
+  } catch (err) {
+    issues.push(`the ${first.what} model (${first.dir}) cannot be loaded: ${(err as Error).message}`);
+    return issues;
+  }
+  try {
+    checkModelFitsConfig(config, bundle);
+  } catch (err) {
+    if (err instanceof ConfigError) issues.push(...err.issues);
+    else throw err;
+  } finally {
+    bundle.model.dispose();
+  }
+  return issues;
+}
+
 /** Loads the configured model on the configured backend. */
 export async function loadConfiguredModel(config: Config, overrideDir?: string): Promise<LoadedBundle> {
   await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
@@ -37,6 +93,14 @@ export async function loadConfiguredModel(config: Config, overrideDir?: string):
  * startup error, not a silent zero.
  */
 export function checkModelFitsConfig(config: Config, bundle: LoadedBundle): void {
+  // The hop must be a whole number of the model's feature steps, or every chunk would throw.
+  const step = stepMs(bundle.meta.features);
+  const hopMs = config.detect.hop_s * 1000;
+  const hop = hopMs / step;
+  if (Math.abs(hop - Math.round(hop)) > 1e-6 || Math.round(hop) < 1) {
+    const issue = `detect.hop_s (${config.detect.hop_s}) must be a whole number of model ${bundle.meta.name}'s ${step} ms feature steps (e.g. ${(Math.max(1, Math.round(hop)) * step) / 1000})`;
+    throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
+  }
   const missing = config.detect.danger.labels.filter((l) => !bundle.meta.labels.includes(l));
   if (missing.length > 0) {
     throw new ConfigError(

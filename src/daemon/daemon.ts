@@ -12,9 +12,12 @@
  * Capture never waits for inference: when the network falls behind, the queue drops its oldest
  * window, counts it, and raises `inference_behind`.
  *
- * systemd: READY=1 once the model is loaded and audio flows; WATCHDOG=1 only from the drain, when
- * audio arrived recently and the queue is not saturated — never from a bare timer, so a hung
- * capture or a stuck network gets the unit restarted.
+ * systemd: READY=1 once started (model loaded, outputs up or reported, capture supervised), not
+ * gated on audio: a dead microphone must not look like a start that hangs for TimeoutStartSec
+ * with nothing to see. WATCHDOG=1 only from the drain, when audio arrived recently and the queue
+ * is not saturated — never from a bare timer, so a hung capture or a stuck network gets the unit
+ * restarted; a dead microphone is raised (`mic_waiting` from its first failure, then `mic_exited`
+ * & co.) on MQTT, the LED and STATUS= before and after each such restart (README, "Reliability").
  *
  * Commands (MQTT `set`, the acknowledge button): arm, disarm, mute N minutes (a timed disarm that
  * re-arms by itself, as issue 3 §6 says), unmute, test, ack (buzzer off, the alert stays, the
@@ -25,6 +28,7 @@
  * or publishes them (telemetry carries probabilities and a level, never samples).
  */
 import { randomUUID } from "node:crypto";
+import { access } from "node:fs/promises";
 import { hostname } from "node:os";
 import type { Clock, TimerHandle } from "../clock.js";
 import { loadConfig } from "../config/load.js";
@@ -33,19 +37,22 @@ import type { Config } from "../config/schema.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
 import { Microphone } from "../audio/microphone.js";
 import type { DetectEvent } from "../detect/state-machine.js";
-import { describeError, EarwitnessError } from "../errors.js";
+import { ConfigError, describeError, EarwitnessError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
 import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../outputs/gpio/indicator.js";
 import { loadOnoffDriver, type LineSpec } from "../outputs/gpio/line.js";
 import type { Command } from "../outputs/mqtt/commands.js";
 import type { ModelInfo, ProblemReport, TelemetrySample } from "../outputs/mqtt/contract.js";
-import { MqttSink, type CommandHandler } from "../outputs/mqtt/mqtt-sink.js";
-import { notifyAll, type AlertEvent, type AlertSink, type DetectorStateName, type DeviceStatus } from "../outputs/sink.js";
+import { MqttSink, type CommandHandler, type SinkProblem } from "../outputs/mqtt/mqtt-sink.js";
+import { notifyAll, type AlertEndReason, type AlertEvent, type AlertSink, type DetectorStateName, type DeviceStatus } from "../outputs/sink.js";
 import { Pipeline, type WindowClassifier, type WindowJob, type WindowResult } from "../pipeline.js";
 import { int16ToFloat, type AudioSource, type SourceProblem } from "./audio-source.js";
 import { BoundedQueue } from "./bounded-queue.js";
-import { checkModelFitsConfig, createAdaptation, createClassifier, loadConfiguredModel, type DeviceAdaptation } from "./build.js";
+import { checkModelFitsConfig, createAdaptation, createClassifier, modelCandidates, type DeviceAdaptation } from "./build.js";
+import { fileAlertJournal } from "./alert-journal.js";
+import { loadBundle, type LoadedBundle } from "../model/bundle.js";
+import { selectBackend } from "../model/backend.js";
 import { createNotifier, type Notifier } from "./sd-notify.js";
 import { StatusSocketServer, type StatusProvider } from "./status-socket.js";
 
@@ -59,6 +66,11 @@ export interface ModelHandle {
   info: ModelInfo;
   /** Labels the model knows (checked against `detect.danger.labels`). */
   labels: readonly string[];
+  /**
+   * Set when this is not the model that should have run (the installed one is damaged, say) but a
+   * fallback (previous, then shipped): the daemon raises `model_fallback` with this text.
+   */
+  fallback?: string | null;
   dispose(): void;
 }
 
@@ -75,6 +87,19 @@ export interface MqttOutput extends AlertSink {
   onCommand(handler: CommandHandler): () => void;
   publishTelemetry(sample: TelemetrySample): Promise<void>;
   publishProblem(problem: ProblemReport): Promise<void>;
+  /** Delivery conditions to show as problems (`outbox_failing`, `mqtt_stalled`); polled. */
+  deliveryProblems?(): SinkProblem[];
+}
+
+/**
+ * Remembers the open alert on disk, so that after a SIGKILL or a power cut the next start ends
+ * it (reason `interrupted`, same alert_id) instead of leaving consumers waiting for its end.
+ */
+export interface AlertJournal {
+  /** The alert that is open now (its start event), or null once it ended. Never throws. */
+  record(start: AlertEvent | null): Promise<void>;
+  /** The alert a previous run left open, if any. Never throws. */
+  recover(): Promise<AlertEvent | null>;
 }
 
 export interface DaemonDeps {
@@ -89,6 +114,8 @@ export interface DaemonDeps {
   createMqtt(config: Config, model: ModelInfo): Promise<MqttOutput | null>;
   /** Re-reads the configuration for SIGHUP; throws ConfigError when it is invalid. */
   reloadConfig(): Promise<Config>;
+  /** Where the open alert is remembered across a crash; absent = nowhere. */
+  alertJournal?: AlertJournal;
   /** The local status socket for `earwitness monitor`; absent or null = none. */
   createStatusSocket?(config: Config, provider: StatusProvider): StatusSocketOutput | null;
 }
@@ -114,6 +141,14 @@ export const STREAM_GAP_MS = 10_000;
 export const TEST_ALERT_MS = DEFAULT_GPIO_OPTIONS.testAlertMs;
 /** A state is republished when the danger score moved this much, at most once per TICK_MS. */
 const DANGER_STEP = 0.1;
+
+/**
+ * An alert the detector should have ended by max_alert_s (it runs on window times) is ended by a
+ * timer this long after that, when windows stopped coming (a stream that broke without a problem).
+ */
+export const MAX_ALERT_GRACE_MS = 2_000;
+/** What MQTT announces as the model while none could be loaded (so the problem still gets out). */
+const NO_MODEL: ModelInfo = { name: "none", version: "0", sha256: "" };
 
 /** Microphone problems that mean the recorder process restarted: the stream has a hole. */
 const STREAM_BREAK_CODES = new Set(["mic_exited", "mic_stalled", "mic_rate", "mic_missing"]);
@@ -191,6 +226,7 @@ export class Daemon {
   private tickTimer: TimerHandle | null = null;
   private telemetryTimer: TimerHandle | null = null;
   private muteTimer: TimerHandle | null = null;
+  private maxAlertTimer: TimerHandle | null = null;
   private readonly testTimers = new Set<TimerHandle>();
   private mqttDownSinceMonoMs: number | null = null;
 
@@ -219,21 +255,35 @@ export class Daemon {
     if (this.stopping) await this.stopping;
     const { deps } = this;
     try {
-      this.model = await deps.loadModel(this.config);
-      this.log.info({ model: this.model.info }, "model loaded");
-      this.indicator = await deps.createIndicator(this.config);
-      await this.indicator?.start();
-      if (this.indicator) this.unsubscribers.push(this.indicator.onButton(() => this.onButton()));
-      this.mqtt = await deps.createMqtt(this.config, this.model.info);
-      await this.mqtt?.start();
-      this.attachCommands(this.mqtt);
+      // Never silent (issue #11/#12): GPIO and MQTT each start or are reported, never gate each
+      // other or detection; the model is loaded with fallbacks, and MQTT connects even when no
+      // model loads, so that problem is seen before the exit.
+      await this.startIndicator();
+      let modelError: unknown = null;
+      try {
+        this.model = await deps.loadModel(this.config);
+        this.log.info({ model: this.model.info }, "model loaded");
+      } catch (err) {
+        modelError = err;
+      }
+      await this.startMqtt(this.model?.info ?? NO_MODEL);
       this.running = true;
+      if (this.model?.fallback) this.setProblem("model_fallback", this.model.fallback);
+      if (modelError !== null || !this.model) {
+        this.setProblem("model_unavailable", `no model could be loaded, nothing is being listened to: ${describeError(modelError)}`);
+        throw modelError;
+      }
+      this.publishProblemsSoFar();
+      this.syncMqttProblems();
       await this.startStatusSocket();
       this.publishStatus();
+      await this.endInterruptedAlert();
       this.source = deps.createSource(this.config);
       this.unsubscribers.push(this.source.onData((samples, tMs) => this.onAudio(samples, tMs)));
       this.unsubscribers.push(this.source.onProblem((p) => this.onSourceProblem(p)));
       await this.source.start();
+      this.deps.notifier.ready();
+      this.updateSystemdStatus();
     } catch (err) {
       // Release whatever did open (outputs off, model freed) before reporting the failure.
       await this.release().catch((stopErr: unknown) => this.log.error({ err: stopErr }, "cleanup after a failed start failed"));
@@ -242,6 +292,66 @@ export class Daemon {
     this.armTick();
     this.armTelemetry();
     this.log.info({ deviceId: this.config.device_id }, "daemon started: listening");
+  }
+
+  /** GPIO that cannot work is a problem (`gpio_unavailable`), never a reason to stay deaf. */
+  private async startIndicator(): Promise<void> {
+    let indicator: IndicatorOutput | null = null;
+    try {
+      indicator = await this.deps.createIndicator(this.config);
+      await indicator?.start();
+    } catch (err) {
+      await indicator?.stop().catch(() => undefined);
+      indicator = null;
+      this.log.error({ err }, "GPIO unavailable: no LED, buzzer or button; detection and MQTT alerts go on");
+      this.setProblem("gpio_unavailable", `GPIO unavailable (no LED, buzzer or button): ${describeError(err)}`);
+    }
+    this.indicator = indicator;
+    if (indicator) this.unsubscribers.push(indicator.onButton(() => this.onButton()));
+  }
+
+  /** MQTT that cannot start is a problem (`mqtt_unavailable`), shown on the LED; detection goes on. */
+  private async startMqtt(info: ModelInfo): Promise<void> {
+    let mqtt: MqttOutput | null = null;
+    try {
+      mqtt = await this.deps.createMqtt(this.config, info);
+      await mqtt?.start();
+    } catch (err) {
+      await mqtt?.stop().catch(() => undefined);
+      mqtt = null;
+      this.log.error({ err }, "MQTT unavailable: alerts only on the LED and buzzer");
+      this.setProblem("mqtt_unavailable", `MQTT unavailable, alerts only on the LED and buzzer: ${describeError(err)}`);
+    }
+    this.mqtt = mqtt;
+    this.attachCommands(mqtt);
+  }
+
+  /** Problems raised before MQTT was up (GPIO, model fallback) go out on the problem topic too. */
+  private publishProblemsSoFar(): void {
+    const mqtt = this.mqtt;
+    if (!mqtt) return;
+    for (const [code, message] of this.problems) {
+      void mqtt.publishProblem({ atMs: this.deps.clock.nowMs(), code, message, active: true }).catch(() => undefined);
+    }
+  }
+
+  /** The MQTT sink's delivery conditions (outbox failing, broker stalled) as problems. */
+  private syncMqttProblems(): void {
+    const reported = this.mqtt?.deliveryProblems?.() ?? [];
+    for (const code of ["outbox_failing", "mqtt_stalled"]) {
+      this.setProblem(code, reported.find((p) => p.code === code)?.message ?? null);
+    }
+  }
+
+  /** An alert a killed predecessor left open gets its end now, with the same id. */
+  private async endInterruptedAlert(): Promise<void> {
+    const journal = this.deps.alertJournal;
+    if (!journal) return;
+    const start = await journal.recover();
+    if (!start) return;
+    this.log.warn({ alertId: start.alertId }, "an alert was open when the daemon last stopped uncleanly: ending it (interrupted)");
+    await journal.record(null);
+    this.emitAlert({ ...start, phase: "end", endedAtMs: this.deps.clock.nowMs(), reason: "interrupted" });
   }
 
   /** Stops capture, ends an open alert, flushes the outbox (bounded), publishes offline, switches outputs off. */
@@ -270,7 +380,7 @@ export class Daemon {
     this.statusSocket = null;
     this.queue.takeAll();
     // An alert still open is ended, so a consumer never waits forever for its end.
-    if (this.pipeline && this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
+    if (this.pipeline && this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, "stopped");
     await this.alertChain;
     // MQTT first (it flushes the outbox within its timeout and publishes offline), then GPIO off.
     await this.mqtt?.stop().catch((err: unknown) => this.log.error({ err }, "stopping MQTT failed"));
@@ -344,6 +454,7 @@ export class Daemon {
       if (this.pipeline === null) this.applySwap();
       this.deps.log.level = next.log_level;
       this.setProblem("reload_failed", null);
+      this.setProblem("model_fallback", model.fallback ?? null);
       this.log.info({ model: model.info }, "configuration and model reloaded; they apply from the next window");
       return true;
     } finally {
@@ -460,7 +571,7 @@ export class Daemon {
     if (this.pipeline) {
       this.log.info("audio stream restarted: detection starts afresh");
       this.queue.takeAll();
-      if (this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? startMs), null);
+      if (this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? startMs), null, "audio_lost");
     }
     this.streamBroken = false;
     this.streamEndMs = startMs;
@@ -480,8 +591,25 @@ export class Daemon {
   }
 
   private onSourceProblem(p: SourceProblem): void {
-    if (p.active && STREAM_BREAK_CODES.has(p.code)) this.streamBroken = true;
+    if (p.active && STREAM_BREAK_CODES.has(p.code)) {
+      this.streamBroken = true;
+      // The unit no longer hears: an open alert ends now, not when audio returns (which may be
+      // never), so the buzzer stops and consumers learn why.
+      this.endOpenAlert("audio_lost");
+    }
     this.setProblem(p.code, p.active ? p.message : null);
+  }
+
+  /** Ends an open alert with `reason` (the detector back to IDLE); nothing when none is open. */
+  private endOpenAlert(reason: AlertEndReason): void {
+    if (!this.pipeline || !this.openAlert) return;
+    this.log.warn({ alertId: this.openAlert.id, reason }, "ending the open alert");
+    this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, reason);
+    if (this.lastState !== "IDLE") {
+      this.lastState = "IDLE";
+      this.sinceMs = this.deps.clock.nowMs();
+    }
+    this.publishStatus();
   }
 
   private scheduleDrain(): void {
@@ -552,9 +680,8 @@ export class Daemon {
   private keepAlive(): void {
     const { notifier, clock } = this.deps;
     if (!this.readySent) {
+      // (READY=1 went to systemd at the end of start(); this is the first decided window.)
       this.readySent = true;
-      notifier.ready();
-      this.updateSystemdStatus();
       this.log.info("ready: model loaded and audio flowing");
     }
     const interval = notifier.watchdogIntervalMs;
@@ -567,14 +694,15 @@ export class Daemon {
     notifier.watchdog();
   }
 
-  private handleEvents(events: DetectEvent[], r: WindowResult | null): void {
+  /** `reason` overrides the detector's end reason (it only knows "reset" for a forced end). */
+  private handleEvents(events: DetectEvent[], r: WindowResult | null, reason?: AlertEndReason): void {
     for (const e of events) {
       if (e.type === "alert_start") {
         const alert: OpenAlert = { id: randomUUID(), startMs: e.startMs, dbfs: r?.dbfs ?? this.lastDbfs };
         this.openAlert = alert;
         this.acknowledged = false;
         this.log.warn({ alertId: alert.id, emotion: e.emotion, peak: e.peak }, "ALERT: danger heard");
-        this.emitAlert({
+        const start: AlertEvent = {
           phase: "start",
           alertId: alert.id,
           startedAtMs: e.startMs,
@@ -584,14 +712,21 @@ export class Daemon {
           probs: e.probs,
           dbfs: alert.dbfs,
           test: false,
-        });
+        };
+        this.emitAlert(start);
+        void this.deps.alertJournal?.record(start);
+        this.armMaxAlertTimer(alert);
       } else {
         const alert = this.openAlert;
         this.openAlert = null;
         this.acknowledged = false;
         if (!alert) continue;
-        this.log.info({ alertId: alert.id, reason: e.reason, durationS: (e.endMs - e.startMs) / 1000 }, "alert ended");
+        this.clearMaxAlertTimer();
+        void this.deps.alertJournal?.record(null);
+        const why = reason ?? e.reason;
+        this.log.info({ alertId: alert.id, reason: why, durationS: (e.endMs - e.startMs) / 1000 }, "alert ended");
         this.emitAlert({
+          reason: why,
           phase: "end",
           alertId: alert.id,
           startedAtMs: e.startMs,
@@ -607,12 +742,31 @@ export class Daemon {
     }
   }
 
+  /**
+   * max_alert_s holds by the clock too: the detector ends an alert on window times, so without
+   * windows (a stream that broke and said nothing) it would stay open, buzzer on.
+   */
+  private armMaxAlertTimer(alert: OpenAlert): void {
+    this.clearMaxAlertTimer();
+    this.maxAlertTimer = this.deps.clock.setTimeout(() => {
+      this.maxAlertTimer = null;
+      if (this.openAlert === alert) this.endOpenAlert("max_duration");
+    }, this.config.detect.max_alert_s * 1000 + MAX_ALERT_GRACE_MS);
+  }
+
+  private clearMaxAlertTimer(): void {
+    if (this.maxAlertTimer) this.deps.clock.clearTimeout(this.maxAlertTimer);
+    this.maxAlertTimer = null;
+  }
+
   /** Every sink gets the event, in order of events; one failing sink never stops another. */
   private emitAlert(event: AlertEvent): void {
     this.statusSocket?.recordAlert(event);
     this.alertChain = this.alertChain.then(async () => {
       await notifyAll(this.sinks(), this.log, (s) => s.alert(event));
-      this.log.info({ alertId: event.alertId, phase: event.phase, test: event.test }, "alert event handed to every output");
+      this.log.info({ alertId: event.alertId, phase: event.phase, test: event.test, reason: event.reason }, "alert event handed to every output");
+      // A failing outbox shows at once, not at the next tick.
+      if (this.running) this.syncMqttProblems();
     });
   }
 
@@ -777,7 +931,7 @@ export class Daemon {
     this.emitAlert({ phase: "start", ...base });
     const timer = this.deps.clock.setTimeout(() => {
       this.testTimers.delete(timer);
-      this.emitAlert({ phase: "end", ...base, endedAtMs: this.deps.clock.nowMs() });
+      this.emitAlert({ phase: "end", ...base, endedAtMs: this.deps.clock.nowMs(), reason: "test" });
     }, TEST_ALERT_MS);
     this.testTimers.add(timer);
     return id;
@@ -880,6 +1034,7 @@ export class Daemon {
     const now = this.deps.clock.monotonicMs();
     const gpio = this.indicator?.problems() ?? [];
     this.setProblem("gpio_failing", gpio.length > 0 ? gpio.join("; ") : null);
+    this.syncMqttProblems();
     if (this.mqtt) {
       if (this.mqtt.connected) this.mqttDownSinceMonoMs = null;
       else this.mqttDownSinceMonoMs ??= now;
@@ -928,8 +1083,8 @@ export class Daemon {
 
   private clearTimers(): void {
     const c = this.deps.clock;
-    for (const t of [this.tickTimer, this.telemetryTimer, this.muteTimer, ...this.testTimers]) if (t) c.clearTimeout(t);
-    this.tickTimer = this.telemetryTimer = this.muteTimer = null;
+    for (const t of [this.tickTimer, this.telemetryTimer, this.muteTimer, this.maxAlertTimer, ...this.testTimers]) if (t) c.clearTimeout(t);
+    this.tickTimer = this.telemetryTimer = this.muteTimer = this.maxAlertTimer = null;
     this.testTimers.clear();
   }
 }
@@ -966,6 +1121,8 @@ export interface RealDepsOptions {
   indicator?: (config: Config) => Promise<IndicatorOutput | null>;
   /** The package version, for Home Assistant's device info. */
   softwareVersion: string;
+  /** Where the open alert is remembered (config.state_dir), read at start; none when absent (the demo). */
+  stateDir?: string;
   /** MQTT connect wait at start (default the sink's 5 s). */
   mqttConnectWaitMs?: number;
   notifier?: Notifier;
@@ -980,13 +1137,43 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
     notifier: options.notifier ?? createNotifier(options.env, log),
     createSource: options.source ?? ((config) => createMicrophone(config, clock, log)),
     loadModel: async (config) => {
-      const bundle = await loadConfiguredModel(config);
-      try {
-        checkModelFitsConfig(config, bundle);
-      } catch (err) {
-        bundle.model.dispose();
-        throw err;
+      // The configured/installed model, else previous, else shipped: a damaged install must not
+      // make the unit deaf while an intact model sits next to it.
+      await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
+      if (config.model.dir) {
+        // A configured directory that is not there is a configuration error (78), not a damaged model.
+        try {
+          await access(config.model.dir);
+        } catch (err) {
+          const issue = `model.dir ${config.model.dir} cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+          throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue], cause: err });
+        }
       }
+      const failures: string[] = [];
+      let bundle: LoadedBundle | null = null;
+      let firstError: unknown = null;
+      for (const candidate of await modelCandidates(config)) {
+        try {
+          const loaded = await loadBundle(candidate.dir);
+          try {
+            checkModelFitsConfig(config, loaded);
+          } catch (err) {
+            loaded.model.dispose();
+            throw err;
+          }
+          bundle = loaded;
+          break;
+        } catch (err) {
+          // A configuration that does not fit (labels, hop) is the config's fault: 78, as `config check` says.
+          if (err instanceof ConfigError) throw err;
+          firstError ??= err;
+          failures.push(`${candidate.what} model (${candidate.dir}): ${describeError(err)}`);
+          log.error({ err, model: candidate.dir }, `the ${candidate.what} model cannot be used; trying the next one`);
+        }
+      }
+      if (bundle === null) throw firstError;
+      const fallback =
+        failures.length === 0 ? null : `running ${bundle.meta.name} ${bundle.meta.version} (${bundle.dir}) instead: ${failures.join("; ")}`;
       // The lean engine for recurrent bundles (identical outputs within 1e-4, several times
       // faster than tfjs per window); tfjs for the rest.
       const { classifier, dispose } = createClassifier(bundle, log);
@@ -995,6 +1182,7 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
         classifier,
         adaptation,
         labels: bundle.meta.labels,
+        fallback,
         info: { name: bundle.meta.name, version: bundle.meta.version, sha256: bundle.sha256 },
         dispose: () => {
           adaptation?.save().catch((err: unknown) => log.warn({ err: (err as Error).message }, "cannot save adaptation statistics"));
@@ -1038,6 +1226,7 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
       );
     },
     reloadConfig: () => loadConfig({ path: options.configPath, env: options.env, hostname: hostname() }),
+    ...(options.stateDir === undefined ? {} : { alertJournal: fileAlertJournal(options.stateDir, log) }),
     createStatusSocket: (config, provider) =>
       new StatusSocketServer({ path: config.status_socket, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
   };

@@ -383,6 +383,13 @@ export async function currentModel(stateDir: string): Promise<{ id: string; dir:
   return id === null ? null : { id, dir: path.join(models, id) };
 }
 
+/** The previous version's id and directory (what `rollback` would switch to), or null. For the daemon's fallback. */
+export async function previousModel(stateDir: string): Promise<{ id: string; dir: string } | null> {
+  const models = modelsDir(stateDir);
+  const id = await readLink(models, PREVIOUS_LINK);
+  return id === null ? null : { id, dir: path.join(models, id) };
+}
+
 async function prune(models: string, keep: number): Promise<string[]> {
   const current = await readLink(models, CURRENT_LINK);
   const previous = await readLink(models, PREVIOUS_LINK);

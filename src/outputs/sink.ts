@@ -7,6 +7,13 @@ import type { Logger } from "../log.js";
 
 export type AlertPhase = "start" | "end";
 
+/**
+ * Why an alert ended: the detector's own reasons, `audio_lost` (the microphone stream broke while
+ * it was open), `interrupted` (the daemon was killed with it open and ends it after the restart),
+ * `stopped` (the daemon stopped or was disarmed/reloaded) and `test` (a test alert's course ran out).
+ */
+export type AlertEndReason = "score_dropped" | "max_duration" | "reset" | "audio_lost" | "interrupted" | "stopped" | "test";
+
 /** An alert as the detector saw it; times are epoch milliseconds. */
 export interface AlertEvent {
   phase: AlertPhase;
@@ -14,6 +21,8 @@ export interface AlertEvent {
   startedAtMs: number;
   /** Only for phase "end". */
   endedAtMs?: number;
+  /** Only for phase "end". */
+  reason?: AlertEndReason;
   peak: number;
   mean: number;
   /** The dominant danger emotion over the alert. */

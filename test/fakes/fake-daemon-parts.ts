@@ -51,6 +51,8 @@ export class FakeMqttOutput implements MqttOutput {
   readonly statuses: DeviceStatus[] = [];
   readonly problems: ProblemReport[] = [];
   readonly telemetry: TelemetrySample[] = [];
+  /** What the real sink reports about delivery (outbox failing, broker stalled); a test sets it. */
+  deliveryProblems: () => { code: string; message: string }[] = () => [];
   private handler: CommandHandler | null = null;
 
   async start(): Promise<void> {

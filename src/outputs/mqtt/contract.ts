@@ -88,6 +88,8 @@ export interface AlertEndPayload extends AlertPayloadCommon {
   event: "end";
   ended_at: string;
   duration_s: number;
+  /** Why it ended (AlertEndReason in ../sink.ts); `audio_lost` and `interrupted` mean the unit stopped hearing. */
+  reason: string;
 }
 
 export type AlertPayload = AlertStartPayload | AlertEndPayload;
@@ -233,6 +235,7 @@ export function buildAlertPayload(event: AlertEvent, ctx: AlertContext): AlertPa
     event: "end",
     ended_at: iso(event.endedAtMs),
     duration_s: Math.max(0, event.endedAtMs - event.startedAtMs) / 1000,
+    reason: event.reason ?? (event.test ? "test" : "reset"),
   };
 }
 

@@ -14,7 +14,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from "mqtt";
-import type { Clock } from "../../clock.js";
+import type { Clock, TimerHandle } from "../../clock.js";
 import type { Logger } from "../../log.js";
 import { describeError, OutputError } from "../../errors.js";
 import type { AlertEvent, AlertSink, DeviceStatus } from "../sink.js";
@@ -87,6 +87,18 @@ export interface MqttOptions {
   reconnectPeriodMs?: number;
   /** TCP/TLS + CONNACK timeout of one attempt (default 10000). */
   connectTimeoutMs?: number;
+  /**
+   * An alert published without PUBACK for this long means the connection is stalled (a broker
+   * that accepts but never acknowledges): `mqtt_stalled` is raised and the connection is dropped
+   * and made again (default 10000).
+   */
+  pubackTimeoutMs?: number;
+}
+
+/** A condition of the sink the daemon shows as a problem (`outbox_failing`, `mqtt_stalled`). */
+export interface SinkProblem {
+  code: string;
+  message: string;
 }
 
 /** The seam to the network; tests may wrap it to reach the client. */
@@ -106,6 +118,7 @@ const DEFAULT_STOP_TIMEOUT_MS = 3_000;
 const DEFAULT_RECONNECT_PERIOD_MS = 5_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const STOP_POLL_MS = 50;
+const DEFAULT_PUBACK_TIMEOUT_MS = 10_000;
 
 export class MqttSink implements AlertSink {
   readonly name = "mqtt";
@@ -122,6 +135,10 @@ export class MqttSink implements AlertSink {
   /** The client the delivery loop is running for, or null when no loop runs. */
   private drainingFor: MqttClient | null = null;
   private reportedOffline = false;
+  /** Set while alerts went unacknowledged past pubackTimeoutMs; cleared by the next PUBACK. */
+  private stalled: string | null = null;
+  private progressMonoMs = 0;
+  private stallTimer: TimerHandle | null = null;
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -160,6 +177,18 @@ export class MqttSink implements AlertSink {
     return this.stopping;
   }
 
+  /**
+   * What is wrong with delivery right now, for the daemon's problem list: an outbox that cannot
+   * write (alerts are then sent from memory) and a broker that does not acknowledge.
+   */
+  deliveryProblems(): SinkProblem[] {
+    const out: SinkProblem[] = [];
+    const failure = this.outbox?.failure;
+    if (failure) out.push({ code: "outbox_failing", message: `alert outbox failing: ${failure}` });
+    if (this.stalled) out.push({ code: "mqtt_stalled", message: this.stalled });
+    return out;
+  }
+
   /** Register the command handler (one at a time); returns a function that unregisters it. */
   onCommand(handler: CommandHandler): () => void {
     this.handler = handler;
@@ -168,7 +197,10 @@ export class MqttSink implements AlertSink {
     };
   }
 
-  /** Resolves once the event is fsync'ed in the outbox; delivery continues in the background. */
+  /**
+   * Resolves once the event is fsync'ed in the outbox, or, when the disk refuses it, queued in
+   * memory (then `problems()` says so); delivery continues in the background either way.
+   */
   async alert(event: AlertEvent): Promise<void> {
     const outbox = this.requireOutbox();
     const payload = buildAlertPayload(event, {
@@ -218,7 +250,14 @@ export class MqttSink implements AlertSink {
         })
       : [];
     const tls = await this.readTls();
-    this.outbox = await Outbox.open(o.stateDir, o.outbox, this.log);
+    try {
+      this.outbox = await Outbox.open(o.stateDir, o.outbox, this.log);
+    } catch (err) {
+      // The outbox is a durability layer, never a gate: without it alerts go out from memory.
+      if (!(err instanceof OutputError) || err.code !== "OUTBOX_OPEN") throw err;
+      this.log.error({ err }, "alert outbox cannot be opened; alerts are sent from memory, without surviving a restart");
+      this.outbox = Outbox.inMemory(o.stateDir, o.outbox, this.log, err.cause ?? err);
+    }
 
     const connect = this.deps.connect ?? mqttConnect;
     let client: MqttClient;
@@ -252,12 +291,20 @@ export class MqttSink implements AlertSink {
     client.on("message", (topic, payload, packet) => this.onMessage(topic, payload, packet.retain === true));
     client.on("error", (err) => this.onError(err));
     client.on("close", () => this.onClose());
+    client.on("packetreceive", (packet) => {
+      if (packet.cmd === "puback") this.noteProgress(true);
+    });
+    client.on("reconnect", () => this.noteProgress(false));
+    this.noteProgress(false);
+    this.armStallCheck();
 
     await this.waitForFirstConnect(client, o.connectWaitMs ?? DEFAULT_CONNECT_WAIT_MS);
   }
 
   private async doStop(): Promise<void> {
     await this.starting?.catch(() => undefined);
+    if (this.stallTimer) this.deps.clock.clearTimeout(this.stallTimer);
+    this.stallTimer = null;
     const client = this.client;
     const outbox = this.outbox;
     const timeoutMs = this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
@@ -486,6 +533,8 @@ export class MqttSink implements AlertSink {
       const next = outbox.pending()[0];
       if (!next) return;
       try {
+        // Resolves on PUBACK, also one that comes after a reconnect (mqtt.js resends from its
+        // store); a broker that never sends it is caught by checkStall.
         await new Promise<void>((resolve, reject) => {
           client.publish(topicFor(this.root, next.topic as OutgoingTopic), next.payload, { qos: 1, retain: false }, (err) =>
             err ? reject(err) : resolve(),
@@ -503,6 +552,49 @@ export class MqttSink implements AlertSink {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.deps.clock.setTimeout(resolve, ms));
+  }
+
+  /** Broker progress: a PUBACK, or a fresh (re)connection attempt, restarts the stall clock. */
+  private noteProgress(puback: boolean): void {
+    this.progressMonoMs = this.deps.clock.monotonicMs();
+    if (puback && this.stalled !== null) {
+      this.stalled = null;
+      this.log.info({ url: this.options.url }, "broker acknowledges alerts again");
+    }
+  }
+
+  private armStallCheck(): void {
+    const timeoutMs = this.options.pubackTimeoutMs ?? DEFAULT_PUBACK_TIMEOUT_MS;
+    this.stallTimer = this.deps.clock.setTimeout(() => {
+      this.stallTimer = null;
+      if (this.client === null || this.stopping !== null) return;
+      this.checkStall(timeoutMs);
+      this.armStallCheck();
+    }, Math.max(50, Math.min(1_000, timeoutMs / 4)));
+  }
+
+  /**
+   * A broker that takes alerts but never acknowledges them: without this the alert in flight, and
+   * every one queued behind it, would wait as long as the TCP connection looks alive (pings are
+   * still answered). mqtt.js even withholds its "connect" event after a reconnect until its own
+   * resent messages are acknowledged. So: pending alerts and no PUBACK for pubackTimeoutMs on a
+   * connection that looks up → `mqtt_stalled`, drop the socket (mqtt.js reconnects and resends;
+   * consumers dedupe on alert_id), and again after every further timeout.
+   */
+  private checkStall(timeoutMs: number): void {
+    const client = this.client;
+    if (!client || !client.connected || (this.outbox?.size ?? 0) === 0) {
+      this.progressMonoMs = this.deps.clock.monotonicMs();
+      return;
+    }
+    if (this.deps.clock.monotonicMs() - this.progressMonoMs < timeoutMs) return;
+    this.stalled =
+      `MQTT broker ${this.options.url} sends no PUBACK for alerts (none for ${timeoutMs} ms, ${this.outbox?.size ?? 0} waiting); ` +
+      `reconnecting. Alerts wait in the outbox; check the broker (its log, disk, this client's ACL)`;
+    this.log.error({ url: this.options.url, timeoutMs, pending: this.outbox?.size }, "alerts not acknowledged in time: the broker connection is stalled; reconnecting");
+    this.progressMonoMs = this.deps.clock.monotonicMs();
+    // Destroying the socket makes mqtt.js see a closed connection and reconnect after reconnectPeriod.
+    client.stream?.destroy();
   }
 
   /** True when `promise` settled within `ms`. */

@@ -20,12 +20,20 @@
  * the oldest pending records are dropped, recorded as `drop` lines, logged, and returned, so the
  * newest alert, the one that may still matter, always gets in.
  *
+ * A durability layer, never a gate (issue #11): when the disk refuses a write (full, read-only,
+ * I/O error) the record is kept in memory anyway, within the same bounds, and still delivered;
+ * `failure` says what went wrong so the sink raises `outbox_failing`. Such records are lost by a
+ * crash, which is the most that can be promised without a disk. `Outbox.inMemory` is the same
+ * object for a directory that cannot be opened at all. The first write that succeeds again clears
+ * `failure` (records kept only in memory meanwhile stay memory-only until delivered).
+ *
  * One process per directory: the daemon is a single systemd unit.
  */
 import { open, mkdir, rename, rm, readFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../../log.js";
-import { OutputError } from "../../errors.js";
+import { describeError, OutputError } from "../../errors.js";
+import { OUTBOX_MIN_BYTES } from "../../constants.js";
 
 export interface OutboxRecord {
   /** Unique per event; acks refer to it. */
@@ -45,6 +53,8 @@ export interface OutboxLimits {
 export interface AppendResult {
   /** Oldest records dropped to make room, in the order they were queued. */
   dropped: OutboxRecord[];
+  /** False when the record is kept only in memory (the disk write failed; see `failure`). */
+  durable: boolean;
 }
 
 export const OUTBOX_FILE = "outbox.jsonl";
@@ -125,6 +135,8 @@ export class Outbox {
   private chain: Promise<unknown> = Promise.resolve();
   private deadLines = 0;
   private closed = false;
+  /** Why the disk is not being written (null while it is); see the header. */
+  private failureMessage: string | null = null;
 
   private constructor(
     readonly path: string,
@@ -133,15 +145,32 @@ export class Outbox {
     private readonly log: Logger,
     private readonly records: OutboxRecord[],
     private handle: FileHandle | null,
+    /** No file at all: the directory could not be opened. */
+    private readonly memoryOnly = false,
   ) {}
+
+  /**
+   * An outbox that keeps its records only in memory, within the same limits: for a state
+   * directory that cannot be opened. `cause` becomes `failure`.
+   */
+  static inMemory(dir: string, limits: OutboxLimits, log: Logger, cause: unknown): Outbox {
+    const outbox = new Outbox(join(dir, OUTBOX_FILE), dir, limits, log, [], null, true);
+    outbox.failureMessage = `the alert outbox cannot be opened (${describeError(cause)}); alerts are kept in memory only and lost if the daemon stops before the broker has them; make ${dir} writable by the daemon and restart`;
+    return outbox;
+  }
+
+  /** Why alerts are not stored on disk right now, or null when they are. */
+  get failure(): string | null {
+    return this.failureMessage;
+  }
 
   /** Open (creating if needed) the outbox in `dir`, replay it, and compact it. */
   static async open(dir: string, limits: OutboxLimits, log: Logger): Promise<Outbox> {
     if (!Number.isInteger(limits.maxEvents) || limits.maxEvents < 1) {
       throw new OutputError("OUTBOX_LIMITS", `outbox max_events must be a whole number >= 1 (got ${limits.maxEvents})`);
     }
-    if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < 4096) {
-      throw new OutputError("OUTBOX_LIMITS", `outbox max_bytes must be a whole number >= 4096 (got ${limits.maxBytes})`);
+    if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < OUTBOX_MIN_BYTES) {
+      throw new OutputError("OUTBOX_LIMITS", `outbox max_bytes must be a whole number >= ${OUTBOX_MIN_BYTES} (got ${limits.maxBytes})`);
     }
     const path = join(dir, OUTBOX_FILE);
     try {
@@ -189,7 +218,7 @@ export class Outbox {
       this.assertOpen();
       if (this.records.some((r) => r.id === record.id)) {
         this.log.warn({ id: record.id }, "outbox: event already pending, not queued twice");
-        return { dropped: [] };
+        return { dropped: [], durable: true };
       }
       const rec = { ...record };
       const bytes = recordBytes(rec);
@@ -199,14 +228,15 @@ export class Outbox {
       const dropping = this.records.slice(0, this.countToDrop(1, bytes));
       let text = dropping.map((r) => encodeLine({ op: "drop", id: r.id })).join("");
       text += encodeLine({ op: "add", rec });
-      // Memory changes only after the disk did, so a failed write leaves both consistent.
-      await this.writeDurably(text);
+      // A failed write still queues the record (in memory): the outbox must never keep an
+      // alert from the broker. The file then lacks it, which costs only its durability.
+      const durable = await this.tryWrite(text);
       const dropped = this.records.splice(0, dropping.length);
       this.records.push(rec);
       this.deadLines += dropped.length * 2;
       if (dropped.length > 0) this.logDropped(dropped, "outbox full");
       await this.maybeCompact();
-      return { dropped };
+      return { dropped, durable };
     });
   }
 
@@ -220,7 +250,8 @@ export class Outbox {
       const index = this.records.findIndex((r) => r.id === id);
       if (index < 0) return false;
       // fsync'ed too: a lost ack only means a duplicate after a crash, but duplicates wake people.
-      await this.writeDurably(encodeLine({ op: "ack", id }));
+      // An ack that cannot be written still removes the record here: the broker has it.
+      await this.tryWrite(encodeLine({ op: "ack", id }));
       this.records.splice(index, 1);
       this.deadLines += 2;
       await this.maybeCompact();
@@ -234,7 +265,9 @@ export class Outbox {
       if (this.closed) return;
       this.closed = true;
       try {
-        if (this.deadLines > 0) await this.rewrite();
+        if (this.deadLines > 0 && !this.memoryOnly) await this.rewrite();
+      } catch (err) {
+        this.log.warn({ err, path: this.path }, "outbox: compaction at close failed; the log is replayed as it is at the next start");
       } finally {
         await this.handle?.close();
         this.handle = null;
@@ -273,6 +306,22 @@ export class Outbox {
     );
   }
 
+  /** writeDurably, but a failure is recorded in `failure` and logged instead of thrown. True when written. */
+  private async tryWrite(text: string): Promise<boolean> {
+    if (this.memoryOnly) return false;
+    try {
+      await this.writeDurably(text);
+    } catch (err) {
+      if (this.failureMessage === null) this.log.error({ err }, "outbox: cannot write; keeping alerts in memory and sending them anyway");
+      const cause = err instanceof Error && err.cause !== undefined ? ` (${describeError(err.cause)})` : "";
+      this.failureMessage = `${describeError(err)}${cause}; alerts are sent without being stored first and are lost if the daemon stops before the broker has them`;
+      return false;
+    }
+    if (this.failureMessage !== null) this.log.info({ path: this.path }, "outbox: writing again");
+    this.failureMessage = null;
+    return true;
+  }
+
   private async writeDurably(text: string): Promise<void> {
     try {
       if (this.handle === null) this.handle = await open(this.path, "a");
@@ -291,7 +340,15 @@ export class Outbox {
   }
 
   private async maybeCompact(): Promise<void> {
-    if (this.deadLines >= COMPACT_DEAD_LINES && this.deadLines > this.records.length) await this.rewrite();
+    if (this.memoryOnly || !(this.deadLines >= COMPACT_DEAD_LINES && this.deadLines > this.records.length)) return;
+    try {
+      await this.rewrite();
+    } catch (err) {
+      // The old log is intact (the rename is the commit point); appends go on to it.
+      this.log.warn({ err, path: this.path }, "outbox: compaction failed; the log keeps growing until it succeeds");
+      await rm(this.path + TMP_SUFFIX, { force: true }).catch(() => undefined);
+      this.deadLines = 0;
+    }
   }
 
   /** Write the pending records to a tmp file, fsync, rename over the log, fsync the directory. */
@@ -321,8 +378,15 @@ function replay(text: string, path: string, log: Logger): OutboxRecord[] {
     log.warn({ path, bytes: Buffer.byteLength(tail) }, "outbox: skipped a torn last line (the process stopped mid-write)");
   }
   const records = new Map<string, OutboxRecord>();
-  lines.forEach((line, i) => {
-    if (line === "") return;
+  lines.forEach((raw, i) => {
+    // Zero-filled blocks after a power cut have no newline of their own, so the line that was
+    // appended after them starts behind the NUL run: judge only what follows the last NUL.
+    const nul = raw.lastIndexOf("\0");
+    const line = nul < 0 ? raw : raw.slice(nul + 1);
+    if (line === "") {
+      if (nul >= 0) log.warn({ path, line: i + 1 }, i === lines.length - 1 ? "outbox: skipped a torn last line (zeros)" : "outbox: skipped a zero-filled block");
+      return;
+    }
     const op = decodeLine(line);
     if (op === null) {
       const last = i === lines.length - 1;

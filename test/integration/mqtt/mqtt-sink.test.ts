@@ -3,6 +3,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type MqttClient } from "mqtt";
@@ -108,6 +109,57 @@ const STATUS: DeviceStatus = {
   problems: [],
   acknowledged: false,
 };
+
+/**
+ * A TCP proxy in front of the real broker that can drop the broker's PUBACKs (MQTT packet type 4)
+ * while forwarding everything else: a broker that accepts publishes and never acknowledges them.
+ */
+async function pubackDroppingProxy(brokerUrl: string): Promise<{ url: string; dropPuback: boolean; connections: number; close(): Promise<void> }> {
+  const target = new URL(brokerUrl);
+  const sockets = new Set<Socket>();
+  const state = { url: "", dropPuback: false, connections: 0, close: async () => undefined as void };
+  const server = createServer((client) => {
+    state.connections++;
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    let buf = Buffer.alloc(0);
+    upstream.on("data", (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      for (;;) {
+        if (buf.length < 2) return;
+        let len = 0;
+        let mult = 1;
+        let i = 1;
+        for (; i < 5 && i < buf.length; i++) {
+          len += (buf[i]! & 0x7f) * mult;
+          mult *= 128;
+          if ((buf[i]! & 0x80) === 0) break;
+        }
+        if (i >= buf.length) return;
+        const total = i + 1 + len;
+        if (buf.length < total) return;
+        const packet = buf.subarray(0, total);
+        buf = buf.subarray(total);
+        if (!(state.dropPuback && packet[0]! >> 4 === 4)) client.write(packet);
+      }
+    });
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end).on("error", end);
+    upstream.on("close", end).on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  state.url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.close = () =>
+    new Promise<void>((resolve) => {
+      for (const sock of sockets) sock.destroy();
+      server.close(() => resolve());
+    });
+  return state;
+}
 
 describe(`MqttSink against a real broker`, () => {
   it("publishes retained availability and state, and the will says offline when the socket dies", async () => {
@@ -353,6 +405,32 @@ describe(`MqttSink against a real broker`, () => {
     expect(removal.text).toBe("");
     await sleep(300);
     expect(wq.on(`${quiet.root}/telemetry`)).toHaveLength(0);
+  });
+
+  it("a broker that takes alerts but never acknowledges: PUBACK timeout, reconnect, mqtt_stalled, and delivery once it acknowledges", async () => {
+    const proxy = await pubackDroppingProxy(broker.url);
+    cleanups.push(() => proxy.close());
+    const h = await makeSink({ url: proxy.url, pubackTimeoutMs: 1_000, reconnectPeriodMs: 200 });
+    await h.sink.start();
+    expect(h.sink.connected).toBe(true);
+    const w = await watcher([`${h.root}/alert`]);
+    proxy.dropPuback = true;
+    const first = alertEvent();
+    const second = alertEvent({ emotion: "angry" });
+    await h.sink.alert(first);
+    await h.sink.alert(second);
+    const stalled = await waitFor(() => h.sink.deliveryProblems().find((p) => p.code === "mqtt_stalled"), "mqtt_stalled", 5_000);
+    expect(stalled.message).toMatch(/PUBACK/);
+    // The broker has the first alert (more than once, maybe); it is still pending here.
+    await waitFor(() => w.on(`${h.root}/alert`).length > 0, "the broker to have the first alert");
+    expect(h.sink.pendingAlerts).toBe(2);
+    // It dropped the stalled connection and made a new one.
+    await waitFor(() => proxy.connections > 1, "a new connection after the PUBACK timeout", 5_000);
+    proxy.dropPuback = false;
+    await waitFor(() => h.sink.pendingAlerts === 0, "both alerts acknowledged once the broker acknowledges", 10_000);
+    const ids = w.on(`${h.root}/alert`).map((m) => (JSON.parse(m.text) as { alert_id: string }).alert_id);
+    expect([...new Set(ids)]).toEqual([first.alertId, second.alertId]);
+    expect(h.sink.deliveryProblems()).toEqual([]);
   });
 
   it("fails start() with a coded error for an unreadable TLS file or a bad device id", async () => {

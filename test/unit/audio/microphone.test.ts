@@ -258,15 +258,20 @@ describe("Microphone against the fake arecord", () => {
     expect(h.mic.stats.currentBackoffMs).toBe(0);
   });
 
-  it("waits quietly for a device that appears after boot, then captures", async () => {
+  it("waits for a device that appears after boot, visibly (mic_waiting from the first failure), then captures", async () => {
     const deviceFile = join(tmp, "device-present");
     process.env.FAKE_ARECORD_DEVICE_FILE = deviceFile;
     const h = harness({ waitForDeviceMs: 60_000 });
     await h.mic.start();
+    // Issue #11 §3: a dead microphone during the grace period is a problem from the first second,
+    // not "no problems" for a minute; only the harsher codes (mic_exited…) wait for the grace.
+    await waitFor(() => h.problems.some((p) => p.code === "mic_waiting" && p.active), "mic_waiting", 1_500);
     await waitFor(() => runs().length >= 3, "several attempts");
+    expect(h.problems.filter((p) => p.active).map((p) => p.code)).toEqual(["mic_waiting"]);
     writeFileSync(deviceFile, "");
     await waitFor(() => h.samples() >= 1600, "audio after the device appears");
-    expect(h.problems).toEqual([]);
+    await waitFor(() => h.problems.some((p) => p.code === "mic_waiting" && !p.active), "mic_waiting cleared");
+    expect(h.problems.map((p) => p.code)).toEqual(["mic_waiting", "mic_waiting"]);
   });
 
   it("stop() kills the recorder, reaps it, does not restart, and is idempotent", async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile, chmod } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile, chmod, chown } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -64,6 +64,28 @@ describe("applyToConfigFile", () => {
     expect(await readFile(backup!, "utf8")).toBe(CONFIG);
     expect(detectOf(await readFile(file, "utf8"))).toMatchObject(UPDATE);
     expect((await stat(file)).mode & 0o777).toBe(0o640);
+  });
+
+  it("keeps the owner and group of the file and of its .bak (sudo calibrate --apply must not lock the daemon out)", async (ctx) => {
+    if (process.getuid?.() !== 0) {
+      console.warn("SKIPPED: needs root to give the config a foreign owner");
+      return ctx.skip();
+    }
+    const file = path.join(dir, "config.yaml");
+    await writeFile(file, CONFIG);
+    // As the installer leaves it: root-owned, group earwitness, 0640 (it may hold a password).
+    await chown(file, 0, 4343);
+    await chmod(file, 0o640);
+    await applyToConfigFile(file, UPDATE, "h");
+    const after = await stat(file);
+    expect([after.uid, after.gid, after.mode & 0o777]).toEqual([0, 4343, 0o640]);
+    const bak = await stat(`${file}.bak`);
+    expect([bak.uid, bak.gid, bak.mode & 0o777]).toEqual([0, 4343, 0o640]);
+    await chown(file, 4242, 4343);
+    await chmod(file, 0o600);
+    await applyToConfigFile(file, UPDATE, "h");
+    const again = await stat(file);
+    expect([again.uid, again.gid, again.mode & 0o777]).toEqual([4242, 4343, 0o600]);
   });
 
   it("changes nothing on disk when the result would be invalid", async () => {

@@ -202,6 +202,18 @@ describe("environment overrides", () => {
     expect(c.mqtt).toMatchObject({ url: "mqtts://env:8883", username: "wearer", password: "s3cret", base_topic: "earwitness/from-env" });
   });
 
+  it("refuse a password in mqtt.url without repeating it, from the file or the environment", () => {
+    const fromFile = issuesOf("mqtt:\n  url: mqtt://earwitness:s3cret@broker:1883\n");
+    expect(fromFile).toHaveLength(1);
+    expect(fromFile[0]).toMatch(/^mqtt\.url must not contain a user name or password .*password_file.*LoadCredential/);
+    expect(fromFile[0]).toContain("mqtt://***@broker:1883");
+    const fromEnv = issuesOf(null, { EARWITNESS_MQTT_URL: "mqtts://u:s3cret@broker" });
+    expect(fromEnv).toHaveLength(1);
+    expect(fromEnv[0]).toMatch(/from EARWITNESS_MQTT_URL/);
+    for (const issue of [...fromFile, ...fromEnv]) expect(issue).not.toContain("s3cret");
+    expect(parseOk("mqtt:\n  url: mqtt://broker:1883\n").mqtt.url).toBe("mqtt://broker:1883");
+  });
+
   it("are ignored when empty", () => {
     expect(parseOk("log_level: warn\n", { EARWITNESS_LOG_LEVEL: "" }).log_level).toBe("warn");
   });

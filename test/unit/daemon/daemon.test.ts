@@ -5,9 +5,10 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config, ConfigInput } from "../../../src/config/schema.js";
-import { Daemon, MQTT_DOWN_PROBLEM_MS, TEST_ALERT_MS, TICK_MS, type DaemonDeps, type ModelHandle } from "../../../src/daemon/daemon.js";
+import { Daemon, MAX_ALERT_GRACE_MS, MQTT_DOWN_PROBLEM_MS, TEST_ALERT_MS, TICK_MS, type DaemonDeps, type ModelHandle } from "../../../src/daemon/daemon.js";
 import { createAdaptation, type DeviceAdaptation } from "../../../src/daemon/build.js";
-import { ConfigError } from "../../../src/errors.js";
+import { ConfigError, OutputError } from "../../../src/errors.js";
+import type { AlertEvent } from "../../../src/outputs/sink.js";
 import type { AdaptedStats } from "../../../src/features/normalise.js";
 import { DEFAULT_FEATURE_SPEC, staticDims, type FeatureSpec } from "../../../src/features/spec.js";
 import type { LoadedBundle } from "../../../src/model/bundle.js";
@@ -67,6 +68,8 @@ interface HarnessOptions {
   watchdogMs?: number | null;
   /** Each loaded model's adaptation (none when absent), as createDaemonDeps gives it. */
   adaptation?: (cfg: Config) => Promise<DeviceAdaptation | null>;
+  /** Seams replaced for one test (a GPIO that cannot open, a broker sink that cannot start, …). */
+  deps?: Partial<DaemonDeps>;
 }
 
 async function harness(cfg: Config = config(), opts: HarnessOptions = {}): Promise<Harness> {
@@ -103,6 +106,7 @@ async function harness(cfg: Config = config(), opts: HarnessOptions = {}): Promi
       ),
     createMqtt: async () => mqtt,
     reloadConfig: async () => cfg,
+    ...opts.deps,
   };
   const daemon = new Daemon(cfg, deps);
   running.push(daemon);
@@ -340,7 +344,121 @@ describe("Daemon", () => {
     expect(h.notifier.messages).toContain("STOPPING=1");
   });
 
-  it("a start that fails leaves the outputs off", async () => {
+  it("a GPIO that cannot open is a problem, not a reason to stay deaf: detection and MQTT alerts go on", async () => {
+    const h = await harness(config(), {
+      deps: {
+        createIndicator: async () => {
+          throw new OutputError("GPIO_UNAVAILABLE", "cannot export GPIO 17: no such device");
+        },
+      },
+    });
+    expect(h.daemon.snapshot().problems.gpio_unavailable).toMatch(/GPIO 17/);
+    expect(h.mqtt.problems.find((p) => p.code === "gpio_unavailable")).toMatchObject({ active: true });
+    h.clf.angry = 0.95;
+    await h.feed(8);
+    expect(starts(h)).toHaveLength(1);
+    expect(h.mqtt.lastStatus?.problems).toContain("gpio_unavailable");
+  });
+
+  it("an MQTT sink that cannot start is a problem: the LED and buzzer still alert", async () => {
+    const h = await harness(config(), {
+      deps: {
+        createMqtt: async () => {
+          throw new OutputError("MQTT_TLS_FILE", "cannot read the MQTT TLS ca file /nope");
+        },
+      },
+    });
+    expect(h.daemon.snapshot().problems.mqtt_unavailable).toMatch(/TLS/);
+    h.clf.angry = 0.95;
+    await h.feed(8);
+    expect(h.daemon.snapshot().alertId).not.toBeNull();
+    expect(h.gpio.isOn("led")).toBe(true);
+    expect(h.gpio.isOn("buzzer")).toBe(true);
+    expect(h.mqtt.alerts).toEqual([]);
+  });
+
+  it("a broken stream ends an open alert at once (audio_lost): LED and buzzer off, end published", async () => {
+    const h = await harness();
+    h.clf.angry = 0.95;
+    await h.feed(8);
+    expect(starts(h)).toHaveLength(1);
+    expect(h.gpio.isOn("buzzer")).toBe(true);
+    h.source.problem({ code: "mic_exited", message: "arecord was killed by SIGKILL; restarting in 1000 ms", active: true });
+    await flushPromises();
+    expect(ends(h)).toHaveLength(1);
+    expect(ends(h)[0]).toMatchObject({ alertId: starts(h)[0]!.alertId, reason: "audio_lost" });
+    expect(h.mqtt.lastStatus?.state).toBe("IDLE");
+    await h.clock.advanceAsync(1_000);
+    expect(h.gpio.isOn("buzzer")).toBe(false);
+    // (The LED now blinks the mic_exited problem instead of shining the alert.)
+  });
+
+  it("max_alert_s holds by the clock when windows stop coming", async () => {
+    const h = await harness(config({ detect: { max_alert_s: 20 } }));
+    h.clf.angry = 0.95;
+    await h.feed(8);
+    expect(starts(h)).toHaveLength(1);
+    // No audio and no problem from the source: only the clock goes on.
+    await h.clock.advanceAsync(starts(h)[0]!.startedAtMs + 20_000 - h.clock.nowMs());
+    expect(ends(h)).toHaveLength(0);
+    await h.clock.advanceAsync(MAX_ALERT_GRACE_MS + 100);
+    expect(ends(h)).toHaveLength(1);
+    expect(ends(h)[0]!.reason).toBe("max_duration");
+    expect(h.gpio.isOn("buzzer")).toBe(false);
+  });
+
+  it("shows the MQTT sink's delivery problems (outbox failing) and clears them", async () => {
+    const h = await harness();
+    let problems: { code: string; message: string }[] = [{ code: "outbox_failing", message: "alert outbox failing: ENOSPC" }];
+    h.mqtt.deliveryProblems = () => problems;
+    await h.feed(TICK_MS / 1000 + 0.5);
+    expect(h.daemon.snapshot().problems.outbox_failing).toMatch(/ENOSPC/);
+    problems = [];
+    await h.feed(TICK_MS / 1000 + 0.5);
+    expect(h.daemon.snapshot().problems.outbox_failing).toBeUndefined();
+  });
+
+  it("a model that is a fallback raises model_fallback", async () => {
+    const clf = new ScriptedClassifier(DEFAULT_FEATURE_SPEC);
+    const h = await harness(config(), {
+      deps: {
+        loadModel: async () => ({
+          classifier: clf,
+          labels: clf.labels,
+          fallback: "running shipped 1.0 instead: installed current model: CHECKSUM_MISMATCH",
+          info: { name: "shipped", version: "1", sha256: "1".repeat(64) },
+          dispose: () => undefined,
+        }),
+      },
+    });
+    expect(h.daemon.snapshot().problems.model_fallback).toMatch(/CHECKSUM_MISMATCH/);
+    expect(h.mqtt.problems.find((p) => p.code === "model_fallback")).toMatchObject({ active: true });
+  });
+
+  it("ends an alert a killed predecessor left open (interrupted, same id), and journals its own", async () => {
+    const journal: (AlertEvent | null)[] = [];
+    const left: AlertEvent = { phase: "start", alertId: "left-open", startedAtMs: 5, peak: 0.9, mean: 0.8, emotion: "angry", probs: {}, dbfs: -20, test: false };
+    const h = await harness(config(), {
+      deps: {
+        alertJournal: {
+          record: async (e) => {
+            journal.push(e);
+          },
+          recover: async () => left,
+        },
+      },
+    });
+    await flushPromises();
+    expect(h.mqtt.alerts[0]).toMatchObject({ phase: "end", alertId: "left-open", reason: "interrupted", startedAtMs: 5 });
+    expect(journal).toEqual([null]);
+    h.clf.angry = 0.95;
+    await h.feed(8);
+    expect(journal.at(-1)).toMatchObject({ phase: "start", alertId: starts(h)[0]!.alertId });
+    await h.daemon.stop();
+    expect(journal.at(-1)).toBeNull();
+  });
+
+  it("a start whose model cannot load leaves the outputs off", async () => {
     const clock = new FakeClock();
     const gpio = new FakeGpioDriver(clock);
     const logs = captureLogger();
@@ -350,15 +468,20 @@ describe("Daemon", () => {
       log: logs.log,
       notifier: new FakeNotifier(),
       createSource: () => new FakeAudioSource(),
-      loadModel: async () => ({ classifier: clf, labels: clf.labels, info: { name: "x", version: "1", sha256: "" }, dispose: () => undefined }),
+      loadModel: async () => {
+        void clf;
+        throw new Error("CHECKSUM_MISMATCH in every model");
+      },
       createIndicator: async () =>
         new GpioIndicator(gpio, { ...DEFAULT_GPIO_OPTIONS, led: { pin: 17, activeLow: false }, buzzer: null, button: null }, clock, logs.log),
-      createMqtt: async () => {
-        throw new Error("cannot read the MQTT TLS ca file");
-      },
+      createMqtt: async () => mqtt,
       reloadConfig: async () => config(),
     });
-    await expect(d.start()).rejects.toThrow(/TLS/);
+    const mqtt = new FakeMqttOutput();
+    await expect(d.start()).rejects.toThrow(/CHECKSUM_MISMATCH/);
+    // MQTT was up before the model was tried, so the reason got out before the exit.
+    expect(mqtt.problems.find((p) => p.code === "model_unavailable")).toMatchObject({ active: true });
+    expect(mqtt.stopped).toBe(1);
     expect(gpio.line("led").released).toBe(true);
     expect(gpio.isOn("led")).toBe(false);
   });

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -27,7 +28,7 @@ describe("Outbox", () => {
   it("keeps appended records in order until acked, across a reopen", async () => {
     const { log } = captureLogger();
     const outbox = await Outbox.open(dir, LIMITS, log);
-    for (let n = 1; n <= 5; n++) expect(await outbox.append(rec(n))).toEqual({ dropped: [] });
+    for (let n = 1; n <= 5; n++) expect(await outbox.append(rec(n))).toEqual({ dropped: [], durable: true });
     expect(await outbox.ack("e0002")).toBe(true);
     expect(await outbox.ack("e0002")).toBe(false);
     expect(await outbox.ack("nope")).toBe(false);
@@ -95,6 +96,56 @@ describe("Outbox", () => {
     expect(cap.warnings(/corrupt line/).length).toBe(2);
     expect(cap.warnings(/torn last line/).length).toBe(1);
     await outbox.close();
+  });
+
+  it("keeps a valid line written right after a run of NULs (zero-filled blocks have no newline)", async () => {
+    const cap = captureLogger();
+    const path = join(dir, OUTBOX_FILE);
+    const good1 = encodeLine({ op: "add", rec: rec(1) });
+    const good2 = encodeLine({ op: "add", rec: rec(2) });
+    const good3 = encodeLine({ op: "add", rec: rec(3) });
+    await writeFile(path, good1 + "\0".repeat(4096) + good2 + "\0".repeat(7) + "\n" + good3);
+    const outbox = await Outbox.open(dir, LIMITS, cap.log);
+    expect(outbox.pending().map((r) => r.id)).toEqual(["e0001", "e0002", "e0003"]);
+    expect(cap.warnings(/zero-filled/).length).toBe(1);
+    await outbox.close();
+  });
+
+  it("a write the disk refuses still queues the record in memory, says so, and recovers", async () => {
+    const cap = captureLogger();
+    const outbox = await Outbox.open(dir, LIMITS, cap.log);
+    expect(await outbox.append(rec(1))).toEqual({ dropped: [], durable: true });
+    expect(outbox.failure).toBeNull();
+    // A real write failure: the log's path becomes a directory (EISDIR), as root cannot be denied by mode bits.
+    const path = join(dir, OUTBOX_FILE);
+    await outbox.close();
+    const reopened = await Outbox.open(dir, LIMITS, cap.log);
+    await rm(path);
+    await mkdir(path);
+    expect(await reopened.append(rec(2))).toEqual({ dropped: [], durable: false });
+    expect(reopened.failure).toMatch(/EISDIR|directory/);
+    expect(reopened.pending().map((r) => r.id)).toEqual(["e0001", "e0002"]);
+    expect(cap.warnings(/cannot write/).length).toBe(1);
+    // An ack that cannot be written still removes the record: the broker has it.
+    expect(await reopened.ack("e0001")).toBe(true);
+    expect(reopened.pending().map((r) => r.id)).toEqual(["e0002"]);
+    await rm(path, { recursive: true });
+    expect(await reopened.append(rec(3))).toEqual({ dropped: [], durable: true });
+    expect(reopened.failure).toBeNull();
+    expect(reopened.pending().map((r) => r.id)).toEqual(["e0002", "e0003"]);
+    await reopened.close();
+  });
+
+  it("an in-memory outbox (directory unusable) queues, bounds and acks, and reports why", async () => {
+    const cap = captureLogger();
+    const outbox = Outbox.inMemory(join(dir, "nope"), { maxEvents: 2, maxBytes: 1_000_000 }, cap.log, new Error("EROFS: read-only file system"));
+    expect(outbox.failure).toMatch(/EROFS.*memory only/);
+    for (let n = 1; n <= 3; n++) expect((await outbox.append(rec(n))).durable).toBe(false);
+    expect(outbox.pending().map((r) => r.id)).toEqual(["e0002", "e0003"]);
+    expect(await outbox.ack("e0002")).toBe(true);
+    expect(outbox.pending().map((r) => r.id)).toEqual(["e0003"]);
+    await outbox.close();
+    expect(existsSync(join(dir, "nope"))).toBe(false);
   });
 
   it("checksums catch a changed line and accept an intact one", () => {
