@@ -5,7 +5,10 @@
 #
 #   scripts/detector-runs.sh CORPORA_DIR RUNS_DIR [GROUP...]
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
-#     GROUP        floor | candidates | loco   (default: floor candidates)
+#     GROUP        floor | candidates | loco-lr | loco-pgru   (default: floor candidates)
+#                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
+#                  classes) on all the others and the sound corpora, test on it; summarise with
+#                  node scripts/loco-table.mjs RUNS/loco-ARCH-*.json
 #
 # The held-out split ("LOCO-3"): speech corpora ravdess (English), casia (Mandarin) and emodb
 # (German), sound corpora sased (laughter, cough, throat clearing, …) and esc10 (sneeze, baby cry,
@@ -108,6 +111,23 @@ for g in "${groups[@]}"; do
       train loco3-pgru-home --arch pgru --classes home --epochs 12
       train loco3-gru-home --arch gru --classes home --epochs 12
       train loco3-pegru-home --arch pegru --classes home --epochs 12 ;;
+    loco-*)
+      arch=${g#loco-}
+      for s in crema-d ravdess emodb nemo ased casia baved emospeech; do
+        name="loco-$arch-$s"
+        data=()
+        for c in crema-d ravdess emodb nemo ased casia baved emospeech donateacry kitchen20 sased esc10 urbansound snoring screams; do data+=(--data "$corpora/$c"); done
+        if [ ! -f "$runs/$name/run.json" ]; then
+          echo "$(date -u +%FT%TZ) train $name"
+          extra=()
+          [ "$arch" = lr ] && extra=(--batch 128 --lr 0.01 --epochs 8) || extra=(--epochs 10)
+          "${ew[@]}" train --arch "$arch" --classes home "${data[@]}" --test-corpus "$s" --test-corpus screams:0.5 \
+            --noise "$noise" --augment 1 --seed 1 "${extra[@]}" --out "$runs/$name" > "$runs/$name.log" 2>&1 || { echo "FAIL $name"; continue; }
+        fi
+        if [ ! -s "$runs/$name.json" ]; then
+          "${ew[@]}" eval --model "$runs/$name" "${data[@]}" --held-out --json > "$runs/$name.json" 2> "$runs/$name.eval.log" || echo "eval failed: $name"
+        fi
+      done ;;
     *) echo "unknown group $g"; exit 64 ;;
   esac
 done
