@@ -289,14 +289,14 @@ async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDi
   let rows: ManifestRow[] = [];
   for (const dir of dirs) rows.push(...(await readCorpusDir(dir)));
   const isHeldOut = heldOutRows(splitMeta, rows);
+  // Rows the scored model itself trained on (its own record, over all rows as its trainer saw them).
+  const ownHeldOut = heldOutRows(meta, rows);
   if (heldOut && !isHeldOut) {
     throw new UsageError(`--held-out: bundle ${splitMeta.name} ${splitMeta.version} left no corpus out of training (training.test_corpora is empty)`);
   }
   rows = rows.filter((r) => reportable(r.label) && (!heldOut || isHeldOut!(r)));
   if (rows.length === 0) throw new UsageError(`no clips to score${heldOut ? ` in the held-out corpora ${left.join(", ")}` : ""}`);
-  // Rows the scored model itself trained on (its own record, whatever split selects the rows).
   const trained = new Set(meta.training.corpora.map((c) => c.name));
-  const ownHeldOut = heldOutRows(meta, rows);
   const seen = [...new Set(rows.filter((r) => trained.has(r.corpus) && !ownHeldOut?.(r)).map((r) => r.corpus))];
   if (seen.length > 0) process.stderr.write(`earwitness eval: warning: ${meta.name} was trained on ${seen.join(", ")}: those rows are not unseen corpora\n`);
   const bar = progressBar();

@@ -230,3 +230,74 @@ describe("earwitness eval padding and adaptation", () => {
     expect(withSpeakers.report.adapted?.files).toBe(12);
   });
 });
+
+describe("earwitness eval --data (per corpus, pooled, held-out)", () => {
+  interface Metrics {
+    files: number;
+    danger_files: number;
+    danger: { auc: number | null; recall_at_precision_0_8: number };
+    emotions6: unknown;
+  }
+  interface CorporaReport {
+    held_out: string[] | null;
+    unadapted: { pooled: Metrics; per_corpus: Record<string, Metrics> };
+    adapted: { pooled: Metrics; per_corpus: Record<string, Metrics> };
+  }
+  let sounds: string;
+
+  beforeAll(async () => {
+    sounds = path.join(dir, "sounds");
+    await mkdir(sounds, { recursive: true });
+    const lines = ["path,label,speaker"];
+    ["laughter", "cough", "scream", "infant_cry", "scream"].forEach((label, i) => lines.push(`${label}-${i}.wav,${label},`));
+    for (const [i, label] of ["laughter", "cough", "scream", "infant_cry", "scream"].entries()) {
+      await writeFile(path.join(sounds, `${label}-${i}.wav`), encodeWav([hissOrMurmur(12_000, 0.1 + 0.05 * i, i % 2 === 0, 40 + i)], 16_000, "pcm16"));
+    }
+    await writeFile(path.join(sounds, "manifest.csv"), lines.join("\n") + "\n");
+  });
+
+  it("scores speech and sound corpora together: every clip counts for danger, sounds as negatives and screams as positives", { timeout: 120_000 }, async () => {
+    const r = await run(["--model", plainBundle, "--data", corpus, "--data", sounds, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as CorporaReport;
+    expect(Object.keys(report.unadapted.per_corpus).sort()).toEqual(["sounds", "synth"]);
+    // synth: 13 clips (the "sad" row counts: danger is judged on every clip), 8 of them angry/fear.
+    expect(report.unadapted.per_corpus["synth"]).toMatchObject({ files: 13, danger_files: 8 });
+    expect(report.unadapted.per_corpus["sounds"]).toMatchObject({ files: 5, danger_files: 2 });
+    expect(report.unadapted.pooled).toMatchObject({ files: 18, danger_files: 10 });
+    const auc = report.unadapted.pooled.danger.auc!;
+    expect(auc).toBeGreaterThanOrEqual(0);
+    expect(auc).toBeLessThanOrEqual(1);
+    // A model without the six emotions has no six-emotion figures.
+    expect(report.unadapted.pooled.emotions6).toBeNull();
+    expect(report.adapted.pooled.files).toBe(18);
+    expect(report.held_out).toBeNull();
+  });
+
+  it("--held-out scores only what the bundle left out, and refuses a bundle that left nothing out", { timeout: 120_000 }, async () => {
+    const loco = path.join(dir, "loco-bundle");
+    await makeTinyBundle(loco, { labels: LABELS });
+    await editBundleJson(loco, (meta) => {
+      const t = meta.training as Record<string, unknown>;
+      t.corpora = [
+        { name: "synth", licence: "test", clips: 16 },
+        { name: "sounds", licence: "test", clips: 5 },
+      ];
+      t.test_corpora = ["sounds"];
+      t.seed = 1;
+    });
+    const r = await run(["--model", loco, "--data", corpus, "--data", sounds, "--held-out", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as CorporaReport;
+    expect(Object.keys(report.unadapted.per_corpus)).toEqual(["sounds"]);
+    expect(report.held_out).toEqual(["sounds"]);
+    // The same rows when another model is scored on this bundle's split.
+    const other = await run(["--model", plainBundle, "--data", corpus, "--data", sounds, "--held-out-of", loco, "--json"]);
+    expect(other.code, other.stderr).toBe(0);
+    expect(Object.keys((JSON.parse(other.stdout) as CorporaReport).unadapted.per_corpus)).toEqual(["sounds"]);
+
+    const refused = await run(["--model", plainBundle, "--data", corpus, "--held-out"]);
+    expect(refused.code).toBe(64);
+    expect(refused.stderr).toMatch(/left no corpus out of training/);
+  });
+});
