@@ -139,6 +139,20 @@ export function classSet(name: ClassSetName, labels?: string[], danger?: string[
   };
 }
 
+/**
+ * The emotions a model's danger classes stand for, for building and scoring streams: the
+ * emotions among them as they are, and angry and fear for the `danger` class of a danger-vs-rest
+ * model. (Screams are danger whatever a model outputs: isDangerLabel.)
+ */
+export function dangerEmotionsOf(dangerClasses: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const c of dangerClasses) {
+    if (c === DANGER_CLASS) HOME_DANGER.filter((l) => l !== SCREAM_LABEL).forEach((l) => out.add(l));
+    else if (labelKind(c) === "emotion") out.add(c);
+  }
+  return [...out];
+}
+
 /** Is a manifest label danger for streams and reports? Emotions by the given danger classes, screams always. */
 export function isDangerLabel(label: string, dangerClasses: readonly string[]): boolean {
   const kind = labelKind(label);

@@ -10,6 +10,7 @@ import { loadAudioFile } from "../audio/load.js";
 import type { Config } from "../config/schema.js";
 import { buildPipeline, createClassifier, newRunningAdaptation } from "../daemon/build.js";
 import type { LoadedBundle } from "../model/bundle.js";
+import { dangerEmotionsOf } from "../label-map.js";
 import { heldOutRows, validationRows } from "../train/corpus-report.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { buildHomeStream, HOME_STREAM_DEFAULTS, type HomeMix } from "./home-stream.js";
@@ -106,7 +107,9 @@ export function alertsOf(
 
 export async function runQuality(o: QualityOptions): Promise<QualityResults> {
   const made = createClassifier(o.bundle);
-  const dangerLabels = o.config.detect.danger.labels as string[];
+  // The emotions that are danger in the streams: what the configured danger classes stand for
+  // (a danger-vs-rest model's "danger" class stands for angry and fear; screams always are).
+  const dangerLabels = dangerEmotionsOf(o.config.detect.danger.labels as string[]);
   const reports: StreamReport[] = [];
   const traces: SweepTrace[] = [];
   const scores = new Map<string, { scores: StreamScore[]; seconds: number }>();

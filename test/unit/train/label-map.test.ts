@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { LABEL_VOCABULARY } from "../../../src/constants.js";
-import { classSet, isDangerLabel, labelKind, SOUND_LABELS } from "../../../src/label-map.js";
+import { classSet, dangerEmotionsOf, isDangerLabel, labelKind, SOUND_LABELS } from "../../../src/label-map.js";
 
 describe("label map", () => {
   it("knows every label of every corpus manifest in ../shared/data", async () => {
@@ -73,5 +73,12 @@ describe("label map", () => {
     expect(isDangerLabel("scream", ["angry", "fear"])).toBe(true);
     expect(isDangerLabel("sad", ["angry", "fear"])).toBe(false);
     expect(isDangerLabel("gun_shot", ["angry", "fear"])).toBe(false);
+  });
+
+  it("the emotions a model's danger classes stand for: a danger-vs-rest model's class means angry and fear", () => {
+    expect(dangerEmotionsOf(["angry", "fear"])).toEqual(["angry", "fear"]);
+    expect(dangerEmotionsOf(["danger"])).toEqual(["angry", "fear"]);
+    expect(dangerEmotionsOf(["angry", "fear", "scream"])).toEqual(["angry", "fear"]);
+    expect(dangerEmotionsOf(["fear"])).toEqual(["fear"]);
   });
 });
