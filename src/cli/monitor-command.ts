@@ -71,7 +71,8 @@ export function renderFrame(view: MonitorView, opts: { width?: number; color?: b
     lines.push(view.disconnected ? "" : "waiting for the daemon…");
   } else {
     const sinceS = Math.max(0, Math.round(((opts.nowMs ?? Date.parse(s.at)) - Date.parse(s.since)) / 1000));
-    const arming = s.armed ? paint("armed", "32", color) : s.muted_until ? paint(`MUTED until ${clock(s.muted_until)}`, "33", color) : paint("DISARMED", "1;33", color);
+    // Mute and Armed are independent: a muted unit stays armed and listens again when the mute ends.
+    const arming = !s.armed ? paint("DISARMED", "1;33", color) : s.muted_until ? paint(`MUTED until ${clock(s.muted_until)}`, "33", color) : paint("armed", "32", color);
     lines.push(
       `state    ${paint(pad(s.state, 8), STATE_COLOR[s.state] ?? "0", color)} for ${sinceS} s   ${arming}${s.acknowledged ? "   acknowledged" : ""}${s.ready ? "" : "   (not ready)"}`,
     );

@@ -32,6 +32,7 @@ import { mqttPassword } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
 import { Microphone } from "../audio/microphone.js";
+import { strongestEmotion } from "../detect/danger.js";
 import type { DetectEvent } from "../detect/state-machine.js";
 import { describeError, EarwitnessError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -39,7 +40,7 @@ import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
 import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../outputs/gpio/indicator.js";
 import { loadOnoffDriver, type LineSpec } from "../outputs/gpio/line.js";
 import type { Command } from "../outputs/mqtt/commands.js";
-import type { ModelInfo, ProblemReport, TelemetrySample } from "../outputs/mqtt/contract.js";
+import type { AlertEndReasonName, ModelInfo, ProblemReport, TelemetrySample } from "../outputs/mqtt/contract.js";
 import { MqttSink, type CommandHandler } from "../outputs/mqtt/mqtt-sink.js";
 import { notifyAll, type AlertEvent, type AlertSink, type DetectorStateName, type DeviceStatus } from "../outputs/sink.js";
 import { Pipeline, type WindowClassifier, type WindowJob, type WindowResult } from "../pipeline.js";
@@ -133,7 +134,10 @@ export interface DaemonSnapshot {
   running: boolean;
   ready: boolean;
   state: DetectorStateName;
+  /** The Armed switch. */
   armed: boolean;
+  /** Armed and not muted: alerts can be raised. */
+  listening: boolean;
   mutedUntilMs: number | null;
   acknowledged: boolean;
   problems: Record<string, string>;
@@ -183,6 +187,7 @@ export class Daemon {
   // control state
   private armed = true;
   private mutedUntilMs: number | null = null;
+  private muteMinutes = 0;
   private acknowledged = false;
   private readonly problems = new Map<string, string>();
   private publishedDanger = 0;
@@ -270,7 +275,7 @@ export class Daemon {
     this.statusSocket = null;
     this.queue.takeAll();
     // An alert still open is ended, so a consumer never waits forever for its end.
-    if (this.pipeline && this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
+    if (this.pipeline && this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, "stopped");
     await this.alertChain;
     // MQTT first (it flushes the outbox within its timeout and publishes offline), then GPIO off.
     await this.mqtt?.stop().catch((err: unknown) => this.log.error({ err }, "stopping MQTT failed"));
@@ -398,7 +403,7 @@ export class Daemon {
     const oldModel = this.model;
     // An alert open in the old pipeline ends here; the new decision half starts in IDLE.
     const old = this.pipeline;
-    if (old) this.handleEvents(old.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
+    if (old) this.handleEvents(old.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, "reloaded");
     this.config = swap.config;
     this.model = swap.model;
     const carried = this.queue.takeAll();
@@ -460,7 +465,7 @@ export class Daemon {
     if (this.pipeline) {
       this.log.info("audio stream restarted: detection starts afresh");
       this.queue.takeAll();
-      if (this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? startMs), null);
+      if (this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? startMs), null, "audio_restarted");
     }
     this.streamBroken = false;
     this.streamEndMs = startMs;
@@ -499,8 +504,8 @@ export class Daemon {
     const jobs = this.queue.takeAll();
     if (jobs.length === 0) return;
     const clock = this.deps.clock;
-    if (!this.armedNow()) {
-      // Disarmed: no inference, no decisions; keep the level for telemetry.
+    if (!this.listeningNow()) {
+      // Disarmed or muted: no inference, no decisions; keep the level for telemetry.
       this.lastResult = null;
       this.lastDbfs = jobs[jobs.length - 1]!.dbfs;
       this.keepAlive();
@@ -567,7 +572,8 @@ export class Daemon {
     notifier.watchdog();
   }
 
-  private handleEvents(events: DetectEvent[], r: WindowResult | null): void {
+  /** `resetReason`: why the daemon reset the detector, published as the end's `end_reason`. */
+  private handleEvents(events: DetectEvent[], r: WindowResult | null, resetReason: AlertEndReasonName = "stopped"): void {
     for (const e of events) {
       if (e.type === "alert_start") {
         const alert: OpenAlert = { id: randomUUID(), startMs: e.startMs, dbfs: r?.dbfs ?? this.lastDbfs };
@@ -602,6 +608,7 @@ export class Daemon {
           probs: e.probs,
           dbfs: alert.dbfs,
           test: false,
+          endReason: e.reason === "reset" ? resetReason : e.reason,
         });
       }
     }
@@ -651,7 +658,7 @@ export class Daemon {
         this.mute(c.minutes);
         return;
       case "unmute":
-        this.arm();
+        this.unmute();
         return;
       case "test":
         this.testAlert();
@@ -709,39 +716,44 @@ export class Daemon {
     this.log.info({ model: model.info.name }, "voice adaptation reset: learning this unit's voice and room again from now");
   }
 
+  /** The Armed switch on. A running mute goes on (mute and Armed are independent). */
   arm(): void {
-    const wasArmed = this.armedNow();
-    this.clearMute();
+    if (this.armed) return;
     this.armed = true;
-    if (wasArmed) return;
-    this.log.info("armed");
-    this.afterArmingChange();
+    this.log.info(this.mutedUntilMs === null ? "armed" : "armed; still muted until the mute ends");
+    this.afterArmingChange("disarmed");
   }
 
+  /** The Armed switch off: no alerts until armed again. A running mute goes on. */
   disarm(): void {
-    const wasArmed = this.armedNow();
-    const wasMuted = this.clearMute();
+    if (!this.armed) return;
     this.armed = false;
-    if (!wasArmed && !wasMuted) return;
     this.log.warn("disarmed: no alerts until armed again");
-    this.afterArmingChange();
+    this.afterArmingChange("disarmed");
   }
 
-  /** A timed disarm: no alerts for `minutes`, then armed again by itself. */
+  /** No alerts for `minutes`, then as before by itself; the Armed switch is not touched. */
   mute(minutes: number): void {
     this.clearMute();
-    // The mute ends armed, whatever the state before it ("mute for N minutes, then re-arm").
-    this.armed = true;
     const ms = minutes * 60_000;
     this.mutedUntilMs = this.deps.clock.nowMs() + ms;
+    this.muteMinutes = minutes;
     this.muteTimer = this.deps.clock.setTimeout(() => {
       this.muteTimer = null;
       this.mutedUntilMs = null;
-      this.log.info("mute over: armed again");
-      this.afterArmingChange();
+      this.muteMinutes = 0;
+      this.log.info(this.armed ? "mute over: listening again" : "mute over; still disarmed");
+      this.afterArmingChange("muted");
     }, ms);
     this.log.warn({ minutes }, "muted: no alerts until the mute ends");
-    this.afterArmingChange();
+    this.afterArmingChange("muted");
+  }
+
+  /** Ends a running mute now. */
+  unmute(): void {
+    if (!this.clearMute()) return;
+    this.log.info(this.armed ? "unmuted: listening again" : "unmuted; still disarmed");
+    this.afterArmingChange("muted");
   }
 
   /** Returns whether a mute was running. */
@@ -750,17 +762,19 @@ export class Daemon {
     this.muteTimer = null;
     const wasMuted = this.mutedUntilMs !== null;
     this.mutedUntilMs = null;
+    this.muteMinutes = 0;
     return wasMuted;
   }
 
-  private armedNow(): boolean {
+  /** Alerts can be raised: armed and not muted. */
+  private listeningNow(): boolean {
     return this.armed && this.mutedUntilMs === null;
   }
 
-  private afterArmingChange(): void {
+  private afterArmingChange(resetReason: AlertEndReasonName): void {
     // Both ways, the detector starts from IDLE: disarming ends an open alert, arming forgets
     // whatever half-suspicion was left from before.
-    if (this.pipeline) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
+    if (this.pipeline) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, resetReason);
     if (this.lastState !== "IDLE") {
       this.lastState = "IDLE";
       this.sinceMs = this.deps.clock.nowMs();
@@ -777,7 +791,7 @@ export class Daemon {
     this.emitAlert({ phase: "start", ...base });
     const timer = this.deps.clock.setTimeout(() => {
       this.testTimers.delete(timer);
-      this.emitAlert({ phase: "end", ...base, endedAtMs: this.deps.clock.nowMs() });
+      this.emitAlert({ phase: "end", ...base, endedAtMs: this.deps.clock.nowMs(), endReason: "test_over" });
     }, TEST_ALERT_MS);
     this.testTimers.add(timer);
     return id;
@@ -823,11 +837,14 @@ export class Daemon {
     return {
       state: this.lastState,
       danger: round4(this.lastResult?.smoothed ?? 0),
-      emotion: this.lastResult?.emotion ?? null,
+      emotion: strongestEmotion(this.lastResult?.probs),
+      dangerEmotion: this.lastResult?.emotion ?? null,
       sinceMs: this.sinceMs,
-      armed: this.armedNow(),
+      armed: this.armed,
       mutedUntilMs: this.mutedUntilMs,
+      muteMinutes: this.muteMinutes,
       problems: [...this.problems.keys()].sort(),
+      problemMessages: Object.fromEntries([...this.problems.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
       acknowledged: this.acknowledged,
     };
   }
@@ -844,7 +861,7 @@ export class Daemon {
   private updateSystemdStatus(): void {
     if (!this.deps.notifier.enabled) return;
     const s = this.status();
-    const arming = s.armed ? "armed" : s.mutedUntilMs !== null ? "muted" : "disarmed";
+    const arming = `${s.armed ? "armed" : "disarmed"}${s.mutedUntilMs !== null ? ", muted" : ""}`;
     const problems = s.problems.length > 0 ? `problems: ${s.problems.join(", ")}` : "no problems";
     this.deps.notifier.status(`${s.state}, ${arming}, rtf ${this.rtf.toFixed(3)}, ${problems}`);
   }
@@ -854,7 +871,8 @@ export class Daemon {
       running: this.running,
       ready: this.readySent,
       state: this.lastState,
-      armed: this.armedNow(),
+      armed: this.armed,
+      listening: this.listeningNow(),
       mutedUntilMs: this.mutedUntilMs,
       acknowledged: this.acknowledged,
       problems: Object.fromEntries(this.problems),

@@ -333,11 +333,12 @@ export const checkDaemon: Check = async (ctx) => {
   }
   const s = ctx.daemon.status;
   const problems = Object.entries(s.problems);
-  const arming = s.armed ? "armed" : s.muted_until ? `muted until ${s.muted_until}` : "DISARMED";
+  const arming = `${s.armed ? "armed" : "DISARMED"}${s.muted_until ? `, muted until ${s.muted_until}` : ""}`;
   if (problems.length > 0) {
     return warn("daemon", `${s.state}, ${arming}; problems: ${problems.map(([c, msg]) => `${c} (${msg})`).join("; ")}`, "fix what each problem says; `earwitness monitor` shows them live");
   }
   if (!s.armed) return warn("daemon", `${s.state}, ${arming}: no alerts are raised`, 'arm it: publish {"command":"arm"} on the set topic, or hold the button');
+  if (s.muted_until) return warn("daemon", `${s.state}, ${arming}: no alerts until then`, 'unmute it: publish {"command":"unmute"} on the set topic, or 0 on set/mute');
   return pass("daemon", `${s.state}, ${arming}, no problems, rtf ${ctx.daemon.telemetry.rtf.toFixed(3)}`);
 };
 

@@ -4,6 +4,7 @@
  * MQTT, nor the reverse.
  */
 import type { Logger } from "../log.js";
+import type { AlertEndReasonName } from "./mqtt/contract.js";
 
 export type AlertPhase = "start" | "end";
 
@@ -21,6 +22,8 @@ export interface AlertEvent {
   probs: Record<string, number>;
   dbfs: number;
   test: boolean;
+  /** Only for phase "end": why it ended (contract.ts ALERT_END_REASONS). */
+  endReason?: AlertEndReasonName;
 }
 
 export type DetectorStateName = "IDLE" | "SUSPECT" | "ALERT" | "HOLD" | "COOLDOWN";
@@ -29,11 +32,20 @@ export type DetectorStateName = "IDLE" | "SUSPECT" | "ALERT" | "HOLD" | "COOLDOW
 export interface DeviceStatus {
   state: DetectorStateName;
   danger: number;
+  /** The strongest emotion of the latest analysed window, danger or not; null when none was analysed. */
   emotion: string | null;
+  /** The danger label that weighs most in that window's danger score; null when none is above zero. */
+  dangerEmotion: string | null;
   sinceMs: number;
+  /** The Armed switch; a mute does not change it. */
   armed: boolean;
+  /** When a running mute ends; null when not muted. Detection runs only armed and not muted. */
   mutedUntilMs: number | null;
+  /** The length of the running mute as asked for, minutes; 0 when not muted. */
+  muteMinutes: number;
   problems: string[];
+  /** What each current problem means, by code. */
+  problemMessages: Record<string, string>;
   acknowledged: boolean;
 }
 

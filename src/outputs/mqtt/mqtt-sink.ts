@@ -38,6 +38,8 @@ import {
   type OutgoingTopicMap,
   type ProblemReport,
   type TelemetrySample,
+  type UnitInfo,
+  lastAlertRecordId,
 } from "./contract.js";
 import { parseCommand, type Command } from "./commands.js";
 import { buildDiscoveryMessages, haStatusTopic, HA_STATUS_ONLINE, type DiscoveryMessage } from "./discovery.js";
@@ -79,6 +81,12 @@ export interface MqttOptions {
   keepaliveS: number;
   /** earwitness's version, for HA's device and origin info. */
   softwareVersion: string;
+  /** Which machine this is, published in the state (two units with one device id tell apart). */
+  unit?: UnitInfo;
+  /** HA device info: the board, the origin's support link, the device's "Visit" link. */
+  hwVersion?: string;
+  supportUrl?: string;
+  configurationUrl?: string;
   /** How long start() waits for the first connection before carrying on (default 5000). */
   connectWaitMs?: number;
   /** How long stop() waits for pending alerts to be acknowledged (default 3000). */
@@ -137,9 +145,9 @@ export class MqttSink implements AlertSink {
     return this.client?.connected === true;
   }
 
-  /** Events waiting in the outbox for a PUBACK. */
+  /** Alert events waiting in the outbox for a PUBACK (their retained `alert/last` copies not counted). */
   get pendingAlerts(): number {
-    return this.outbox?.size ?? 0;
+    return this.outbox?.pending().filter((r) => r.topic === "alert").length ?? 0;
   }
 
   start(): Promise<void> {
@@ -176,17 +184,18 @@ export class MqttSink implements AlertSink {
       model: this.options.model,
       thresholds: this.options.thresholds,
     });
-    await outbox.append({
-      id: alertRecordId(event),
-      topic: "alert",
-      payload: encodePayload("alert", payload),
-      createdAtMs: this.deps.clock.nowMs(),
-    });
+    const text = encodePayload("alert", payload);
+    const createdAtMs = this.deps.clock.nowMs();
+    await outbox.append({ id: alertRecordId(event), topic: "alert", payload: text, createdAtMs });
+    // The same event, retained, for consumers that were down when it came (a restarted Home
+    // Assistant). Sent after the event itself, through the outbox too; tests do not replace a
+    // real alert there.
+    if (!event.test) await outbox.append({ id: lastAlertRecordId(event), topic: "alert/last", payload: text, createdAtMs });
     this.kickDrain();
   }
 
   async status(status: DeviceStatus): Promise<void> {
-    this.lastState = encodePayload("state", buildStatePayload(status, this.options.model));
+    this.lastState = encodePayload("state", buildStatePayload(status, this.options.model, this.options.unit));
     this.publishState();
   }
 
@@ -215,6 +224,9 @@ export class MqttSink implements AlertSink {
           model: o.model,
           softwareVersion: o.softwareVersion,
           telemetryEnabled: o.telemetry.enabled,
+          ...(o.supportUrl ? { supportUrl: o.supportUrl } : {}),
+          ...(o.configurationUrl ? { configurationUrl: o.configurationUrl } : {}),
+          ...(o.hwVersion ? { hwVersion: o.hwVersion } : {}),
         })
       : [];
     const tls = await this.readTls();
@@ -485,9 +497,10 @@ export class MqttSink implements AlertSink {
       if (this.client !== client || !outbox || !client.connected) return;
       const next = outbox.pending()[0];
       if (!next) return;
+      const topic = next.topic as OutgoingTopic;
       try {
         await new Promise<void>((resolve, reject) => {
-          client.publish(topicFor(this.root, next.topic as OutgoingTopic), next.payload, { qos: 1, retain: false }, (err) =>
+          client.publish(topicFor(this.root, topic), next.payload, { qos: 1, retain: TOPIC_SPECS[topic]?.retain ?? false }, (err) =>
             err ? reject(err) : resolve(),
           );
         });

@@ -98,14 +98,20 @@ function alertEvent(overrides: Partial<AlertEvent> = {}): AlertEvent {
   };
 }
 
+/** Every entity's config (danger, alert, emotion, mute, …): 15 with telemetry on. */
+const DISCOVERY_COUNT = 15;
+
 const STATUS: DeviceStatus = {
   state: "IDLE",
   danger: 0.05,
   emotion: null,
+  dangerEmotion: null,
   sinceMs: Date.UTC(2025, 5, 1),
   armed: true,
   mutedUntilMs: null,
+  muteMinutes: 0,
   problems: [],
+  problemMessages: {},
   acknowledged: false,
 };
 
@@ -261,7 +267,7 @@ describe(`MqttSink against a real broker`, () => {
     await h.sink.start();
     const filter = `homeassistant/+/${h.options.deviceId}/+/config`;
     const w = await watcher([filter]);
-    const first = await waitFor(() => w.seen.length >= 11 && [...w.seen], "eleven retained discovery configs");
+    const first = await waitFor(() => w.seen.length >= DISCOVERY_COUNT && [...w.seen], "every retained discovery config");
     expect(first.every((s) => s.retain)).toBe(true);
     const topics = first.map((s) => s.topic);
     expect(topics).toContain(`homeassistant/binary_sensor/${h.options.deviceId}/danger/config`);
@@ -275,10 +281,10 @@ describe(`MqttSink against a real broker`, () => {
     const ha = await watcher([]);
     await ha.client.publishAsync("homeassistant/status", "offline", { qos: 1 });
     await sleep(300);
-    expect(w.seen).toHaveLength(11); // offline changes nothing
+    expect(w.seen).toHaveLength(DISCOVERY_COUNT); // offline changes nothing
     await ha.client.publishAsync("homeassistant/status", "online", { qos: 1 });
-    await waitFor(() => w.seen.length >= 22, "discovery republished");
-    expect(new Set(w.seen.slice(11).map((s) => s.topic))).toEqual(new Set(topics));
+    await waitFor(() => w.seen.length >= 2 * DISCOVERY_COUNT, "discovery republished");
+    expect(new Set(w.seen.slice(DISCOVERY_COUNT).map((s) => s.topic))).toEqual(new Set(topics));
   });
 
   it("answers every command on set/result: malformed ones with the reason, good ones after the handler", async () => {

@@ -173,34 +173,60 @@ describe("Daemon", () => {
     expect(h.daemon.snapshot().problems.inference_behind).toBeUndefined();
   });
 
-  it("mute is a timed disarm: no alerts while muted, armed again by itself", async () => {
+  it("mute is timed and apart from Armed: no alerts while muted, the switch stays on, listening again by itself", async () => {
     const h = await harness();
     expect(await h.mqtt.send({ command: "mute", minutes: 1 })).toBeNull();
-    expect(h.mqtt.lastStatus?.armed).toBe(false);
-    expect(h.mqtt.lastStatus?.mutedUntilMs).toBe(h.clock.nowMs() + 60_000);
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, mutedUntilMs: h.clock.nowMs() + 60_000, muteMinutes: 1 });
     h.clf.angry = 0.95;
     await h.feed(10);
     expect(starts(h)).toHaveLength(0);
     expect(h.clf.windowsSeen).toBe(0); // no inference while muted
     await h.feed(55);
-    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, mutedUntilMs: null });
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, mutedUntilMs: null, muteMinutes: 0 });
     await h.feed(6);
     expect(starts(h)).toHaveLength(1);
   });
 
-  it("disarm ends an open alert and suppresses new ones; arm restores", async () => {
+  it("switching Armed on does not end a mute, and a mute does not arm a disarmed unit", async () => {
     const h = await harness();
+    await h.mqtt.send({ command: "mute", minutes: 5 });
+    // Home Assistant's switch shows ON during the mute; pressing it again must not unmute.
+    await h.mqtt.send({ command: "arm" });
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, muteMinutes: 5 });
+    expect(h.mqtt.lastStatus?.mutedUntilMs).not.toBeNull();
+    h.clf.angry = 0.95;
+    await h.feed(10);
+    expect(starts(h)).toHaveLength(0);
+    await h.mqtt.send({ command: "unmute" });
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, mutedUntilMs: null, muteMinutes: 0 });
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(1);
+    expect(ends(h)).toHaveLength(0);
+
+    // Disarmed, then muted: when the mute ends it is still disarmed.
+    await h.mqtt.send({ command: "disarm" });
+    expect(ends(h)).toHaveLength(1);
+    expect(ends(h)[0]?.endReason).toBe("disarmed");
+    await h.mqtt.send({ command: "mute", minutes: 1 });
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: false, muteMinutes: 1 });
+    await h.feed(125);
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: false, mutedUntilMs: null });
+    expect(starts(h)).toHaveLength(1);
+  });
+
+  it("muting during an alert ends it with end_reason muted; the status names the strongest and the danger emotion", async () => {
+    const h = await harness();
+    // Calm speech: the danger score is low and the strongest emotion is not a danger one.
+    h.clf.angry = 0.15;
+    await h.feed(4);
+    expect(h.daemon.status()).toMatchObject({ emotion: "neutral", dangerEmotion: "angry", danger: 0.15 });
     h.clf.angry = 0.95;
     await h.feed(6);
     expect(starts(h)).toHaveLength(1);
-    await h.mqtt.send({ command: "disarm" });
+    expect(h.mqtt.lastStatus).toMatchObject({ emotion: "angry", dangerEmotion: "angry" });
+    await h.mqtt.send({ command: "mute", minutes: 10 });
     expect(ends(h)).toHaveLength(1);
-    expect(h.mqtt.lastStatus).toMatchObject({ armed: false, state: "IDLE" });
-    await h.feed(10);
-    expect(starts(h)).toHaveLength(1);
-    await h.mqtt.send({ command: "arm" });
-    await h.feed(6);
-    expect(starts(h)).toHaveLength(2);
+    expect(ends(h)[0]?.endReason).toBe("muted");
   });
 
   it("ack silences the buzzer, keeps the alert and publishes the acknowledgement", async () => {

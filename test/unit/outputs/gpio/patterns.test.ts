@@ -17,10 +17,13 @@ function status(over: Partial<DeviceStatus> = {}): DeviceStatus {
     state: "IDLE",
     danger: 0,
     emotion: null,
+    dangerEmotion: null,
     sinceMs: WALL0,
     armed: true,
     mutedUntilMs: null,
+    muteMinutes: 0,
     problems: [],
+    problemMessages: {},
     acknowledged: false,
     ...over,
   };
