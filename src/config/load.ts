@@ -11,6 +11,7 @@ import * as z from "zod";
 import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import { ConfigError } from "../errors.js";
 import { formatIssues, formatPath } from "./issues.js";
+import { readMachineId } from "./machine.js";
 import { ConfigFileSchema, resolveConfig, type Config, type ConfigInput, type MqttConfig } from "./schema.js";
 import { unwrapSchema } from "./schema-walk.js";
 
@@ -35,6 +36,8 @@ export interface LoadConfigOptions {
   defaultPath?: string;
   /** Command-line overrides, applied last. */
   overrides?: ConfigInput;
+  /** For the default device_id; read from /etc/machine-id when absent (null: hostname only). */
+  machineId?: string | null;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: string[] };
@@ -45,6 +48,8 @@ export interface ParseConfigOptions {
   /** Names the file in YAML error messages. */
   sourceName?: string;
   overrides?: ConfigInput;
+  /** For the default device_id (hostname + hash); null or absent: the hostname alone. */
+  machineId?: string | null;
 }
 
 /** Loads, merges and validates; throws one ConfigError (INVALID_CONFIG) listing every problem. */
@@ -55,6 +60,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<Config> {
     env: options.env,
     hostname: options.hostname,
     sourceName: path ?? "defaults",
+    machineId: options.machineId !== undefined ? options.machineId : await readMachineId(),
     ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
   });
   if (!result.ok) throw invalidConfig(path ?? "the default configuration", result.issues);
@@ -141,7 +147,7 @@ export function parseConfig(text: string | null, options: ParseConfigOptions): C
     issues.push(`${ENV_MQTT_PASSWORD} is set but mqtt.username is not; set mqtt.username or EARWITNESS_MQTT_USERNAME`);
   }
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
-  return { ok: true, config: resolveConfig(parsed.data, { hostname: options.hostname, mqttPassword: password }) };
+  return { ok: true, config: resolveConfig(parsed.data, { hostname: options.hostname, mqttPassword: password, machineId: options.machineId ?? null }) };
 }
 
 function yamlIssue(sourceName: string, err: YAML.YAMLError): string {
@@ -239,6 +245,8 @@ export interface CheckConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Default for device_id; the machine's hostname by default. */
   hostname?: string;
+  /** With the hostname, the default device_id; /etc/machine-id when absent. */
+  machineId?: string | null;
 }
 
 /**
@@ -248,7 +256,12 @@ export interface CheckConfigOptions {
 export async function checkConfigFile(path: string, options: CheckConfigOptions = {}): Promise<ConfigResult> {
   let config: Config;
   try {
-    config = await loadConfig({ path, env: options.env ?? {}, hostname: options.hostname ?? osHostname() });
+    config = await loadConfig({
+      path,
+      env: options.env ?? {},
+      hostname: options.hostname ?? osHostname(),
+      ...(options.machineId !== undefined ? { machineId: options.machineId } : {}),
+    });
   } catch (err) {
     if (err instanceof ConfigError) return { ok: false, issues: [...err.issues] };
     throw err;

@@ -31,6 +31,7 @@ import { loadConfig } from "../config/load.js";
 import { mqttPassword } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
+import { machineSuffix, readBoardModel, readMachineId } from "../config/machine.js";
 import { Microphone } from "../audio/microphone.js";
 import { strongestEmotion } from "../detect/danger.js";
 import type { DetectEvent } from "../detect/state-machine.js";
@@ -76,6 +77,8 @@ export interface MqttOutput extends AlertSink {
   onCommand(handler: CommandHandler): () => void;
   publishTelemetry(sample: TelemetrySample): Promise<void>;
   publishProblem(problem: ProblemReport): Promise<void>;
+  /** Set while another client seems to use our client id (MqttSink); absent in sinks that cannot tell. */
+  readonly clientIdConflict?: string | null;
 }
 
 export interface DaemonDeps {
@@ -899,6 +902,7 @@ export class Daemon {
     const gpio = this.indicator?.problems() ?? [];
     this.setProblem("gpio_failing", gpio.length > 0 ? gpio.join("; ") : null);
     if (this.mqtt) {
+      this.setProblem("mqtt_client_id_conflict", this.mqtt.clientIdConflict ?? null);
       if (this.mqtt.connected) this.mqttDownSinceMonoMs = null;
       else this.mqttDownSinceMonoMs ??= now;
       const downMs = this.mqttDownSinceMonoMs === null ? 0 : now - this.mqttDownSinceMonoMs;
@@ -1033,6 +1037,9 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
       };
       // config.mqtt.base_topic is already "earwitness/<device_id>"; the sink appends the device id itself.
       const baseTopic = m.base_topic.endsWith(`/${config.device_id}`) ? m.base_topic.slice(0, -(config.device_id.length + 1)) : m.base_topic;
+      // Which machine this is (in the state, so two units with one id can be told apart), and the board for HA.
+      const machineId = await readMachineId();
+      const hwVersion = await readBoardModel();
       return new MqttSink(
         {
           url: m.url!,
@@ -1050,6 +1057,8 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
           outbox: { maxEvents: m.outbox.max_events, maxBytes: m.outbox.max_bytes },
           keepaliveS: m.keepalive_s,
           softwareVersion: options.softwareVersion,
+          unit: { host: hostname(), machine: machineId === null ? "" : machineSuffix(machineId) },
+          ...(hwVersion ? { hwVersion } : {}),
           ...(options.mqttConnectWaitMs !== undefined ? { connectWaitMs: options.mqttConnectWaitMs } : {}),
         },
         { clock, log },

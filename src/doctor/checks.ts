@@ -62,6 +62,8 @@ export interface DoctorContext {
   daemon: { status: StatusMessage; telemetry: TelemetryMessage } | null;
   /** The systemd unit name. */
   unit: string;
+  /** This machine's hash as published in the state's `unit.machine` (config/machine.ts); absent when unknown. */
+  machine?: string;
 }
 
 export type Check = (ctx: DoctorContext) => Promise<CheckResult | CheckResult[]>;
@@ -231,6 +233,56 @@ export const checkMqtt: Check = async (ctx) => {
   }
 };
 
+const IDENTITY_WAIT_MS = 1_500;
+
+/**
+ * Is another unit publishing under this device id? Units installed from one image all said
+ * `raspberrypi` and took each other's MQTT connection for ever. The retained state names the
+ * machine that wrote it (`unit.machine`); retained `online` while no daemon runs here is a hint.
+ */
+export const checkMqttIdentity: Check = async (ctx) => {
+  const name = "mqtt device id";
+  if (!ctx.config) return skippedForConfig(name);
+  const m = ctx.config.mqtt;
+  if (!m.enabled || m.url === null) return pass(name, "MQTT is off");
+  let client;
+  try {
+    client = await connectConfigured(ctx.config, "doctor", ROUND_TRIP_TIMEOUT_MS);
+  } catch (err) {
+    return warn(name, `not checked: ${describeError(err)}`, "see the mqtt check");
+  }
+  const root = mqttRoot(ctx.config);
+  const seen = new Map<string, string>();
+  try {
+    client.on("message", (t, payload, packet) => {
+      if (packet.retain) seen.set(t, payload.toString("utf8"));
+    });
+    await client.subscribeAsync([`${root}/state`, `${root}/availability`], { qos: 1 });
+    await new Promise((r) => setTimeout(r, IDENTITY_WAIT_MS));
+  } catch (err) {
+    return warn(name, `not checked: ${describeError(err)}`, "see the mqtt check");
+  } finally {
+    await endQuietly(client);
+  }
+  const id = ctx.config.device_id;
+  const fix = `give each unit its own device_id in /etc/earwitness/config.yaml (the default, the hostname and a hash of /etc/machine-id, differs per machine), restart it, and remove the old id's entities with \`earwitness mqtt forget --device-id OLD_ID\``;
+  let unit: { host?: unknown; machine?: unknown } | null = null;
+  try {
+    const state = seen.get(`${root}/state`);
+    if (state) unit = (JSON.parse(state) as { unit?: { host?: unknown; machine?: unknown } }).unit ?? null;
+  } catch {
+    unit = null;
+  }
+  if (unit && typeof unit.machine === "string" && unit.machine !== "" && ctx.machine && unit.machine !== ctx.machine) {
+    return fail(name, `another unit (host ${String(unit.host)}, machine ${unit.machine}) publishes under device id "${id}"; this machine is ${ctx.machine}: the two take each other's MQTT connection`, fix);
+  }
+  const online = seen.get(`${root}/availability`) === "online";
+  if (online && !ctx.daemon) {
+    return warn(name, `device id "${id}" is retained as online on the broker, but no daemon runs here: another unit with this id, or this daemon stopped less than a keepalive ago`, fix);
+  }
+  return pass(name, `no other unit publishes under device id "${id}"`);
+};
+
 export const checkModel: Check = async (ctx) => {
   const name = "model";
   if (!ctx.config) return skippedForConfig(name);
@@ -343,7 +395,7 @@ export const checkDaemon: Check = async (ctx) => {
 };
 
 /** Every check, in the order they are shown. */
-export const ALL_CHECKS: readonly Check[] = [checkNode, checkConfig, checkBackend, checkModel, checkMicrophone, checkLevels, checkGpio, checkMqtt, checkSystemd, checkDaemon];
+export const ALL_CHECKS: readonly Check[] = [checkNode, checkConfig, checkBackend, checkModel, checkMicrophone, checkLevels, checkGpio, checkMqtt, checkMqttIdentity, checkSystemd, checkDaemon];
 
 /** Runs the checks one after another; a check that throws is a failure of that check only. */
 export async function runDoctor(ctx: DoctorContext, checks: readonly Check[] = ALL_CHECKS, onResult?: (r: CheckResult) => void): Promise<CheckResult[]> {

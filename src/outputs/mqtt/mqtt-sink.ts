@@ -95,7 +95,26 @@ export interface MqttOptions {
   reconnectPeriodMs?: number;
   /** TCP/TLS + CONNACK timeout of one attempt (default 10000). */
   connectTimeoutMs?: number;
+  /** When short sessions mean another client with our id (defaults: TAKEOVER_DEFAULTS). */
+  takeover?: Partial<TakeoverLimits>;
 }
+
+/**
+ * Two clients with one client id take each other's connection for ever: the broker closes the
+ * older one, which reconnects and closes the other (MQTT 3.1.1 §3.1.4; Mosquitto logs "already
+ * connected, closing old connection"). 3.1.1 gives no reason on the socket, so we infer it: the
+ * broker closing a connection soon after it was made, `count` times within `windowMs`.
+ */
+export interface TakeoverLimits {
+  /** A session closed by the broker within this long after CONNACK counts. */
+  shortSessionMs: number;
+  windowMs: number;
+  count: number;
+  /** A session lasting this long clears the suspicion. */
+  clearAfterMs: number;
+}
+
+export const TAKEOVER_DEFAULTS: TakeoverLimits = { shortSessionMs: 30_000, windowMs: 5 * 60_000, count: 4, clearAfterMs: 2 * 60_000 };
 
 /** The seam to the network; tests may wrap it to reach the client. */
 export type MqttConnectFn = (url: string, options: IClientOptions) => MqttClient;
@@ -130,6 +149,9 @@ export class MqttSink implements AlertSink {
   /** The client the delivery loop is running for, or null when no loop runs. */
   private drainingFor: MqttClient | null = null;
   private reportedOffline = false;
+  private connectedAtMonoMs: number | null = null;
+  private shortSessionsMonoMs: number[] = [];
+  private conflict: string | null = null;
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -143,6 +165,26 @@ export class MqttSink implements AlertSink {
   /** True while the broker connection is up. */
   get connected(): boolean {
     return this.client?.connected === true;
+  }
+
+  /**
+   * Set while the connection keeps being taken away soon after it is made: another client (a
+   * second unit with the same device id, most likely) uses our client id. Null otherwise.
+   */
+  get clientIdConflict(): string | null {
+    const since = this.connectedAtMonoMs;
+    if (this.conflict !== null && since !== null && this.client?.connected === true) {
+      if (this.deps.clock.monotonicMs() - since >= this.takeoverLimits().clearAfterMs) {
+        this.log.info("the MQTT connection has held; the client id conflict seems over");
+        this.conflict = null;
+        this.shortSessionsMonoMs = [];
+      }
+    }
+    return this.conflict;
+  }
+
+  private takeoverLimits(): TakeoverLimits {
+    return { ...TAKEOVER_DEFAULTS, ...this.options.takeover };
   }
 
   /** Alert events waiting in the outbox for a PUBACK (their retained `alert/last` copies not counted). */
@@ -361,6 +403,7 @@ export class MqttSink implements AlertSink {
     const client = this.client;
     if (!client) return;
     this.reportedOffline = false;
+    this.connectedAtMonoMs = this.deps.clock.monotonicMs();
     this.log.info({ url: this.options.url }, "connected to MQTT broker");
     this.publish("availability", AVAILABILITY_ONLINE);
     this.publishDiscovery();
@@ -375,9 +418,27 @@ export class MqttSink implements AlertSink {
   }
 
   private onClose(): void {
+    this.noteSessionEnd();
     if (this.reportedOffline || this.stopping !== null) return;
     this.reportedOffline = true;
     this.log.warn({ url: this.options.url, pendingAlerts: this.pendingAlerts }, "MQTT broker connection lost; reconnecting");
+  }
+
+  private noteSessionEnd(): void {
+    const since = this.connectedAtMonoMs;
+    this.connectedAtMonoMs = null;
+    if (since === null || this.stopping !== null) return;
+    const limits = this.takeoverLimits();
+    const now = this.deps.clock.monotonicMs();
+    if (now - since > limits.shortSessionMs) return;
+    this.shortSessionsMonoMs = [...this.shortSessionsMonoMs.filter((t) => now - t <= limits.windowMs), now];
+    if (this.conflict === null && this.shortSessionsMonoMs.length >= limits.count) {
+      this.conflict =
+        `the broker closed our connection ${this.shortSessionsMonoMs.length} times within ${Math.round(limits.windowMs / 60_000)} min, ` +
+        `each soon after connecting: another client uses the client id "${this.options.clientId}" (a second unit with device_id ` +
+        `"${this.options.deviceId}"?); give each unit its own device_id (or mqtt.client_id), then restart it`;
+      this.log.error({ clientId: this.options.clientId, shortSessions: this.shortSessionsMonoMs.length }, this.conflict);
+    }
   }
 
   private onError(err: Error): void {

@@ -247,7 +247,7 @@ describe("loadConfig and friends (temp files)", () => {
 
   it("uses the default file when it exists, else the defaults", async () => {
     const defaultPath = join(dir, "config.yaml");
-    expect((await loadConfig({ env: {}, hostname: HOST, defaultPath })).device_id).toBe(HOST);
+    expect((await loadConfig({ env: {}, hostname: HOST, defaultPath, machineId: null })).device_id).toBe(HOST);
     await writeFile(defaultPath, "device_id: from-default-file\n");
     expect((await loadConfig({ env: {}, hostname: HOST, defaultPath })).device_id).toBe("from-default-file");
   });

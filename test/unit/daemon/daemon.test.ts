@@ -329,6 +329,18 @@ describe("Daemon", () => {
     expect(h.daemon.snapshot().problems.mqtt_disconnected).toBeUndefined();
   });
 
+  it("publishes a client id conflict the MQTT sink notices as a problem with its message, and clears it", async () => {
+    const h = await harness();
+    h.mqtt.clientIdConflict = 'another client uses the client id "earwitness-raspberrypi"';
+    await h.feed(TICK_MS / 1000 + 1);
+    expect(h.mqtt.lastStatus?.problems).toContain("mqtt_client_id_conflict");
+    expect(h.mqtt.lastStatus?.problemMessages.mqtt_client_id_conflict).toMatch(/another client uses the client id/);
+    expect(h.mqtt.problems.at(-1)).toMatchObject({ code: "mqtt_client_id_conflict", active: true });
+    h.mqtt.clientIdConflict = null;
+    await h.feed(TICK_MS / 1000 + 1);
+    expect(h.mqtt.lastStatus?.problems).not.toContain("mqtt_client_id_conflict");
+  });
+
   it("pings the watchdog only while audio arrives", async () => {
     const h = await harness(config(), { watchdogMs: 2_000 });
     await h.feed(6);
