@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { checkConfigFile, findConfigPath } from "../config/load.js";
+import { NO_OUTPUT_MESSAGE } from "../config/outputs.js";
 import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import type { Logger } from "../log.js";
 import { parse, UsageError } from "./args.js";
@@ -7,7 +8,8 @@ import { parse, UsageError } from "./args.js";
 export const CONFIG_HELP = `earwitness config check [FILE] — validate a configuration file
 
   FILE   default ${DEFAULT_CONFIG_PATH}
-Exit code 0 when valid, 78 (EX_CONFIG) with every problem listed when not.
+Exit code 0 when valid, 78 (EX_CONFIG) with every problem listed when not — including a
+configuration with no output (no GPIO LED or buzzer, MQTT off), on which the daemon refuses to run.
 `;
 
 export async function configCommand(argv: string[], _log: Logger): Promise<number> {
@@ -20,8 +22,9 @@ export async function configCommand(argv: string[], _log: Logger): Promise<numbe
   if (sub !== "check") throw new UsageError(`unknown subcommand "config ${String(sub)}"; known: check`);
   const path = file ?? (await findConfigPath(undefined));
   if (!path) {
-    process.stdout.write(`no config file at ${DEFAULT_CONFIG_PATH}: the built-in defaults apply\n`);
-    return 0;
+    // The built-in defaults have no output: a daemon on them would tell no one.
+    process.stderr.write(`no config file at ${DEFAULT_CONFIG_PATH}: the built-in defaults apply, and they have ${NO_OUTPUT_MESSAGE}\n`);
+    return 78;
   }
   const r = await checkConfigFile(path, { env: process.env, hostname: hostname() });
   if (r.ok) {

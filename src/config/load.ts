@@ -12,6 +12,7 @@ import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import { ConfigError } from "../errors.js";
 import { formatIssues, formatPath } from "./issues.js";
 import { readMachineId } from "./machine.js";
+import { configuredOutputs, NO_OUTPUT_MESSAGE } from "./outputs.js";
 import { ConfigFileSchema, resolveConfig, type Config, type ConfigInput, type MqttConfig } from "./schema.js";
 import { unwrapSchema } from "./schema-walk.js";
 
@@ -267,6 +268,7 @@ export async function checkConfigFile(path: string, options: CheckConfigOptions 
     throw err;
   }
   const issues: string[] = [];
+  if (configuredOutputs(config).length === 0) issues.push(NO_OUTPUT_MESSAGE);
   if (config.mqtt.password_file !== null) {
     try {
       await readPasswordFile(config.mqtt.password_file);

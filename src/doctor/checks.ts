@@ -16,6 +16,7 @@ import type { Config } from "../config/schema.js";
 import type { Levels } from "../audio/levels.js";
 import { checkModelFitsConfig, resolveModelDir } from "../daemon/build.js";
 import type { TelemetryMessage, StatusMessage } from "../daemon/status-socket.js";
+import { configuredOutputs, NO_OUTPUT_MESSAGE } from "../config/outputs.js";
 import { describeError } from "../errors.js";
 import { loadBundle, verifyBundleFiles } from "../model/bundle.js";
 import { resolveSysfsGpio } from "../outputs/gpio/sysfs.js";
@@ -88,8 +89,15 @@ export const checkConfig: Check = async (ctx) => {
   if (ctx.config === null) {
     return fail("config", `${ctx.configPath ?? "configuration"}: ${ctx.configIssues.join("; ")}`, `edit ${ctx.configPath ?? "the config file"}, then run \`earwitness config check\``);
   }
+  if (configuredOutputs(ctx.config).length === 0) {
+    return fail(
+      "config",
+      `${ctx.configPath ?? "no config file, built-in defaults"}: ${NO_OUTPUT_MESSAGE}; the daemon refuses to start`,
+      `set mqtt.enabled: true and mqtt.url, or gpio.led / gpio.buzzer, in ${ctx.configPath ?? "/etc/earwitness/config.yaml"} (or rerun scripts/install.sh --mqtt-url … / --gpio-led …)`,
+    );
+  }
   if (ctx.configPath === null) {
-    return warn("config", "no config file: running on built-in defaults (no GPIO lines, MQTT off)", "copy config/earwitness.example.yaml to /etc/earwitness/config.yaml and edit it");
+    return warn("config", "no config file: running on built-in defaults and overrides from the environment", "copy config/earwitness.example.yaml to /etc/earwitness/config.yaml and edit it");
   }
   return pass("config", `${ctx.configPath} is valid (device ${ctx.config.device_id})`);
 };

@@ -296,9 +296,16 @@ describe("loadConfig and friends (temp files)", () => {
 
   it("checkConfigFile reports config issues and unreadable referenced files", async () => {
     const good = join(dir, "good.yaml");
-    await writeFile(good, "device_id: ok\n");
+    await writeFile(good, "device_id: ok\ngpio: { led: 17 }\n");
     const ok = await checkConfigFile(good, { hostname: HOST });
     expect(ok.ok && ok.config.device_id).toBe("ok");
+
+    // Valid, but it tells no one: a check fails it, as `run` refuses it.
+    const silent = join(dir, "silent.yaml");
+    await writeFile(silent, "device_id: ok\n");
+    const s = await checkConfigFile(silent, { hostname: HOST });
+    expect(s.ok).toBe(false);
+    expect(!s.ok && s.issues).toEqual([expect.stringMatching(/^no output configured: set gpio\.\* or mqtt\.\*/)]);
 
     const bad = join(dir, "bad.yaml");
     await writeFile(bad, "detect:\n  k: 12\n");
@@ -310,6 +317,7 @@ describe("loadConfig and friends (temp files)", () => {
       refs,
       [
         "mqtt:",
+        "  enabled: true",
         "  url: mqtts://broker:8883",
         "  username: u",
         `  password_file: ${join(dir, "missing-pw")}`,
