@@ -5,6 +5,7 @@
  * screen (works in tmux and screen); when stdout is not a terminal it prints one line per sample
  * instead, so it can be piped or logged.
  */
+import { PERMISSION_HINT } from "../config/load.js";
 import { hostname } from "node:os";
 import { loadConfig } from "../config/load.js";
 import { connectStatusSocket, type HelloMessage, type StatusClient, type StatusMessage, type StatusSocketMessage, type TelemetryMessage } from "../daemon/status-socket.js";
@@ -158,7 +159,7 @@ export function explainConnectError(socketPath: string, err: unknown): string {
       return `nothing answers on ${socketPath}: the daemon is not running (systemctl status earwitness; journalctl -u earwitness)`;
     case "EACCES":
     case "EPERM":
-      return `not permitted to open ${socketPath}: join the earwitness group (sudo usermod -aG earwitness $USER, then log in again) or use sudo`;
+      return `not permitted to open ${socketPath}: ${PERMISSION_HINT}`;
     default:
       return `cannot reach the daemon at ${socketPath}: ${err instanceof Error ? err.message : String(err)}`;
   }

@@ -24,6 +24,13 @@ export const ENV_OVERRIDES = {
   EARWITNESS_LOG_LEVEL: "log_level",
 } as const;
 
+/**
+ * What a person running `earwitness config check` or `doctor` without sudo is told when the
+ * installed files (root:earwitness, 0640) are closed to them. The installer adds the installing
+ * user to the group; group membership applies from the next login.
+ */
+export const PERMISSION_HINT = "run with sudo or join group earwitness (sudo usermod -aG earwitness $USER, then log out and in again)";
+
 /** The MQTT password, kept out of files: it lands in `config.mqtt.password`. */
 export const ENV_MQTT_PASSWORD = "EARWITNESS_MQTT_PASSWORD";
 
@@ -88,17 +95,20 @@ async function readConfigText(path: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const issue =
-      code === "ENOENT"
-        ? `config file ${path} does not exist; create it from config/earwitness.example.yaml or omit --config`
-        : code === "EACCES"
-          ? `config file ${path} is not readable by this user (permission denied)`
-          : code === "EISDIR"
-            ? `config file ${path} is a directory, not a file`
-            : `cannot read config file ${path}: ${(err as Error).message}`;
-    throw invalidConfig(path, [issue], err);
+    throw invalidConfig(path, [configReadIssue(path, err)], err);
   }
+}
+
+/** Why a config file could not be read, and what to do (exported for tests: root reads anything). */
+export function configReadIssue(path: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT"
+    ? `config file ${path} does not exist; create it from config/earwitness.example.yaml or omit --config`
+    : code === "EACCES"
+      ? `config file ${path} is not readable by this user (permission denied): ${PERMISSION_HINT}`
+      : code === "EISDIR"
+        ? `config file ${path} is a directory, not a file`
+        : `cannot read config file ${path}: ${(err as Error).message}`;
 }
 
 function invalidConfig(where: string, issues: string[], cause?: unknown): ConfigError {
@@ -221,9 +231,12 @@ export async function readPasswordFile(path: string): Promise<string> {
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
+    const denied = (err as NodeJS.ErrnoException).code === "EACCES";
     throw new ConfigError(
       "PASSWORD_FILE_UNREADABLE",
-      `cannot read mqtt.password_file ${path}: ${(err as Error).message}; create it (mode 0600, owned by the earwitness user) or unset mqtt.password_file`,
+      denied
+        ? `cannot read mqtt.password_file ${path} (permission denied): ${PERMISSION_HINT}`
+        : `cannot read mqtt.password_file ${path}: ${(err as Error).message}; create it (mode 0640, owned by root, group earwitness) or unset mqtt.password_file`,
       { cause: err },
     );
   }
@@ -269,7 +282,8 @@ export async function checkConfigFile(path: string, options: CheckConfigOptions 
   }
   const issues: string[] = [];
   if (configuredOutputs(config).length === 0) issues.push(NO_OUTPUT_MESSAGE);
-  if (config.mqtt.password_file !== null) {
+  // EARWITNESS_MQTT_PASSWORD wins over the file, which is then not read.
+  if (config.mqtt.password_file !== null && config.mqtt.password === null) {
     try {
       await readPasswordFile(config.mqtt.password_file);
     } catch (err) {

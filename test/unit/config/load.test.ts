@@ -345,3 +345,14 @@ describe("loadConfig and friends (temp files)", () => {
     });
   });
 });
+
+describe("permission errors say what to do", () => {
+  it("config file and status socket: run with sudo or join group earwitness", async () => {
+    const { configReadIssue, PERMISSION_HINT } = await import("../../../src/config/load.js");
+    const { explainConnectError } = await import("../../../src/cli/monitor-command.js");
+    const denied = Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" });
+    expect(PERMISSION_HINT).toMatch(/^run with sudo or join group earwitness/);
+    expect(configReadIssue("/etc/earwitness/config.yaml", denied)).toMatch(/permission denied\): run with sudo or join group earwitness/);
+    expect(explainConnectError("/var/lib/earwitness/status.sock", denied)).toMatch(/run with sudo or join group earwitness/);
+  });
+});
