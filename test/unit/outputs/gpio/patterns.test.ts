@@ -78,6 +78,16 @@ describe("indicatorOutputs", () => {
     expect(xs[0]?.mode).toBe("disarmed");
   });
 
+  it("muted (the Armed switch still on): dark like disarmed, heartbeat again when the mute is over", () => {
+    const muted = status({ armed: true, mutedUntilMs: WALL0 + 5_000, muteMinutes: 1 });
+    const during = sample(muted, null, 0, 5_000);
+    expect(onTimes(during)).toEqual([]);
+    expect(during[0]?.mode).toBe("disarmed");
+    const after = sample(muted, null, 5_000, 12_000);
+    expect(after.at(-1)?.mode).toBe("heartbeat");
+    expect(onTimes(after).length).toBeGreaterThan(0);
+  });
+
   it("problem: fast even blink, even when disarmed, and no buzzer", () => {
     for (const armed of [true, false]) {
       const xs = sample(status({ armed, problems: ["microphone silent"] }), null, 0, 2000);
