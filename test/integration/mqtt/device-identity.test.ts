@@ -18,6 +18,8 @@ import { MqttSink, type MqttOptions } from "../../../src/outputs/mqtt/mqtt-sink.
 import type { DeviceStatus } from "../../../src/outputs/sink.js";
 import { captureLogger } from "../../fakes/capture-logger.js";
 import { startBroker, type TestBroker } from "../broker.js";
+import { runCli } from "../daemon/harness.js";
+import { writeFile } from "node:fs/promises";
 import { sleep, waitFor, watch } from "./watcher.js";
 
 let broker: TestBroker;
@@ -148,5 +150,26 @@ describe("two units with one device id, against a real broker", () => {
     cleanups.push(() => after.close());
     await sleep(1_000);
     expect(after.seen.filter((s) => s.retain && s.text !== "")).toEqual([]);
+  });
+
+  it("earwitness mqtt forget (the command) clears another id with this unit's broker settings", async () => {
+    const old = `old-${randomUUID().slice(0, 6)}`;
+    const pub = await watch(broker.url, []);
+    cleanups.push(() => pub.close());
+    await pub.client.publishAsync(`earwitness/${old}/state`, '{"schema":1}', { qos: 1, retain: true });
+    await pub.client.publishAsync(`homeassistant/sensor/${old}/emotion/config`, '{"name":"Emotion"}', { qos: 1, retain: true });
+    const dir = await mkdtemp(join(tmpdir(), "earwitness-forget-cli-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, "config.yaml");
+    await writeFile(file, `device_id: this-unit\nstate_dir: ${dir}\nmqtt: { enabled: true, url: "${broker.url}" }\ngpio: { led: 17 }\n`);
+    const r = await runCli(["mqtt", "forget", "--config", file, "--device-id", old], { HOME: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`cleared 2 retained message(s) of device id "${old}"`);
+    expect(r.stdout).toContain(`earwitness/${old}/state`);
+    expect(r.stdout).toContain(`homeassistant/sensor/${old}/emotion/config`);
+    const after = await watch(broker.url, [`earwitness/${old}/#`, `homeassistant/+/${old}/+/config`]);
+    cleanups.push(() => after.close());
+    await sleep(800);
+    expect(after.seen).toEqual([]);
   });
 });
