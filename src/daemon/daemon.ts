@@ -19,10 +19,10 @@
  * restarted; a dead microphone is raised (`mic_waiting` from its first failure, then `mic_exited`
  * & co.) on MQTT, the LED and STATUS= before and after each such restart (README, "Reliability").
  *
- * Commands (MQTT `set`, the acknowledge button): arm, disarm, mute N minutes (a timed disarm that
- * re-arms by itself, as issue 3 §6 says), unmute, test, ack (buzzer off, the alert stays, the
- * acknowledgement is published in the state), reset_adaptation (forget the learnt voice and room
- * statistics, for a unit moved to another person or room).
+ * Commands (MQTT `set`, the acknowledge button): arm, disarm, mute N minutes (no alerts until the
+ * mute ends by itself; independent of the Armed switch, issue #12), unmute, test, ack (buzzer off,
+ * the alert stays, the acknowledgement is published in the state), reset_adaptation (forget the
+ * learnt voice and room statistics, for a unit moved to another person or room).
  *
  * Privacy: samples live only in memory between the source and the pipeline; nothing here writes
  * or publishes them (telemetry carries probabilities and a level, never samples).
