@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # earwitness installer for Raspberry Pi OS Bookworm (64-bit), Debian and Ubuntu (Jetson).
 #
-#   sudo scripts/install.sh                 install or upgrade, enable and (re)start the service
+#   sudo scripts/install.sh --mqtt-url mqtt://hub:1883 [--mqtt-user U --mqtt-password-file F]
+#                           [--gpio-led 17 --gpio-buzzer 27 --gpio-button 22] [--device-id ID]
+#                                           install or upgrade, enable and (re)start the service
+#   sudo scripts/install.sh                 the same; on a terminal it asks for what it needs
 #   sudo scripts/install.sh --uninstall     remove the app and the unit; keep config, state, user
-#   sudo scripts/install.sh --uninstall --purge   also remove config, state and the user
+#   sudo scripts/install.sh --uninstall --purge   also config, state, the user, and the unit's
+#                                           retained MQTT messages (Home Assistant entities)
 #   scripts/install.sh --dry-run            print every action, change nothing
 #   scripts/install.sh --destdir DIR        install into DIR instead of / (tests, staging a root fs)
+#   --interactive                           ask for the settings even when stdin is not a terminal
+#
+# A new config is written from config/earwitness.example.yaml with these settings filled in
+# (device_id defaults to the hostname and a hash of /etc/machine-id, unique per machine). The
+# service is enabled and started only when `earwitness config check` passes: a unit without an
+# output (no LED or buzzer, MQTT off) protects no one, so it is left stopped and the installer
+# says how to finish. The installing user (SUDO_USER) joins the earwitness group, so
+# `earwitness doctor` and `config check` work without sudo after the next login.
 #
 # Run it from an unpacked earwitness package or a built checkout (it installs the directory it
 # lives in, one level up). Running it again is safe: the config is never overwritten, the user is
@@ -32,10 +44,21 @@ ACTION=install
 PURGE=0
 DRY_RUN=0
 DESTDIR=""
+INTERACTIVE=auto
+DEVICE_ID=""
+MQTT_URL=""
+MQTT_USER=""
+MQTT_PASSWORD_FILE=""
+MQTT_PASSWORD=""
+GPIO_LED=""
+GPIO_BUZZER=""
+GPIO_BUTTON=""
+SETTINGS_GIVEN=0
+RELOGIN_USER=""
 SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 usage() {
-  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 say() { printf 'earwitness-install: %s\n' "$*"; }
@@ -70,6 +93,21 @@ while [ $# -gt 0 ]; do
       shift
       ;;
     --destdir=*) DESTDIR=${1#--destdir=} ;;
+    --interactive) INTERACTIVE=1 ;;
+    --device-id | --mqtt-url | --mqtt-user | --mqtt-password-file | --gpio-led | --gpio-buzzer | --gpio-button)
+      [ $# -ge 2 ] || die "$1 needs a value"
+      case $1 in
+        --device-id) DEVICE_ID=$2 ;;
+        --mqtt-url) MQTT_URL=$2 ;;
+        --mqtt-user) MQTT_USER=$2 ;;
+        --mqtt-password-file) MQTT_PASSWORD_FILE=$2 ;;
+        --gpio-led) GPIO_LED=$2 ;;
+        --gpio-buzzer) GPIO_BUZZER=$2 ;;
+        --gpio-button) GPIO_BUTTON=$2 ;;
+      esac
+      SETTINGS_GIVEN=1
+      shift
+      ;;
     -h | --help)
       usage
       exit 0
@@ -85,9 +123,35 @@ if [ -n "$DESTDIR" ]; then
   [ -n "$DESTDIR" ] || die "--destdir / is the real system: omit --destdir instead"
 fi
 
+validate_settings() {
+  if [ -n "$DEVICE_ID" ] && ! [[ $DEVICE_ID =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ ]]; then
+    die "--device-id '$DEVICE_ID': 1-64 letters, digits, '_' or '-', starting with a letter or digit"
+  fi
+  if [ -n "$MQTT_URL" ] && ! [[ $MQTT_URL =~ ^mqtts?://[^[:space:]\"\\/]+(/[^[:space:]\"\\]*)?$ ]]; then
+    die "--mqtt-url '$MQTT_URL': expected mqtt://host:1883 or mqtts://host:8883"
+  fi
+  if [ -n "$MQTT_USER" ] && ! [[ $MQTT_USER =~ ^[^[:space:]\"\\]+$ ]]; then die "--mqtt-user: no spaces, quotes or backslashes"; fi
+  if [ -n "$MQTT_USER" ] && [ -z "$MQTT_URL" ]; then die "--mqtt-user needs --mqtt-url"; fi
+  if [ -n "$MQTT_PASSWORD_FILE" ]; then
+    [ -n "$MQTT_USER" ] || die "--mqtt-password-file needs --mqtt-user"
+    [ -r "$MQTT_PASSWORD_FILE" ] || die "--mqtt-password-file $MQTT_PASSWORD_FILE cannot be read"
+  fi
+  local pin name
+  for name in GPIO_LED GPIO_BUZZER GPIO_BUTTON; do
+    pin=${!name}
+    if [ -n "$pin" ] && { ! [[ $pin =~ ^[0-9]+$ ]] || [ "$pin" -gt 27 ]; }; then
+      die "--$(echo "${name,,}" | tr _ -) '$pin': a BCM pin number 0-27"
+    fi
+  done
+}
+validate_settings
+
 readonly APP_DIR="$DESTDIR/opt/earwitness"
 readonly ETC_DIR="$DESTDIR/etc/earwitness"
 readonly CONFIG_FILE="$ETC_DIR/config.yaml"
+readonly PASSWORD_FILE="$ETC_DIR/mqtt-password"
+# What the config names: the path on the target system, whatever DESTDIR is.
+readonly PASSWORD_FILE_TARGET=/etc/earwitness/mqtt-password
 readonly KEYS_DIR="$ETC_DIR/trusted-keys"
 readonly STATE_DIR="$DESTDIR/var/lib/earwitness"
 readonly UNIT_FILE="$DESTDIR/etc/systemd/system/earwitness.service"
@@ -248,15 +312,139 @@ install_app() {
   install_launcher
 }
 
+# ─── settings for a new config ────────────────────────────────────────────────────────────────
+
+# The same as src/config/schema.ts defaultDeviceId: the hostname's host part made id-safe, and
+# 6 hex digits of sha256("earwitness\n" + machine-id), so units from one image differ.
+default_device_id() {
+  local host mid="" suffix
+  if [ -n "$DESTDIR" ] && [ -s "$DESTDIR/etc/hostname" ]; then host=$(head -n1 "$DESTDIR/etc/hostname"); else host=$(hostname); fi
+  host=${host%%.*}
+  host=$(printf '%s' "$host" | LC_ALL=C sed 's/[^A-Za-z0-9_-]/-/g; s/^[^A-Za-z0-9]*//' | cut -c1-64)
+  [ -n "$host" ] || host=earwitness
+  if [ -n "$DESTDIR" ]; then
+    if [ -r "$DESTDIR/etc/machine-id" ]; then mid=$(tr -d '[:space:]' <"$DESTDIR/etc/machine-id"); fi
+  elif [ -r /etc/machine-id ]; then
+    mid=$(tr -d '[:space:]' </etc/machine-id)
+  fi
+  if [ -z "$mid" ]; then
+    printf '%s' "$host"
+    return
+  fi
+  suffix=$(printf 'earwitness\n%s' "$mid" | sha256sum | cut -c1-6)
+  printf '%s-%s' "${host:0:57}" "$suffix"
+}
+
+ask() { # prompt default → REPLY
+  local prompt=$1 default=$2
+  if [ -n "$default" ]; then printf '%s [%s]: ' "$prompt" "$default" >&2; else printf '%s: ' "$prompt" >&2; fi
+  IFS= read -r REPLY || REPLY=""
+  [ -n "$REPLY" ] || REPLY=$default
+}
+
+# On a terminal (or --interactive), ask for what a new config needs; flags already given win.
+ask_settings() {
+  say "a new configuration: an alert must reach someone — an MQTT broker (Home Assistant), or an LED or buzzer on the GPIO pins"
+  if [ -z "$DEVICE_ID" ]; then ask "device id (names this unit in MQTT and Home Assistant)" "$(default_device_id)"; DEVICE_ID=$REPLY; fi
+  if [ -z "$MQTT_URL" ]; then ask "MQTT broker URL, e.g. mqtt://homeassistant.local:1883 (empty: no MQTT)" ""; MQTT_URL=$REPLY; fi
+  if [ -n "$MQTT_URL" ] && [ -z "$MQTT_USER" ]; then ask "MQTT user (empty: anonymous)" ""; MQTT_USER=$REPLY; fi
+  if [ -n "$MQTT_USER" ] && [ -z "$MQTT_PASSWORD_FILE" ]; then
+    printf 'MQTT password (not shown): ' >&2
+    IFS= read -r -s MQTT_PASSWORD || MQTT_PASSWORD=""
+    printf '\n' >&2
+  fi
+  if [ -z "$GPIO_LED" ]; then ask "LED on BCM pin (e.g. 17; empty: none)" ""; GPIO_LED=$REPLY; fi
+  if [ -z "$GPIO_BUZZER" ]; then ask "buzzer on BCM pin (e.g. 27; empty: none)" ""; GPIO_BUZZER=$REPLY; fi
+  if [ -z "$GPIO_BUTTON" ]; then ask "acknowledge button on BCM pin (e.g. 22; empty: none)" ""; GPIO_BUTTON=$REPLY; fi
+  validate_settings
+}
+
+# The example config with the settings filled in: only its placeholder lines change (device_id:
+# null, gpio.<line>.pin: null, mqtt enabled/url/username/password_file), so every comment stays.
+render_config() {
+  awk -v dev="$DEVICE_ID" -v url="$MQTT_URL" -v user="$MQTT_USER" -v pwf="$1" \
+    -v led="$GPIO_LED" -v buzzer="$GPIO_BUZZER" -v button="$GPIO_BUTTON" '
+    /^[A-Za-z_]+:/ { section = $1; sub(/:.*/, "", section); line = "" }
+    /^  [a-z_]+:/ { line = $1; sub(/:.*/, "", line) }
+    section == "device_id" && /^device_id: null$/ && dev != "" { print "device_id: " dev; next }
+    section == "gpio" && /^    pin: null$/ && line == "led" && led != "" { print "    pin: " led; next }
+    section == "gpio" && /^    pin: null$/ && line == "buzzer" && buzzer != "" { print "    pin: " buzzer; next }
+    section == "gpio" && /^    pin: null$/ && line == "button" && button != "" { print "    pin: " button; next }
+    section == "mqtt" && /^  enabled: false$/ && url != "" { print "  enabled: true"; next }
+    section == "mqtt" && /^  url: null$/ && url != "" { print "  url: \"" url "\""; next }
+    section == "mqtt" && /^  username: null$/ && user != "" { print "  username: \"" user "\""; next }
+    section == "mqtt" && /^  password_file: null$/ && pwf != "" { print "  password_file: " pwf; next }
+    { print }' "$SRC_DIR/config/earwitness.example.yaml"
+}
+
 install_config() {
   run mkdir -p "$ETC_DIR" "$KEYS_DIR"
+  local group
+  group=$(owner_of_user | cut -d: -f2)
   if [ -e "$CONFIG_FILE" ]; then
     say "keeping the existing $CONFIG_FILE"
-  else
-    run install -m 0640 "$SRC_DIR/config/earwitness.example.yaml" "$CONFIG_FILE"
-    # root owns it, the service's group reads it (it may name MQTT credentials files).
-    run chown "0:$(owner_of_user | cut -d: -f2)" "$CONFIG_FILE"
+    if [ "$SETTINGS_GIVEN" = 1 ]; then warn "--device-id/--mqtt-*/--gpio-* apply to a new config only; edit $CONFIG_FILE instead"; fi
+    return
   fi
+  if [ "$INTERACTIVE" = 1 ] || { [ "$INTERACTIVE" = auto ] && [ "$SETTINGS_GIVEN" = 0 ] && [ "$DRY_RUN" = 0 ] && [ -t 0 ]; }; then ask_settings; fi
+  [ -n "$DEVICE_ID" ] || DEVICE_ID=$(default_device_id)
+  local pwf=""
+  if [ -n "$MQTT_PASSWORD_FILE" ] || [ -n "$MQTT_PASSWORD" ]; then
+    pwf=$PASSWORD_FILE_TARGET
+    printf '+ install -m 0640 (the MQTT password) %s\n' "$PASSWORD_FILE"
+    if [ "$DRY_RUN" = 0 ]; then
+      (
+        umask 077
+        if [ -n "$MQTT_PASSWORD_FILE" ]; then cat "$MQTT_PASSWORD_FILE" >"$PASSWORD_FILE.tmp"; else printf '%s\n' "$MQTT_PASSWORD" >"$PASSWORD_FILE.tmp"; fi
+      )
+      chmod 0640 "$PASSWORD_FILE.tmp"
+      mv "$PASSWORD_FILE.tmp" "$PASSWORD_FILE"
+    fi
+    run chown "0:$group" "$PASSWORD_FILE"
+  fi
+  printf '+ install -m 0640 %s %s (device_id %s%s%s%s)\n' "$SRC_DIR/config/earwitness.example.yaml" "$CONFIG_FILE" "$DEVICE_ID" \
+    "${MQTT_URL:+, mqtt $MQTT_URL}" "${GPIO_LED:+, led $GPIO_LED}" "${GPIO_BUZZER:+, buzzer $GPIO_BUZZER}"
+  if [ "$DRY_RUN" = 0 ]; then
+    render_config "$pwf" >"$CONFIG_FILE.tmp"
+    chmod 0640 "$CONFIG_FILE.tmp"
+    mv "$CONFIG_FILE.tmp" "$CONFIG_FILE"
+  fi
+  # root owns it, the service's group reads it (it may name MQTT credentials files).
+  run chown "0:$group" "$CONFIG_FILE"
+}
+
+# The person installing joins the earwitness group, so `earwitness doctor` and `config check`
+# read the config and reach the status socket without sudo (from their next login).
+add_installing_user() {
+  local u=${SUDO_USER:-}
+  if [ -z "$u" ] || [ "$u" = root ]; then return; fi
+  if ! user_exists "$u"; then
+    warn "SUDO_USER $u does not exist${DESTDIR:+ in $DESTDIR}; not adding it to the $APP_USER group"
+    return
+  fi
+  if user_in_group "$u" "$APP_USER"; then return; fi
+  run usermod "${ROOT_OPT[@]}" --append --groups "$APP_USER" "$u"
+  RELOGIN_USER=$u
+}
+
+# `earwitness config check` of the installed app on the installed config: the service starts
+# only on a configuration that passes (one with an output). Sets CONFIG_PROBLEM otherwise.
+CONFIG_PROBLEM=""
+config_ready() {
+  if [ "$DRY_RUN" = 1 ]; then return 0; fi
+  local out env_pw=()
+  # Files the config names are at their target paths; in a staging tree they are under DESTDIR.
+  # The password is handed over in the environment, which config check prefers to the file.
+  if [ -n "$DESTDIR" ] && [ -r "$PASSWORD_FILE" ]; then env_pw=("EARWITNESS_MQTT_PASSWORD=$(head -n1 "$PASSWORD_FILE")"); fi
+  if out=$(env "${env_pw[@]}" "$NODE_BIN" "$APP_DIR/dist/src/cli/main.js" config check "$CONFIG_FILE" 2>&1); then return 0; fi
+  CONFIG_PROBLEM=$out
+  return 1
+}
+
+not_started() {
+  warn "the service is NOT $1: $CONFIG_FILE does not pass the check:"
+  printf '%s\n' "$CONFIG_PROBLEM" | sed 's/^/    /' >&2
+  warn "set an output (rerun with --mqtt-url URL or --gpio-led PIN on a fresh install, or edit the file), then: sudo earwitness config check && sudo systemctl enable --now earwitness"
 }
 
 install_state() {
@@ -275,11 +463,21 @@ install_unit() {
     mv "$UNIT_FILE.tmp" "$UNIT_FILE"
   fi
   if [ -n "$DESTDIR" ]; then
-    run systemctl --root="$DESTDIR" enable earwitness.service
+    if config_ready; then
+      run systemctl --root="$DESTDIR" enable earwitness.service
+    else
+      not_started enabled
+    fi
     say "--destdir: the running service manager is left alone (no daemon-reload, no start)"
     return
   fi
   run systemctl daemon-reload
+  if ! config_ready; then
+    # A daemon on this config would tell no one (and `run` refuses it): leave it stopped.
+    if systemctl is-active --quiet earwitness.service; then run systemctl stop earwitness.service; fi
+    not_started "started"
+    return
+  fi
   run systemctl enable earwitness.service
   if systemctl is-active --quiet earwitness.service; then
     run systemctl restart earwitness.service || die "earwitness did not restart; see: journalctl -u earwitness -n 50"
@@ -294,11 +492,15 @@ do_install() {
   ensure_dist
   ensure_packages
   ensure_user
+  add_installing_user
   install_app
   install_config
   install_state
   install_unit
-  say "installed. Check it with: earwitness doctor   (logs: journalctl -u earwitness -f)"
+  if [ -n "$RELOGIN_USER" ]; then
+    say "$RELOGIN_USER joined the group $APP_USER: log out and in again (or run: newgrp $APP_USER) so earwitness doctor and config check work without sudo"
+  fi
+  if [ -z "$CONFIG_PROBLEM" ]; then say "installed. Check it with: earwitness doctor   (logs: journalctl -u earwitness -f)"; else say "installed, not running: see the warning above"; fi
   if [ "$DRY_RUN" = 1 ]; then say "dry run: nothing was changed"; fi
 }
 
@@ -325,6 +527,12 @@ do_uninstall() {
   fi
   run rm -f "$UNIT_FILE"
   if [ -z "$DESTDIR" ]; then run systemctl daemon-reload; fi
+  if [ "$PURGE" = 1 ] && [ -f "$APP_DIR/dist/src/cli/main.js" ] && [ -f "$CONFIG_FILE" ]; then
+    # Home Assistant would keep the unit's entities for ever: clear its retained discovery,
+    # state and last alert while the app and the config (with the broker) are still here.
+    run "$(command -v node || echo node)" "$APP_DIR/dist/src/cli/main.js" mqtt forget --config "$CONFIG_FILE" ||
+      warn "could not clear the unit's retained MQTT messages; later: earwitness mqtt forget --device-id ID (from another unit)"
+  fi
   run rm -rf "$APP_DIR" "$APP_DIR.new" "$APP_DIR.old"
   if [ -f "$LAUNCHER" ] && grep -q "Installed by earwitness" "$LAUNCHER"; then run rm -f "$LAUNCHER"; fi
   if [ "$PURGE" = 1 ]; then

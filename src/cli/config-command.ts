@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { checkConfigFile, findConfigPath } from "../config/load.js";
+import { NO_OUTPUT_MESSAGE } from "../config/outputs.js";
 import { checkConfigForStart } from "../daemon/build.js";
 import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import type { Logger } from "../log.js";
@@ -8,7 +9,8 @@ import { parse, UsageError } from "./args.js";
 export const CONFIG_HELP = `earwitness config check [FILE] — validate a configuration file
 
   FILE   default ${DEFAULT_CONFIG_PATH}
-Exit code 0 when valid, 78 (EX_CONFIG) with every problem listed when not.
+Exit code 0 when valid, 78 (EX_CONFIG) with every problem listed when not — including a
+configuration with no output (no GPIO LED or buzzer, MQTT off), on which the daemon refuses to run.
 `;
 
 export async function configCommand(argv: string[], _log: Logger): Promise<number> {
@@ -21,13 +23,13 @@ export async function configCommand(argv: string[], _log: Logger): Promise<numbe
   if (sub !== "check") throw new UsageError(`unknown subcommand "config ${String(sub)}"; known: check`);
   const path = file ?? (await findConfigPath(undefined));
   if (!path) {
-    process.stdout.write(`no config file at ${DEFAULT_CONFIG_PATH}: the built-in defaults apply\n`);
-    return 0;
+    // The built-in defaults have no output: a daemon on them would tell no one.
+    process.stderr.write(`no config file at ${DEFAULT_CONFIG_PATH}: the built-in defaults apply, and they have ${NO_OUTPUT_MESSAGE}\n`);
+    return 78;
   }
-  const checked = await checkConfigFile(path, { env: process.env, hostname: hostname() });
-  // Everything `run` and SIGHUP would refuse (model.dir, the model's labels and feature steps).
-  const startIssues = checked.ok ? await checkConfigForStart(checked.config) : [];
-  const r = startIssues.length > 0 ? { ok: false as const, issues: startIssues } : checked;
+  // With everything `run` and SIGHUP would refuse (model.dir, the model's labels and feature
+  // steps), listed with the rest (no output, unreadable files).
+  const r = await checkConfigFile(path, { env: process.env, hostname: hostname(), startChecks: checkConfigForStart });
   if (r.ok) {
     process.stdout.write(`${path}: valid (device ${r.config.device_id})\n`);
     return 0;

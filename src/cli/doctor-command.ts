@@ -6,6 +6,7 @@ import { createMicrophone } from "../daemon/daemon.js";
 import { runDoctor, doctorExitCode, formatDoctorTable, type DoctorContext } from "../doctor/checks.js";
 import { readDaemonStatus, runCommand } from "../doctor/context.js";
 import { measureLevels } from "../doctor/levels.js";
+import { machineSuffix, readMachineId } from "../config/machine.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { selectBackend } from "../model/backend.js";
@@ -57,6 +58,7 @@ export async function doctorCommand(argv: string[], log: Logger): Promise<number
     configIssues = err.issues.length > 0 ? err.issues : [err.message];
   }
   const clock = systemClock;
+  const machineId = await readMachineId();
   const ctx: DoctorContext = {
     config,
     configPath,
@@ -76,6 +78,7 @@ export async function doctorCommand(argv: string[], log: Logger): Promise<number
     sysfsRoot: DEFAULT_SYSFS_GPIO_ROOT,
     daemon: config ? await readDaemonStatus(config.status_socket) : null,
     unit: (v.unit as string | undefined) ?? "earwitness",
+    ...(machineId === null ? {} : { machine: machineSuffix(machineId) }),
   };
   const tty = !v.json && process.stdout.isTTY === true;
   const results = await runDoctor(ctx, undefined, (r) => {

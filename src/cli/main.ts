@@ -14,6 +14,7 @@ usage: earwitness <command> [options]   (earwitness <command> --help for its opt
   features  extract and cache corpus features before training
   replay    run recordings through the daemon's pipeline and report alerts
   config    check a configuration file
+  mqtt      JSON Schemas of the payloads; forget a device's retained messages on the broker
   model     install, verify, roll back and sign model bundles
   doctor    check this unit: microphone, level, GPIO, MQTT, model, config, systemd
   selftest  a test alert through the LED, the buzzer and MQTT
@@ -32,6 +33,7 @@ const commands: Record<string, () => Promise<Command>> = {
   features: async () => (await import("./features-command.js")).featuresCommand,
   replay: async () => (await import("./replay-command.js")).replayCommand,
   config: async () => (await import("./config-command.js")).configCommand,
+  mqtt: async () => (await import("./mqtt-command.js")).mqttCommand,
   model: async () => (await import("./model-command.js")).modelCommand,
   doctor: async () => (await import("./doctor-command.js")).doctorCommand,
   selftest: async () => (await import("./selftest-command.js")).selftestCommand,

@@ -5,6 +5,7 @@
  * screen (works in tmux and screen); when stdout is not a terminal it prints one line per sample
  * instead, so it can be piped or logged.
  */
+import { PERMISSION_HINT } from "../config/load.js";
 import { hostname } from "node:os";
 import { loadConfig } from "../config/load.js";
 import { connectStatusSocket, type HelloMessage, type StatusClient, type StatusMessage, type StatusSocketMessage, type TelemetryMessage } from "../daemon/status-socket.js";
@@ -71,7 +72,8 @@ export function renderFrame(view: MonitorView, opts: { width?: number; color?: b
     lines.push(view.disconnected ? "" : "waiting for the daemon…");
   } else {
     const sinceS = Math.max(0, Math.round(((opts.nowMs ?? Date.parse(s.at)) - Date.parse(s.since)) / 1000));
-    const arming = s.armed ? paint("armed", "32", color) : s.muted_until ? paint(`MUTED until ${clock(s.muted_until)}`, "33", color) : paint("DISARMED", "1;33", color);
+    // Mute and Armed are independent: a muted unit stays armed and listens again when the mute ends.
+    const arming = !s.armed ? paint("DISARMED", "1;33", color) : s.muted_until ? paint(`MUTED until ${clock(s.muted_until)}`, "33", color) : paint("armed", "32", color);
     lines.push(
       `state    ${paint(pad(s.state, 8), STATE_COLOR[s.state] ?? "0", color)} for ${sinceS} s   ${arming}${s.acknowledged ? "   acknowledged" : ""}${s.ready ? "" : "   (not ready)"}`,
     );
@@ -157,7 +159,7 @@ export function explainConnectError(socketPath: string, err: unknown): string {
       return `nothing answers on ${socketPath}: the daemon is not running (systemctl status earwitness; journalctl -u earwitness)`;
     case "EACCES":
     case "EPERM":
-      return `not permitted to open ${socketPath}: join the earwitness group (sudo usermod -aG earwitness $USER, then log in again) or use sudo`;
+      return `not permitted to open ${socketPath}: ${PERMISSION_HINT}`;
     default:
       return `cannot reach the daemon at ${socketPath}: ${err instanceof Error ? err.message : String(err)}`;
   }

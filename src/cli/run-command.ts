@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { systemClock } from "../clock.js";
 import { loadConfig } from "../config/load.js";
+import { configuredOutputs, NO_OUTPUT_MESSAGE } from "../config/outputs.js";
 import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import { createDaemonDeps, Daemon } from "../daemon/daemon.js";
 import { ConfigError } from "../errors.js";
@@ -18,7 +19,8 @@ export const RUN_HELP = `earwitness run — listen to the microphone and raise a
 
 Signals: SIGHUP reloads the configuration and the model (a bad one is refused and the old one
 keeps running); SIGTERM or SIGINT stop cleanly (outbox flushed, "offline" published, outputs off).
-Exit codes: 0 stopped by a signal, 1 could not start, 70 internal error, 78 invalid configuration.
+Exit codes: 0 stopped by a signal, 1 could not start, 70 internal error, 78 invalid configuration
+(including one with no output: neither a GPIO LED or buzzer nor MQTT).
 `;
 
 /** EX_CONFIG (sysexits.h): systemd's RestartPreventExitStatus can name it. */
@@ -51,6 +53,12 @@ export async function runCommand(argv: string[], log: Logger): Promise<number> {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`earwitness run: invalid configuration, ${err.issues.length} problem(s):\n`);
     process.stderr.write(err.issues.map((i) => `  - ${i}\n`).join("") || `  - ${err.message}\n`);
+    return EXIT_CONFIG;
+  }
+  if (configuredOutputs(config).length === 0) {
+    // Listening without telling anyone is worse than not starting: systemd shows the failure.
+    process.stderr.write(`earwitness run: ${NO_OUTPUT_MESSAGE}; see earwitness config check\n`);
+    log.error(NO_OUTPUT_MESSAGE);
     return EXIT_CONFIG;
   }
   log.level = config.log_level;

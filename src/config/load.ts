@@ -11,6 +11,8 @@ import * as z from "zod";
 import { CONFIG_MAX_BYTES, DEFAULT_CONFIG_PATH } from "../constants.js";
 import { ConfigError } from "../errors.js";
 import { formatIssues, formatPath } from "./issues.js";
+import { readMachineId } from "./machine.js";
+import { configuredOutputs, NO_OUTPUT_MESSAGE } from "./outputs.js";
 import { ConfigFileSchema, resolveConfig, type Config, type ConfigInput, type MqttConfig } from "./schema.js";
 import { unwrapSchema } from "./schema-walk.js";
 
@@ -21,6 +23,13 @@ export const ENV_OVERRIDES = {
   EARWITNESS_MQTT_USERNAME: "mqtt.username",
   EARWITNESS_LOG_LEVEL: "log_level",
 } as const;
+
+/**
+ * What a person running `earwitness config check` or `doctor` without sudo is told when the
+ * installed files (root:earwitness, 0640) are closed to them. The installer adds the installing
+ * user to the group; group membership applies from the next login.
+ */
+export const PERMISSION_HINT = "run with sudo or join group earwitness (sudo usermod -aG earwitness $USER, then log out and in again)";
 
 /** The MQTT password, kept out of files: it lands in `config.mqtt.password`. */
 export const ENV_MQTT_PASSWORD = "EARWITNESS_MQTT_PASSWORD";
@@ -35,6 +44,8 @@ export interface LoadConfigOptions {
   defaultPath?: string;
   /** Command-line overrides, applied last. */
   overrides?: ConfigInput;
+  /** For the default device_id; read from /etc/machine-id when absent (null: hostname only). */
+  machineId?: string | null;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: string[] };
@@ -45,6 +56,8 @@ export interface ParseConfigOptions {
   /** Names the file in YAML error messages. */
   sourceName?: string;
   overrides?: ConfigInput;
+  /** For the default device_id (hostname + hash); null or absent: the hostname alone. */
+  machineId?: string | null;
 }
 
 /** Loads, merges and validates; throws one ConfigError (INVALID_CONFIG) listing every problem. */
@@ -55,6 +68,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<Config> {
     env: options.env,
     hostname: options.hostname,
     sourceName: path ?? "defaults",
+    machineId: options.machineId !== undefined ? options.machineId : await readMachineId(),
     ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
   });
   if (!result.ok) throw invalidConfig(path ?? "the default configuration", result.issues);
@@ -88,17 +102,20 @@ async function readConfigText(path: string): Promise<string> {
     return await readFile(path, "utf8");
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const issue =
-      code === "ENOENT"
-        ? `config file ${path} does not exist; create it from config/earwitness.example.yaml or omit --config`
-        : code === "EACCES"
-          ? `config file ${path} is not readable by this user (permission denied)`
-          : code === "EISDIR"
-            ? `config file ${path} is a directory, not a file`
-            : `cannot read config file ${path}: ${(err as Error).message}`;
-    throw invalidConfig(path, [issue], err);
+    throw invalidConfig(path, [configReadIssue(path, err)], err);
   }
+}
+
+/** Why a config file could not be read, and what to do (exported for tests: root reads anything). */
+export function configReadIssue(path: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT"
+    ? `config file ${path} does not exist; create it from config/earwitness.example.yaml or omit --config`
+    : code === "EACCES"
+      ? `config file ${path} is not readable by this user (permission denied): ${PERMISSION_HINT}`
+      : code === "EISDIR"
+        ? `config file ${path} is a directory, not a file`
+        : `cannot read config file ${path}: ${(err as Error).message}`;
 }
 
 function invalidConfig(where: string, issues: string[], cause?: unknown): ConfigError {
@@ -153,7 +170,7 @@ export function parseConfig(text: string | null, options: ParseConfigOptions): C
     issues.push(`${ENV_MQTT_PASSWORD} is set but mqtt.username is not; set mqtt.username or EARWITNESS_MQTT_USERNAME`);
   }
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
-  return { ok: true, config: resolveConfig(parsed.data, { hostname: options.hostname, mqttPassword: password }) };
+  return { ok: true, config: resolveConfig(parsed.data, { hostname: options.hostname, mqttPassword: password, machineId: options.machineId ?? null }) };
 }
 
 function yamlIssue(sourceName: string, err: YAML.YAMLError): string {
@@ -226,9 +243,12 @@ export async function readPasswordFile(path: string): Promise<string> {
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
+    const denied = (err as NodeJS.ErrnoException).code === "EACCES";
     throw new ConfigError(
       "PASSWORD_FILE_UNREADABLE",
-      `cannot read mqtt.password_file ${path}: ${(err as Error).message}; create it (mode 0600, owned by the earwitness user) or unset mqtt.password_file`,
+      denied
+        ? `cannot read mqtt.password_file ${path} (permission denied): ${PERMISSION_HINT}`
+        : `cannot read mqtt.password_file ${path}: ${(err as Error).message}; create it (mode 0640, owned by root, group earwitness) or unset mqtt.password_file`,
       { cause: err },
     );
   }
@@ -251,6 +271,14 @@ export interface CheckConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Default for device_id; the machine's hostname by default. */
   hostname?: string;
+  /** With the hostname, the default device_id; /etc/machine-id when absent. */
+  machineId?: string | null;
+  /**
+   * Further checks of a configuration that loaded (what `run` would refuse at start: model.dir,
+   * the model's labels and steps); their issues are listed with the others, so one check shows
+   * every problem at once.
+   */
+  startChecks?: (config: Config) => Promise<string[]>;
 }
 
 /**
@@ -260,13 +288,20 @@ export interface CheckConfigOptions {
 export async function checkConfigFile(path: string, options: CheckConfigOptions = {}): Promise<ConfigResult> {
   let config: Config;
   try {
-    config = await loadConfig({ path, env: options.env ?? {}, hostname: options.hostname ?? osHostname() });
+    config = await loadConfig({
+      path,
+      env: options.env ?? {},
+      hostname: options.hostname ?? osHostname(),
+      ...(options.machineId !== undefined ? { machineId: options.machineId } : {}),
+    });
   } catch (err) {
     if (err instanceof ConfigError) return { ok: false, issues: [...err.issues] };
     throw err;
   }
   const issues: string[] = [];
-  if (config.mqtt.password_file !== null) {
+  if (configuredOutputs(config).length === 0) issues.push(NO_OUTPUT_MESSAGE);
+  // EARWITNESS_MQTT_PASSWORD wins over the file, which is then not read.
+  if (config.mqtt.password_file !== null && config.mqtt.password === null) {
     try {
       await readPasswordFile(config.mqtt.password_file);
     } catch (err) {
@@ -286,5 +321,6 @@ export async function checkConfigFile(path: string, options: CheckConfigOptions 
       issues.push(`${name} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
+  if (options.startChecks) issues.push(...(await options.startChecks(config)));
   return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
 }

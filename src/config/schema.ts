@@ -11,6 +11,7 @@ import { isAbsolute, join } from "node:path";
 import * as z from "zod";
 import { DEFAULT_DANGER_LABELS, DEFAULT_STATE_DIR, OUTBOX_MIN_BYTES } from "../constants.js";
 import { OUTPUT_LABELS } from "../label-map.js";
+import { machineSuffix } from "./machine.js";
 
 /**
  * Refinements run even when sibling fields failed, so every problem is reported at once. zod then
@@ -389,7 +390,7 @@ export const MqttSchema = z
 /** The config file as written: what YAML may contain, with every default. */
 export const ConfigFileSchema = z
   .object({
-    /** Names this device in topics and alerts; null = the hostname. */
+    /** Names this device in topics and alerts; null = the hostname and a short hash of /etc/machine-id. */
     device_id: z
       .string()
       .regex(DEVICE_ID_RE, { message: "must be 1-64 letters, digits, '_' or '-', starting with a letter or digit" })
@@ -430,6 +431,8 @@ export interface ResolveContext {
   hostname: string;
   /** From EARWITNESS_MQTT_PASSWORD; null when unset. */
   mqttPassword: string | null;
+  /** /etc/machine-id, for a default device id unique per machine; null or absent = hostname only. */
+  machineId?: string | null;
 }
 
 /** A hostname made into a valid device id: invalid characters become '-'. */
@@ -442,9 +445,20 @@ export function deviceIdFromHostname(hostname: string): string {
   return cleaned === "" ? "earwitness" : cleaned;
 }
 
+/**
+ * The default device id: the hostname and a 6-digit hash of the machine id ("raspberrypi-3fa2c1"),
+ * so units installed from one image (all "raspberrypi") do not share topics and an MQTT client
+ * id. The hostname alone when the machine id is unknown. scripts/install.sh computes the same.
+ */
+export function defaultDeviceId(hostname: string, machineId: string | null | undefined): string {
+  const host = deviceIdFromHostname(hostname);
+  if (machineId === null || machineId === undefined || machineId.trim() === "") return host;
+  return `${host.slice(0, 64 - 7)}-${machineSuffix(machineId)}`;
+}
+
 /** Fills the defaults that depend on other fields or on the machine. */
 export function resolveConfig(file: ConfigFile, context: ResolveContext) {
-  const deviceId = file.device_id ?? deviceIdFromHostname(context.hostname);
+  const deviceId = file.device_id ?? defaultDeviceId(context.hostname, context.machineId);
   return {
     ...file,
     device_id: deviceId,

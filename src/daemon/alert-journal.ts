@@ -1,7 +1,7 @@
 /**
  * The open alert, remembered in `<state_dir>/open-alert.json` while it is open, so that a daemon
  * killed in the middle of an alert (SIGKILL, OOM, power cut) ends it at its next start with
- * reason `interrupted` and the same alert_id: a consumer never waits forever for an end.
+ * end_reason `interrupted` and the same alert_id: a consumer never waits forever for an end.
  *
  * Written with a temp file + rename (a reader sees the old file or the new one), without fsync:
  * it is a courtesy to consumers, not the alert itself (that is in the outbox). Every failure is

@@ -19,10 +19,10 @@
  * restarted; a dead microphone is raised (`mic_waiting` from its first failure, then `mic_exited`
  * & co.) on MQTT, the LED and STATUS= before and after each such restart (README, "Reliability").
  *
- * Commands (MQTT `set`, the acknowledge button): arm, disarm, mute N minutes (a timed disarm that
- * re-arms by itself, as issue 3 §6 says), unmute, test, ack (buzzer off, the alert stays, the
- * acknowledgement is published in the state), reset_adaptation (forget the learnt voice and room
- * statistics, for a unit moved to another person or room).
+ * Commands (MQTT `set`, the acknowledge button): arm, disarm, mute N minutes (no alerts until the
+ * mute ends by itself; independent of the Armed switch, issue #12), unmute, test, ack (buzzer off,
+ * the alert stays, the acknowledgement is published in the state), reset_adaptation (forget the
+ * learnt voice and room statistics, for a unit moved to another person or room).
  *
  * Privacy: samples live only in memory between the source and the pipeline; nothing here writes
  * or publishes them (telemetry carries probabilities and a level, never samples).
@@ -35,7 +35,9 @@ import { loadConfig } from "../config/load.js";
 import { mqttPassword } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
+import { machineSuffix, readBoardModel, readMachineId } from "../config/machine.js";
 import { Microphone } from "../audio/microphone.js";
+import { strongestEmotion } from "../detect/danger.js";
 import type { DetectEvent } from "../detect/state-machine.js";
 import { ConfigError, describeError, EarwitnessError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -43,9 +45,9 @@ import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
 import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../outputs/gpio/indicator.js";
 import { loadOnoffDriver, type LineSpec } from "../outputs/gpio/line.js";
 import type { Command } from "../outputs/mqtt/commands.js";
-import type { ModelInfo, ProblemReport, TelemetrySample } from "../outputs/mqtt/contract.js";
+import type { AlertEndReasonName, ModelInfo, ProblemReport, TelemetrySample } from "../outputs/mqtt/contract.js";
 import { MqttSink, type CommandHandler, type SinkProblem } from "../outputs/mqtt/mqtt-sink.js";
-import { notifyAll, type AlertEndReason, type AlertEvent, type AlertSink, type DetectorStateName, type DeviceStatus } from "../outputs/sink.js";
+import { notifyAll, type AlertEvent, type AlertSink, type DetectorStateName, type DeviceStatus } from "../outputs/sink.js";
 import { Pipeline, type WindowClassifier, type WindowJob, type WindowResult } from "../pipeline.js";
 import { int16ToFloat, type AudioSource, type SourceProblem } from "./audio-source.js";
 import { BoundedQueue } from "./bounded-queue.js";
@@ -89,11 +91,13 @@ export interface MqttOutput extends AlertSink {
   publishProblem(problem: ProblemReport): Promise<void>;
   /** Delivery conditions to show as problems (`outbox_failing`, `mqtt_stalled`); polled. */
   deliveryProblems?(): SinkProblem[];
+  /** Set while another client seems to use our client id (MqttSink); absent in sinks that cannot tell. */
+  readonly clientIdConflict?: string | null;
 }
 
 /**
  * Remembers the open alert on disk, so that after a SIGKILL or a power cut the next start ends
- * it (reason `interrupted`, same alert_id) instead of leaving consumers waiting for its end.
+ * it (end_reason `interrupted`, same alert_id) instead of leaving consumers waiting for its end.
  */
 export interface AlertJournal {
   /** The alert that is open now (its start event), or null once it ended. Never throws. */
@@ -168,7 +172,10 @@ export interface DaemonSnapshot {
   running: boolean;
   ready: boolean;
   state: DetectorStateName;
+  /** The Armed switch. */
   armed: boolean;
+  /** Armed and not muted: alerts can be raised. */
+  listening: boolean;
   mutedUntilMs: number | null;
   acknowledged: boolean;
   problems: Record<string, string>;
@@ -218,6 +225,7 @@ export class Daemon {
   // control state
   private armed = true;
   private mutedUntilMs: number | null = null;
+  private muteMinutes = 0;
   private acknowledged = false;
   private readonly problems = new Map<string, string>();
   private publishedDanger = 0;
@@ -351,7 +359,7 @@ export class Daemon {
     if (!start) return;
     this.log.warn({ alertId: start.alertId }, "an alert was open when the daemon last stopped uncleanly: ending it (interrupted)");
     await journal.record(null);
-    this.emitAlert({ ...start, phase: "end", endedAtMs: this.deps.clock.nowMs(), reason: "interrupted" });
+    this.emitAlert({ ...start, phase: "end", endedAtMs: this.deps.clock.nowMs(), endReason: "interrupted" });
   }
 
   /** Stops capture, ends an open alert, flushes the outbox (bounded), publishes offline, switches outputs off. */
@@ -509,7 +517,7 @@ export class Daemon {
     const oldModel = this.model;
     // An alert open in the old pipeline ends here; the new decision half starts in IDLE.
     const old = this.pipeline;
-    if (old) this.handleEvents(old.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
+    if (old) this.handleEvents(old.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, "reloaded");
     this.config = swap.config;
     this.model = swap.model;
     const carried = this.queue.takeAll();
@@ -571,7 +579,9 @@ export class Daemon {
     if (this.pipeline) {
       this.log.info("audio stream restarted: detection starts afresh");
       this.queue.takeAll();
-      if (this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? startMs), null, "audio_lost");
+      // An open alert here means audio stopped for a while and came back without a problem
+      // having been raised (a break raised as a problem already ended it as audio_lost).
+      if (this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? startMs), null, "audio_restarted");
     }
     this.streamBroken = false;
     this.streamEndMs = startMs;
@@ -601,7 +611,7 @@ export class Daemon {
   }
 
   /** Ends an open alert with `reason` (the detector back to IDLE); nothing when none is open. */
-  private endOpenAlert(reason: AlertEndReason): void {
+  private endOpenAlert(reason: AlertEndReasonName): void {
     if (!this.pipeline || !this.openAlert) return;
     this.log.warn({ alertId: this.openAlert.id, reason }, "ending the open alert");
     this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, reason);
@@ -627,8 +637,8 @@ export class Daemon {
     const jobs = this.queue.takeAll();
     if (jobs.length === 0) return;
     const clock = this.deps.clock;
-    if (!this.armedNow()) {
-      // Disarmed: no inference, no decisions; keep the level for telemetry.
+    if (!this.listeningNow()) {
+      // Disarmed or muted: no inference, no decisions; keep the level for telemetry.
       this.lastResult = null;
       this.lastDbfs = jobs[jobs.length - 1]!.dbfs;
       this.keepAlive();
@@ -694,8 +704,11 @@ export class Daemon {
     notifier.watchdog();
   }
 
-  /** `reason` overrides the detector's end reason (it only knows "reset" for a forced end). */
-  private handleEvents(events: DetectEvent[], r: WindowResult | null, reason?: AlertEndReason): void {
+  /**
+   * `resetReason`: why the daemon reset the detector (the detector itself only knows "reset" for
+   * a forced end), published as the end's `end_reason`.
+   */
+  private handleEvents(events: DetectEvent[], r: WindowResult | null, resetReason: AlertEndReasonName = "stopped"): void {
     for (const e of events) {
       if (e.type === "alert_start") {
         const alert: OpenAlert = { id: randomUUID(), startMs: e.startMs, dbfs: r?.dbfs ?? this.lastDbfs };
@@ -723,10 +736,9 @@ export class Daemon {
         if (!alert) continue;
         this.clearMaxAlertTimer();
         void this.deps.alertJournal?.record(null);
-        const why = reason ?? e.reason;
-        this.log.info({ alertId: alert.id, reason: why, durationS: (e.endMs - e.startMs) / 1000 }, "alert ended");
+        const endReason = e.reason === "reset" ? resetReason : e.reason;
+        this.log.info({ alertId: alert.id, endReason, durationS: (e.endMs - e.startMs) / 1000 }, "alert ended");
         this.emitAlert({
-          reason: why,
           phase: "end",
           alertId: alert.id,
           startedAtMs: e.startMs,
@@ -737,6 +749,7 @@ export class Daemon {
           probs: e.probs,
           dbfs: alert.dbfs,
           test: false,
+          endReason,
         });
       }
     }
@@ -764,7 +777,7 @@ export class Daemon {
     this.statusSocket?.recordAlert(event);
     this.alertChain = this.alertChain.then(async () => {
       await notifyAll(this.sinks(), this.log, (s) => s.alert(event));
-      this.log.info({ alertId: event.alertId, phase: event.phase, test: event.test, reason: event.reason }, "alert event handed to every output");
+      this.log.info({ alertId: event.alertId, phase: event.phase, test: event.test, endReason: event.endReason }, "alert event handed to every output");
       // A failing outbox shows at once, not at the next tick.
       if (this.running) this.syncMqttProblems();
     });
@@ -805,7 +818,7 @@ export class Daemon {
         this.mute(c.minutes);
         return;
       case "unmute":
-        this.arm();
+        this.unmute();
         return;
       case "test":
         this.testAlert();
@@ -863,39 +876,44 @@ export class Daemon {
     this.log.info({ model: model.info.name }, "voice adaptation reset: learning this unit's voice and room again from now");
   }
 
+  /** The Armed switch on. A running mute goes on (mute and Armed are independent). */
   arm(): void {
-    const wasArmed = this.armedNow();
-    this.clearMute();
+    if (this.armed) return;
     this.armed = true;
-    if (wasArmed) return;
-    this.log.info("armed");
-    this.afterArmingChange();
+    this.log.info(this.mutedUntilMs === null ? "armed" : "armed; still muted until the mute ends");
+    this.afterArmingChange("disarmed");
   }
 
+  /** The Armed switch off: no alerts until armed again. A running mute goes on. */
   disarm(): void {
-    const wasArmed = this.armedNow();
-    const wasMuted = this.clearMute();
+    if (!this.armed) return;
     this.armed = false;
-    if (!wasArmed && !wasMuted) return;
     this.log.warn("disarmed: no alerts until armed again");
-    this.afterArmingChange();
+    this.afterArmingChange("disarmed");
   }
 
-  /** A timed disarm: no alerts for `minutes`, then armed again by itself. */
+  /** No alerts for `minutes`, then as before by itself; the Armed switch is not touched. */
   mute(minutes: number): void {
     this.clearMute();
-    // The mute ends armed, whatever the state before it ("mute for N minutes, then re-arm").
-    this.armed = true;
     const ms = minutes * 60_000;
     this.mutedUntilMs = this.deps.clock.nowMs() + ms;
+    this.muteMinutes = minutes;
     this.muteTimer = this.deps.clock.setTimeout(() => {
       this.muteTimer = null;
       this.mutedUntilMs = null;
-      this.log.info("mute over: armed again");
-      this.afterArmingChange();
+      this.muteMinutes = 0;
+      this.log.info(this.armed ? "mute over: listening again" : "mute over; still disarmed");
+      this.afterArmingChange("muted");
     }, ms);
     this.log.warn({ minutes }, "muted: no alerts until the mute ends");
-    this.afterArmingChange();
+    this.afterArmingChange("muted");
+  }
+
+  /** Ends a running mute now. */
+  unmute(): void {
+    if (!this.clearMute()) return;
+    this.log.info(this.armed ? "unmuted: listening again" : "unmuted; still disarmed");
+    this.afterArmingChange("muted");
   }
 
   /** Returns whether a mute was running. */
@@ -904,17 +922,19 @@ export class Daemon {
     this.muteTimer = null;
     const wasMuted = this.mutedUntilMs !== null;
     this.mutedUntilMs = null;
+    this.muteMinutes = 0;
     return wasMuted;
   }
 
-  private armedNow(): boolean {
+  /** Alerts can be raised: armed and not muted. */
+  private listeningNow(): boolean {
     return this.armed && this.mutedUntilMs === null;
   }
 
-  private afterArmingChange(): void {
+  private afterArmingChange(resetReason: AlertEndReasonName): void {
     // Both ways, the detector starts from IDLE: disarming ends an open alert, arming forgets
     // whatever half-suspicion was left from before.
-    if (this.pipeline) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null);
+    if (this.pipeline) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, resetReason);
     if (this.lastState !== "IDLE") {
       this.lastState = "IDLE";
       this.sinceMs = this.deps.clock.nowMs();
@@ -931,7 +951,7 @@ export class Daemon {
     this.emitAlert({ phase: "start", ...base });
     const timer = this.deps.clock.setTimeout(() => {
       this.testTimers.delete(timer);
-      this.emitAlert({ phase: "end", ...base, endedAtMs: this.deps.clock.nowMs(), reason: "test" });
+      this.emitAlert({ phase: "end", ...base, endedAtMs: this.deps.clock.nowMs(), endReason: "test_over" });
     }, TEST_ALERT_MS);
     this.testTimers.add(timer);
     return id;
@@ -977,11 +997,14 @@ export class Daemon {
     return {
       state: this.lastState,
       danger: round4(this.lastResult?.smoothed ?? 0),
-      emotion: this.lastResult?.emotion ?? null,
+      emotion: strongestEmotion(this.lastResult?.probs),
+      dangerEmotion: this.lastResult?.emotion ?? null,
       sinceMs: this.sinceMs,
-      armed: this.armedNow(),
+      armed: this.armed,
       mutedUntilMs: this.mutedUntilMs,
+      muteMinutes: this.muteMinutes,
       problems: [...this.problems.keys()].sort(),
+      problemMessages: Object.fromEntries([...this.problems.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
       acknowledged: this.acknowledged,
     };
   }
@@ -998,7 +1021,7 @@ export class Daemon {
   private updateSystemdStatus(): void {
     if (!this.deps.notifier.enabled) return;
     const s = this.status();
-    const arming = s.armed ? "armed" : s.mutedUntilMs !== null ? "muted" : "disarmed";
+    const arming = `${s.armed ? "armed" : "disarmed"}${s.mutedUntilMs !== null ? ", muted" : ""}`;
     const problems = s.problems.length > 0 ? `problems: ${s.problems.join(", ")}` : "no problems";
     this.deps.notifier.status(`${s.state}, ${arming}, rtf ${this.rtf.toFixed(3)}, ${problems}`);
   }
@@ -1008,7 +1031,8 @@ export class Daemon {
       running: this.running,
       ready: this.readySent,
       state: this.lastState,
-      armed: this.armedNow(),
+      armed: this.armed,
+      listening: this.listeningNow(),
       mutedUntilMs: this.mutedUntilMs,
       acknowledged: this.acknowledged,
       problems: Object.fromEntries(this.problems),
@@ -1036,6 +1060,7 @@ export class Daemon {
     this.setProblem("gpio_failing", gpio.length > 0 ? gpio.join("; ") : null);
     this.syncMqttProblems();
     if (this.mqtt) {
+      this.setProblem("mqtt_client_id_conflict", this.mqtt.clientIdConflict ?? null);
       if (this.mqtt.connected) this.mqttDownSinceMonoMs = null;
       else this.mqttDownSinceMonoMs ??= now;
       const downMs = this.mqttDownSinceMonoMs === null ? 0 : now - this.mqttDownSinceMonoMs;
@@ -1203,6 +1228,9 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
       };
       // config.mqtt.base_topic is already "earwitness/<device_id>"; the sink appends the device id itself.
       const baseTopic = m.base_topic.endsWith(`/${config.device_id}`) ? m.base_topic.slice(0, -(config.device_id.length + 1)) : m.base_topic;
+      // Which machine this is (in the state, so two units with one id can be told apart), and the board for HA.
+      const machineId = await readMachineId();
+      const hwVersion = await readBoardModel();
       return new MqttSink(
         {
           url: m.url!,
@@ -1220,6 +1248,8 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
           outbox: { maxEvents: m.outbox.max_events, maxBytes: m.outbox.max_bytes },
           keepaliveS: m.keepalive_s,
           softwareVersion: options.softwareVersion,
+          unit: { host: hostname(), machine: machineId === null ? "" : machineSuffix(machineId) },
+          ...(hwVersion ? { hwVersion } : {}),
           ...(options.mqttConnectWaitMs !== undefined ? { connectWaitMs: options.mqttConnectWaitMs } : {}),
         },
         { clock, log },

@@ -56,6 +56,25 @@ export function dominantDangerEmotion(probs: Readonly<Record<string, number>>, w
 }
 
 /**
+ * The emotion with the highest probability, danger or not, or null when `probs` is empty. This
+ * is what a person hears ("sad"), where dominantDangerEmotion says which danger label drives
+ * the score; during calm speech they differ. Ties go to the label listed first.
+ */
+export function strongestEmotion(probs: Readonly<Record<string, number>> | null | undefined): string | null {
+  if (!probs) return null;
+  let best: string | null = null;
+  let bestValue = -Infinity;
+  for (const [label, p] of Object.entries(probs)) {
+    const v = safeProb(p);
+    if (v > bestValue) {
+      best = label;
+      bestValue = v;
+    }
+  }
+  return best;
+}
+
+/**
  * Smooths the danger score over consecutive analysis windows. Call `push` exactly once per
  * window, in time order, including windows skipped by the energy gate (push 0): the smoother
  * counts windows, not milliseconds, so skipping a push would stretch its memory. Its output

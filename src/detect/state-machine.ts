@@ -45,11 +45,15 @@ export interface AlertEndEvent {
   startMs: number;
   /** The time of the window at which the machine left ALERT/HOLD. */
   endMs: number;
-  /** Peak and mean score over the windows spent in ALERT (HOLD windows, all below exit, excluded). */
+  /**
+   * Peak and mean score over every window of the alert: the SUSPECT windows that led to it (the
+   * same as the start event's) and those spent in ALERT (HOLD windows, all below exit, excluded).
+   * So peak ≥ the start's peak: both describe "the alert so far", the end just knows more.
+   */
   peak: number;
   mean: number;
   emotion: string;
-  /** Mean probabilities over the ALERT windows that carried probabilities. */
+  /** Mean probabilities over the same windows, those that carried probabilities. */
   probs: Record<string, number>;
   reason: AlertEndReason;
 }
@@ -254,16 +258,19 @@ export class AlertStateMachine {
     // Only a window that itself reaches enter may start an alert: the alert starts on evidence.
     if (hit && hits >= p.k && tMs - this.since >= p.minDurationMs) {
       this.alertStartMs = tMs;
-      this.alertStats = new WindowStats();
-      this.alertStats.add(score, probs);
+      // The alert's statistics go on from the lead-up (this window included): one definition of
+      // peak and mean for the start and the end event (contract.ts).
+      const leadUp = this.suspectStats;
+      this.alertStats = leadUp;
+      this.suspectStats = new WindowStats();
       this.enter("ALERT", tMs);
-      const evidence = this.suspectStats.meanProbs();
+      const evidence = leadUp.meanProbs();
       events.push({
         type: "alert_start",
         startMs: tMs,
         score,
-        peak: this.suspectStats.peak,
-        mean: this.suspectStats.mean,
+        peak: leadUp.peak,
+        mean: leadUp.mean,
         emotion: dominantDangerEmotion(evidence, p.dangerWeights) ?? UNKNOWN_EMOTION,
         probs: evidence,
       });

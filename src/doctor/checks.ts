@@ -16,6 +16,7 @@ import type { Config } from "../config/schema.js";
 import type { Levels } from "../audio/levels.js";
 import { checkModelFitsConfig, resolveModelDir } from "../daemon/build.js";
 import type { TelemetryMessage, StatusMessage } from "../daemon/status-socket.js";
+import { configuredOutputs, NO_OUTPUT_MESSAGE } from "../config/outputs.js";
 import { describeError } from "../errors.js";
 import { loadBundle, verifyBundleFiles } from "../model/bundle.js";
 import { resolveSysfsGpio } from "../outputs/gpio/sysfs.js";
@@ -62,6 +63,8 @@ export interface DoctorContext {
   daemon: { status: StatusMessage; telemetry: TelemetryMessage } | null;
   /** The systemd unit name. */
   unit: string;
+  /** This machine's hash as published in the state's `unit.machine` (config/machine.ts); absent when unknown. */
+  machine?: string;
 }
 
 export type Check = (ctx: DoctorContext) => Promise<CheckResult | CheckResult[]>;
@@ -86,8 +89,15 @@ export const checkConfig: Check = async (ctx) => {
   if (ctx.config === null) {
     return fail("config", `${ctx.configPath ?? "configuration"}: ${ctx.configIssues.join("; ")}`, `edit ${ctx.configPath ?? "the config file"}, then run \`earwitness config check\``);
   }
+  if (configuredOutputs(ctx.config).length === 0) {
+    return fail(
+      "config",
+      `${ctx.configPath ?? "no config file, built-in defaults"}: ${NO_OUTPUT_MESSAGE}; the daemon refuses to start`,
+      `set mqtt.enabled: true and mqtt.url, or gpio.led / gpio.buzzer, in ${ctx.configPath ?? "/etc/earwitness/config.yaml"} (or rerun scripts/install.sh --mqtt-url … / --gpio-led …)`,
+    );
+  }
   if (ctx.configPath === null) {
-    return warn("config", "no config file: running on built-in defaults (no GPIO lines, MQTT off)", "copy config/earwitness.example.yaml to /etc/earwitness/config.yaml and edit it");
+    return warn("config", "no config file: running on built-in defaults and overrides from the environment", "copy config/earwitness.example.yaml to /etc/earwitness/config.yaml and edit it");
   }
   return pass("config", `${ctx.configPath} is valid (device ${ctx.config.device_id})`);
 };
@@ -231,6 +241,56 @@ export const checkMqtt: Check = async (ctx) => {
   }
 };
 
+const IDENTITY_WAIT_MS = 1_500;
+
+/**
+ * Is another unit publishing under this device id? Units installed from one image all said
+ * `raspberrypi` and took each other's MQTT connection for ever. The retained state names the
+ * machine that wrote it (`unit.machine`); retained `online` while no daemon runs here is a hint.
+ */
+export const checkMqttIdentity: Check = async (ctx) => {
+  const name = "mqtt device id";
+  if (!ctx.config) return skippedForConfig(name);
+  const m = ctx.config.mqtt;
+  if (!m.enabled || m.url === null) return pass(name, "MQTT is off");
+  let client;
+  try {
+    client = await connectConfigured(ctx.config, "doctor", ROUND_TRIP_TIMEOUT_MS);
+  } catch (err) {
+    return warn(name, `not checked: ${describeError(err)}`, "see the mqtt check");
+  }
+  const root = mqttRoot(ctx.config);
+  const seen = new Map<string, string>();
+  try {
+    client.on("message", (t, payload, packet) => {
+      if (packet.retain) seen.set(t, payload.toString("utf8"));
+    });
+    await client.subscribeAsync([`${root}/state`, `${root}/availability`], { qos: 1 });
+    await new Promise((r) => setTimeout(r, IDENTITY_WAIT_MS));
+  } catch (err) {
+    return warn(name, `not checked: ${describeError(err)}`, "see the mqtt check");
+  } finally {
+    await endQuietly(client);
+  }
+  const id = ctx.config.device_id;
+  const fix = `give each unit its own device_id in /etc/earwitness/config.yaml (the default, the hostname and a hash of /etc/machine-id, differs per machine), restart it, and remove the old id's entities with \`earwitness mqtt forget --device-id OLD_ID\``;
+  let unit: { host?: unknown; machine?: unknown } | null = null;
+  try {
+    const state = seen.get(`${root}/state`);
+    if (state) unit = (JSON.parse(state) as { unit?: { host?: unknown; machine?: unknown } }).unit ?? null;
+  } catch {
+    unit = null;
+  }
+  if (unit && typeof unit.machine === "string" && unit.machine !== "" && ctx.machine && unit.machine !== ctx.machine) {
+    return fail(name, `another unit (host ${String(unit.host)}, machine ${unit.machine}) publishes under device id "${id}"; this machine is ${ctx.machine}: the two take each other's MQTT connection`, fix);
+  }
+  const online = seen.get(`${root}/availability`) === "online";
+  if (online && !ctx.daemon) {
+    return warn(name, `device id "${id}" is retained as online on the broker, but no daemon runs here: another unit with this id, or this daemon stopped less than a keepalive ago`, fix);
+  }
+  return pass(name, `no other unit publishes under device id "${id}"`);
+};
+
 export const checkModel: Check = async (ctx) => {
   const name = "model";
   if (!ctx.config) return skippedForConfig(name);
@@ -333,16 +393,17 @@ export const checkDaemon: Check = async (ctx) => {
   }
   const s = ctx.daemon.status;
   const problems = Object.entries(s.problems);
-  const arming = s.armed ? "armed" : s.muted_until ? `muted until ${s.muted_until}` : "DISARMED";
+  const arming = `${s.armed ? "armed" : "DISARMED"}${s.muted_until ? `, muted until ${s.muted_until}` : ""}`;
   if (problems.length > 0) {
     return warn("daemon", `${s.state}, ${arming}; problems: ${problems.map(([c, msg]) => `${c} (${msg})`).join("; ")}`, "fix what each problem says; `earwitness monitor` shows them live");
   }
   if (!s.armed) return warn("daemon", `${s.state}, ${arming}: no alerts are raised`, 'arm it: publish {"command":"arm"} on the set topic, or hold the button');
+  if (s.muted_until) return warn("daemon", `${s.state}, ${arming}: no alerts until then`, 'unmute it: publish {"command":"unmute"} on the set topic, or 0 on set/mute');
   return pass("daemon", `${s.state}, ${arming}, no problems, rtf ${ctx.daemon.telemetry.rtf.toFixed(3)}`);
 };
 
 /** Every check, in the order they are shown. */
-export const ALL_CHECKS: readonly Check[] = [checkNode, checkConfig, checkBackend, checkModel, checkMicrophone, checkLevels, checkGpio, checkMqtt, checkSystemd, checkDaemon];
+export const ALL_CHECKS: readonly Check[] = [checkNode, checkConfig, checkBackend, checkModel, checkMicrophone, checkLevels, checkGpio, checkMqtt, checkMqttIdentity, checkSystemd, checkDaemon];
 
 /** Runs the checks one after another; a check that throws is a failure of that check only. */
 export async function runDoctor(ctx: DoctorContext, checks: readonly Check[] = ALL_CHECKS, onResult?: (r: CheckResult) => void): Promise<CheckResult[]> {

@@ -4,15 +4,9 @@
  * MQTT, nor the reverse.
  */
 import type { Logger } from "../log.js";
+import type { AlertEndReasonName } from "./mqtt/contract.js";
 
 export type AlertPhase = "start" | "end";
-
-/**
- * Why an alert ended: the detector's own reasons, `audio_lost` (the microphone stream broke while
- * it was open), `interrupted` (the daemon was killed with it open and ends it after the restart),
- * `stopped` (the daemon stopped or was disarmed/reloaded) and `test` (a test alert's course ran out).
- */
-export type AlertEndReason = "score_dropped" | "max_duration" | "reset" | "audio_lost" | "interrupted" | "stopped" | "test";
 
 /** An alert as the detector saw it; times are epoch milliseconds. */
 export interface AlertEvent {
@@ -21,8 +15,6 @@ export interface AlertEvent {
   startedAtMs: number;
   /** Only for phase "end". */
   endedAtMs?: number;
-  /** Only for phase "end". */
-  reason?: AlertEndReason;
   peak: number;
   mean: number;
   /** The dominant danger emotion over the alert. */
@@ -30,6 +22,8 @@ export interface AlertEvent {
   probs: Record<string, number>;
   dbfs: number;
   test: boolean;
+  /** Only for phase "end": why it ended (contract.ts ALERT_END_REASONS). */
+  endReason?: AlertEndReasonName;
 }
 
 export type DetectorStateName = "IDLE" | "SUSPECT" | "ALERT" | "HOLD" | "COOLDOWN";
@@ -38,11 +32,20 @@ export type DetectorStateName = "IDLE" | "SUSPECT" | "ALERT" | "HOLD" | "COOLDOW
 export interface DeviceStatus {
   state: DetectorStateName;
   danger: number;
+  /** The strongest emotion of the latest analysed window, danger or not; null when none was analysed. */
   emotion: string | null;
+  /** The danger label that weighs most in that window's danger score; null when none is above zero. */
+  dangerEmotion: string | null;
   sinceMs: number;
+  /** The Armed switch; a mute does not change it. */
   armed: boolean;
+  /** When a running mute ends; null when not muted. Detection runs only armed and not muted. */
   mutedUntilMs: number | null;
+  /** The length of the running mute as asked for, minutes; 0 when not muted. */
+  muteMinutes: number;
   problems: string[];
+  /** What each current problem means, by code. */
+  problemMessages: Record<string, string>;
   acknowledged: boolean;
 }
 

@@ -45,6 +45,8 @@ export class FakeAudioSource implements AudioSource {
 export class FakeMqttOutput implements MqttOutput {
   readonly name = "mqtt";
   connected = true;
+  /** What MqttSink says while another client takes our connection; set by a test. */
+  clientIdConflict: string | null = null;
   started = 0;
   stopped = 0;
   readonly alerts: AlertEvent[] = [];

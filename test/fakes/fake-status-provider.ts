@@ -13,10 +13,13 @@ export class FakeStatusProvider implements StatusProvider {
     state: "IDLE",
     danger: 0.05,
     emotion: null,
+    dangerEmotion: null,
     sinceMs: Date.UTC(2025, 0, 1),
     armed: true,
     mutedUntilMs: null,
+    muteMinutes: 0,
     problems: [],
+    problemMessages: {},
     acknowledged: false,
   };
   problems: Record<string, string> = {};

@@ -9,7 +9,7 @@
  * | alert (ALERT/HOLD, or an alert event not yet ended) | solid | on/off pattern, at most `buzzerMaxOnMs` after the alert began; silent once acknowledged or while muted |
  * | test alert | as an alert, for `testAlertMs` only | as an alert, within `testAlertMs` |
  * | problem (`status.problems` non-empty) | fast blink | off |
- * | disarmed | dark | off |
+ * | disarmed or muted | dark | off |
  * | idle, SUSPECT, COOLDOWN | heartbeat blink if enabled, else dark | off |
  * | no status received yet | dark | off |
  *
@@ -89,7 +89,8 @@ export function indicatorOutputs(input: PatternInput, options: PatternOptions): 
     const phase = Math.floor(monoMs / PROBLEM_BLINK_HALF_PERIOD_MS) % 2;
     return { led: phase === 0, buzzer: false, mode: "problem" };
   }
-  if (!status.armed) return { led: false, buzzer: false, mode: "disarmed" };
+  // Muted is not protecting either: no heartbeat, the same dark LED as disarmed.
+  if (!status.armed || (status.mutedUntilMs !== null && nowMs < status.mutedUntilMs)) return { led: false, buzzer: false, mode: "disarmed" };
   if (options.heartbeat) {
     return { led: mod(monoMs, HEARTBEAT_PERIOD_MS) < HEARTBEAT_ON_MS, buzzer: false, mode: "heartbeat" };
   }

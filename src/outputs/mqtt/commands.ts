@@ -11,7 +11,8 @@
  *   The plain strings `ON` / `OFF` are accepted too (arm / disarm).
  * - `set/armed`: `ON` / `OFF`, what a Home Assistant `switch` sends (payload_on / payload_off).
  * - `set/test`, `set/ack`: `PRESS`, what a Home Assistant `button` sends (payload_press).
- * - `set/mute`: a whole number of minutes 1..1440 as text, or `0` to unmute.
+ * - `set/mute`: a whole number of minutes 1..1440 as text (`30` or `30.0`, what a Home Assistant
+ *   number sends), or `0` to unmute.
  */
 import type { CommandTopic } from "./contract.js";
 
@@ -102,7 +103,8 @@ function parsePress(text: string, command: Command): CommandParseResult {
 }
 
 function parseMuteText(text: string): CommandParseResult {
-  if (!/^\d+$/.test(text)) return fail(minutesError(text));
+  // A Home Assistant number may send "30.0"; a whole number of minutes either way.
+  if (!/^\d+(\.0+)?$/.test(text)) return fail(minutesError(text));
   const minutes = Number(text);
   if (minutes === 0) return ok({ command: "unmute" });
   if (!isValidMinutes(minutes)) return fail(minutesError(minutes));

@@ -14,14 +14,25 @@
  * - `danger`        binary_sensor, device_class safety: ON while an alert is active.
  * - `alert`         event: event_types alert_start, alert_end, test_start, test_end (the
  *                   `alert` payload carries `event_type`, so no template is involved).
- * - `danger_score`  sensor from state.danger.
- * - `emotion`       sensor from state.emotion (`none` when null).
+ * - `danger_score`  sensor from state.danger. Disabled by default: it changes with every
+ *                   state message (up to ~18 a minute during speech), which with
+ *                   `state_class: measurement` costs ~26 000 recorder rows a day; the
+ *                   Danger binary sensor and the Alert event are what automations need.
+ * - `emotion`       enum sensor from state.emotion: the strongest emotion heard, danger or not
+ *                   (`none` when nothing was analysed). Options: every label a model may have.
+ * - `danger_emotion` enum sensor from state.danger_emotion: the danger label that weighs most
+ *                   in the danger score (`none` when none is above zero).
+ * - `mute`          number (minutes, box): command `set/mute` (0 unmutes), state from
+ *                   state.mute_minutes. Independent of `armed`: muting never flips the switch.
+ * - `muted_until`   timestamp sensor from state.muted_until (unknown when not muted).
+ * - `last_alert`    timestamp sensor from the retained `alert/last` (started_at), its payload as
+ *                   attributes: a Home Assistant that was down when an alert came still shows it.
  * - `dbfs`          sensor from telemetry.dbfs; removed (empty config) when telemetry is off.
  * - `model_version` sensor (diagnostic) from state.model.version.
  * - `problem`       binary_sensor, device_class problem (diagnostic): ON while state.problems
- *                   is not empty.
+ *                   is not empty; attributes `problems` (codes) and `messages` (code → what to do).
  * - `armed`         switch: command `set/armed` ON/OFF, state from state.armed.
- * - `test`          button: command `set/test` PRESS.
+ * - `test`          button (diagnostic): command `set/test` PRESS.
  * - `acknowledge`   button: command `set/ack` PRESS.
  * - `reset_adaptation` button (config): sends `{"command":"reset_adaptation"}` to `set`, for a
  *                   unit moved to another person or room. Rarely wanted and it throws away hours
@@ -32,6 +43,8 @@
  * Templates only use `if/else`, `or` and `| length`, which both HA's Jinja and openHAB's
  * template engines handle.
  */
+import { LABEL_VOCABULARY } from "../../constants.js";
+import { MUTE_MINUTES_MAX } from "./commands.js";
 import {
   ALERT_EVENT_TYPES,
   AVAILABILITY_OFFLINE,
@@ -55,7 +68,17 @@ export interface DiscoveryContext {
   telemetryEnabled: boolean;
   /** Shown by HA as the origin's support link; omitted when not given. */
   supportUrl?: string;
+  /** HA's "Visit" link on the device page (http(s) or homeassistant://); omitted when not given. */
+  configurationUrl?: string;
+  /** The board, e.g. "Raspberry Pi 4 Model B Rev 1.4" (/proc/device-tree/model); omitted when unknown. */
+  hwVersion?: string;
 }
+
+/** What the enum sensors may show: every label a model may carry, and `none`. */
+export const EMOTION_OPTIONS: readonly string[] = [...LABEL_VOCABULARY, "none"];
+
+/** HA device model: what the unit is, not who made it (the manufacturer says that). */
+export const DEVICE_MODEL = "Voice danger detector";
 
 export interface DiscoveryMessage {
   topic: string;
@@ -68,7 +91,7 @@ export function haStatusTopic(prefix: string): string {
   return `${prefix}/status`;
 }
 
-type Component = "binary_sensor" | "event" | "sensor" | "switch" | "button";
+type Component = "binary_sensor" | "event" | "sensor" | "switch" | "button" | "number";
 
 interface Entity {
   component: Component;
@@ -109,6 +132,7 @@ export function buildDiscoveryMessages(ctx: DiscoveryContext): DiscoveryMessage[
         state_topic: state,
         value_template: "{{ value_json.danger }}",
         state_class: "measurement",
+        enabled_by_default: false,
         suggested_display_precision: 2,
         icon: "mdi:alert-decagram",
       },
@@ -120,7 +144,62 @@ export function buildDiscoveryMessages(ctx: DiscoveryContext): DiscoveryMessage[
         name: "Emotion",
         state_topic: state,
         value_template: "{{ value_json.emotion or 'none' }}",
+        device_class: "enum",
+        options: [...EMOTION_OPTIONS],
         icon: "mdi:emoticon-outline",
+      },
+    },
+    {
+      component: "sensor",
+      objectId: "danger_emotion",
+      config: {
+        name: "Danger emotion",
+        state_topic: state,
+        value_template: "{{ value_json.danger_emotion or 'none' }}",
+        device_class: "enum",
+        options: [...EMOTION_OPTIONS],
+        icon: "mdi:emoticon-angry-outline",
+      },
+    },
+    {
+      component: "number",
+      objectId: "mute",
+      config: {
+        name: "Mute",
+        command_topic: topicFor(ctx.root, "set/mute"),
+        state_topic: state,
+        value_template: "{{ value_json.mute_minutes }}",
+        min: 0,
+        max: MUTE_MINUTES_MAX,
+        step: 1,
+        mode: "box",
+        unit_of_measurement: "min",
+        retain: false,
+        icon: "mdi:bell-sleep",
+      },
+    },
+    {
+      component: "sensor",
+      objectId: "muted_until",
+      config: {
+        name: "Muted until",
+        state_topic: state,
+        // HA's MQTT sensor reads the text "None" as no value (unknown).
+        value_template: "{{ value_json.muted_until or 'None' }}",
+        device_class: "timestamp",
+        icon: "mdi:bell-sleep-outline",
+      },
+    },
+    {
+      component: "sensor",
+      objectId: "last_alert",
+      config: {
+        name: "Last alert",
+        state_topic: topicFor(ctx.root, "alert/last"),
+        value_template: "{{ value_json.started_at }}",
+        device_class: "timestamp",
+        json_attributes_topic: topicFor(ctx.root, "alert/last"),
+        icon: "mdi:history",
       },
     },
     {
@@ -156,6 +235,8 @@ export function buildDiscoveryMessages(ctx: DiscoveryContext): DiscoveryMessage[
         device_class: "problem",
         state_topic: state,
         value_template: "{{ 'ON' if value_json.problems | length > 0 else 'OFF' }}",
+        json_attributes_topic: state,
+        json_attributes_template: "{{ {'problems': value_json.problems, 'messages': value_json.problem_messages} | tojson }}",
         entity_category: "diagnostic",
       },
     },
@@ -183,6 +264,7 @@ export function buildDiscoveryMessages(ctx: DiscoveryContext): DiscoveryMessage[
         command_topic: topicFor(ctx.root, "set/test"),
         payload_press: "PRESS",
         retain: false,
+        entity_category: "diagnostic",
         icon: "mdi:bell-ring",
       },
     },
@@ -215,8 +297,10 @@ export function buildDiscoveryMessages(ctx: DiscoveryContext): DiscoveryMessage[
     identifiers: [`earwitness_${ctx.deviceId}`],
     name: ctx.deviceName,
     manufacturer: "earwitness",
-    model: "earwitness",
+    model: DEVICE_MODEL,
     sw_version: ctx.softwareVersion,
+    ...(ctx.hwVersion ? { hw_version: ctx.hwVersion } : {}),
+    ...(ctx.configurationUrl ? { configuration_url: ctx.configurationUrl } : {}),
   };
   const origin = {
     name: "earwitness",

@@ -38,6 +38,8 @@ import {
   type OutgoingTopicMap,
   type ProblemReport,
   type TelemetrySample,
+  type UnitInfo,
+  lastAlertRecordId,
 } from "./contract.js";
 import { parseCommand, type Command } from "./commands.js";
 import { buildDiscoveryMessages, haStatusTopic, HA_STATUS_ONLINE, type DiscoveryMessage } from "./discovery.js";
@@ -79,6 +81,12 @@ export interface MqttOptions {
   keepaliveS: number;
   /** earwitness's version, for HA's device and origin info. */
   softwareVersion: string;
+  /** Which machine this is, published in the state (two units with one device id tell apart). */
+  unit?: UnitInfo;
+  /** HA device info: the board, the origin's support link, the device's "Visit" link. */
+  hwVersion?: string;
+  supportUrl?: string;
+  configurationUrl?: string;
   /** How long start() waits for the first connection before carrying on (default 5000). */
   connectWaitMs?: number;
   /** How long stop() waits for pending alerts to be acknowledged (default 3000). */
@@ -93,6 +101,8 @@ export interface MqttOptions {
    * and made again (default 10000).
    */
   pubackTimeoutMs?: number;
+  /** When short sessions mean another client with our id (defaults: TAKEOVER_DEFAULTS). */
+  takeover?: Partial<TakeoverLimits>;
 }
 
 /** A condition of the sink the daemon shows as a problem (`outbox_failing`, `mqtt_stalled`). */
@@ -100,6 +110,23 @@ export interface SinkProblem {
   code: string;
   message: string;
 }
+
+/**
+ * Two clients with one client id take each other's connection for ever: the broker closes the
+ * older one, which reconnects and closes the other (MQTT 3.1.1 §3.1.4; Mosquitto logs "already
+ * connected, closing old connection"). 3.1.1 gives no reason on the socket, so we infer it: the
+ * broker closing a connection soon after it was made, `count` times within `windowMs`.
+ */
+export interface TakeoverLimits {
+  /** A session closed by the broker within this long after CONNACK counts. */
+  shortSessionMs: number;
+  windowMs: number;
+  count: number;
+  /** A session lasting this long clears the suspicion. */
+  clearAfterMs: number;
+}
+
+export const TAKEOVER_DEFAULTS: TakeoverLimits = { shortSessionMs: 30_000, windowMs: 5 * 60_000, count: 4, clearAfterMs: 2 * 60_000 };
 
 /** The seam to the network; tests may wrap it to reach the client. */
 export type MqttConnectFn = (url: string, options: IClientOptions) => MqttClient;
@@ -139,6 +166,14 @@ export class MqttSink implements AlertSink {
   private stalled: string | null = null;
   private progressMonoMs = 0;
   private stallTimer: TimerHandle | null = null;
+  private connectedAtMonoMs: number | null = null;
+  private shortSessionsMonoMs: number[] = [];
+  private conflict: string | null = null;
+  /**
+   * Set while the socket checkStall dropped closes: that close is ours, not the broker's, so it is
+   * no sign of another client with our id (a stalling broker must not look like a takeover).
+   */
+  private droppingStalled = false;
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -154,9 +189,29 @@ export class MqttSink implements AlertSink {
     return this.client?.connected === true;
   }
 
-  /** Events waiting in the outbox for a PUBACK. */
+  /**
+   * Set while the connection keeps being taken away soon after it is made: another client (a
+   * second unit with the same device id, most likely) uses our client id. Null otherwise.
+   */
+  get clientIdConflict(): string | null {
+    const since = this.connectedAtMonoMs;
+    if (this.conflict !== null && since !== null && this.client?.connected === true) {
+      if (this.deps.clock.monotonicMs() - since >= this.takeoverLimits().clearAfterMs) {
+        this.log.info("the MQTT connection has held; the client id conflict seems over");
+        this.conflict = null;
+        this.shortSessionsMonoMs = [];
+      }
+    }
+    return this.conflict;
+  }
+
+  private takeoverLimits(): TakeoverLimits {
+    return { ...TAKEOVER_DEFAULTS, ...this.options.takeover };
+  }
+
+  /** Alert events waiting in the outbox for a PUBACK (their retained `alert/last` copies not counted). */
   get pendingAlerts(): number {
-    return this.outbox?.size ?? 0;
+    return this.outbox?.pending().filter((r) => r.topic === "alert").length ?? 0;
   }
 
   start(): Promise<void> {
@@ -208,17 +263,18 @@ export class MqttSink implements AlertSink {
       model: this.options.model,
       thresholds: this.options.thresholds,
     });
-    await outbox.append({
-      id: alertRecordId(event),
-      topic: "alert",
-      payload: encodePayload("alert", payload),
-      createdAtMs: this.deps.clock.nowMs(),
-    });
+    const text = encodePayload("alert", payload);
+    const createdAtMs = this.deps.clock.nowMs();
+    await outbox.append({ id: alertRecordId(event), topic: "alert", payload: text, createdAtMs });
+    // The same event, retained, for consumers that were down when it came (a restarted Home
+    // Assistant). Sent after the event itself, through the outbox too; tests do not replace a
+    // real alert there.
+    if (!event.test) await outbox.append({ id: lastAlertRecordId(event), topic: "alert/last", payload: text, createdAtMs });
     this.kickDrain();
   }
 
   async status(status: DeviceStatus): Promise<void> {
-    this.lastState = encodePayload("state", buildStatePayload(status, this.options.model));
+    this.lastState = encodePayload("state", buildStatePayload(status, this.options.model, this.options.unit));
     this.publishState();
   }
 
@@ -247,6 +303,9 @@ export class MqttSink implements AlertSink {
           model: o.model,
           softwareVersion: o.softwareVersion,
           telemetryEnabled: o.telemetry.enabled,
+          ...(o.supportUrl ? { supportUrl: o.supportUrl } : {}),
+          ...(o.configurationUrl ? { configurationUrl: o.configurationUrl } : {}),
+          ...(o.hwVersion ? { hwVersion: o.hwVersion } : {}),
         })
       : [];
     const tls = await this.readTls();
@@ -396,6 +455,7 @@ export class MqttSink implements AlertSink {
     const client = this.client;
     if (!client) return;
     this.reportedOffline = false;
+    this.connectedAtMonoMs = this.deps.clock.monotonicMs();
     this.log.info({ url: this.options.url }, "connected to MQTT broker");
     this.publish("availability", AVAILABILITY_ONLINE);
     this.publishDiscovery();
@@ -410,9 +470,29 @@ export class MqttSink implements AlertSink {
   }
 
   private onClose(): void {
+    this.noteSessionEnd();
     if (this.reportedOffline || this.stopping !== null) return;
     this.reportedOffline = true;
     this.log.warn({ url: this.options.url, pendingAlerts: this.pendingAlerts }, "MQTT broker connection lost; reconnecting");
+  }
+
+  private noteSessionEnd(): void {
+    const since = this.connectedAtMonoMs;
+    const ours = this.droppingStalled;
+    this.connectedAtMonoMs = null;
+    this.droppingStalled = false;
+    if (since === null || ours || this.stopping !== null) return;
+    const limits = this.takeoverLimits();
+    const now = this.deps.clock.monotonicMs();
+    if (now - since > limits.shortSessionMs) return;
+    this.shortSessionsMonoMs = [...this.shortSessionsMonoMs.filter((t) => now - t <= limits.windowMs), now];
+    if (this.conflict === null && this.shortSessionsMonoMs.length >= limits.count) {
+      this.conflict =
+        `the broker closed our connection ${this.shortSessionsMonoMs.length} times within ${Math.round(limits.windowMs / 60_000)} min, ` +
+        `each soon after connecting: another client uses the client id "${this.options.clientId}" (a second unit with device_id ` +
+        `"${this.options.deviceId}"?); give each unit its own device_id (or mqtt.client_id), then restart it`;
+      this.log.error({ clientId: this.options.clientId, shortSessions: this.shortSessionsMonoMs.length }, this.conflict);
+    }
   }
 
   private onError(err: Error): void {
@@ -532,11 +612,12 @@ export class MqttSink implements AlertSink {
       if (this.client !== client || !outbox || !client.connected) return;
       const next = outbox.pending()[0];
       if (!next) return;
+      const topic = next.topic as OutgoingTopic;
       try {
         // Resolves on PUBACK, also one that comes after a reconnect (mqtt.js resends from its
         // store); a broker that never sends it is caught by checkStall.
         await new Promise<void>((resolve, reject) => {
-          client.publish(topicFor(this.root, next.topic as OutgoingTopic), next.payload, { qos: 1, retain: false }, (err) =>
+          client.publish(topicFor(this.root, topic), next.payload, { qos: 1, retain: TOPIC_SPECS[topic]?.retain ?? false }, (err) =>
             err ? reject(err) : resolve(),
           );
         });
@@ -594,6 +675,7 @@ export class MqttSink implements AlertSink {
     this.log.error({ url: this.options.url, timeoutMs, pending: this.outbox?.size }, "alerts not acknowledged in time: the broker connection is stalled; reconnecting");
     this.progressMonoMs = this.deps.clock.monotonicMs();
     // Destroying the socket makes mqtt.js see a closed connection and reconnect after reconnectPeriod.
+    this.droppingStalled = client.stream !== undefined;
     client.stream?.destroy();
   }
 

@@ -32,10 +32,10 @@ async function configFile(name: string, text: string): Promise<{ file: string; e
   return { file, env: { PATH: pathWithFakeBin(), HOME: dir, TMPDIR: dir } };
 }
 
-const base = (name: string, extra: string, modelDir = bundleDir): string =>
-  [`device_id: ${name}`, `state_dir: ${path.join(root, name, "state")}`, `model: { dir: ${modelDir}, backend: cpu }`, "gpio: { driver: none }", extra, ""].join(
-    "\n",
-  );
+// The console indicator is an output: a configuration without one is refused for that alone
+// (issue #12), which would hide the problem each case is about from `run`.
+const base = (name: string, extra: string, modelDir = bundleDir, gpio = "gpio: { driver: console }"): string =>
+  [`device_id: ${name}`, `state_dir: ${path.join(root, name, "state")}`, `model: { dir: ${modelDir}, backend: cpu }`, gpio, extra, ""].join("\n");
 
 const CASES: { name: string; text: () => string; key: RegExp }[] = [
   { name: "missing-model-dir", text: () => base("missing-model-dir", "", path.join(root, "nope")), key: /model\.dir/ },
@@ -67,4 +67,17 @@ describe("config check and run agree (issue #11 §6)", () => {
       expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
     });
   }
+
+  it("no output and a missing model.dir: config check lists both, run refuses (78) for the missing output first", async () => {
+    const name = "no-output-missing-model-dir";
+    const { file, env } = await configFile(name, base(name, "", path.join(root, "nope"), "gpio: { driver: none }"));
+    const check = await runCli(["config", "check", file], env);
+    expect(check.code).toBe(78);
+    expect(check.stderr).toMatch(/2 problem\(s\)/);
+    expect(check.stderr).toMatch(/no output configured/);
+    expect(check.stderr).toMatch(/model\.dir/);
+    const run = await runCli(["run", "--config", file], env);
+    expect(run.code).toBe(78);
+    expect(run.stderr).toMatch(/no output configured/);
+  });
 });

@@ -251,4 +251,15 @@ describe("earwitness run (integration)", () => {
     expect(err).toMatch(/bogus/);
     expect(err).toMatch(/detect\.k/);
   });
+
+  it("a config with no output (the shipped example as it is) is refused with exit 78 before listening", async () => {
+    const s = await setup("no-output");
+    const example = await readFile(new URL("../../../config/earwitness.example.yaml", import.meta.url), "utf8");
+    await writeFile(s.configPath, example.replace("state_dir: /var/lib/earwitness", `state_dir: ${s.tmp}`));
+    const d = startDaemon(s.configPath, {}, s.tmp);
+    const { code } = await d.exited;
+    expect(code).toBe(78);
+    expect(d.stderr()).toMatch(/no output configured: set gpio\.\* or mqtt\.\*/);
+    expect(d.stderr()).not.toMatch(/listening/);
+  });
 });

@@ -154,14 +154,14 @@ describe("never silent (issue #11)", () => {
     process.kill(pid, "SIGKILL");
     const end = await waitFor(() => alertsOf(w, s).find((a) => a.event === "end"), "the alert end after the recorder died", 10_000);
     expect(Date.now() - killedAt).toBeLessThan(5_000);
-    expect(end.reason).toBe("audio_lost");
+    expect(end.end_reason).toBe("audio_lost");
     await sleep(500);
     const buzzer = d.lines.filter((l) => /^BUZZER (on|off)$/.test(l.msg)).map((l) => l.msg);
     expect(buzzer.at(-1)).toBe("BUZZER off");
     expect(activeProblem(w, s, "mic_exited")).toBeDefined();
   });
 
-  it("an alert open at SIGKILL is ended by the next start: reason interrupted, same alert_id", async () => {
+  it("an alert open at SIGKILL is ended by the next start: end_reason interrupted, same alert_id", async () => {
     const s = await setup("interrupted", { detect: "{ cooldown_s: 300 }" });
     const w = await watcher(s);
     let d = startDaemon(s.configPath, { FAKE_ARECORD_WAV: longLoudWav }, s.tmp);
@@ -170,7 +170,7 @@ describe("never silent (issue #11)", () => {
     const quiet = await writeWav(path.join(s.dir, "quiet.wav"), noise(10, 0.0005, 4));
     d = startDaemon(s.configPath, { FAKE_ARECORD_WAV: quiet }, s.tmp);
     const end = await waitFor(() => alertsOf(w, s).find((a) => a.event === "end"), "the interrupted alert's end", 20_000);
-    expect(end).toMatchObject({ alert_id: start.alert_id, reason: "interrupted" });
+    expect(end).toMatchObject({ alert_id: start.alert_id, end_reason: "interrupted" });
     expect(d.alive()).toBe(true);
   });
 

@@ -53,7 +53,13 @@ for g in \${groups//,/ }; do
   mv "$root/etc/group.tmp" "$root/etc/group"
 done`,
   usermod: `${LOG}
-${ROOT}`,
+${ROOT}
+u=\${args[\${#args[@]}-1]}; groups=""
+for ((i = 0; i < \${#args[@]}; i++)); do [ "\${args[$i]}" = --groups ] && groups=\${args[$((i + 1))]}; done
+for g in \${groups//,/ }; do
+  awk -F: -v OFS=: -v g="$g" -v u="$u" '$1 == g { $4 = ($4 == "" ? u : $4 "," u) } { print }' "$root/etc/group" >"$root/etc/group.tmp"
+  mv "$root/etc/group.tmp" "$root/etc/group"
+done`,
   userdel: `${LOG}
 ${ROOT}
 u=\${args[\${#args[@]}-1]}

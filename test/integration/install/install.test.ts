@@ -4,14 +4,18 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../../../src/config/load.js";
+import { configuredOutputs } from "../../../src/config/outputs.js";
+import { defaultDeviceId } from "../../../src/config/schema.js";
 import { snapshotTree } from "../../fixtures/tree-snapshot.js";
 import { parseLog, writeFakeNode, writeFakeTools, type LoggedCall } from "./fake-system-tools.js";
 
 /**
  * scripts/install.sh run for real (bash, cp, install, sed) against a destdir, with fake
  * systemctl / useradd / groupadd / apt-get / npm / ... first on PATH. The script is copied into a
- * small fake package (a stand-in dist/, the real example config and unit file), so the test needs
- * no build and no network.
+ * small fake package (the real example config and unit file, and a dist/ whose main.js logs its
+ * call and runs the real CLI built by the global setup, so `config check` is the real one), so
+ * the test needs no network.
  */
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -32,20 +36,28 @@ let pkg: string;
 let dest: string;
 let state: string;
 let logFile: string;
+/** The target tree before the installer ran (only its hostname and machine id). */
+let pristine: string[];
 
 async function makePackage(dir: string, opts: { dist: boolean }): Promise<void> {
   await mkdir(path.join(dir, "scripts"), { recursive: true });
   await cp(path.join(repo, "scripts/install.sh"), path.join(dir, "scripts/install.sh"));
   await cp(path.join(repo, "config/earwitness.example.yaml"), path.join(dir, "config/earwitness.example.yaml"));
   await cp(path.join(repo, "systemd/earwitness.service"), path.join(dir, "systemd/earwitness.service"));
-  await writeFile(path.join(dir, "package.json"), '{"name":"earwitness","version":"0.0.0-test"}\n');
+  await writeFile(path.join(dir, "package.json"), '{"name":"earwitness","version":"0.0.0-test","type":"module"}\n');
   await writeFile(path.join(dir, "package-lock.json"), '{"lockfileVersion":3}\n');
   await writeFile(path.join(dir, "LICENSE"), "Apache-2.0\n");
   await mkdir(path.join(dir, "models/shipped"), { recursive: true });
   await writeFile(path.join(dir, "models/shipped/bundle.json"), "{}\n");
   if (opts.dist) {
     await mkdir(path.join(dir, "dist/src/cli"), { recursive: true });
-    await writeFile(path.join(dir, "dist/src/cli/main.js"), "// stand-in\n");
+    await writeFile(
+      path.join(dir, "dist/src/cli/main.js"),
+      `// stand-in: logs the call, then runs the real CLI (built by test/global-setup.ts)\n` +
+        `import { appendFileSync } from "node:fs";\n` +
+        `appendFileSync(process.env.FAKE_LOG, "earwitness\\t" + process.cwd() + "\\t" + process.argv.slice(2).join(" ") + "\\n");\n` +
+        `await import(${JSON.stringify(path.join(repo, "dist/src/cli/main.js"))});\n`,
+    );
   }
 }
 
@@ -57,6 +69,11 @@ beforeEach(async () => {
   logFile = path.join(t, "calls.log");
   await makePackage(pkg, { dist: true });
   await mkdir(state, { recursive: true });
+  // The target system's identity: every Pi image says raspberrypi; the machine id differs.
+  await mkdir(path.join(dest, "etc"), { recursive: true });
+  await writeFile(path.join(dest, "etc/hostname"), "raspberrypi\n");
+  await writeFile(path.join(dest, "etc/machine-id"), `${MACHINE_ID}\n`);
+  pristine = await snapshotTree(dest);
   await writeFile(logFile, "");
 });
 
@@ -67,12 +84,13 @@ interface Run {
   calls: LoggedCall[];
 }
 
-async function install(args: string[], extraPath: string[] = []): Promise<Run> {
+async function install(args: string[], extraPath: string[] = [], opts: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
   await writeFile(logFile, "");
   const r = spawnSync("bash", [path.join(pkg, "scripts/install.sh"), ...args], {
     encoding: "utf8",
     timeout: 60_000,
-    env: { PATH: [...extraPath, fakes, process.env.PATH ?? "/usr/bin:/bin"].join(path.delimiter), FAKE_LOG: logFile, FAKE_STATE: state, HOME: root, LANG: "C" },
+    input: opts.input ?? "",
+    env: { PATH: [...extraPath, fakes, process.env.PATH ?? "/usr/bin:/bin"].join(path.delimiter), FAKE_LOG: logFile, FAKE_STATE: state, HOME: root, LANG: "C", ...opts.env },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls: parseLog(await readFile(logFile, "utf8")) };
 }
@@ -82,11 +100,20 @@ const exists = (p: string) => stat(p).then(
   () => true,
   () => false,
 );
+const MACHINE_ID = "4f1c0a9e2b7d4e8f9a6b3c2d1e0f9a8b";
+const OUTPUTS = ["--mqtt-url", "mqtt://hub.local:1883", "--gpio-led", "17"];
+
+function parseInstalled(text: string) {
+  const r = parseConfig(text, { env: {}, hostname: "elsewhere" });
+  if (!r.ok) throw new Error(r.issues.join("; "));
+  return r.config;
+}
+
 const MUTATING = ["apt-get", "useradd", "groupadd", "usermod", "userdel", "chown", "npm", "systemctl"];
 
 describe("scripts/install.sh --destdir", () => {
   it("installs the tree, the user, the unit; a second run changes only what it must", async () => {
-    const r = await install(["--destdir", dest]);
+    const r = await install(["--destdir", dest, ...OUTPUTS]);
     expect(r.stderr).not.toContain("error");
     expect(r.status).toBe(0);
 
@@ -100,9 +127,17 @@ describe("scripts/install.sh --destdir", () => {
     expect(calls(r, "npm")).toEqual(["install --omit=dev --no-audit --no-fund"]);
     expect(r.calls.find((c) => c.tool === "npm")?.cwd).toBe(`${app}.new`);
 
-    // Config from the example, readable by the service's group only.
+    // Config from the example with the settings filled in, readable by the service's group only.
     const config = path.join(dest, "etc/earwitness/config.yaml");
-    expect(await readFile(config, "utf8")).toBe(await readFile(path.join(pkg, "config/earwitness.example.yaml"), "utf8"));
+    const example = await readFile(path.join(pkg, "config/earwitness.example.yaml"), "utf8");
+    const written = await readFile(config, "utf8");
+    const deviceId = defaultDeviceId("raspberrypi", MACHINE_ID);
+    expect(deviceId).toMatch(/^raspberrypi-[0-9a-f]{6}$/);
+    expect(parseInstalled(written)).toMatchObject({ device_id: deviceId, mqtt: { enabled: true, url: "mqtt://hub.local:1883" } });
+    expect(configuredOutputs(parseInstalled(written))).toEqual(["gpio led GPIO17", "mqtt mqtt://hub.local:1883"]);
+    // Only the placeholder lines changed: every comment of the example is still there.
+    expect(written.split("\n").length).toBe(example.split("\n").length);
+    expect(written.split("\n").filter((l, i) => l !== example.split("\n")[i])).toHaveLength(4);
     expect((await stat(config)).mode & 0o777).toBe(0o640);
     expect((await stat(path.join(dest, "etc/earwitness/trusted-keys"))).isDirectory()).toBe(true);
     expect((await stat(path.join(dest, "var/lib/earwitness"))).mode & 0o777).toBe(0o750);
@@ -120,6 +155,8 @@ describe("scripts/install.sh --destdir", () => {
 
     // Packages, then the unit: enabled inside the destdir, never started.
     expect(calls(r, "apt-get")).toEqual(["update", "install -y --no-install-recommends alsa-utils sox"]);
+    // Enabled because the installed config passes the real `earwitness config check`.
+    expect(calls(r, "earwitness")).toEqual([`config check ${dest}/etc/earwitness/config.yaml`]);
     expect(calls(r, "systemctl")).toEqual([`--root=${dest} enable earwitness.service`]);
     const unit = await readFile(path.join(dest, "etc/systemd/system/earwitness.service"), "utf8");
     const nodeBin = spawnSync("bash", ["-c", "command -v node"], { encoding: "utf8" }).stdout.trim();
@@ -132,6 +169,7 @@ describe("scripts/install.sh --destdir", () => {
     const r2 = await install(["--destdir", dest]);
     expect(r2.status).toBe(0);
     expect(r2.stdout).toContain("keeping the existing");
+    expect(calls(r2, "systemctl")).toEqual([`--root=${dest} enable earwitness.service`]);
     expect(await readFile(config, "utf8")).toBe(edited);
     expect(calls(r2, "useradd")).toEqual([]);
     expect(calls(r2, "groupadd")).toEqual([]);
@@ -153,7 +191,7 @@ describe("scripts/install.sh --destdir", () => {
     expect(await snapshotTree(dest)).toEqual(fresh);
     expect(r.calls.filter((c) => MUTATING.includes(c.tool))).toEqual([]);
 
-    expect((await install(["--destdir", dest])).status).toBe(0);
+    expect((await install(["--destdir", dest, ...OUTPUTS])).status).toBe(0);
     const installed = await snapshotTree(dest);
     const r2 = await install(["--destdir", dest, "--dry-run"]);
     expect(r2.status).toBe(0);
@@ -165,8 +203,8 @@ describe("scripts/install.sh --destdir", () => {
     expect(await snapshotTree(dest)).toEqual(installed);
   });
 
-  it("--uninstall keeps config, state and user; --purge removes them", async () => {
-    expect((await install(["--destdir", dest])).status).toBe(0);
+  it("--uninstall keeps config, state and user; --purge removes them and forgets the unit on the broker", async () => {
+    expect((await install(["--destdir", dest, ...OUTPUTS])).status).toBe(0);
     await writeFile(path.join(dest, "var/lib/earwitness/outbox.json"), "[]\n");
     const r = await install(["--destdir", dest, "--uninstall"]);
     expect(r.status).toBe(0);
@@ -181,8 +219,12 @@ describe("scripts/install.sh --destdir", () => {
     expect(again.status).toBe(0); // idempotent too
     expect(calls(again, "systemctl")).toEqual([]);
 
+    // The app is gone after a plain uninstall, so a later purge cannot forget; purge first this time.
+    expect((await install(["--destdir", dest, ...OUTPUTS])).status).toBe(0);
     const p = await install(["--destdir", dest, "--uninstall", "--purge"]);
     expect(p.status).toBe(0);
+    // Before the app goes: its retained discovery would keep the entities in Home Assistant.
+    expect(calls(p, "earwitness")).toEqual([`mqtt forget --config ${dest}/etc/earwitness/config.yaml`]);
     expect(await exists(path.join(dest, "etc/earwitness"))).toBe(false);
     expect(await exists(path.join(dest, "var/lib/earwitness"))).toBe(false);
     expect(calls(p, "userdel")).toEqual([`--root ${dest} earwitness`]);
@@ -196,7 +238,7 @@ describe("scripts/install.sh --destdir", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("Node.js >= 20 is required");
     expect(r.stderr).toContain("18.19.0");
-    expect(await snapshotTree(dest)).toEqual(["(absent)"]);
+    expect(await snapshotTree(dest)).toEqual(pristine);
     expect(r.calls.filter((c) => MUTATING.includes(c.tool))).toEqual([]);
   });
 
@@ -205,7 +247,7 @@ describe("scripts/install.sh --destdir", () => {
     const r = await install(["--destdir", dest]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("npm run build");
-    expect(await snapshotTree(dest)).toEqual(["(absent)"]);
+    expect(await snapshotTree(dest)).toEqual(pristine);
   });
 
   it("builds dist/ first when TypeScript is there", async () => {
@@ -223,6 +265,62 @@ describe("scripts/install.sh --destdir", () => {
   it("rejects unknown options and --purge without --uninstall", async () => {
     expect((await install(["--destdir", dest, "--frobnicate"])).status).toBe(1);
     expect((await install(["--destdir", dest, "--purge"])).status).toBe(1);
-    expect(await snapshotTree(dest)).toEqual(["(absent)"]);
+    expect(await snapshotTree(dest)).toEqual(pristine);
+  });
+
+  it("a fresh install without an output is installed but not enabled, and says why", async () => {
+    const r = await install(["--destdir", dest]);
+    expect(r.status).toBe(0);
+    const config = parseInstalled(await readFile(path.join(dest, "etc/earwitness/config.yaml"), "utf8"));
+    expect(config.device_id).toBe(defaultDeviceId("raspberrypi", MACHINE_ID));
+    expect(configuredOutputs(config)).toEqual([]);
+    expect(calls(r, "earwitness")).toEqual([`config check ${dest}/etc/earwitness/config.yaml`]);
+    expect(calls(r, "systemctl")).toEqual([]);
+    expect(r.stderr).toContain("the service is NOT enabled");
+    expect(r.stderr).toContain("no output configured: set gpio.* or mqtt.*");
+    expect(r.stderr).toMatch(/--mqtt-url URL or --gpio-led PIN/);
+    expect(r.stdout).toContain("installed, not running");
+  });
+
+  it("--interactive asks for the device id, broker, credentials and pins, and writes the password apart", async () => {
+    const answers = ["kitchen", "mqtts://hub.local:8883", "unit", "s3cret pass", "17", "27", ""].join("\n") + "\n";
+    const r = await install(["--destdir", dest, "--interactive"], [], { input: answers });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`device id (names this unit in MQTT and Home Assistant) [${defaultDeviceId("raspberrypi", MACHINE_ID)}]`);
+    const config = parseInstalled(await readFile(path.join(dest, "etc/earwitness/config.yaml"), "utf8"));
+    expect(config).toMatchObject({
+      device_id: "kitchen",
+      mqtt: { enabled: true, url: "mqtts://hub.local:8883", username: "unit", password_file: "/etc/earwitness/mqtt-password" },
+    });
+    expect(config.gpio.button.pin).toBeNull();
+    expect(configuredOutputs(config)).toEqual(["gpio led GPIO17", "gpio buzzer GPIO27", "mqtt mqtts://hub.local:8883"]);
+    const pw = path.join(dest, "etc/earwitness/mqtt-password");
+    expect(await readFile(pw, "utf8")).toBe("s3cret pass\n");
+    expect((await stat(pw)).mode & 0o777).toBe(0o640);
+    expect(calls(r, "chown")).toContain(`0:998 ${pw}`);
+    expect(r.stdout).not.toContain("s3cret");
+    expect(calls(r, "systemctl")).toEqual([`--root=${dest} enable earwitness.service`]);
+  });
+
+  it("adds the installing user (SUDO_USER) to the earwitness group once, and says to log in again", async () => {
+    await writeFile(path.join(dest, "etc/passwd"), "pi:x:1000:1000::/home/pi:/bin/bash\n");
+    const r = await install(["--destdir", dest, ...OUTPUTS], [], { env: { SUDO_USER: "pi" } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(calls(r, "usermod")).toEqual([`--root ${dest} --append --groups earwitness pi`]);
+    expect(await readFile(path.join(dest, "etc/group"), "utf8")).toMatch(/^earwitness:x:998:pi$/m);
+    expect(r.stdout).toContain("pi joined the group earwitness: log out and in again");
+    const again = await install(["--destdir", dest], [], { env: { SUDO_USER: "pi" } });
+    expect(calls(again, "usermod")).toEqual([]);
+    expect(again.stdout).not.toContain("log out and in again");
+    const root = await install(["--destdir", dest], [], { env: { SUDO_USER: "root" } });
+    expect(calls(root, "usermod")).toEqual([]);
+  });
+
+  it("refuses bad settings before changing anything", async () => {
+    for (const bad of [["--gpio-led", "40"], ["--mqtt-url", "http://hub"], ["--device-id", "my.unit"], ["--mqtt-user", "u"], ["--gpio-led"]]) {
+      const r = await install(["--destdir", dest, ...bad]);
+      expect(r.status, bad.join(" ")).toBe(1);
+      expect(await snapshotTree(dest)).toEqual(pristine);
+    }
   });
 });

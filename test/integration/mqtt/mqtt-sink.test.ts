@@ -99,14 +99,20 @@ function alertEvent(overrides: Partial<AlertEvent> = {}): AlertEvent {
   };
 }
 
+/** Every entity's config (danger, alert, emotion, mute, …): 15 with telemetry on. */
+const DISCOVERY_COUNT = 15;
+
 const STATUS: DeviceStatus = {
   state: "IDLE",
   danger: 0.05,
   emotion: null,
+  dangerEmotion: null,
   sinceMs: Date.UTC(2025, 5, 1),
   armed: true,
   mutedUntilMs: null,
+  muteMinutes: 0,
   problems: [],
+  problemMessages: {},
   acknowledged: false,
 };
 
@@ -313,7 +319,7 @@ describe(`MqttSink against a real broker`, () => {
     await h.sink.start();
     const filter = `homeassistant/+/${h.options.deviceId}/+/config`;
     const w = await watcher([filter]);
-    const first = await waitFor(() => w.seen.length >= 11 && [...w.seen], "eleven retained discovery configs");
+    const first = await waitFor(() => w.seen.length >= DISCOVERY_COUNT && [...w.seen], "every retained discovery config");
     expect(first.every((s) => s.retain)).toBe(true);
     const topics = first.map((s) => s.topic);
     expect(topics).toContain(`homeassistant/binary_sensor/${h.options.deviceId}/danger/config`);
@@ -327,10 +333,10 @@ describe(`MqttSink against a real broker`, () => {
     const ha = await watcher([]);
     await ha.client.publishAsync("homeassistant/status", "offline", { qos: 1 });
     await sleep(300);
-    expect(w.seen).toHaveLength(11); // offline changes nothing
+    expect(w.seen).toHaveLength(DISCOVERY_COUNT); // offline changes nothing
     await ha.client.publishAsync("homeassistant/status", "online", { qos: 1 });
-    await waitFor(() => w.seen.length >= 22, "discovery republished");
-    expect(new Set(w.seen.slice(11).map((s) => s.topic))).toEqual(new Set(topics));
+    await waitFor(() => w.seen.length >= 2 * DISCOVERY_COUNT, "discovery republished");
+    expect(new Set(w.seen.slice(DISCOVERY_COUNT).map((s) => s.topic))).toEqual(new Set(topics));
   });
 
   it("answers every command on set/result: malformed ones with the reason, good ones after the handler", async () => {
@@ -410,7 +416,9 @@ describe(`MqttSink against a real broker`, () => {
   it("a broker that takes alerts but never acknowledges: PUBACK timeout, reconnect, mqtt_stalled, and delivery once it acknowledges", async () => {
     const proxy = await pubackDroppingProxy(broker.url);
     cleanups.push(() => proxy.close());
-    const h = await makeSink({ url: proxy.url, pubackTimeoutMs: 1_000, reconnectPeriodMs: 200 });
+    // Takeover detection as touchy as it gets (one short session would do): the connection the
+    // sink drops itself for the stall must not count as the broker taking it away.
+    const h = await makeSink({ url: proxy.url, pubackTimeoutMs: 1_000, reconnectPeriodMs: 200, takeover: { count: 1 } });
     await h.sink.start();
     expect(h.sink.connected).toBe(true);
     const w = await watcher([`${h.root}/alert`]);
@@ -431,6 +439,7 @@ describe(`MqttSink against a real broker`, () => {
     const ids = w.on(`${h.root}/alert`).map((m) => (JSON.parse(m.text) as { alert_id: string }).alert_id);
     expect([...new Set(ids)]).toEqual([first.alertId, second.alertId]);
     expect(h.sink.deliveryProblems()).toEqual([]);
+    expect(h.sink.clientIdConflict).toBeNull();
   });
 
   it("fails start() with a coded error for an unreadable TLS file or a bad device id", async () => {

@@ -62,8 +62,14 @@ describe("earwitness bench --sweep", () => {
     for (const key of ["enter_threshold", "exit_threshold", "k", "n", "min_duration_s", "hold_s", "cooldown_s", "smoothing"]) {
       expect(yaml).toContain(`${key}:`);
     }
-    const check = await run(["config", "check", chosen]);
+    // The file is a detect section to put into a unit's config; a unit's config also needs an
+    // output, or `config check` fails it (issue 12), so check it as part of one.
+    const unit = path.join(dir, "unit.yaml");
+    await writeFile(unit, `${yaml}gpio: { led: 17 }\n`);
+    const check = await run(["config", "check", unit]);
     expect(check.code, check.stderr + check.stdout).toBe(0);
+    const alone = await run(["config", "check", chosen]);
+    expect(alone.stderr).toMatch(/no output configured/);
     const again = await run([...STREAMS(), "--config", chosen, "--out", path.join(dir, "again.json")]);
     expect(again.code, again.stderr).toBe(0);
   });

@@ -13,6 +13,8 @@ const run = (args: string[]): Promise<CliResult> => runCli(args, { HOME: dir, TM
 const CONFIG = (modelDir: string, stateDir: string) => `# the kitchen unit
 state_dir: ${stateDir}
 model: { dir: ${modelDir}, backend: cpu }
+# A unit's config has an output, or config check fails it (calibrate itself drives no GPIO).
+gpio: { led: 17 }
 detect:
   # provisional
   enter_threshold: 0.6

@@ -259,7 +259,7 @@ describe("loadConfig and friends (temp files)", () => {
 
   it("uses the default file when it exists, else the defaults", async () => {
     const defaultPath = join(dir, "config.yaml");
-    expect((await loadConfig({ env: {}, hostname: HOST, defaultPath })).device_id).toBe(HOST);
+    expect((await loadConfig({ env: {}, hostname: HOST, defaultPath, machineId: null })).device_id).toBe(HOST);
     await writeFile(defaultPath, "device_id: from-default-file\n");
     expect((await loadConfig({ env: {}, hostname: HOST, defaultPath })).device_id).toBe("from-default-file");
   });
@@ -308,9 +308,16 @@ describe("loadConfig and friends (temp files)", () => {
 
   it("checkConfigFile reports config issues and unreadable referenced files", async () => {
     const good = join(dir, "good.yaml");
-    await writeFile(good, "device_id: ok\n");
+    await writeFile(good, "device_id: ok\ngpio: { led: 17 }\n");
     const ok = await checkConfigFile(good, { hostname: HOST });
     expect(ok.ok && ok.config.device_id).toBe("ok");
+
+    // Valid, but it tells no one: a check fails it, as `run` refuses it.
+    const silent = join(dir, "silent.yaml");
+    await writeFile(silent, "device_id: ok\n");
+    const s = await checkConfigFile(silent, { hostname: HOST });
+    expect(s.ok).toBe(false);
+    expect(!s.ok && s.issues).toEqual([expect.stringMatching(/^no output configured: set gpio\.\* or mqtt\.\*/)]);
 
     const bad = join(dir, "bad.yaml");
     await writeFile(bad, "detect:\n  k: 12\n");
@@ -322,6 +329,7 @@ describe("loadConfig and friends (temp files)", () => {
       refs,
       [
         "mqtt:",
+        "  enabled: true",
         "  url: mqtts://broker:8883",
         "  username: u",
         `  password_file: ${join(dir, "missing-pw")}`,
@@ -347,5 +355,16 @@ describe("loadConfig and friends (temp files)", () => {
       code: "INVALID_CONFIG",
       issues: [expect.stringContaining("not readable")],
     });
+  });
+});
+
+describe("permission errors say what to do", () => {
+  it("config file and status socket: run with sudo or join group earwitness", async () => {
+    const { configReadIssue, PERMISSION_HINT } = await import("../../../src/config/load.js");
+    const { explainConnectError } = await import("../../../src/cli/monitor-command.js");
+    const denied = Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" });
+    expect(PERMISSION_HINT).toMatch(/^run with sudo or join group earwitness/);
+    expect(configReadIssue("/etc/earwitness/config.yaml", denied)).toMatch(/permission denied\): run with sudo or join group earwitness/);
+    expect(explainConnectError("/var/lib/earwitness/status.sock", denied)).toMatch(/run with sudo or join group earwitness/);
   });
 });

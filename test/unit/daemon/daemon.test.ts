@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config, ConfigInput } from "../../../src/config/schema.js";
-import { Daemon, MAX_ALERT_GRACE_MS, MQTT_DOWN_PROBLEM_MS, TEST_ALERT_MS, TICK_MS, type DaemonDeps, type ModelHandle } from "../../../src/daemon/daemon.js";
+import { Daemon, MAX_ALERT_GRACE_MS, MQTT_DOWN_PROBLEM_MS, STREAM_GAP_MS, TEST_ALERT_MS, TICK_MS, type DaemonDeps, type ModelHandle } from "../../../src/daemon/daemon.js";
 import { createAdaptation, type DeviceAdaptation } from "../../../src/daemon/build.js";
 import { ConfigError, OutputError } from "../../../src/errors.js";
 import type { AlertEvent } from "../../../src/outputs/sink.js";
@@ -177,34 +177,60 @@ describe("Daemon", () => {
     expect(h.daemon.snapshot().problems.inference_behind).toBeUndefined();
   });
 
-  it("mute is a timed disarm: no alerts while muted, armed again by itself", async () => {
+  it("mute is timed and apart from Armed: no alerts while muted, the switch stays on, listening again by itself", async () => {
     const h = await harness();
     expect(await h.mqtt.send({ command: "mute", minutes: 1 })).toBeNull();
-    expect(h.mqtt.lastStatus?.armed).toBe(false);
-    expect(h.mqtt.lastStatus?.mutedUntilMs).toBe(h.clock.nowMs() + 60_000);
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, mutedUntilMs: h.clock.nowMs() + 60_000, muteMinutes: 1 });
     h.clf.angry = 0.95;
     await h.feed(10);
     expect(starts(h)).toHaveLength(0);
     expect(h.clf.windowsSeen).toBe(0); // no inference while muted
     await h.feed(55);
-    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, mutedUntilMs: null });
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, mutedUntilMs: null, muteMinutes: 0 });
     await h.feed(6);
     expect(starts(h)).toHaveLength(1);
   });
 
-  it("disarm ends an open alert and suppresses new ones; arm restores", async () => {
+  it("switching Armed on does not end a mute, and a mute does not arm a disarmed unit", async () => {
     const h = await harness();
+    await h.mqtt.send({ command: "mute", minutes: 5 });
+    // Home Assistant's switch shows ON during the mute; pressing it again must not unmute.
+    await h.mqtt.send({ command: "arm" });
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, muteMinutes: 5 });
+    expect(h.mqtt.lastStatus?.mutedUntilMs).not.toBeNull();
+    h.clf.angry = 0.95;
+    await h.feed(10);
+    expect(starts(h)).toHaveLength(0);
+    await h.mqtt.send({ command: "unmute" });
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: true, mutedUntilMs: null, muteMinutes: 0 });
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(1);
+    expect(ends(h)).toHaveLength(0);
+
+    // Disarmed, then muted: when the mute ends it is still disarmed.
+    await h.mqtt.send({ command: "disarm" });
+    expect(ends(h)).toHaveLength(1);
+    expect(ends(h)[0]?.endReason).toBe("disarmed");
+    await h.mqtt.send({ command: "mute", minutes: 1 });
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: false, muteMinutes: 1 });
+    await h.feed(125);
+    expect(h.mqtt.lastStatus).toMatchObject({ armed: false, mutedUntilMs: null });
+    expect(starts(h)).toHaveLength(1);
+  });
+
+  it("muting during an alert ends it with end_reason muted; the status names the strongest and the danger emotion", async () => {
+    const h = await harness();
+    // Calm speech: the danger score is low and the strongest emotion is not a danger one.
+    h.clf.angry = 0.15;
+    await h.feed(4);
+    expect(h.daemon.status()).toMatchObject({ emotion: "neutral", dangerEmotion: "angry", danger: 0.15 });
     h.clf.angry = 0.95;
     await h.feed(6);
     expect(starts(h)).toHaveLength(1);
-    await h.mqtt.send({ command: "disarm" });
+    expect(h.mqtt.lastStatus).toMatchObject({ emotion: "angry", dangerEmotion: "angry" });
+    await h.mqtt.send({ command: "mute", minutes: 10 });
     expect(ends(h)).toHaveLength(1);
-    expect(h.mqtt.lastStatus).toMatchObject({ armed: false, state: "IDLE" });
-    await h.feed(10);
-    expect(starts(h)).toHaveLength(1);
-    await h.mqtt.send({ command: "arm" });
-    await h.feed(6);
-    expect(starts(h)).toHaveLength(2);
+    expect(ends(h)[0]?.endReason).toBe("muted");
   });
 
   it("ack silences the buzzer, keeps the alert and publishes the acknowledgement", async () => {
@@ -307,6 +333,18 @@ describe("Daemon", () => {
     expect(h.daemon.snapshot().problems.mqtt_disconnected).toBeUndefined();
   });
 
+  it("publishes a client id conflict the MQTT sink notices as a problem with its message, and clears it", async () => {
+    const h = await harness();
+    h.mqtt.clientIdConflict = 'another client uses the client id "earwitness-raspberrypi"';
+    await h.feed(TICK_MS / 1000 + 1);
+    expect(h.mqtt.lastStatus?.problems).toContain("mqtt_client_id_conflict");
+    expect(h.mqtt.lastStatus?.problemMessages.mqtt_client_id_conflict).toMatch(/another client uses the client id/);
+    expect(h.mqtt.problems.at(-1)).toMatchObject({ code: "mqtt_client_id_conflict", active: true });
+    h.mqtt.clientIdConflict = null;
+    await h.feed(TICK_MS / 1000 + 1);
+    expect(h.mqtt.lastStatus?.problems).not.toContain("mqtt_client_id_conflict");
+  });
+
   it("pings the watchdog only while audio arrives", async () => {
     const h = await harness(config(), { watchdogMs: 2_000 });
     await h.feed(6);
@@ -386,11 +424,24 @@ describe("Daemon", () => {
     h.source.problem({ code: "mic_exited", message: "arecord was killed by SIGKILL; restarting in 1000 ms", active: true });
     await flushPromises();
     expect(ends(h)).toHaveLength(1);
-    expect(ends(h)[0]).toMatchObject({ alertId: starts(h)[0]!.alertId, reason: "audio_lost" });
+    expect(ends(h)[0]).toMatchObject({ alertId: starts(h)[0]!.alertId, endReason: "audio_lost" });
     expect(h.mqtt.lastStatus?.state).toBe("IDLE");
     await h.clock.advanceAsync(1_000);
     expect(h.gpio.isOn("buzzer")).toBe(false);
     // (The LED now blinks the mic_exited problem instead of shining the alert.)
+  });
+
+  it("audio back after an unannounced gap ends an open alert as audio_restarted (a break raised as a problem ends it as audio_lost, above)", async () => {
+    const h = await harness(config({ detect: { max_alert_s: 300 } }));
+    h.clf.angry = 0.95;
+    await h.feed(8);
+    expect(starts(h)).toHaveLength(1);
+    // The source says nothing, but its audio stops for longer than STREAM_GAP_MS and then resumes.
+    await h.clock.advanceAsync(STREAM_GAP_MS + 1_000);
+    expect(ends(h)).toHaveLength(0);
+    await h.feed(0.1);
+    expect(ends(h)).toHaveLength(1);
+    expect(ends(h)[0]).toMatchObject({ alertId: starts(h)[0]!.alertId, endReason: "audio_restarted" });
   });
 
   it("max_alert_s holds by the clock when windows stop coming", async () => {
@@ -403,7 +454,7 @@ describe("Daemon", () => {
     expect(ends(h)).toHaveLength(0);
     await h.clock.advanceAsync(MAX_ALERT_GRACE_MS + 100);
     expect(ends(h)).toHaveLength(1);
-    expect(ends(h)[0]!.reason).toBe("max_duration");
+    expect(ends(h)[0]!.endReason).toBe("max_duration");
     expect(h.gpio.isOn("buzzer")).toBe(false);
   });
 
@@ -449,7 +500,7 @@ describe("Daemon", () => {
       },
     });
     await flushPromises();
-    expect(h.mqtt.alerts[0]).toMatchObject({ phase: "end", alertId: "left-open", reason: "interrupted", startedAtMs: 5 });
+    expect(h.mqtt.alerts[0]).toMatchObject({ phase: "end", alertId: "left-open", endReason: "interrupted", startedAtMs: 5 });
     expect(journal).toEqual([null]);
     h.clf.angry = 0.95;
     await h.feed(8);

@@ -126,8 +126,25 @@ describe("AlertStateMachine", () => {
     expect(r.states[9]).toBe("ALERT");
     // Start at 1.0 s; second burst ends at index 15 (7.5 s) → HOLD until 9.5 s.
     expect(r.ends[0]).toMatchObject({ startMs: 1000, endMs: 9500, reason: "score_dropped" });
-    // Mean over ALERT windows only: four at 0.9 (indices 2..5), six at 0.5.
-    expect(r.ends[0]?.mean).toBeCloseTo((4 * 0.9 + 6 * 0.5) / 10);
+    // Mean over every window of the alert: the lead-up and ALERT windows, six at 0.9 (indices
+    // 0..5) and six at 0.5; the HOLD windows (all below exit) are left out.
+    expect(r.ends[0]?.mean).toBeCloseTo((6 * 0.9 + 6 * 0.5) / 12);
+  });
+
+  it("defines peak and mean the same way at start and end: the alert so far, so the end's peak is never lower", () => {
+    const m = new AlertStateMachine(PARAMS);
+    // A loud lead-up, then a quieter alert: before, the end reported only the quieter part
+    // (start peak 0.95, end peak 0.7 for the same alert).
+    const r = replay(m, [0.95, 0.95, 0.95, ...repeat(0.7, 8), ...repeat(0, 12)]);
+    expect(r.starts).toHaveLength(1);
+    expect(r.ends).toHaveLength(1);
+    const start = r.starts[0]!;
+    const end = r.ends[0]!;
+    expect(start.peak).toBeCloseTo(0.95);
+    expect(start.mean).toBeCloseTo(0.95);
+    expect(end.peak).toBeCloseTo(0.95);
+    expect(end.peak).toBeGreaterThanOrEqual(start.peak);
+    expect(end.mean).toBeCloseTo((3 * 0.95 + 8 * 0.7) / 11);
   });
 
   it("ends a score that stays high at maxAlertMs and starts nothing during the cooldown", () => {

@@ -91,10 +91,16 @@ describe("doctor checks", () => {
     expect(r.fix).toMatch(/Node.js 20/);
   });
 
-  it("config: invalid fails with the issues, absent warns, valid passes", async () => {
+  it("config: invalid fails with the issues, absent warns, valid passes; without any output it fails", async () => {
+    const withOutput = config("gpio: { led: 17 }\n");
     expect(await one(checkConfig(ctx({ config: null, configIssues: ["detect.k must be <= detect.n"] })))).toMatchObject({ status: "fail", detail: expect.stringMatching(/detect.k/) });
-    expect((await one(checkConfig(ctx({ configPath: null })))).status).toBe("warn");
-    expect((await one(checkConfig(ctx()))).status).toBe("pass");
+    expect((await one(checkConfig(ctx({ configPath: null, config: withOutput })))).status).toBe("warn");
+    expect((await one(checkConfig(ctx({ config: withOutput })))).status).toBe("pass");
+    // The shipped example: MQTT off, every GPIO line null. It protects no one.
+    const none = await one(checkConfig(ctx()));
+    expect(none).toMatchObject({ status: "fail", detail: expect.stringMatching(/no output configured: set gpio\.\* or mqtt\.\*/) });
+    expect((await one(checkConfig(ctx({ configPath: null })))).status).toBe("fail");
+    expect((await one(checkConfig(ctx({ config: config("mqtt: { enabled: true, url: mqtt://hub:1883 }\n") })))).status).toBe("pass");
   });
 
   it("microphone: missing arecord names alsa-utils; no cards fails; a wrong card fails; a card passes", async () => {

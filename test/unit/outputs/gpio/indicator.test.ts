@@ -39,10 +39,13 @@ function status(clock: FakeClock, over: Partial<DeviceStatus> = {}): DeviceStatu
     state: "IDLE",
     danger: 0,
     emotion: null,
+    dangerEmotion: null,
     sinceMs: clock.nowMs(),
     armed: true,
     mutedUntilMs: null,
+    muteMinutes: 0,
     problems: [],
+    problemMessages: {},
     acknowledged: false,
     ...over,
   };

@@ -17,10 +17,13 @@ function status(over: Partial<DeviceStatus> = {}): DeviceStatus {
     state: "IDLE",
     danger: 0,
     emotion: null,
+    dangerEmotion: null,
     sinceMs: WALL0,
     armed: true,
     mutedUntilMs: null,
+    muteMinutes: 0,
     problems: [],
+    problemMessages: {},
     acknowledged: false,
     ...over,
   };
@@ -73,6 +76,16 @@ describe("indicatorOutputs", () => {
     const xs = sample(status({ armed: false }), null, 0, 10_000);
     expect(onTimes(xs)).toEqual([]);
     expect(xs[0]?.mode).toBe("disarmed");
+  });
+
+  it("muted (the Armed switch still on): dark like disarmed, heartbeat again when the mute is over", () => {
+    const muted = status({ armed: true, mutedUntilMs: WALL0 + 5_000, muteMinutes: 1 });
+    const during = sample(muted, null, 0, 5_000);
+    expect(onTimes(during)).toEqual([]);
+    expect(during[0]?.mode).toBe("disarmed");
+    const after = sample(muted, null, 5_000, 12_000);
+    expect(after.at(-1)?.mode).toBe("heartbeat");
+    expect(onTimes(after).length).toBeGreaterThan(0);
   });
 
   it("problem: fast even blink, even when disarmed, and no buzzer", () => {

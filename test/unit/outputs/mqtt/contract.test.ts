@@ -12,6 +12,9 @@ import {
   topicFor,
   TOPIC_SPECS,
   type AlertContext,
+  ALERT_END_REASONS,
+  AlertPayloadSchema,
+  StatePayloadSchema,
 } from "../../../../src/outputs/mqtt/contract.js";
 import type { AlertEvent, DeviceStatus } from "../../../../src/outputs/sink.js";
 import { OutputError } from "../../../../src/errors.js";
@@ -96,28 +99,105 @@ describe("MQTT contract", () => {
       state: "HOLD",
       danger: 0.66,
       emotion: "angry",
+      dangerEmotion: null,
       sinceMs: T0,
       armed: true,
       mutedUntilMs: null,
+      muteMinutes: 0,
       problems: ["MIC_SILENT"],
+      problemMessages: {},
       acknowledged: false,
     };
-    expect(buildStatePayload(status, ctx.model)).toEqual({
+    expect(buildStatePayload(status, ctx.model, { host: "pi-kitchen", machine: "a1b2c3" })).toEqual({
       schema: 1,
       state: "HOLD",
       alerting: true,
       danger: 0.66,
       emotion: "angry",
+      danger_emotion: null,
       since: "2025-01-02T03:04:05.600Z",
       armed: true,
+      muted: false,
       muted_until: null,
+      mute_minutes: 0,
+      listening: true,
       model: ctx.model,
       problems: ["MIC_SILENT"],
+      problem_messages: {},
       acknowledged: false,
+      unit: { host: "pi-kitchen", machine: "a1b2c3" },
     });
-    const idle = buildStatePayload({ ...status, state: "IDLE", mutedUntilMs: T0 + 60_000 }, ctx.model);
+    const idle = buildStatePayload({ ...status, state: "IDLE", mutedUntilMs: T0 + 60_000, muteMinutes: 1 }, ctx.model);
     expect(idle.alerting).toBe(false);
     expect(idle.muted_until).toBe("2025-01-02T03:05:05.600Z");
+  });
+
+  it("publishes the strongest emotion and the danger emotion apart (calm speech reads sad, not angry)", () => {
+    const status: DeviceStatus = {
+      state: "IDLE",
+      danger: 0.15,
+      emotion: "sad",
+      dangerEmotion: "angry",
+      sinceMs: T0,
+      armed: true,
+      mutedUntilMs: null,
+      muteMinutes: 0,
+      problems: [],
+      problemMessages: {},
+      acknowledged: false,
+    };
+    const p = buildStatePayload(status, ctx.model);
+    expect(p).toMatchObject({ emotion: "sad", danger_emotion: "angry", danger: 0.15 });
+    expect(StatePayloadSchema.parse(p)).toEqual(p);
+  });
+
+  it("keeps mute apart from the Armed switch: muted, still armed, not listening", () => {
+    const status: DeviceStatus = {
+      state: "IDLE",
+      danger: 0,
+      emotion: null,
+      dangerEmotion: null,
+      sinceMs: T0,
+      armed: true,
+      mutedUntilMs: T0 + 30 * 60_000,
+      muteMinutes: 30,
+      problems: ["mic_silent"],
+      problemMessages: { mic_silent: "the microphone is silent; check it" },
+      acknowledged: false,
+    };
+    expect(buildStatePayload(status, ctx.model)).toMatchObject({
+      armed: true,
+      muted: true,
+      mute_minutes: 30,
+      muted_until: "2025-01-02T03:34:05.600Z",
+      listening: false,
+      problem_messages: { mic_silent: "the microphone is silent; check it" },
+    });
+    expect(buildStatePayload({ ...status, armed: false, mutedUntilMs: null, muteMinutes: 30 }, ctx.model)).toMatchObject({
+      armed: false,
+      muted: false,
+      mute_minutes: 0,
+      listening: false,
+    });
+  });
+
+  it("rounds what it publishes: scores and probabilities to 4 decimals, levels to 1, durations to ms", () => {
+    const ev = startEvent({ peak: 0.912345678, mean: 0.6123456, dbfs: -17.505454480322825, probs: { angry: 0.123456789, fear: 0.87654321 } });
+    const start = buildAlertPayload(ev, ctx);
+    expect(start).toMatchObject({ peak: 0.9123, mean: 0.6123, dbfs: -17.5, probs: { angry: 0.1235, fear: 0.8765 } });
+    const end = buildAlertPayload({ ...ev, phase: "end", endedAtMs: T0 + 1234.5678, endReason: "score_dropped" }, ctx);
+    expect(end).toMatchObject({ duration_s: 1.235, end_reason: "score_dropped" });
+    const t = buildTelemetryPayload({ atMs: T0, probs: { sad: 0.333333333 }, dbfs: -40.04999, rtf: 0.1234567, droppedWindows: 0, queueDepth: 0 });
+    expect(t).toMatchObject({ probs: { sad: 0.3333 }, dbfs: -40, rtf: 0.1235 });
+  });
+
+  it("says why an alert ended, and a test alert ends as test_over", () => {
+    for (const reason of ALERT_END_REASONS) {
+      const p = buildAlertPayload(startEvent({ phase: "end", endedAtMs: T0 + 1000, endReason: reason }), ctx);
+      expect(p).toMatchObject({ event: "end", end_reason: reason });
+      expect(AlertPayloadSchema.parse(p)).toEqual(p);
+    }
+    expect(buildAlertPayload(startEvent({ test: true, phase: "end", endedAtMs: T0 }), ctx)).toMatchObject({ end_reason: "test_over" });
   });
 
   it("builds telemetry, problem and command result payloads", () => {
@@ -160,6 +240,7 @@ describe("MQTT contract", () => {
     expect(TOPIC_SPECS.availability).toEqual({ qos: 1, retain: true });
     expect(TOPIC_SPECS.state).toEqual({ qos: 1, retain: true });
     expect(TOPIC_SPECS.alert).toEqual({ qos: 1, retain: false });
+    expect(TOPIC_SPECS["alert/last"]).toEqual({ qos: 1, retain: true });
     expect(TOPIC_SPECS["set/result"].retain).toBe(false);
     expect(COMMAND_TOPICS).not.toContain("set/result");
   });

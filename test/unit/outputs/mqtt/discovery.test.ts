@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { buildDiscoveryMessages, haStatusTopic, type DiscoveryContext } from "../../../../src/outputs/mqtt/discovery.js";
 import { parseCommand } from "../../../../src/outputs/mqtt/commands.js";
 import { ALERT_EVENT_TYPES, alertEventType } from "../../../../src/outputs/mqtt/contract.js";
+import { LABEL_VOCABULARY } from "../../../../src/constants.js";
 
 const ctx: DiscoveryContext = {
   prefix: "homeassistant",
@@ -33,10 +34,14 @@ describe("Home Assistant discovery", () => {
         "homeassistant/button/kitchen/reset_adaptation/config",
         "homeassistant/button/kitchen/test/config",
         "homeassistant/event/kitchen/alert/config",
+        "homeassistant/number/kitchen/mute/config",
+        "homeassistant/sensor/kitchen/danger_emotion/config",
         "homeassistant/sensor/kitchen/danger_score/config",
         "homeassistant/sensor/kitchen/dbfs/config",
         "homeassistant/sensor/kitchen/emotion/config",
+        "homeassistant/sensor/kitchen/last_alert/config",
         "homeassistant/sensor/kitchen/model_version/config",
+        "homeassistant/sensor/kitchen/muted_until/config",
         "homeassistant/switch/kitchen/armed/config",
       ].sort(),
     );
@@ -52,9 +57,10 @@ describe("Home Assistant discovery", () => {
         identifiers: ["earwitness_kitchen"],
         name: "Kitchen listener",
         manufacturer: "earwitness",
-        model: "earwitness",
+        model: "Voice danger detector",
         sw_version: "0.1.0",
       });
+      expect((c.device as { model: string }).model).not.toBe((c.device as { manufacturer: string }).manufacturer);
       expect(c.origin).toEqual({ name: "earwitness", sw_version: "0.1.0" });
       expect(c.availability).toEqual([
         { topic: "earwitness/kitchen/availability", payload_available: "online", payload_not_available: "offline" },
@@ -129,5 +135,68 @@ describe("Home Assistant discovery", () => {
       support_url: "https://example.org/help",
     });
     expect(haStatusTopic("ha")).toBe("ha/status");
+  });
+
+  it("has enum emotion sensors for the strongest and the danger emotion, with every value they can show", () => {
+    for (const [object, field] of [["emotion", "emotion"], ["danger_emotion", "danger_emotion"]] as const) {
+      const c = config(`homeassistant/sensor/kitchen/${object}/config`);
+      expect(c).toMatchObject({ device_class: "enum", state_topic: "earwitness/kitchen/state", value_template: `{{ value_json.${field} or 'none' }}` });
+      expect(c.options).toEqual([...LABEL_VOCABULARY, "none"]);
+    }
+  });
+
+  it("has a mute number and a muted-until timestamp, apart from the Armed switch", () => {
+    const mute = config("homeassistant/number/kitchen/mute/config");
+    expect(mute).toMatchObject({
+      command_topic: "earwitness/kitchen/set/mute",
+      state_topic: "earwitness/kitchen/state",
+      value_template: "{{ value_json.mute_minutes }}",
+      min: 0,
+      max: 1440,
+      step: 1,
+      unit_of_measurement: "min",
+    });
+    // What HA sends for a number (an integer as text) is what the daemon obeys; 0 unmutes.
+    expect(parseCommand("set/mute", "30")).toEqual({ ok: true, command: { command: "mute", minutes: 30 }, id: null });
+    expect(parseCommand("set/mute", "30.0")).toEqual({ ok: true, command: { command: "mute", minutes: 30 }, id: null });
+    expect(parseCommand("set/mute", "0")).toEqual({ ok: true, command: { command: "unmute" }, id: null });
+    expect(config("homeassistant/sensor/kitchen/muted_until/config")).toMatchObject({
+      device_class: "timestamp",
+      value_template: "{{ value_json.muted_until or 'None' }}",
+    });
+    // The switch reads armed only: muting does not flip it.
+    expect(config("homeassistant/switch/kitchen/armed/config").value_template).toBe("{{ 'ON' if value_json.armed else 'OFF' }}");
+  });
+
+  it("gives the problem sensor the codes and messages as attributes", () => {
+    expect(config("homeassistant/binary_sensor/kitchen/problem/config")).toMatchObject({
+      json_attributes_topic: "earwitness/kitchen/state",
+      json_attributes_template: "{{ {'problems': value_json.problems, 'messages': value_json.problem_messages} | tojson }}",
+    });
+  });
+
+  it("keeps the test button and the busy danger score off the default dashboard and recorder", () => {
+    expect(config("homeassistant/button/kitchen/test/config").entity_category).toBe("diagnostic");
+    expect(config("homeassistant/sensor/kitchen/danger_score/config")).toMatchObject({ enabled_by_default: false, state_class: "measurement" });
+  });
+
+  it("shows the last alert from the retained alert/last topic", () => {
+    expect(config("homeassistant/sensor/kitchen/last_alert/config")).toMatchObject({
+      state_topic: "earwitness/kitchen/alert/last",
+      json_attributes_topic: "earwitness/kitchen/alert/last",
+      value_template: "{{ value_json.started_at }}",
+      device_class: "timestamp",
+    });
+  });
+
+  it("names the board and the links when known", () => {
+    const c = config("homeassistant/switch/kitchen/armed/config", {
+      ...ctx,
+      hwVersion: "Raspberry Pi 4 Model B Rev 1.4",
+      configurationUrl: "https://example.org/earwitness",
+      supportUrl: "https://example.org/help",
+    });
+    expect(c.device).toMatchObject({ hw_version: "Raspberry Pi 4 Model B Rev 1.4", configuration_url: "https://example.org/earwitness" });
+    expect(c.origin).toMatchObject({ support_url: "https://example.org/help" });
   });
 });
