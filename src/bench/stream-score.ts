@@ -9,10 +9,11 @@
  *   minus each passage and its grace);
  * - **latency** is from the passage's onset to the start of the alert that caught it (0 when one
  *   was already on);
- * - false alerts are also told apart by what was sounding when the alert started — speech, a
- *   non-speech sound (home streams), or only the noise bed — as the segment that covers most of
- *   the 3 s before the alert (the window that raised it), each per hour of that kind of audio;
- *   and screams are counted apart from speech passages.
+ * - false alerts are also told apart by what raised them — speech, a non-speech sound (home
+ *   streams), or only the noise bed — as the kind of event that covers most of the 8 s before
+ *   the alert starts (a 3 s window, smoothing over up to 4 s and k-of-n confirmation lag behind
+ *   the sound), "noise" only when no event sounded in those 8 s; each per hour of that kind of
+ *   audio. Screams are counted apart from speech passages.
  */
 import type { StreamTimeline } from "./stream-builder.js";
 import { percentile } from "./stats.js";
@@ -38,8 +39,8 @@ export interface StreamScore {
 export type AudioSource = "speech" | "sounds" | "noise";
 const SOURCES: readonly AudioSource[] = ["speech", "sounds", "noise"];
 
-/** The window length an alert's source is judged over, seconds. */
-const SOURCE_WINDOW_S = 3;
+/** How far back from an alert's start its source is looked for, seconds (window + smoothing + k of n). */
+const SOURCE_WINDOW_S = 8;
 
 /** Seconds of each kind of non-danger audio: non-danger segments by kind, the rest noise. */
 function sourceHours(timeline: StreamTimeline, dangerS: number): Record<AudioSource, number> {
@@ -53,17 +54,18 @@ function sourceHours(timeline: StreamTimeline, dangerS: number): Record<AudioSou
   return { speech: speech / 3600, sounds: sounds / 3600, noise: noise / 3600 };
 }
 
-/** What sounded in the SOURCE_WINDOW_S before `t`: the kind of the segment covering most of it. */
+/** What raised an alert starting at `t`: the kind of event covering most of the SOURCE_WINDOW_S before it, or noise. */
 function sourceAt(timeline: StreamTimeline, t: number): AudioSource {
   const from = t - SOURCE_WINDOW_S;
-  const cover: Record<AudioSource, number> = { speech: 0, sounds: 0, noise: SOURCE_WINDOW_S };
+  let speech = 0, sounds = 0;
   for (const s of timeline.segments) {
     const o = Math.min(t, s.end_s) - Math.max(from, s.start_s);
     if (o <= 0) continue;
-    cover[s.kind === "sound" ? "sounds" : "speech"] += o;
-    cover.noise -= o;
+    if (s.kind === "sound") sounds += o;
+    else speech += o;
   }
-  return SOURCES.reduce((a, b) => (cover[b] > cover[a] ? b : a));
+  if (speech === 0 && sounds === 0) return "noise";
+  return sounds > speech ? "sounds" : "speech";
 }
 
 export function scoreStream(timeline: StreamTimeline, alerts: StreamAlert[], graceS: number): StreamScore {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildHomeStream, HOME_STREAM_DEFAULTS, type HomeStreamOptions } from "../../../src/bench/home-stream.js";
-import type { StreamClip } from "../../../src/bench/stream-builder.js";
+import type { StreamClip, StreamTimeline } from "../../../src/bench/stream-builder.js";
 import { scoreStream } from "../../../src/bench/stream-score.js";
 import { activeRms } from "../../../src/train/augment.js";
 
@@ -112,5 +112,21 @@ describe("scoreStream on a home stream", () => {
     expect(score.by_source.noise.false_alerts).toBe(0);
     expect(score.by_source.sounds.hours).toBeGreaterThan(0);
     expect(score.detail.filter((d) => d.kind === "scream" && d.caught).length).toBe(1);
+  });
+
+  it("an alert after 8 s of nothing but the noise bed is a false alert on noise; one a few seconds after a sound is the sound's", () => {
+    const seg = (start_s: number, end_s: number, kind: "clip" | "sound"): StreamTimeline["segments"][number] => ({
+      kind, start_s, end_s, file: "x", label: kind === "sound" ? "cough" : "neutral", speaker: null, danger: false, passage: null,
+    });
+    const timeline: StreamTimeline = {
+      format: 1, seed: 1, mix: "home", sample_rate_hz: 16000, duration_s: 100,
+      noise: { source: "white", snr_db: 20 }, danger_labels: ["angry", "fear", "scream"],
+      segments: [seg(10, 12, "sound"), seg(30, 33, "clip"), seg(34, 35, "sound")],
+      passages: [],
+    };
+    const score = scoreStream(timeline, [{ start_s: 15, end_s: 16 }, { start_s: 36, end_s: 37 }, { start_s: 60, end_s: 61 }], 4);
+    expect(score.by_source.sounds.false_alerts).toBe(1);
+    expect(score.by_source.speech.false_alerts).toBe(1);
+    expect(score.by_source.noise.false_alerts).toBe(1);
   });
 });
