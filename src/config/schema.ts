@@ -194,6 +194,8 @@ export const AdaptationSchema = z
     half_life_h: z.number().min(0.1).max(8760).default(72),
     /** The most weight the wearer's statistics may take over the model's own (0 = none, 1 = all). */
     max_weight: z.number().min(0).max(1).default(0.5),
+    /** Minutes of voiced audio after which the learnt statistics take their full weight. */
+    warmup_min: z.number().min(0.1).max(10_000).default(10),
   })
   .strict();
 

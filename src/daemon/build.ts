@@ -156,6 +156,7 @@ export function newRunningAdaptation(config: Config, bundle: LoadedBundle): Runn
   return new RunningAdaptation(bundle.meta.normalisation, {
     halfLifeH: config.adaptation.half_life_h,
     maxWeight: config.adaptation.max_weight,
+    warmupS: config.adaptation.warmup_min * 60,
     stepMs: stepMs(bundle.meta.features),
   });
 }

@@ -12,12 +12,21 @@ import type { AdaptedStats, NormStats } from "./normalise.js";
  *   does not wash out what the day taught, and a change of wearer is followed within a day.
  * - Bounded: the running part never weighs more than `maxWeight`, so the training statistics
  *   always anchor it (a unit that only ever hears a television cannot drift arbitrarily).
+ * - Warm-up apart from forgetting: the running part's weight grows to `maxWeight` over
+ *   `warmupS` seconds of voiced audio (minutes), while old observations fade with the half-life
+ *   (hours or days). Before the warm-up existed, confidence grew with the half-life itself, so a
+ *   72 h half-life meant three days of speech before the unit leaned on what it heard.
  * - Stored as a small JSON file in the state directory (no audio, only 2 × dims numbers);
  *   `reset()` forgets everything.
  */
 export interface AdaptationOptions {
   halfLifeH: number;
   maxWeight: number;
+  /**
+   * Seconds of voiced audio after which the running statistics take their full weight
+   * (`maxWeight`); before that, in proportion. Absent: one half-life (the old behaviour).
+   */
+  warmupS?: number;
   /** Duration of one feature step, ms. */
   stepMs: number;
 }
@@ -72,10 +81,15 @@ export class RunningAdaptation {
   current(): AdaptedStats | null {
     if (this.weight === 0) return null;
     if (this.cached) return this.cached;
-    // Confidence grows with what was heard, reaching maxWeight after about one half-life of
-    // voice (the decayed weight saturates at 1.44 half-lives' worth of steps).
+    // Confidence grows with what was heard, reaching maxWeight after the warm-up's worth of voice
+    // (default one half-life; the decayed weight saturates at 1.44 half-lives' worth of steps, so
+    // a warm-up longer than that is never completed and is capped there).
     const halfLifeSteps = (this.opts.halfLifeH * 3_600_000) / this.opts.stepMs;
-    const w = this.opts.maxWeight * Math.min(1, this.weight / halfLifeSteps);
+    const warmupSteps = Math.min(
+      1.44 * halfLifeSteps,
+      this.opts.warmupS === undefined ? halfLifeSteps : Math.max(1, (this.opts.warmupS * 1000) / this.opts.stepMs),
+    );
+    const w = this.opts.maxWeight * Math.min(1, this.weight / warmupSteps);
     const mean = new Float32Array(this.dims);
     const std = new Float32Array(this.dims);
     for (let i = 0; i < this.dims; i++) {

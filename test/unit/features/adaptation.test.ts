@@ -52,4 +52,28 @@ describe("running adaptation", () => {
     expect(await b.load(file)).toBe(false);
     expect(b.current()).toBeNull();
   });
+
+  it("warms up in minutes with warmupS, whatever the half-life: in proportion before, full weight after", () => {
+    const slow = { halfLifeH: 72, maxWeight: 0.5, stepMs: 50 };
+    const fiveMinutes = (5 * 60 * 1000) / 50;
+    const step = Float32Array.from([2, 0]);
+    const warm = new RunningAdaptation(training, { ...slow, warmupS: 300 });
+    const old = new RunningAdaptation(training, slow);
+    for (let i = 0; i < fiveMinutes / 2; i++) {
+      warm.observe(step);
+      old.observe(step);
+    }
+    // Half the warm-up: a quarter of the way (0.5 × 0.5 of the running mean 2).
+    expect(warm.current()!.mean[0]!).toBeCloseTo(0.5, 2);
+    for (let i = 0; i < fiveMinutes / 2; i++) {
+      warm.observe(step);
+      old.observe(step);
+    }
+    expect(warm.current()!.mean[0]!).toBeCloseTo(1, 2);
+    // Without it, 5 minutes of a 72 h half-life barely move the statistics.
+    expect(old.current()!.mean[0]!).toBeLessThan(0.01);
+    // Full weight never exceeds maxWeight.
+    for (let i = 0; i < fiveMinutes; i++) warm.observe(step);
+    expect(warm.current()!.mean[0]!).toBeCloseTo(1, 2);
+  });
 });
