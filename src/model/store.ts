@@ -61,7 +61,10 @@ export interface StoreOptions extends CheckOptions {
   nowMs?: () => number;
 }
 
-export type SelftestCheck = { status: "passed"; maxAbsDiff: number; tolerance: number } | { status: "skipped"; reason: string };
+export type SelftestCheck =
+  /** byLabel false: an older bundle's self-test, stored in label order, which cannot catch reordered labels. */
+  | { status: "passed"; maxAbsDiff: number; tolerance: number; byLabel: boolean }
+  | { status: "skipped"; reason: string };
 
 export interface BundleCheck {
   id: string;
@@ -118,29 +121,56 @@ function isErrno(err: unknown, code: string): boolean {
 
 /**
  * Runs the bundle's self-test on a loaded model: its stored input must give its stored output
- * within tolerance. Throws BundleError SELFTEST_FAILED / BAD_SELFTEST. The daemon can call this on
- * a hot swap before the new model replaces the old one.
+ * within tolerance. Throws BundleError SELFTEST_FAILED / BAD_SELFTEST, or, for a self-test stored
+ * by label name, LABELS_MODIFIED (bundle.json names other labels than the self-test was recorded
+ * for) / LABELS_REORDERED (the outputs match the record under another label order: bundle.json's
+ * labels were reordered after export, issue #11 §5). The daemon can call this on a hot swap
+ * before the new model replaces the old one.
  */
 export function runSelftest(bundle: LoadedBundle): SelftestCheck & { status: "passed" } {
   const { meta, dir } = bundle;
   const st = meta.selftest;
   if (st === null) throw new BundleError("NO_SELFTEST", `model bundle ${dir} carries no self-test`);
+  const labels = meta.labels;
   const stepsLen = meta.features.windowSteps * staticDims(meta.features);
   const problems: string[] = [];
-  if (!Array.isArray(st.steps) || st.steps.length !== stepsLen || st.steps.some((x) => typeof x !== "number" || !Number.isFinite(x)))
+  const finite = (x: unknown): boolean => typeof x === "number" && Number.isFinite(x);
+  if (!Array.isArray(st.steps) || st.steps.length !== stepsLen || st.steps.some((x) => !finite(x)))
     problems.push(`steps must hold ${stepsLen} finite numbers (windowSteps × static features)`);
-  if (!Array.isArray(st.expected) || st.expected.length !== meta.labels.length || st.expected.some((x) => typeof x !== "number" || !Number.isFinite(x)))
-    problems.push(`expected must hold ${meta.labels.length} finite numbers (one per label)`);
+  const byLabel = typeof st.expected === "object" && st.expected !== null && !Array.isArray(st.expected);
+  if (byLabel) {
+    if (Object.values(st.expected).some((x) => !finite(x))) problems.push(`expected must map each label to a finite number`);
+  } else if (!Array.isArray(st.expected) || st.expected.length !== labels.length || st.expected.some((x) => !finite(x))) {
+    problems.push(`expected must hold ${labels.length} finite numbers (one per label)`);
+  }
   if (typeof st.tolerance !== "number" || !(st.tolerance >= 0) || st.tolerance > 0.5) problems.push(`tolerance must be a number in [0, 0.5]`);
   if (problems.length > 0) {
     throw new BundleError("BAD_SELFTEST", `model bundle ${dir}: selftest is malformed: ${problems.join("; ")}; re-export the bundle`);
+  }
+  let expected: number[];
+  if (byLabel) {
+    const record = st.expected as Record<string, number>;
+    const recorded = Object.keys(record);
+    if (recorded.length !== labels.length || labels.some((l) => !Object.hasOwn(record, l))) {
+      const lost = recorded.filter((l) => !labels.includes(l));
+      const gained = labels.filter((l) => !Object.hasOwn(record, l));
+      throw new BundleError(
+        "LABELS_MODIFIED",
+        `model bundle ${dir}: bundle.json's labels (${labels.join(", ")}) are not those its self-test was recorded for (${recorded.join(", ")}: ` +
+          `${[...lost.map((l) => `"${l}" is gone`), ...gained.map((l) => `"${l}" is new`)].join(", ")}); the label list was edited after the bundle was made, ` +
+          `so alerts would name the wrong classes — do not use it, reinstall the original bundle`,
+      );
+    }
+    expected = labels.map((l) => record[l]!);
+  } else {
+    expected = st.expected as number[];
   }
   const clf = new EmotionClassifier(bundle);
   const got = clf.predict([Float32Array.from(st.steps)])[0]!;
   let maxAbsDiff = 0;
   let worst = 0;
-  for (let k = 0; k < st.expected.length; k++) {
-    const d = Math.abs((got[k] ?? Number.NaN) - st.expected[k]!);
+  for (let k = 0; k < expected.length; k++) {
+    const d = Math.abs((got[k] ?? Number.NaN) - expected[k]!);
     // NaN compares false: count it as the worst possible difference.
     if (!(d <= maxAbsDiff)) {
       maxAbsDiff = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
@@ -148,13 +178,34 @@ export function runSelftest(bundle: LoadedBundle): SelftestCheck & { status: "pa
     }
   }
   if (!(maxAbsDiff <= st.tolerance)) {
+    if (byLabel) throwIfReordered(dir, labels, Array.from(got), expected, st.tolerance);
     throw new BundleError(
       "SELFTEST_FAILED",
-      `model bundle ${dir}: self-test failed: ${meta.labels[worst]} is ${String(got[worst])}, expected ${st.expected[worst]} ± ${st.tolerance} ` +
+      `model bundle ${dir}: self-test failed: ${labels[worst]} is ${String(got[worst])}, expected ${expected[worst]} ± ${st.tolerance} ` +
         `(max difference ${maxAbsDiff.toPrecision(3)}); the weights or this earwitness/tfjs backend compute something else than when the bundle was made — do not use it`,
     );
   }
-  return { status: "passed", maxAbsDiff, tolerance: st.tolerance };
+  return { status: "passed", maxAbsDiff, tolerance: st.tolerance, byLabel };
+}
+
+/**
+ * LABELS_REORDERED when every output matches the self-test's record of exactly one label, and
+ * some output matches another label's record than the one bundle.json gives it.
+ */
+function throwIfReordered(dir: string, labels: readonly string[], got: number[], expected: readonly number[], tolerance: number): void {
+  const owner: number[] = [];
+  for (let k = 0; k < got.length; k++) {
+    const matches = expected.flatMap((e, j) => (Math.abs(got[k]! - e) <= tolerance ? [j] : []));
+    if (matches.length !== 1 || owner.includes(matches[0]!)) return;
+    owner.push(matches[0]!);
+  }
+  const moved = owner.flatMap((j, k) => (j === k ? [] : [`output ${k} computes what the self-test recorded for "${labels[j]}" but is labelled "${labels[k]}"`]));
+  if (moved.length === 0) return;
+  throw new BundleError(
+    "LABELS_REORDERED",
+    `model bundle ${dir}: bundle.json's label order does not match the model's outputs (${moved.join("; ")}): the labels were reordered after the bundle was made, ` +
+      `so one class would be reported as another — do not use it, reinstall the original bundle`,
+  );
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   verifyInstalled,
   type StoreOptions,
 } from "../../../src/model/store.js";
-import { makeTinyBundle, tarGz, TINY_SPEC } from "../../fixtures/tiny-bundle.js";
+import { editBundleJson, makeTinyBundle, tarGz, TINY_SPEC } from "../../fixtures/tiny-bundle.js";
 import { snapshotTree } from "../../fixtures/tree-snapshot.js";
 
 let root: string;
@@ -37,6 +37,24 @@ beforeAll(async () => {
   await makeTinyBundle(b("failing-selftest"), { version: "9.0.1", selftest: (st) => ({ ...st, expected: st.expected.map((p, i) => (i === 0 ? p + 0.05 : p)) }) });
   await makeTinyBundle(b("no-fear"), { version: "9.0.2", labels: ["angry", "neutral", "happy"], danger: ["angry"] });
   await makeTinyBundle(b("no-selftest"), { version: "9.0.3", selftest: "none" });
+  // Issue #11 §5: angry and neutral swapped in bundle.json and meta_sha256 re-stamped, as a hand
+  // edit or a broken export tool would leave it; every "angry" would be reported as "neutral".
+  await cp(b("v2"), b("labels-swapped"), { recursive: true });
+  await editBundleJson(b("labels-swapped"), (m) => {
+    m.labels = ["neutral", "fear", "angry"];
+    m.version = "2.0.1";
+  });
+  await cp(b("v2"), b("label-renamed"), { recursive: true });
+  await editBundleJson(b("label-renamed"), (m) => {
+    m.labels = ["angry", "fear", "calm"];
+    m.version = "2.0.2";
+  });
+  // A bundle from before the self-test was stored by label name: expected in label order.
+  await cp(b("v3"), b("selftest-by-index"), { recursive: true });
+  await editBundleJson(b("selftest-by-index"), (m) => {
+    const st = m.selftest as { expected: Record<string, number> };
+    m.selftest = { ...st, expected: (m.labels as string[]).map((l) => st.expected[l]) };
+  });
   await cp(b("v2"), b("tampered"), { recursive: true });
   const weights = await readFile(path.join(b("tampered"), WEIGHTS_FILE));
   const last = weights.length - 1;
@@ -136,6 +154,24 @@ describe("installModel", () => {
     expect(err.message).toContain("angry");
   });
 
+  it("stores the self-test by label name, and refuses a bundle whose labels were reordered or renamed after it was made (issue #11 §5)", async () => {
+    const meta = JSON.parse(await readFile(path.join(b("v2"), "bundle.json"), "utf8")) as { selftest: { expected: unknown } };
+    expect(Object.keys(meta.selftest.expected as object).sort()).toEqual(["angry", "fear", "neutral"]);
+    await installModel(b("v1"), opts);
+    const swapped = await expectRefused(b("labels-swapped"), "LABELS_REORDERED");
+    expect(swapped.message).toMatch(/"neutral".*"angry"|"angry".*"neutral"/);
+    expect(swapped.message).toMatch(/reordered/);
+    const renamed = await expectRefused(b("label-renamed"), "LABELS_MODIFIED");
+    expect(renamed.message).toContain('"neutral"');
+    expect(renamed.message).toContain('"calm"');
+  });
+
+  it("still installs an older bundle whose self-test is stored by index", async () => {
+    const r = await installModel(b("selftest-by-index"), opts);
+    expect(r.selftest).toMatchObject({ status: "passed", byLabel: false });
+    expect((await installModel(b("v1"), opts)).selftest).toMatchObject({ status: "passed", byLabel: true });
+  });
+
   it("refuses a bundle without a configured danger label", async () => {
     await installModel(b("v1"), opts);
     const err = await expectRefused(b("no-fear"), "LABELS_MISMATCH");
@@ -174,6 +210,14 @@ describe("installModel", () => {
     expect((await readdir(r.dir)).sort()).toEqual(["bundle.json", "model.json", "signature.ed25519", "weights.bin"]);
     await expectRefused(wrong, "SIGNATURE_MISMATCH");
     await expectRefused(b("v2"), "UNSIGNED");
+    // The signature covers bundle.json's bytes, labels included: a signed bundle whose labels were
+    // swapped and meta_sha256 re-stamped no longer verifies.
+    const relabelled = path.join(root, `relabelled-${Date.now()}`);
+    await cp(signed, relabelled, { recursive: true });
+    await editBundleJson(relabelled, (m) => {
+      m.labels = ["neutral", "fear", "angry"];
+    });
+    await expectRefused(relabelled, "SIGNATURE_MISMATCH");
   });
 
   it("re-installing identical bytes only switches current; other bytes under the same version are refused", async () => {
@@ -312,6 +356,9 @@ describe("earwitness model (command)", () => {
     r = await run("rollback");
     expect(r.out).toContain("tiny@1.0.0 is current");
     await expect(run("install", b("tampered"))).rejects.toMatchObject({ code: "CHECKSUM_MISMATCH" });
+    await expect(run("install", b("labels-swapped"))).rejects.toMatchObject({ code: "LABELS_REORDERED", message: expect.stringMatching(/label order/) });
+    r = await run("list");
+    expect(r.out).toMatch(/^\* tiny@1\.0\.0 .*current$/m);
     await expect(run("frobnicate")).rejects.toMatchObject({ code: "USAGE" });
   });
 });
