@@ -18,10 +18,13 @@
  * current again); pruning keeps the newest `keep` versions and never removes current or previous.
  */
 import { spawn } from "node:child_process";
-import { constants as fsConstants } from "node:fs";
+import { constants as fsConstants, createReadStream } from "node:fs";
 import { cp, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, stat, symlink, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
 import { BundleError } from "../errors.js";
 import { staticDims } from "../features/spec.js";
 import { BUNDLE_FILE, loadBundle, verifyBundleFiles, type BundleMeta, type LoadedBundle } from "./bundle.js";
@@ -34,6 +37,14 @@ export const PREVIOUS_LINK = "previous";
 /** The daemon writes its pid here; `notifyDaemon` sends it SIGHUP after a switch. */
 export const PID_FILE = "earwitness.pid";
 export const DEFAULT_KEEP = 3;
+/**
+ * What a bundle archive may unpack to (issue #11 §11b: a 2.1 MB tar.gz unpacked to 2 GB in the
+ * staging directory). The shipped bundle is ~120 kB and a float32 CNN a few MB, so 64 MiB of tar
+ * stream (data and headers) leaves a wide margin while a bomb stops long before it fills an SD card.
+ */
+export const MAX_ARCHIVE_BYTES = 64 * 1024 * 1024;
+/** Members an archive may hold: a bundle has five files; a bomb of empty files has millions. */
+export const MAX_ARCHIVE_ENTRIES = 256;
 
 /** `<name>@<version>` becomes a directory name: no separators, no dot-files, no surprises. */
 const SAFE_PART = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
@@ -252,20 +263,74 @@ export async function checkBundle(dir: string, opts: CheckOptions): Promise<Bund
 
 // ─── staging ────────────────────────────────────────────────────────────────────────────────────
 
-function runTar(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("tar", args, { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (d: string) => {
-      if (stderr.length < 4000) stderr += d;
-    });
-    child.on("error", (cause) => reject(new BundleError("TAR_FAILED", `cannot run tar (${cause.message}); install tar or unpack the bundle and pass its directory`, { cause })));
-    child.on("close", (code) => {
-      if (code === 0) resolve();
-      else reject(new BundleError("TAR_FAILED", `tar could not unpack the bundle (exit ${String(code)}): ${stderr.trim() || "no message"}; check the archive`));
-    });
+/**
+ * Unpacks the .tar.gz `source` into `dir`, refusing (ARCHIVE_TOO_LARGE / ARCHIVE_TOO_MANY_FILES)
+ * as soon as the decompressed stream passes MAX_ARCHIVE_BYTES or tar has named more than
+ * MAX_ARCHIVE_ENTRIES members: we decompress and count, tar only unpacks what it is fed, so at
+ * most about the cap is ever written. The caller removes `dir`.
+ */
+async function unpackArchive(source: string, dir: string): Promise<void> {
+  // --no-same-owner/permissions: the archive's uids and modes are not trusted. GNU tar refuses
+  // members outside the target (absolute names, "..") by default. -v names each member on stdout.
+  const child = spawn("tar", ["-x", "-v", "-f", "-", "-C", dir, "--no-same-owner", "--no-same-permissions"], { stdio: ["pipe", "pipe", "pipe"] });
+  let refusal: BundleError | null = null;
+  let stderr = "";
+  let entries = 0;
+  const closed = new Promise<{ code: number | null; spawnError: Error | null }>((resolve) => {
+    child.on("error", (spawnError) => resolve({ code: null, spawnError }));
+    child.on("close", (code) => resolve({ code, spawnError: null }));
   });
+  const refuse = (err: BundleError): void => {
+    refusal ??= err;
+    child.kill("SIGKILL");
+  };
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d: string) => {
+    if (stderr.length < 4000) stderr += d;
+  });
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d: string) => {
+    for (const c of d) if (c === "\n") entries++;
+    if (entries > MAX_ARCHIVE_ENTRIES) {
+      refuse(new BundleError("ARCHIVE_TOO_MANY_FILES", `${source} holds more than ${MAX_ARCHIVE_ENTRIES} files; a model bundle has a handful — this is not a bundle archive, nothing was installed`));
+    }
+  });
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      bytes += chunk.length;
+      if (bytes > MAX_ARCHIVE_BYTES) {
+        const err = new BundleError(
+          "ARCHIVE_TOO_LARGE",
+          `${source} unpacks to more than ${MAX_ARCHIVE_BYTES / (1024 * 1024)} MiB (a model bundle is a few MB at most); it is not a bundle archive, or a decompression bomb — nothing was installed`,
+        );
+        refuse(err);
+        done(err);
+        return;
+      }
+      done(null, chunk);
+    },
+  });
+  let streamError: unknown = null;
+  try {
+    await pipeline(createReadStream(source), createGunzip(), counter, child.stdin);
+  } catch (err) {
+    streamError = err;
+    child.kill("SIGKILL");
+  }
+  const { code, spawnError } = await closed;
+  if (refusal) throw refusal;
+  if (spawnError) {
+    throw new BundleError("TAR_FAILED", `cannot run tar (${spawnError.message}); install tar or unpack the bundle and pass its directory`, { cause: spawnError });
+  }
+  // A broken pipe only means tar stopped reading (it failed, or the archive ended early).
+  const brokenPipe = ["EPIPE", "ERR_STREAM_PREMATURE_CLOSE", "ERR_STREAM_DESTROYED"].includes((streamError as NodeJS.ErrnoException | null)?.code ?? "");
+  if (streamError && !brokenPipe) {
+    throw new BundleError("TAR_FAILED", `${source} is not a readable gzip archive (${(streamError as Error).message}); check the archive`, { cause: streamError });
+  }
+  if (code !== 0) {
+    throw new BundleError("TAR_FAILED", `tar could not unpack the bundle (exit ${String(code)}): ${stderr.trim() || "no message"}; check the archive`);
+  }
 }
 
 /** The bundle's directory inside an unpacked archive: its top level, or its only subdirectory. */
@@ -284,7 +349,7 @@ async function findBundleRoot(dir: string): Promise<string> {
  * Copies bundle.json, the signature and exactly the files bundle.json lists from `from` to `to`.
  * Only regular files: a symlink in a bundle could make the store copy any file on this machine.
  */
-async function stageFiles(from: string, to: string): Promise<void> {
+async function stageFiles(from: string, to: string, maxBytes: number | null = null): Promise<void> {
   await mkdir(to, { recursive: true });
   let listed: string[] = [];
   try {
@@ -293,6 +358,7 @@ async function stageFiles(from: string, to: string): Promise<void> {
   } catch {
     // Unreadable or invalid bundle.json: copy what is there and let verifyBundleFiles say what is wrong.
   }
+  let total = 0;
   for (const name of [BUNDLE_FILE, SIGNATURE_FILE, ...listed]) {
     if (name.includes("/") || name.includes("\\") || name === "." || name === "..") continue; // verifyBundleFiles refuses it
     const src = path.join(from, name);
@@ -305,6 +371,11 @@ async function stageFiles(from: string, to: string): Promise<void> {
     }
     if (!st.isFile()) {
       throw new BundleError("BAD_BUNDLE", `model bundle ${from}: ${name} is not a regular file (a symlink or directory); a bundle holds plain files only`);
+    }
+    // A sparse member unpacks small but would be copied (and hashed) at its full size.
+    total += st.size;
+    if (maxBytes !== null && total > maxBytes) {
+      throw new BundleError("ARCHIVE_TOO_LARGE", `model bundle ${from}: its files come to more than ${maxBytes / (1024 * 1024)} MiB (a model bundle is a few MB at most); nothing was installed`);
     }
     await cp(src, path.join(to, name), { mode: fsConstants.COPYFILE_EXCL });
   }
@@ -328,10 +399,8 @@ async function stage(source: string, tmp: string): Promise<string> {
   }
   const unpacked = path.join(tmp, "unpacked");
   await mkdir(unpacked);
-  // --no-same-owner/permissions: the archive's uids and modes are not trusted. GNU tar refuses
-  // members outside the target (absolute names, "..") by default.
-  await runTar(["-xzf", source, "-C", unpacked, "--no-same-owner", "--no-same-permissions"]);
-  await stageFiles(await findBundleRoot(unpacked), staged);
+  await unpackArchive(source, unpacked);
+  await stageFiles(await findBundleRoot(unpacked), staged, MAX_ARCHIVE_BYTES);
   return staged;
 }
 

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -14,6 +14,8 @@ import {
   currentModel,
   installModel,
   listModels,
+  MAX_ARCHIVE_BYTES,
+  MAX_ARCHIVE_ENTRIES,
   notifyDaemon,
   PID_FILE,
   rollback,
@@ -21,6 +23,7 @@ import {
   type StoreOptions,
 } from "../../../src/model/store.js";
 import { editBundleJson, makeTinyBundle, tarGz, TINY_SPEC } from "../../fixtures/tiny-bundle.js";
+import { writeCountBomb, writeSizeBomb } from "../../fixtures/tar-bomb.js";
 import { snapshotTree } from "../../fixtures/tree-snapshot.js";
 
 let root: string;
@@ -191,6 +194,45 @@ describe("installModel", () => {
     const archive = tarGz(junkDir, path.join(root, `junk-${Date.now()}.tar.gz`));
     await expectRefused(archive, "MISSING_FILE");
     await expectRefused(path.join(root, "nope"), "BAD_SOURCE");
+  });
+
+  it("refuses a decompression bomb while unpacking it, having written at most about the cap, and leaves nothing (issue #11 §11b)", async () => {
+    const bomb = path.join(root, `size-bomb-${Date.now()}.tar.gz`);
+    const compressed = await writeSizeBomb(bomb, 2048 * 1024 * 1024);
+    expect(compressed).toBeLessThan(4 * 1024 * 1024); // 2 GiB in ~2 MB
+    // Watch the staging directory while the install runs: the bomb must be stopped near the cap.
+    const bytesUnder = async (dir: string): Promise<number> => {
+      let total = 0;
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const st = await lstat(path.join(dir, name)).catch(() => null);
+        if (st?.isDirectory()) total += await bytesUnder(path.join(dir, name));
+        else total += st?.size ?? 0;
+      }
+      return total;
+    };
+    let watching = true;
+    let maxStagedBytes = 0;
+    const watcher = (async () => {
+      while (watching) {
+        maxStagedBytes = Math.max(maxStagedBytes, await bytesUnder(tmpDir));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const err = await expectRefused(bomb, "ARCHIVE_TOO_LARGE").finally(() => (watching = false));
+    await watcher;
+    expect(err.message).toContain(`more than ${MAX_ARCHIVE_BYTES / (1024 * 1024)} MiB`);
+    expect(maxStagedBytes).toBeLessThanOrEqual(MAX_ARCHIVE_BYTES);
+
+    const many = path.join(root, `count-bomb-${Date.now()}.tar.gz`);
+    await writeCountBomb(many, 20_000);
+    const err2 = await expectRefused(many, "ARCHIVE_TOO_MANY_FILES");
+    expect(err2.message).toContain(`more than ${MAX_ARCHIVE_ENTRIES} files`);
+    const notGzip = path.join(root, `not-gzip-${Date.now()}.tar.gz`);
+    await writeFile(notGzip, "this is not gzip");
+    expect((await expectRefused(notGzip, "TAR_FAILED")).message).toMatch(/not a readable gzip archive/);
+    await rm(bomb);
+    await rm(many);
+    await rm(notGzip);
   });
 
   it("with trusted keys: accepts a bundle signed by one, refuses unsigned and wrongly signed bundles", async () => {
