@@ -155,6 +155,8 @@ const NO_MODEL: ModelInfo = { name: "none", version: "0", sha256: "" };
 
 /** Microphone problems that mean the recorder process restarted: the stream has a hole. */
 const STREAM_BREAK_CODES = new Set(["mic_exited", "mic_stalled", "mic_rate", "mic_missing"]);
+/** The microphone's audio is not in the format it should be (src/audio/format-check.ts). */
+const MIC_FORMAT = "mic_format";
 
 interface OpenAlert {
   id: string;
@@ -210,6 +212,8 @@ export class Daemon {
   private lastAudioMonoMs: number | null = null;
   /** Wall-clock steps (NTP) since the stream began: pipeline time + this = the clock's time now. */
   private wallShiftMs = 0;
+  /** `mic_format` is raised: the audio is not a microphone's, so it is not listened to. */
+  private audioUnusable = false;
   private openAlert: OpenAlert | null = null;
   private lastResult: WindowResult | null = null;
   private lastProbs: Record<string, number> | null = null;
@@ -560,6 +564,12 @@ export class Daemon {
     // but not the audio, and used to end the open alert and start a new one.
     const pauseMs = previousMonoMs === null ? 0 : nowMonoMs - previousMonoMs - durMs;
     if (this.pendingSwap) this.applySwap();
+    if (this.audioUnusable) {
+      // Wrong-format audio (issue #11 §7) is not analysed, so it cannot alert; the unit is alive
+      // and says what is wrong, so the watchdog is still fed.
+      this.keepAlive();
+      return;
+    }
     if (this.pipeline === null || this.streamEndMs === null || this.streamBroken || pauseMs > STREAM_GAP_MS) {
       this.restartStream(chunkStartMs);
     } else {
@@ -615,7 +625,13 @@ export class Daemon {
   }
 
   private onSourceProblem(p: SourceProblem): void {
-    if (p.active && STREAM_BREAK_CODES.has(p.code)) {
+    if (p.code === MIC_FORMAT) {
+      // Not analysed while it lasts (windows already queued neither); detection starts afresh on
+      // the first good audio.
+      this.audioUnusable = p.active;
+      if (p.active) this.queue.takeAll();
+    }
+    if (p.active && (STREAM_BREAK_CODES.has(p.code) || p.code === MIC_FORMAT)) {
       this.streamBroken = true;
       // The unit no longer hears: an open alert ends now, not when audio returns (which may be
       // never), so the buzzer stops and consumers learn why.

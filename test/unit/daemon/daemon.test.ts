@@ -425,6 +425,31 @@ describe("Daemon", () => {
     expect(h.logs.lines.some((r) => r.msg === "audio stream restarted: detection starts afresh")).toBe(true);
   });
 
+  it("while mic_format is raised the audio is not analysed: the open alert ends, no new one starts; detection resumes afresh when it clears (issue #11 §7)", async () => {
+    const h = await harness();
+    h.clf.angry = 0.95;
+    await h.feed(8);
+    expect(starts(h)).toHaveLength(1);
+    const seen = h.clf.windowsSeen;
+    h.source.problem({ code: "mic_format", message: "the audio does not look like a microphone", active: true });
+    await flushPromises();
+    expect(ends(h)).toHaveLength(1);
+    expect(ends(h)[0]!.reason).toBe("audio_lost");
+    await h.feed(10);
+    expect(starts(h)).toHaveLength(1);
+    expect(h.clf.windowsSeen).toBe(seen);
+    expect(h.daemon.snapshot().problems.mic_format).toMatch(/microphone/);
+    expect(h.notifier.count("WATCHDOG=1")).toBeGreaterThan(0);
+    const pings = h.notifier.count("WATCHDOG=1");
+    await h.feed(10);
+    expect(h.notifier.count("WATCHDOG=1")).toBeGreaterThan(pings); // alive and saying so: no restart loop
+    h.source.problem({ code: "mic_format", message: "the audio looks like a microphone again", active: false });
+    await h.feed(8);
+    expect(h.clf.windowsSeen).toBeGreaterThan(seen);
+    expect(starts(h)).toHaveLength(2);
+    expect(h.daemon.snapshot().problems.mic_format).toBeUndefined();
+  });
+
   it("max_alert_s holds by the clock when windows stop coming", async () => {
     const h = await harness(config({ detect: { max_alert_s: 20 } }));
     h.clf.angry = 0.95;
