@@ -21,10 +21,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import type { Clock, TimerHandle } from "../clock.js";
 import { INT16_FULL_SCALE, SAMPLE_RATE_HZ } from "../constants.js";
 import type { Logger } from "../log.js";
+import { MicFormatWatch } from "./format-check.js";
 
 export type MicrophoneSource = "arecord" | "sox";
 
-export type MicProblemCode = "mic_waiting" | "mic_exited" | "mic_stalled" | "mic_rate" | "mic_missing" | "mic_silent" | "clipping";
+export type MicProblemCode = "mic_waiting" | "mic_exited" | "mic_stalled" | "mic_rate" | "mic_missing" | "mic_silent" | "clipping" | "mic_format";
 
 /** A problem raised (`active: true`) or cleared (`active: false`) by the microphone. */
 export interface MicProblem {
@@ -139,6 +140,8 @@ export class Microphone {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly levels: MicLevelWatch;
+  /** Wrong-format audio (random bytes, byte-swapped samples) at the right byte rate: `mic_format`. */
+  private readonly format = new MicFormatWatch();
   private readonly dataListeners = new Set<PcmListener>();
   private readonly problemListeners = new Set<ProblemListener>();
   private readonly active = new Set<MicProblemCode>();
@@ -266,6 +269,7 @@ export class Microphone {
     };
     this.capture = c;
     this.levels.reset();
+    this.format.reset();
     this.log.debug({ command, args }, "starting recorder");
     let proc: ChildProcess;
     try {
@@ -338,6 +342,10 @@ export class Microphone {
     if (samples.length === 0) return;
     for (const event of this.levels.push(samples)) {
       if (event.active) this.raise(event.code, event.message);
+      else this.clear(event.code, event.message);
+    }
+    for (const event of this.format.push(samples)) {
+      if (event.active) this.raise(event.code, `${event.message} (recorder: ${c.command}, audio.device ${this.opts.device})`);
       else this.clear(event.code, event.message);
     }
     const tMs = this.clock.nowMs();

@@ -63,7 +63,10 @@ function describeSignature(s: SignatureCheck, keysDir: string): string {
 }
 
 function describeSelftest(s: SelftestCheck): string {
-  return s.status === "passed" ? `self-test passed (max difference ${s.maxAbsDiff.toExponential(2)} ≤ ${s.tolerance})` : `self-test skipped: ${s.reason}`;
+  if (s.status !== "passed") return `self-test skipped: ${s.reason}`;
+  const passed = `self-test passed (max difference ${s.maxAbsDiff.toExponential(2)} ≤ ${s.tolerance})`;
+  // An older bundle's self-test is stored in label order, so it cannot tell reordered labels.
+  return s.byLabel ? passed : `${passed}; it is stored by index (an older bundle), so a reordered label list would pass it — re-export the bundle to store it by label`;
 }
 
 function describeNotify(n: NotifyResult): string {

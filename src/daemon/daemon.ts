@@ -139,7 +139,10 @@ export const TICK_MS = 5_000;
 export const MQTT_DOWN_PROBLEM_MS = 60_000;
 /** No dropped window for this long clears `inference_behind`. */
 export const BEHIND_CLEAR_MS = 30_000;
-/** A gap this long between consecutive chunks' times means the stream restarted: start afresh. */
+/**
+ * A pause this long between consecutive chunks, by the monotonic clock, means the stream restarted:
+ * start afresh. A wall-clock difference this large with no such pause is an NTP step, not a break.
+ */
 export const STREAM_GAP_MS = 10_000;
 /** How long a test alert lasts before its end event. */
 export const TEST_ALERT_MS = DEFAULT_GPIO_OPTIONS.testAlertMs;
@@ -156,6 +159,8 @@ const NO_MODEL: ModelInfo = { name: "none", version: "0", sha256: "" };
 
 /** Microphone problems that mean the recorder process restarted: the stream has a hole. */
 const STREAM_BREAK_CODES = new Set(["mic_exited", "mic_stalled", "mic_rate", "mic_missing"]);
+/** The microphone's audio is not in the format it should be (src/audio/format-check.ts). */
+const MIC_FORMAT = "mic_format";
 
 interface OpenAlert {
   id: string;
@@ -212,6 +217,10 @@ export class Daemon {
   private streamEndMs: number | null = null;
   private streamBroken = false;
   private lastAudioMonoMs: number | null = null;
+  /** Wall-clock steps (NTP) since the stream began: pipeline time + this = the clock's time now. */
+  private wallShiftMs = 0;
+  /** `mic_format` is raised: the audio is not a microphone's, so it is not listened to. */
+  private audioUnusable = false;
   private openAlert: OpenAlert | null = null;
   private lastResult: WindowResult | null = null;
   private lastProbs: Record<string, number> | null = null;
@@ -554,17 +563,25 @@ export class Daemon {
 
   private onAudio(samples: Int16Array, tMs: number): void {
     if (!this.running || !this.model || samples.length === 0) return;
-    this.lastAudioMonoMs = this.deps.clock.monotonicMs();
+    const nowMonoMs = this.deps.clock.monotonicMs();
+    const previousMonoMs = this.lastAudioMonoMs;
+    this.lastAudioMonoMs = nowMonoMs;
     const durMs = (samples.length * 1000) / this.model.classifier.spec.sampleRateHz;
     const chunkStartMs = tMs - durMs;
+    // Continuity is judged on the monotonic clock (issue #11 §11a): an NTP step of +1 h moved tMs
+    // but not the audio, and used to end the open alert and start a new one.
+    const pauseMs = previousMonoMs === null ? 0 : nowMonoMs - previousMonoMs - durMs;
     if (this.pendingSwap) this.applySwap();
-    if (
-      this.pipeline === null ||
-      this.streamEndMs === null ||
-      this.streamBroken ||
-      chunkStartMs - this.streamEndMs > STREAM_GAP_MS
-    ) {
+    if (this.audioUnusable) {
+      // Wrong-format audio (issue #11 §7) is not analysed, so it cannot alert; the unit is alive
+      // and says what is wrong, so the watchdog is still fed.
+      this.keepAlive();
+      return;
+    }
+    if (this.pipeline === null || this.streamEndMs === null || this.streamBroken || pauseMs > STREAM_GAP_MS) {
       this.restartStream(chunkStartMs);
+    } else {
+      this.followWallClock(chunkStartMs);
     }
     const pipeline = this.pipeline!;
     this.streamEndMs = this.streamEndMs! + durMs;
@@ -573,6 +590,22 @@ export class Daemon {
     for (const job of jobs) dropped += this.queue.push(job);
     if (dropped > 0) this.onDropped(dropped);
     if (jobs.length > 0) this.scheduleDrain();
+  }
+
+  /**
+   * The wall clock stepped while the audio went on (NTP setting a Pi without a real-time clock):
+   * detection keeps its own audio time, and alert times follow the clock as it now reads.
+   */
+  private followWallClock(chunkStartMs: number): void {
+    const stepMs = chunkStartMs - (this.streamEndMs! + this.wallShiftMs);
+    if (Math.abs(stepMs) <= STREAM_GAP_MS) return;
+    this.wallShiftMs += stepMs;
+    this.log.warn({ stepS: Math.round(stepMs / 1000) }, "the system clock stepped (NTP?): detection goes on, alert times follow the new clock");
+  }
+
+  /** Epoch ms of a time on the pipeline's clock. */
+  private wallMs(pipelineMs: number): number {
+    return pipelineMs + this.wallShiftMs;
   }
 
   private restartStream(startMs: number): void {
@@ -585,6 +618,7 @@ export class Daemon {
     }
     this.streamBroken = false;
     this.streamEndMs = startMs;
+    this.wallShiftMs = 0;
     this.pipeline = this.newPipeline(startMs);
   }
 
@@ -601,7 +635,13 @@ export class Daemon {
   }
 
   private onSourceProblem(p: SourceProblem): void {
-    if (p.active && STREAM_BREAK_CODES.has(p.code)) {
+    if (p.code === MIC_FORMAT) {
+      // Not analysed while it lasts (windows already queued neither); detection starts afresh on
+      // the first good audio.
+      this.audioUnusable = p.active;
+      if (p.active) this.queue.takeAll();
+    }
+    if (p.active && (STREAM_BREAK_CODES.has(p.code) || p.code === MIC_FORMAT)) {
       this.streamBroken = true;
       // The unit no longer hears: an open alert ends now, not when audio returns (which may be
       // never), so the buzzer stops and consumers learn why.
@@ -669,7 +709,7 @@ export class Daemon {
       this.handleEvents(r.events, r);
       if (r.state !== this.lastState) {
         this.lastState = r.state;
-        this.sinceMs = r.sinceMs;
+        this.sinceMs = this.wallMs(r.sinceMs);
         this.publishStatus();
       } else if (Math.abs(r.smoothed - this.publishedDanger) >= DANGER_STEP && this.dangerRepublishDue()) {
         this.publishStatus();
@@ -711,14 +751,14 @@ export class Daemon {
   private handleEvents(events: DetectEvent[], r: WindowResult | null, resetReason: AlertEndReasonName = "stopped"): void {
     for (const e of events) {
       if (e.type === "alert_start") {
-        const alert: OpenAlert = { id: randomUUID(), startMs: e.startMs, dbfs: r?.dbfs ?? this.lastDbfs };
+        const alert: OpenAlert = { id: randomUUID(), startMs: this.wallMs(e.startMs), dbfs: r?.dbfs ?? this.lastDbfs };
         this.openAlert = alert;
         this.acknowledged = false;
         this.log.warn({ alertId: alert.id, emotion: e.emotion, peak: e.peak }, "ALERT: danger heard");
         const start: AlertEvent = {
           phase: "start",
           alertId: alert.id,
-          startedAtMs: e.startMs,
+          startedAtMs: alert.startMs,
           peak: e.peak,
           mean: e.mean,
           emotion: e.emotion,
@@ -741,8 +781,8 @@ export class Daemon {
         this.emitAlert({
           phase: "end",
           alertId: alert.id,
-          startedAtMs: e.startMs,
-          endedAtMs: e.endMs,
+          startedAtMs: alert.startMs,
+          endedAtMs: this.wallMs(e.endMs),
           peak: e.peak,
           mean: e.mean,
           emotion: e.emotion,

@@ -36,8 +36,20 @@ export interface CorpusInfo {
 export interface SelfTest {
   /** T × staticDims static steps. */
   steps: number[];
-  expected: number[];
+  /**
+   * Each label's probability for `steps`, by label name (saveBundle writes it so), so that a label
+   * list reordered after export no longer matches the outputs (issue #11 §5). Bundles written
+   * before hold a list in label order; they are still read, but cannot catch a reordering.
+   */
+  expected: Record<string, number> | number[];
   tolerance: number;
+}
+
+/** `selftest` with `expected` keyed by label name (a list in label order is converted). */
+function selftestByLabel(selftest: SelfTest | null, labels: readonly string[]): SelfTest | null {
+  if (selftest === null || !Array.isArray(selftest.expected) || selftest.expected.length !== labels.length) return selftest;
+  const list = selftest.expected;
+  return { ...selftest, expected: Object.fromEntries(labels.map((l, i) => [l, list[i]!])) };
 }
 
 export interface BundleMeta {
@@ -187,6 +199,7 @@ export async function saveBundle(
   const full: BundleMeta = {
     format: BUNDLE_FORMAT,
     ...meta,
+    selftest: selftestByLabel(meta.selftest, meta.labels),
     quantization: opts.quantize ? "uint8" : "float32",
     files: { [MODEL_FILE]: sha256(modelBytes), [WEIGHTS_FILE]: sha256(weightBytes) },
   };

@@ -3,7 +3,9 @@
  *
  * What is signed: the exact bytes of bundle.json. bundle.json pins the sha256 of every other file
  * (model.json, weights.bin, the model card), and verifyBundleFiles checks those, so one signature
- * over bundle.json covers the whole bundle. The signature lives next to it in `signature.ed25519`
+ * over bundle.json covers the whole bundle — its labels, their order and the danger classes
+ * included: a signed bundle whose labels were swapped and meta_sha256 re-stamped no longer verifies
+ * (tested in test/unit/model/store.test.ts). The signature lives next to it in `signature.ed25519`
  * (base64, one line); it cannot be listed in bundle.json's hashes, since it signs that file.
  *
  * Trust: every `*.pub` (SPKI PEM) in the trusted-keys directory. When the directory holds no key,

@@ -18,10 +18,13 @@
  * current again); pruning keeps the newest `keep` versions and never removes current or previous.
  */
 import { spawn } from "node:child_process";
-import { constants as fsConstants } from "node:fs";
+import { constants as fsConstants, createReadStream } from "node:fs";
 import { cp, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, stat, symlink, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
 import { BundleError } from "../errors.js";
 import { staticDims } from "../features/spec.js";
 import { BUNDLE_FILE, loadBundle, verifyBundleFiles, type BundleMeta, type LoadedBundle } from "./bundle.js";
@@ -34,6 +37,14 @@ export const PREVIOUS_LINK = "previous";
 /** The daemon writes its pid here; `notifyDaemon` sends it SIGHUP after a switch. */
 export const PID_FILE = "earwitness.pid";
 export const DEFAULT_KEEP = 3;
+/**
+ * What a bundle archive may unpack to (issue #11 §11b: a 2.1 MB tar.gz unpacked to 2 GB in the
+ * staging directory). The shipped bundle is ~120 kB and a float32 CNN a few MB, so 64 MiB of tar
+ * stream (data and headers) leaves a wide margin while a bomb stops long before it fills an SD card.
+ */
+export const MAX_ARCHIVE_BYTES = 64 * 1024 * 1024;
+/** Members an archive may hold: a bundle has five files; a bomb of empty files has millions. */
+export const MAX_ARCHIVE_ENTRIES = 256;
 
 /** `<name>@<version>` becomes a directory name: no separators, no dot-files, no surprises. */
 const SAFE_PART = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
@@ -61,7 +72,10 @@ export interface StoreOptions extends CheckOptions {
   nowMs?: () => number;
 }
 
-export type SelftestCheck = { status: "passed"; maxAbsDiff: number; tolerance: number } | { status: "skipped"; reason: string };
+export type SelftestCheck =
+  /** byLabel false: an older bundle's self-test, stored in label order, which cannot catch reordered labels. */
+  | { status: "passed"; maxAbsDiff: number; tolerance: number; byLabel: boolean }
+  | { status: "skipped"; reason: string };
 
 export interface BundleCheck {
   id: string;
@@ -118,29 +132,56 @@ function isErrno(err: unknown, code: string): boolean {
 
 /**
  * Runs the bundle's self-test on a loaded model: its stored input must give its stored output
- * within tolerance. Throws BundleError SELFTEST_FAILED / BAD_SELFTEST. The daemon can call this on
- * a hot swap before the new model replaces the old one.
+ * within tolerance. Throws BundleError SELFTEST_FAILED / BAD_SELFTEST, or, for a self-test stored
+ * by label name, LABELS_MODIFIED (bundle.json names other labels than the self-test was recorded
+ * for) / LABELS_REORDERED (the outputs match the record under another label order: bundle.json's
+ * labels were reordered after export, issue #11 §5). The daemon can call this on a hot swap
+ * before the new model replaces the old one.
  */
 export function runSelftest(bundle: LoadedBundle): SelftestCheck & { status: "passed" } {
   const { meta, dir } = bundle;
   const st = meta.selftest;
   if (st === null) throw new BundleError("NO_SELFTEST", `model bundle ${dir} carries no self-test`);
+  const labels = meta.labels;
   const stepsLen = meta.features.windowSteps * staticDims(meta.features);
   const problems: string[] = [];
-  if (!Array.isArray(st.steps) || st.steps.length !== stepsLen || st.steps.some((x) => typeof x !== "number" || !Number.isFinite(x)))
+  const finite = (x: unknown): boolean => typeof x === "number" && Number.isFinite(x);
+  if (!Array.isArray(st.steps) || st.steps.length !== stepsLen || st.steps.some((x) => !finite(x)))
     problems.push(`steps must hold ${stepsLen} finite numbers (windowSteps × static features)`);
-  if (!Array.isArray(st.expected) || st.expected.length !== meta.labels.length || st.expected.some((x) => typeof x !== "number" || !Number.isFinite(x)))
-    problems.push(`expected must hold ${meta.labels.length} finite numbers (one per label)`);
+  const byLabel = typeof st.expected === "object" && st.expected !== null && !Array.isArray(st.expected);
+  if (byLabel) {
+    if (Object.values(st.expected).some((x) => !finite(x))) problems.push(`expected must map each label to a finite number`);
+  } else if (!Array.isArray(st.expected) || st.expected.length !== labels.length || st.expected.some((x) => !finite(x))) {
+    problems.push(`expected must hold ${labels.length} finite numbers (one per label)`);
+  }
   if (typeof st.tolerance !== "number" || !(st.tolerance >= 0) || st.tolerance > 0.5) problems.push(`tolerance must be a number in [0, 0.5]`);
   if (problems.length > 0) {
     throw new BundleError("BAD_SELFTEST", `model bundle ${dir}: selftest is malformed: ${problems.join("; ")}; re-export the bundle`);
+  }
+  let expected: number[];
+  if (byLabel) {
+    const record = st.expected as Record<string, number>;
+    const recorded = Object.keys(record);
+    if (recorded.length !== labels.length || labels.some((l) => !Object.hasOwn(record, l))) {
+      const lost = recorded.filter((l) => !labels.includes(l));
+      const gained = labels.filter((l) => !Object.hasOwn(record, l));
+      throw new BundleError(
+        "LABELS_MODIFIED",
+        `model bundle ${dir}: bundle.json's labels (${labels.join(", ")}) are not those its self-test was recorded for (${recorded.join(", ")}: ` +
+          `${[...lost.map((l) => `"${l}" is gone`), ...gained.map((l) => `"${l}" is new`)].join(", ")}); the label list was edited after the bundle was made, ` +
+          `so alerts would name the wrong classes — do not use it, reinstall the original bundle`,
+      );
+    }
+    expected = labels.map((l) => record[l]!);
+  } else {
+    expected = st.expected as number[];
   }
   const clf = new EmotionClassifier(bundle);
   const got = clf.predict([Float32Array.from(st.steps)])[0]!;
   let maxAbsDiff = 0;
   let worst = 0;
-  for (let k = 0; k < st.expected.length; k++) {
-    const d = Math.abs((got[k] ?? Number.NaN) - st.expected[k]!);
+  for (let k = 0; k < expected.length; k++) {
+    const d = Math.abs((got[k] ?? Number.NaN) - expected[k]!);
     // NaN compares false: count it as the worst possible difference.
     if (!(d <= maxAbsDiff)) {
       maxAbsDiff = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
@@ -148,13 +189,34 @@ export function runSelftest(bundle: LoadedBundle): SelftestCheck & { status: "pa
     }
   }
   if (!(maxAbsDiff <= st.tolerance)) {
+    if (byLabel) throwIfReordered(dir, labels, Array.from(got), expected, st.tolerance);
     throw new BundleError(
       "SELFTEST_FAILED",
-      `model bundle ${dir}: self-test failed: ${meta.labels[worst]} is ${String(got[worst])}, expected ${st.expected[worst]} ± ${st.tolerance} ` +
+      `model bundle ${dir}: self-test failed: ${labels[worst]} is ${String(got[worst])}, expected ${expected[worst]} ± ${st.tolerance} ` +
         `(max difference ${maxAbsDiff.toPrecision(3)}); the weights or this earwitness/tfjs backend compute something else than when the bundle was made — do not use it`,
     );
   }
-  return { status: "passed", maxAbsDiff, tolerance: st.tolerance };
+  return { status: "passed", maxAbsDiff, tolerance: st.tolerance, byLabel };
+}
+
+/**
+ * LABELS_REORDERED when every output matches the self-test's record of exactly one label, and
+ * some output matches another label's record than the one bundle.json gives it.
+ */
+function throwIfReordered(dir: string, labels: readonly string[], got: number[], expected: readonly number[], tolerance: number): void {
+  const owner: number[] = [];
+  for (let k = 0; k < got.length; k++) {
+    const matches = expected.flatMap((e, j) => (Math.abs(got[k]! - e) <= tolerance ? [j] : []));
+    if (matches.length !== 1 || owner.includes(matches[0]!)) return;
+    owner.push(matches[0]!);
+  }
+  const moved = owner.flatMap((j, k) => (j === k ? [] : [`output ${k} computes what the self-test recorded for "${labels[j]}" but is labelled "${labels[k]}"`]));
+  if (moved.length === 0) return;
+  throw new BundleError(
+    "LABELS_REORDERED",
+    `model bundle ${dir}: bundle.json's label order does not match the model's outputs (${moved.join("; ")}): the labels were reordered after the bundle was made, ` +
+      `so one class would be reported as another — do not use it, reinstall the original bundle`,
+  );
 }
 
 /**
@@ -201,20 +263,74 @@ export async function checkBundle(dir: string, opts: CheckOptions): Promise<Bund
 
 // ─── staging ────────────────────────────────────────────────────────────────────────────────────
 
-function runTar(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("tar", args, { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (d: string) => {
-      if (stderr.length < 4000) stderr += d;
-    });
-    child.on("error", (cause) => reject(new BundleError("TAR_FAILED", `cannot run tar (${cause.message}); install tar or unpack the bundle and pass its directory`, { cause })));
-    child.on("close", (code) => {
-      if (code === 0) resolve();
-      else reject(new BundleError("TAR_FAILED", `tar could not unpack the bundle (exit ${String(code)}): ${stderr.trim() || "no message"}; check the archive`));
-    });
+/**
+ * Unpacks the .tar.gz `source` into `dir`, refusing (ARCHIVE_TOO_LARGE / ARCHIVE_TOO_MANY_FILES)
+ * as soon as the decompressed stream passes MAX_ARCHIVE_BYTES or tar has named more than
+ * MAX_ARCHIVE_ENTRIES members: we decompress and count, tar only unpacks what it is fed, so at
+ * most about the cap is ever written. The caller removes `dir`.
+ */
+async function unpackArchive(source: string, dir: string): Promise<void> {
+  // --no-same-owner/permissions: the archive's uids and modes are not trusted. GNU tar refuses
+  // members outside the target (absolute names, "..") by default. -v names each member on stdout.
+  const child = spawn("tar", ["-x", "-v", "-f", "-", "-C", dir, "--no-same-owner", "--no-same-permissions"], { stdio: ["pipe", "pipe", "pipe"] });
+  let refusal: BundleError | null = null;
+  let stderr = "";
+  let entries = 0;
+  const closed = new Promise<{ code: number | null; spawnError: Error | null }>((resolve) => {
+    child.on("error", (spawnError) => resolve({ code: null, spawnError }));
+    child.on("close", (code) => resolve({ code, spawnError: null }));
   });
+  const refuse = (err: BundleError): void => {
+    refusal ??= err;
+    child.kill("SIGKILL");
+  };
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d: string) => {
+    if (stderr.length < 4000) stderr += d;
+  });
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d: string) => {
+    for (const c of d) if (c === "\n") entries++;
+    if (entries > MAX_ARCHIVE_ENTRIES) {
+      refuse(new BundleError("ARCHIVE_TOO_MANY_FILES", `${source} holds more than ${MAX_ARCHIVE_ENTRIES} files; a model bundle has a handful — this is not a bundle archive, nothing was installed`));
+    }
+  });
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      bytes += chunk.length;
+      if (bytes > MAX_ARCHIVE_BYTES) {
+        const err = new BundleError(
+          "ARCHIVE_TOO_LARGE",
+          `${source} unpacks to more than ${MAX_ARCHIVE_BYTES / (1024 * 1024)} MiB (a model bundle is a few MB at most); it is not a bundle archive, or a decompression bomb — nothing was installed`,
+        );
+        refuse(err);
+        done(err);
+        return;
+      }
+      done(null, chunk);
+    },
+  });
+  let streamError: unknown = null;
+  try {
+    await pipeline(createReadStream(source), createGunzip(), counter, child.stdin);
+  } catch (err) {
+    streamError = err;
+    child.kill("SIGKILL");
+  }
+  const { code, spawnError } = await closed;
+  if (refusal) throw refusal;
+  if (spawnError) {
+    throw new BundleError("TAR_FAILED", `cannot run tar (${spawnError.message}); install tar or unpack the bundle and pass its directory`, { cause: spawnError });
+  }
+  // A broken pipe only means tar stopped reading (it failed, or the archive ended early).
+  const brokenPipe = ["EPIPE", "ERR_STREAM_PREMATURE_CLOSE", "ERR_STREAM_DESTROYED"].includes((streamError as NodeJS.ErrnoException | null)?.code ?? "");
+  if (streamError && !brokenPipe) {
+    throw new BundleError("TAR_FAILED", `${source} is not a readable gzip archive (${(streamError as Error).message}); check the archive`, { cause: streamError });
+  }
+  if (code !== 0) {
+    throw new BundleError("TAR_FAILED", `tar could not unpack the bundle (exit ${String(code)}): ${stderr.trim() || "no message"}; check the archive`);
+  }
 }
 
 /** The bundle's directory inside an unpacked archive: its top level, or its only subdirectory. */
@@ -233,7 +349,7 @@ async function findBundleRoot(dir: string): Promise<string> {
  * Copies bundle.json, the signature and exactly the files bundle.json lists from `from` to `to`.
  * Only regular files: a symlink in a bundle could make the store copy any file on this machine.
  */
-async function stageFiles(from: string, to: string): Promise<void> {
+async function stageFiles(from: string, to: string, maxBytes: number | null = null): Promise<void> {
   await mkdir(to, { recursive: true });
   let listed: string[] = [];
   try {
@@ -242,6 +358,7 @@ async function stageFiles(from: string, to: string): Promise<void> {
   } catch {
     // Unreadable or invalid bundle.json: copy what is there and let verifyBundleFiles say what is wrong.
   }
+  let total = 0;
   for (const name of [BUNDLE_FILE, SIGNATURE_FILE, ...listed]) {
     if (name.includes("/") || name.includes("\\") || name === "." || name === "..") continue; // verifyBundleFiles refuses it
     const src = path.join(from, name);
@@ -254,6 +371,11 @@ async function stageFiles(from: string, to: string): Promise<void> {
     }
     if (!st.isFile()) {
       throw new BundleError("BAD_BUNDLE", `model bundle ${from}: ${name} is not a regular file (a symlink or directory); a bundle holds plain files only`);
+    }
+    // A sparse member unpacks small but would be copied (and hashed) at its full size.
+    total += st.size;
+    if (maxBytes !== null && total > maxBytes) {
+      throw new BundleError("ARCHIVE_TOO_LARGE", `model bundle ${from}: its files come to more than ${maxBytes / (1024 * 1024)} MiB (a model bundle is a few MB at most); nothing was installed`);
     }
     await cp(src, path.join(to, name), { mode: fsConstants.COPYFILE_EXCL });
   }
@@ -277,10 +399,8 @@ async function stage(source: string, tmp: string): Promise<string> {
   }
   const unpacked = path.join(tmp, "unpacked");
   await mkdir(unpacked);
-  // --no-same-owner/permissions: the archive's uids and modes are not trusted. GNU tar refuses
-  // members outside the target (absolute names, "..") by default.
-  await runTar(["-xzf", source, "-C", unpacked, "--no-same-owner", "--no-same-permissions"]);
-  await stageFiles(await findBundleRoot(unpacked), staged);
+  await unpackArchive(source, unpacked);
+  await stageFiles(await findBundleRoot(unpacked), staged, MAX_ARCHIVE_BYTES);
   return staged;
 }
 

@@ -444,6 +444,63 @@ describe("Daemon", () => {
     expect(ends(h)[0]).toMatchObject({ alertId: starts(h)[0]!.alertId, endReason: "audio_restarted" });
   });
 
+  it("an NTP step of the wall clock (+1 h, then −2 h) neither ends the open alert nor starts another; alert times follow the new clock (issue #11 §11a)", async () => {
+    const h = await harness();
+    h.clf.angry = 0.95;
+    await h.feed(8);
+    expect(starts(h)).toHaveLength(1);
+    const id = starts(h)[0]!.alertId;
+    h.clock.jumpWallClock(3_600_000);
+    await h.feed(3);
+    h.clock.jumpWallClock(-7_200_000);
+    await h.feed(3);
+    expect(starts(h)).toHaveLength(1);
+    expect(ends(h)).toEqual([]);
+    expect(h.daemon.snapshot().alertId).toBe(id);
+    expect(h.logs.lines.some((r) => r.msg === "audio stream restarted: detection starts afresh")).toBe(false);
+    h.clf.angry = 0.05;
+    await h.feed(5);
+    expect(ends(h)).toHaveLength(1);
+    expect(ends(h)[0]).toMatchObject({ alertId: id, endReason: "score_dropped" });
+    // The end is stamped on the clock as it now reads (one hour behind where it started), not on
+    // the clock the stream began with.
+    expect(Math.abs(ends(h)[0]!.endedAtMs! - h.clock.nowMs())).toBeLessThan(5_000);
+  });
+
+  it("a real pause in the audio (no chunk for 15 s by the monotonic clock) still starts the stream afresh", async () => {
+    const h = await harness();
+    h.clf.angry = 0.1;
+    await h.feed(4);
+    h.clock.advance(15_000);
+    await h.feed(1);
+    expect(h.logs.lines.some((r) => r.msg === "audio stream restarted: detection starts afresh")).toBe(true);
+  });
+
+  it("while mic_format is raised the audio is not analysed: the open alert ends, no new one starts; detection resumes afresh when it clears (issue #11 §7)", async () => {
+    const h = await harness();
+    h.clf.angry = 0.95;
+    await h.feed(8);
+    expect(starts(h)).toHaveLength(1);
+    const seen = h.clf.windowsSeen;
+    h.source.problem({ code: "mic_format", message: "the audio does not look like a microphone", active: true });
+    await flushPromises();
+    expect(ends(h)).toHaveLength(1);
+    expect(ends(h)[0]!.endReason).toBe("audio_lost");
+    await h.feed(10);
+    expect(starts(h)).toHaveLength(1);
+    expect(h.clf.windowsSeen).toBe(seen);
+    expect(h.daemon.snapshot().problems.mic_format).toMatch(/microphone/);
+    expect(h.notifier.count("WATCHDOG=1")).toBeGreaterThan(0);
+    const pings = h.notifier.count("WATCHDOG=1");
+    await h.feed(10);
+    expect(h.notifier.count("WATCHDOG=1")).toBeGreaterThan(pings); // alive and saying so: no restart loop
+    h.source.problem({ code: "mic_format", message: "the audio looks like a microphone again", active: false });
+    await h.feed(8);
+    expect(h.clf.windowsSeen).toBeGreaterThan(seen);
+    expect(starts(h)).toHaveLength(2);
+    expect(h.daemon.snapshot().problems.mic_format).toBeUndefined();
+  });
+
   it("max_alert_s holds by the clock when windows stop coming", async () => {
     const h = await harness(config({ detect: { max_alert_s: 20 } }));
     h.clf.angry = 0.95;

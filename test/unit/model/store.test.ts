@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -14,13 +14,16 @@ import {
   currentModel,
   installModel,
   listModels,
+  MAX_ARCHIVE_BYTES,
+  MAX_ARCHIVE_ENTRIES,
   notifyDaemon,
   PID_FILE,
   rollback,
   verifyInstalled,
   type StoreOptions,
 } from "../../../src/model/store.js";
-import { makeTinyBundle, tarGz, TINY_SPEC } from "../../fixtures/tiny-bundle.js";
+import { editBundleJson, makeTinyBundle, tarGz, TINY_SPEC } from "../../fixtures/tiny-bundle.js";
+import { writeCountBomb, writeSizeBomb } from "../../fixtures/tar-bomb.js";
 import { snapshotTree } from "../../fixtures/tree-snapshot.js";
 
 let root: string;
@@ -37,6 +40,24 @@ beforeAll(async () => {
   await makeTinyBundle(b("failing-selftest"), { version: "9.0.1", selftest: (st) => ({ ...st, expected: st.expected.map((p, i) => (i === 0 ? p + 0.05 : p)) }) });
   await makeTinyBundle(b("no-fear"), { version: "9.0.2", labels: ["angry", "neutral", "happy"], danger: ["angry"] });
   await makeTinyBundle(b("no-selftest"), { version: "9.0.3", selftest: "none" });
+  // Issue #11 §5: angry and neutral swapped in bundle.json and meta_sha256 re-stamped, as a hand
+  // edit or a broken export tool would leave it; every "angry" would be reported as "neutral".
+  await cp(b("v2"), b("labels-swapped"), { recursive: true });
+  await editBundleJson(b("labels-swapped"), (m) => {
+    m.labels = ["neutral", "fear", "angry"];
+    m.version = "2.0.1";
+  });
+  await cp(b("v2"), b("label-renamed"), { recursive: true });
+  await editBundleJson(b("label-renamed"), (m) => {
+    m.labels = ["angry", "fear", "calm"];
+    m.version = "2.0.2";
+  });
+  // A bundle from before the self-test was stored by label name: expected in label order.
+  await cp(b("v3"), b("selftest-by-index"), { recursive: true });
+  await editBundleJson(b("selftest-by-index"), (m) => {
+    const st = m.selftest as { expected: Record<string, number> };
+    m.selftest = { ...st, expected: (m.labels as string[]).map((l) => st.expected[l]) };
+  });
   await cp(b("v2"), b("tampered"), { recursive: true });
   const weights = await readFile(path.join(b("tampered"), WEIGHTS_FILE));
   const last = weights.length - 1;
@@ -136,6 +157,24 @@ describe("installModel", () => {
     expect(err.message).toContain("angry");
   });
 
+  it("stores the self-test by label name, and refuses a bundle whose labels were reordered or renamed after it was made (issue #11 §5)", async () => {
+    const meta = JSON.parse(await readFile(path.join(b("v2"), "bundle.json"), "utf8")) as { selftest: { expected: unknown } };
+    expect(Object.keys(meta.selftest.expected as object).sort()).toEqual(["angry", "fear", "neutral"]);
+    await installModel(b("v1"), opts);
+    const swapped = await expectRefused(b("labels-swapped"), "LABELS_REORDERED");
+    expect(swapped.message).toMatch(/"neutral".*"angry"|"angry".*"neutral"/);
+    expect(swapped.message).toMatch(/reordered/);
+    const renamed = await expectRefused(b("label-renamed"), "LABELS_MODIFIED");
+    expect(renamed.message).toContain('"neutral"');
+    expect(renamed.message).toContain('"calm"');
+  });
+
+  it("still installs an older bundle whose self-test is stored by index", async () => {
+    const r = await installModel(b("selftest-by-index"), opts);
+    expect(r.selftest).toMatchObject({ status: "passed", byLabel: false });
+    expect((await installModel(b("v1"), opts)).selftest).toMatchObject({ status: "passed", byLabel: true });
+  });
+
   it("refuses a bundle without a configured danger label", async () => {
     await installModel(b("v1"), opts);
     const err = await expectRefused(b("no-fear"), "LABELS_MISMATCH");
@@ -157,6 +196,45 @@ describe("installModel", () => {
     await expectRefused(path.join(root, "nope"), "BAD_SOURCE");
   });
 
+  it("refuses a decompression bomb while unpacking it, having written at most about the cap, and leaves nothing (issue #11 §11b)", async () => {
+    const bomb = path.join(root, `size-bomb-${Date.now()}.tar.gz`);
+    const compressed = await writeSizeBomb(bomb, 2048 * 1024 * 1024);
+    expect(compressed).toBeLessThan(4 * 1024 * 1024); // 2 GiB in ~2 MB
+    // Watch the staging directory while the install runs: the bomb must be stopped near the cap.
+    const bytesUnder = async (dir: string): Promise<number> => {
+      let total = 0;
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const st = await lstat(path.join(dir, name)).catch(() => null);
+        if (st?.isDirectory()) total += await bytesUnder(path.join(dir, name));
+        else total += st?.size ?? 0;
+      }
+      return total;
+    };
+    let watching = true;
+    let maxStagedBytes = 0;
+    const watcher = (async () => {
+      while (watching) {
+        maxStagedBytes = Math.max(maxStagedBytes, await bytesUnder(tmpDir));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const err = await expectRefused(bomb, "ARCHIVE_TOO_LARGE").finally(() => (watching = false));
+    await watcher;
+    expect(err.message).toContain(`more than ${MAX_ARCHIVE_BYTES / (1024 * 1024)} MiB`);
+    expect(maxStagedBytes).toBeLessThanOrEqual(MAX_ARCHIVE_BYTES);
+
+    const many = path.join(root, `count-bomb-${Date.now()}.tar.gz`);
+    await writeCountBomb(many, 20_000);
+    const err2 = await expectRefused(many, "ARCHIVE_TOO_MANY_FILES");
+    expect(err2.message).toContain(`more than ${MAX_ARCHIVE_ENTRIES} files`);
+    const notGzip = path.join(root, `not-gzip-${Date.now()}.tar.gz`);
+    await writeFile(notGzip, "this is not gzip");
+    expect((await expectRefused(notGzip, "TAR_FAILED")).message).toMatch(/not a readable gzip archive/);
+    await rm(bomb);
+    await rm(many);
+    await rm(notGzip);
+  });
+
   it("with trusted keys: accepts a bundle signed by one, refuses unsigned and wrongly signed bundles", async () => {
     const signer = await generateSigningKey(path.join(root, `signer-${Date.now()}`));
     const other = await generateSigningKey(path.join(root, `other-${Date.now()}`));
@@ -174,6 +252,14 @@ describe("installModel", () => {
     expect((await readdir(r.dir)).sort()).toEqual(["bundle.json", "model.json", "signature.ed25519", "weights.bin"]);
     await expectRefused(wrong, "SIGNATURE_MISMATCH");
     await expectRefused(b("v2"), "UNSIGNED");
+    // The signature covers bundle.json's bytes, labels included: a signed bundle whose labels were
+    // swapped and meta_sha256 re-stamped no longer verifies.
+    const relabelled = path.join(root, `relabelled-${Date.now()}`);
+    await cp(signed, relabelled, { recursive: true });
+    await editBundleJson(relabelled, (m) => {
+      m.labels = ["neutral", "fear", "angry"];
+    });
+    await expectRefused(relabelled, "SIGNATURE_MISMATCH");
   });
 
   it("re-installing identical bytes only switches current; other bytes under the same version are refused", async () => {
@@ -312,6 +398,9 @@ describe("earwitness model (command)", () => {
     r = await run("rollback");
     expect(r.out).toContain("tiny@1.0.0 is current");
     await expect(run("install", b("tampered"))).rejects.toMatchObject({ code: "CHECKSUM_MISMATCH" });
+    await expect(run("install", b("labels-swapped"))).rejects.toMatchObject({ code: "LABELS_REORDERED", message: expect.stringMatching(/label order/) });
+    r = await run("list");
+    expect(r.out).toMatch(/^\* tiny@1\.0\.0 .*current$/m);
     await expect(run("frobnicate")).rejects.toMatchObject({ code: "USAGE" });
   });
 });
