@@ -5,7 +5,8 @@
 #
 #   scripts/detector-runs.sh CORPORA_DIR RUNS_DIR [GROUP...]
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
-#     GROUP        floor | candidates | loco-lr | loco-pgru   (default: floor candidates)
+#     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | loco-lr | loco-pgru
+#                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
 #                  node scripts/loco-table.mjs RUNS/loco-ARCH-*.json
@@ -107,11 +108,11 @@ for g in "${groups[@]}"; do
       # The shipped model (trained on CREMA-D only) on the same held-out rows: eval and bench
       # read the split from the floor bundle's record.
       measure shipped "$here/models/earwitness-gru" "$runs/loco3-lr-danger" ;;
-    candidates)
-      train loco3-pgru-home --arch pgru --classes home --epochs 12
-      # The enhanced cell costs about twice the time per batch: 8 epochs in about the time of 12.
-      train loco3-pegru-home --arch pegru --classes home --epochs 8
-      train loco3-gru-home --arch gru --classes home --epochs 12 ;;
+    candidates) "$0" "$corpora" "$runs" pgru pegru gru ;;
+    pgru) train loco3-pgru-home --arch pgru --classes home --epochs 12 ;;
+    # The enhanced cell costs about twice the time per batch: 8 epochs in about the time of 12.
+    pegru) train loco3-pegru-home --arch pegru --classes home --epochs 8 ;;
+    gru) train loco3-gru-home --arch gru --classes home --epochs 12 ;;
     loco-*)
       arch=${g#loco-}
       for s in crema-d ravdess emodb nemo ased casia baved emospeech; do
