@@ -28,7 +28,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   .mark.enter { background: var(--bad); } .mark.exit { background: var(--warn); }
   .num { text-align: right; font-variant-numeric: tabular-nums; }
   .problems li { color: var(--bad); }
-  .none { color: var(--ok); }
+  .problems li.none { color: var(--ok); }
   button { font: inherit; padding: .4rem .9rem; margin: .2rem .2rem .2rem 0; border-radius: .4rem; border: 1px solid #8886; cursor: pointer; }
   button.danger { border-color: var(--bad); }
   input[type=number] { width: 4.5rem; font: inherit; padding: .35rem; }
