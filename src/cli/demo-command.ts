@@ -108,6 +108,7 @@ export async function demoCommand(argv: string[], log: Logger): Promise<number> 
       log,
       env: {},
       softwareVersion: softwareVersion(),
+      statusPage: false,
       source: () => source,
       indicator: async () =>
         createConsoleIndicator({

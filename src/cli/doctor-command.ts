@@ -10,6 +10,9 @@ import { machineSuffix, readMachineId } from "../config/machine.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { selectBackend } from "../model/backend.js";
+import { verifyBundleFiles } from "../model/bundle.js";
+import { resolveModelDir } from "../daemon/build.js";
+import { softwareVersion } from "./version.js";
 import { loadOnoffDriver } from "../outputs/gpio/line.js";
 import { DEFAULT_SYSFS_GPIO_ROOT } from "../outputs/gpio/sysfs.js";
 import { parse } from "./args.js";
@@ -85,7 +88,35 @@ export async function doctorCommand(argv: string[], log: Logger): Promise<number
     if (tty) process.stderr.write(`\r\x1b[Kchecked ${r.name}…`);
   });
   if (tty) process.stderr.write("\r\x1b[K");
-  if (v.json) process.stdout.write(JSON.stringify({ checks: results }, null, 2) + "\n");
-  else process.stdout.write(formatDoctorTable(results));
+  const versions = await doctorVersions(config);
+  if (v.json) process.stdout.write(JSON.stringify({ versions, checks: results }, null, 2) + "\n");
+  else process.stdout.write(`${formatVersions(versions)}\n\n${formatDoctorTable(results)}`);
   return doctorExitCode(results);
+}
+
+export interface DoctorVersions {
+  earwitness: string;
+  node: string;
+  /** The model the configuration runs (installed, else shipped); null when none can be read. */
+  model: { name: string; version: string; sha256: string; dir: string } | null;
+}
+
+/** What a bug report needs first: the versions of earwitness, Node.js and the model. */
+export async function doctorVersions(config: Config | null): Promise<DoctorVersions> {
+  let model: DoctorVersions["model"] = null;
+  if (config) {
+    try {
+      const dir = await resolveModelDir(config);
+      const { meta, sha256 } = await verifyBundleFiles(dir);
+      model = { name: meta.name, version: meta.version, sha256, dir };
+    } catch {
+      // The model check below says why.
+    }
+  }
+  return { earwitness: softwareVersion(), node: process.version, model };
+}
+
+export function formatVersions(v: DoctorVersions): string {
+  const model = v.model ? `model ${v.model.name} ${v.model.version} (sha256 ${v.model.sha256.slice(0, 12)}…)` : "model: none readable (see the model check)";
+  return `earwitness ${v.earwitness} · Node.js ${v.node} · ${model}`;
 }

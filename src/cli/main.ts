@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { ConfigError, describeError, EarwitnessError } from "../errors.js";
-import { createLogger } from "../log.js";
+import { createLogger, quietTfjsConsole, resolveLogFormat } from "../log.js";
 import { UsageError } from "./args.js";
+import { softwareVersion } from "./version.js";
 
 const HELP = `earwitness — hears danger in a voice
 
 usage: earwitness <command> [options]   (earwitness <command> --help for its options)
+       earwitness --version
 
   demo      the full pipeline on a short recording: no microphone, GPIO or broker needed
   run       listen to the microphone and raise alerts (what the systemd service runs)
@@ -45,6 +47,10 @@ const commands: Record<string, () => Promise<Command>> = {
 /** The only place that calls process.exit (STYLE.md). */
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-V" || name === "version") {
+    process.stdout.write(`earwitness ${softwareVersion()}\n`);
+    process.exit(0);
+  }
   if (!name || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(HELP);
     process.exit(name ? 0 : 64);
@@ -54,7 +60,10 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`earwitness: unknown command "${name}"\n\n${HELP}`);
     process.exit(64);
   }
-  const log = createLogger((process.env.EARWITNESS_LOG_LEVEL as "info" | undefined) ?? "info", process.stderr.isTTY === true).child({ command: name });
+  // The format by the rule of resolveLogFormat; `run` switches to a configured log_format.
+  const format = resolveLogFormat(null, process.env, process.stderr.isTTY === true);
+  const log = createLogger((process.env.EARWITNESS_LOG_LEVEL as "info" | undefined) ?? "info", format).child({ command: name });
+  quietTfjsConsole(log);
   try {
     const code = await (await load())(rest, log);
     process.exit(code);

@@ -1,5 +1,10 @@
+import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import path from "node:path";
 import { loadConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { modelCandidates } from "../daemon/build.js";
+import { BUNDLE_FILE } from "../model/bundle.js";
 import { DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR } from "../constants.js";
 import type { Logger } from "../log.js";
 import { selectBackend } from "../model/backend.js";
@@ -17,11 +22,14 @@ import {
   type SelftestCheck,
 } from "../model/store.js";
 import { num, parse, UsageError } from "./args.js";
+import { shippedModelDir } from "./paths.js";
+import { softwareVersion } from "./version.js";
 
 export const MODEL_HELP = `earwitness model — install, check and roll back model bundles
 
   earwitness model install BUNDLE       check a bundle (directory or .tar.gz) and make it current
-  earwitness model list                 installed versions (* current, < previous)
+  earwitness model list                 installed versions (* current, < previous), the shipped
+                                        model, and which one the daemon runs
   earwitness model verify [NAME@VERSION] check an installed version again (default: current)
   earwitness model rollback             switch back to the previous version
   earwitness model sign --key FILE BUNDLE   write ${SIGNATURE_FILE} into a bundle directory
@@ -132,16 +140,7 @@ export async function modelCommand(argv: string[], _log: Logger, out: NodeJS.Wri
   };
 
   if (sub === "list") {
-    const models = await listModels(stateDir);
-    if (models.length === 0) {
-      say(`no models installed in ${modelsDir(stateDir)}`);
-      return 0;
-    }
-    for (const m of models) {
-      const mark = m.current ? "*" : m.previous ? "<" : " ";
-      const when = new Date(m.installedAtMs).toISOString().replace(/\.\d+Z$/, "Z");
-      say(`${mark} ${m.id.padEnd(40)} installed ${when}${m.current ? "  current" : m.previous ? "  previous" : ""}${m.problem ? `  PROBLEM: ${m.problem}` : ""}`);
-    }
+    await listCommand({ ...config, state_dir: stateDir }, say);
     return 0;
   }
 
@@ -174,4 +173,46 @@ export async function modelCommand(argv: string[], _log: Logger, out: NodeJS.Wri
   say(`rolled back: ${r.to} is current (was ${r.from}; run rollback again to undo)`);
   say(`  ${describeNotify(await notifyDaemon(stateDir))}`);
   return 0;
+}
+
+/**
+ * Installed versions (* current, < previous), the model shipped with earwitness, and which one the
+ * daemon runs: the first of model.dir, installed current, installed previous, shipped that loads
+ * (daemon/build.ts modelCandidates; the same order the daemon tries).
+ */
+async function listCommand(config: Config, say: (line: string) => void): Promise<void> {
+  const models = await listModels(config.state_dir);
+  if (models.length === 0) {
+    say(`no models installed in ${modelsDir(config.state_dir)}`);
+  } else {
+    say(`installed in ${modelsDir(config.state_dir)}:`);
+    for (const m of models) {
+      const mark = m.current ? "*" : m.previous ? "<" : " ";
+      const when = new Date(m.installedAtMs).toISOString().replace(/\.\d+Z$/, "Z");
+      say(`${mark} ${m.id.padEnd(40)} installed ${when}${m.current ? "  current" : m.previous ? "  previous" : ""}${m.problem ? `  PROBLEM: ${m.problem}` : ""}`);
+    }
+  }
+  const shipped = shippedModelDir();
+  const shippedId = await bundleId(shipped);
+  say(`shipped with earwitness ${softwareVersion()}: ${shippedId ?? "(unreadable)"} in ${shipped}`);
+  const [first] = await modelCandidates(config);
+  if (!first) return;
+  const runs = first.dir === shipped ? (shippedId ?? first.dir) : ((await bundleId(first.dir)) ?? first.dir);
+  const why =
+    first.what === "shipped"
+      ? "no model is installed and model.dir is null"
+      : first.what === "configured (model.dir)"
+        ? `model.dir is ${first.dir}`
+        : "the installed current version";
+  say(`the daemon runs: ${runs} (${first.what}: ${why}; if it does not load, the next in the order model.dir, installed current, installed previous, shipped)`);
+}
+
+/** A bundle's name@version from its bundle.json; null when unreadable. */
+async function bundleId(dir: string): Promise<string | null> {
+  try {
+    const meta = JSON.parse(await readFile(path.join(dir, BUNDLE_FILE), "utf8")) as { name?: unknown; version?: unknown };
+    return typeof meta.name === "string" && typeof meta.version === "string" ? `${meta.name}@${meta.version}` : null;
+  } catch {
+    return null;
+  }
 }

@@ -9,9 +9,9 @@ import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import { createDaemonDeps, Daemon } from "../daemon/daemon.js";
 import { ConfigError } from "../errors.js";
 import { PID_FILE } from "../model/store.js";
-import type { Logger } from "../log.js";
+import { createLogger, quietTfjsConsole, resolveLogFormat, type Logger } from "../log.js";
 import { parse } from "./args.js";
-import { packageRoot } from "./paths.js";
+import { softwareVersion } from "./version.js";
 
 export const RUN_HELP = `earwitness run — listen to the microphone and raise alerts (the systemd service runs this)
 
@@ -30,16 +30,10 @@ export const EXIT_SOFTWARE = 70;
 /** A clean stop that takes longer than this gives up and switches the outputs off at once. */
 const STOP_DEADLINE_MS = 15_000;
 
-export function softwareVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version?: string };
-    return pkg.version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-}
+export { softwareVersion };
 
-export async function runCommand(argv: string[], log: Logger): Promise<number> {
+export async function runCommand(argv: string[], rootLog: Logger): Promise<number> {
+  let log = rootLog;
   const { values: v } = parse(argv, { config: { type: "string" }, help: { type: "boolean", short: "h", default: false } });
   if (v.help) {
     process.stdout.write(RUN_HELP);
@@ -60,6 +54,11 @@ export async function runCommand(argv: string[], log: Logger): Promise<number> {
     process.stderr.write(`earwitness run: ${NO_OUTPUT_MESSAGE}; see earwitness config check\n`);
     log.error(NO_OUTPUT_MESSAGE);
     return EXIT_CONFIG;
+  }
+  if (config.log_format !== null) {
+    // A configured format wins over the rule main chose by (log.ts resolveLogFormat).
+    log = createLogger(config.log_level, resolveLogFormat(config.log_format, process.env, process.stderr.isTTY === true)).child({ command: "run" });
+    quietTfjsConsole(log);
   }
   log.level = config.log_level;
   // `earwitness model install` finds the running daemon through this pid file and checks the

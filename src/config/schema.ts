@@ -44,6 +44,7 @@ const DEVICE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const LogLevelSchema = z.enum(LOG_LEVELS);
+export const LOG_FORMATS = ["text", "json"] as const;
 
 // ─── audio ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -85,7 +86,7 @@ export const AudioSchema = z
 
 export const ModelSchema = z
   .object({
-    /** A model bundle directory; null means the model shipped in models/. */
+    /** A model bundle directory; null = the installed current version, else the shipped one (daemon/build.ts modelCandidates). */
     dir: absolutePath.nullable().default(null),
     /** tfjs backend; auto picks node (tfjs-node) if installed, else wasm, else cpu. */
     backend: z.enum(["auto", "wasm", "cpu", "node"]).default("auto"),
@@ -387,6 +388,40 @@ export const MqttSchema = z
     }
   }), ALWAYS);
 
+// ─── http (the local status page) ──────────────────────────────────────────────────────────────
+
+/** Addresses that only this machine can reach: a status page there needs no token. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+export const HttpSchema = z
+  .object({
+    /** The local status page, its JSON API and Prometheus metrics (never audio). */
+    enabled: z.boolean().default(true),
+    /** Address to listen on. 127.0.0.1 = this unit only (reach it with `ssh -L 8787:localhost:8787`). */
+    bind: z.string().min(1).default("127.0.0.1"),
+    /** TCP port; 0 = any free port (tests). */
+    port: z.number().int().min(0).max(65_535).default(8787),
+    /**
+     * Required for a bind other than loopback: every request must carry it (Authorization: Bearer
+     * <token>, or ?token=<token> for the page). At least 16 characters.
+     */
+    token: z.string().min(16).nullable().default(null),
+  })
+  .strict()
+  .superRefine(crossCheck((h, ctx) => {
+    if (h.enabled !== false && str(h.bind) && !isLoopbackHost(h.bind) && !str(h.token)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["token"],
+        message: `http.bind ${h.bind} opens the status page (and its arm/disarm/mute buttons) to the network: set http.token too, or bind to 127.0.0.1`,
+        params: CROSS,
+      });
+    }
+  }), ALWAYS);
+
 // ─── the whole file ─────────────────────────────────────────────────────────────────────────────
 
 /** The config file as written: what YAML may contain, with every default. */
@@ -401,6 +436,11 @@ export const ConfigFileSchema = z
     /** Where the daemon keeps its state: outbox, adaptation statistics, status socket. */
     state_dir: absolutePath.default(DEFAULT_STATE_DIR),
     log_level: LogLevelSchema.default("info"),
+    /**
+     * How log lines look. null = text under systemd (stdout not a terminal and JOURNAL_STREAM set:
+     * the journal adds time and unit itself), pretty on a terminal, JSON otherwise.
+     */
+    log_format: z.enum(LOG_FORMATS).nullable().default(null),
     /** Unix socket for `earwitness monitor`; null = <state_dir>/status.sock. */
     status_socket: absolutePath.nullable().default(null),
     audio: AudioSchema.prefault({}),
@@ -409,6 +449,7 @@ export const ConfigFileSchema = z
     adaptation: AdaptationSchema.prefault({}),
     gpio: GpioSchema.prefault({}),
     mqtt: MqttSchema.prefault({}),
+    http: HttpSchema.prefault({}),
   })
   .strict()
   .superRefine(crossCheck((c, ctx) => {
@@ -486,3 +527,4 @@ export type GpioConfig = Config["gpio"];
 export type GpioLine = GpioConfig["led"];
 export type GpioPin = NonNullable<GpioLine["pin"]>;
 export type MqttConfig = Config["mqtt"];
+export type HttpConfig = Config["http"];

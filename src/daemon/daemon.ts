@@ -57,6 +57,7 @@ import { loadBundle, type LoadedBundle } from "../model/bundle.js";
 import { selectBackend } from "../model/backend.js";
 import { createNotifier, type Notifier } from "./sd-notify.js";
 import { StatusSocketServer, type StatusProvider } from "./status-socket.js";
+import { StatusHttpServer, type StatusPageProvider } from "../http/status-server.js";
 
 // ─── seams ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -122,6 +123,8 @@ export interface DaemonDeps {
   alertJournal?: AlertJournal;
   /** The local status socket for `earwitness monitor`; absent or null = none. */
   createStatusSocket?(config: Config, provider: StatusProvider): StatusSocketOutput | null;
+  /** The local status page (src/http/); absent or null = none. */
+  createStatusPage?(config: Config, provider: StatusPageProvider): StatusSocketOutput | null;
 }
 
 /** What the daemon uses of the status socket (StatusSocketServer satisfies it). */
@@ -200,6 +203,7 @@ export class Daemon {
   private indicator: IndicatorOutput | null = null;
   private mqtt: MqttOutput | null = null;
   private statusSocket: StatusSocketOutput | null = null;
+  private statusPage: StatusSocketOutput | null = null;
   private queue: BoundedQueue<WindowJob>;
   private unsubscribers: (() => void)[] = [];
 
@@ -293,6 +297,7 @@ export class Daemon {
       this.publishProblemsSoFar();
       this.syncMqttProblems();
       await this.startStatusSocket();
+      await this.startStatusPage();
       this.publishStatus();
       await this.endInterruptedAlert();
       this.source = deps.createSource(this.config);
@@ -395,6 +400,8 @@ export class Daemon {
     this.source = null;
     await this.statusSocket?.stop().catch((err: unknown) => this.log.error({ err }, "stopping the status socket failed"));
     this.statusSocket = null;
+    await this.statusPage?.stop().catch((err: unknown) => this.log.error({ err }, "stopping the status page failed"));
+    this.statusPage = null;
     this.queue.takeAll();
     // An alert still open is ended, so a consumer never waits forever for its end.
     if (this.pipeline && this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, "stopped");
@@ -488,7 +495,7 @@ export class Daemon {
 
   /** Sections that are read only at start: say so instead of silently ignoring the change. */
   private warnRestartOnly(old: Config, next: Config): void {
-    const keys = ["device_id", "state_dir", "audio", "gpio", "mqtt", "adaptation"] as const;
+    const keys = ["device_id", "state_dir", "log_format", "audio", "gpio", "mqtt", "adaptation", "http"] as const;
     const changed = keys.filter((k) => JSON.stringify(old[k]) !== JSON.stringify(next[k]));
     if (changed.length > 0) {
       this.log.warn({ changed }, `changes to ${changed.join(", ")} apply only after a restart (systemctl restart earwitness)`);
@@ -815,6 +822,7 @@ export class Daemon {
   /** Every sink gets the event, in order of events; one failing sink never stops another. */
   private emitAlert(event: AlertEvent): void {
     this.statusSocket?.recordAlert(event);
+    this.statusPage?.recordAlert(event);
     this.alertChain = this.alertChain.then(async () => {
       await notifyAll(this.sinks(), this.log, (s) => s.alert(event));
       this.log.info({ alertId: event.alertId, phase: event.phase, test: event.test, endReason: event.endReason }, "alert event handed to every output");
@@ -832,6 +840,24 @@ export class Daemon {
       this.statusSocket = null;
       this.log.warn({ err }, "status socket not available; `earwitness monitor` will not work, detection is unaffected");
     }
+  }
+
+  /** Nor does the status page: one that cannot listen (port taken) is a problem, nothing more. */
+  private async startStatusPage(): Promise<void> {
+    try {
+      this.statusPage = this.deps.createStatusPage?.(this.config, this) ?? null;
+      await this.statusPage?.start();
+      this.setProblem("http_unavailable", null);
+    } catch (err) {
+      this.statusPage = null;
+      this.log.warn({ err }, "status page not available; detection is unaffected");
+      this.setProblem("http_unavailable", `status page unavailable, detection goes on: ${describeError(err)}`);
+    }
+  }
+
+  /** The running model and the thresholds decisions are made against (for the status page). */
+  detection(): { model: ModelInfo | null; thresholds: Record<string, number> } {
+    return { model: this.model?.info ?? null, thresholds: thresholdsOf(this.config) };
   }
 
   private sinks(): AlertSink[] {
@@ -1191,6 +1217,8 @@ export interface RealDepsOptions {
   /** MQTT connect wait at start (default the sink's 5 s). */
   mqttConnectWaitMs?: number;
   notifier?: Notifier;
+  /** Serve the status page when config.http.enabled (default true; the demo opens none). */
+  statusPage?: boolean;
 }
 
 /** Builds the real microphone, GPIO, MQTT and model loaders from the config. */
@@ -1299,6 +1327,10 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
     ...(options.stateDir === undefined ? {} : { alertJournal: fileAlertJournal(options.stateDir, log) }),
     createStatusSocket: (config, provider) =>
       new StatusSocketServer({ path: config.status_socket, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
+    createStatusPage: (config, provider) =>
+      options.statusPage === false || !config.http.enabled
+        ? null
+        : new StatusHttpServer({ http: config.http, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
   };
 }
 

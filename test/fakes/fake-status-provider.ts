@@ -1,10 +1,16 @@
 /** A hand-written stand-in for the daemon behind the status socket (status-socket.ts StatusProvider). */
 import type { Command } from "../../src/outputs/mqtt/commands.js";
-import type { TelemetrySample } from "../../src/outputs/mqtt/contract.js";
+import type { ModelInfo, TelemetrySample } from "../../src/outputs/mqtt/contract.js";
 import type { DeviceStatus } from "../../src/outputs/sink.js";
 import type { StatusProvider } from "../../src/daemon/status-socket.js";
+import type { StatusPageProvider } from "../../src/http/status-server.js";
 
-export class FakeStatusProvider implements StatusProvider {
+/** Also the daemon behind the status page (src/http/status-server.ts StatusPageProvider). */
+export class FakeStatusProvider implements StatusProvider, StatusPageProvider {
+  model: ModelInfo | null = { name: "fake-gru", version: "1.2.3", sha256: "ab".repeat(32) };
+  thresholds: Record<string, number> = { enter_threshold: 0.55, exit_threshold: 0.35, k: 8, n: 10, min_duration_s: 0, hold_s: 2, energy_gate_dbfs: -60 };
+  windowsDecided = 42;
+  droppedWindows = 0;
   commands: Command[] = [];
   /** Thrown by command() when set. */
   commandError: Error | null = null;
@@ -32,7 +38,10 @@ export class FakeStatusProvider implements StatusProvider {
     return { ...this.sample };
   }
   snapshot(): ReturnType<StatusProvider["snapshot"]> {
-    return { ready: true, problems: { ...this.problems }, rtf: this.sample.rtf, queueDepth: 0, droppedWindows: 0, windowsDecided: 42, alertId: null };
+    return { ready: true, problems: { ...this.problems }, rtf: this.sample.rtf, queueDepth: 0, droppedWindows: this.droppedWindows, windowsDecided: this.windowsDecided, alertId: null };
+  }
+  detection(): ReturnType<StatusPageProvider["detection"]> {
+    return { model: this.model, thresholds: { ...this.thresholds } };
   }
   async command(c: Command): Promise<void> {
     this.commands.push(c);

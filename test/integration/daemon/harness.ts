@@ -127,6 +127,8 @@ export interface ConfigOptions {
   detect?: string;
   audio?: string;
   telemetryS?: number;
+  /** YAML flow mapping under `http:`; default off, so parallel daemons do not fight over port 8787. */
+  http?: string;
 }
 
 export function configYaml(o: ConfigOptions): string {
@@ -139,6 +141,7 @@ export function configYaml(o: ConfigOptions): string {
     o.detect ? `detect: ${o.detect}` : "",
     "gpio: { driver: console }",
     `mqtt: { enabled: true, url: "${o.brokerUrl}", telemetry_interval_s: ${o.telemetryS ?? 0}, discovery: { enabled: false } }`,
+    `http: ${o.http ?? "{ enabled: false }"}`,
     "",
   ].join("\n");
 }

@@ -1,4 +1,6 @@
 import { existsSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -12,6 +14,7 @@ import type { AlertEvent } from "../../../src/outputs/sink.js";
 import type { AdaptedStats } from "../../../src/features/normalise.js";
 import { DEFAULT_FEATURE_SPEC, staticDims, type FeatureSpec } from "../../../src/features/spec.js";
 import type { LoadedBundle } from "../../../src/model/bundle.js";
+import { StatusHttpServer, type StatusApiBody } from "../../../src/http/status-server.js";
 import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../../../src/outputs/gpio/indicator.js";
 import { captureLogger } from "../../fakes/capture-logger.js";
 import { FakeClock, flushPromises } from "../../fakes/fake-clock.js";
@@ -745,5 +748,61 @@ describe("Daemon: reset_adaptation", () => {
     await first!.adaptation!.save();
     await h.feed(1);
     expect(h.daemon.snapshot().windowsDecided).toBeGreaterThan(0);
+  });
+});
+
+describe("the status page", () => {
+  /** The page's server on `port`, built from the daemon's config as createDaemonDeps builds it. */
+  const page = (port: number, built: StatusHttpServer[] = []): Partial<DaemonDeps> => ({
+    createStatusPage: (cfg, provider) => {
+      const server = new StatusHttpServer({ http: { ...cfg.http, port }, deviceId: cfg.device_id, version: "0.0.0-test" }, { provider, clock: new FakeClock(), log: captureLogger().log });
+      built.push(server);
+      return server;
+    },
+  });
+
+  it("shows the daemon's model, thresholds and alerts; its commands are the daemon's", async () => {
+    const built: StatusHttpServer[] = [];
+    const h = await harness(config({ detect: { enter_threshold: 0.7 } }), { deps: page(0, built) });
+    expect(built).toHaveLength(1);
+    const url = built[0]!.url;
+    const status = (await (await fetch(`${url}api/status`)).json()) as StatusApiBody;
+    expect(status.model).toEqual({ name: "scripted", version: "1", sha256: "0".repeat(64) });
+    expect(status.thresholds.enter_threshold).toBe(0.7);
+
+    const post = (body: unknown) => fetch(`${url}api/command`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const ack = await post({ command: "ack" });
+    expect(ack.status).toBe(409);
+    expect(((await ack.json()) as { error: string }).error).toMatch(/NOTHING_TO_ACK|nothing to acknowledge/);
+    expect((await post({ command: "test" })).status).toBe(200);
+    await flushPromises();
+    expect(h.mqtt.alerts.filter((a) => a.test && a.phase === "start")).toHaveLength(1);
+    const alerts = (await (await fetch(`${url}api/alerts`)).json()) as { alerts: StatusApiBody["alerts"] };
+    expect(alerts.alerts).toHaveLength(1);
+    expect(alerts.alerts[0]).toMatchObject({ test: true, emotion: "test", duration_s: null });
+    // A test alert is not an alert to acknowledge: the same answer as MQTT's.
+    expect((await post({ command: "ack" })).status).toBe(409);
+    expect((await post({ command: "disarm" })).status).toBe(200);
+    expect(h.daemon.snapshot().armed).toBe(false);
+    await h.daemon.stop();
+    await expect(fetch(`${url}api/status`)).rejects.toThrow();
+  });
+
+  it("a port that is taken raises http_unavailable and the daemon goes on listening", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    try {
+      const port = (blocker.address() as AddressInfo).port;
+      const h = await harness(config(), { deps: page(port) });
+      expect(h.daemon.status().problems).toContain("http_unavailable");
+      expect(h.daemon.status().problemMessages.http_unavailable).toMatch(/EADDRINUSE/);
+      expect(h.mqtt.problems.some((p) => p.code === "http_unavailable" && p.active)).toBe(true);
+      expect(h.daemon.snapshot().running).toBe(true);
+      h.clf.angry = 0.99;
+      await h.feed(8);
+      expect(starts(h)).toHaveLength(1);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
   });
 });
