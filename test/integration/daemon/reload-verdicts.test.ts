@@ -47,7 +47,8 @@ describe("SIGHUP gives config check's verdict (issue #11 §6)", () => {
     await mkdir(tmp, { recursive: true });
     const configPath = path.join(dir, "config.yaml");
     const config = (...extra: string[]): string =>
-      ["device_id: reload", `state_dir: ${stateDir}`, "log_level: info", "gpio: { driver: none }", ...extra, ""].join("\n");
+      // The console indicator is an output: a configuration without one is refused for that alone.
+      ["device_id: reload", `state_dir: ${stateDir}`, "log_level: info", "gpio: { driver: console }", "http: { enabled: false }", ...extra, ""].join("\n");
     const good = config(`model: { dir: ${bundleDir}, backend: cpu }`);
     await writeFile(configPath, good);
     const d = startDaemon(configPath, { FAKE_ARECORD_WAV: quietWav }, tmp);
