@@ -4,6 +4,7 @@ import { statsOfSteps, type AdaptedStats } from "../features/normalise.js";
 import { CLIP_HOP_MS, staticDims, stepsPer } from "../features/spec.js";
 import type { Logger } from "../log.js";
 import { selectBackend } from "../model/backend.js";
+import { labelKind } from "../label-map.js";
 import { loadBundle, verifyBundleFiles, type LoadedBundle } from "../model/bundle.js";
 import { meanProbs } from "../model/classifier.js";
 import { createClassifier } from "../daemon/build.js";
@@ -323,7 +324,8 @@ async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDi
   const score = (adapt: boolean): ScoredClip[] =>
     clips.map((c, i) => {
       let adapted: AdaptedStats | null = null;
-      if (adapt && c.row.speaker) {
+      // Speech is adapted to its speaker; sounds and screams have no wearer (as in training).
+      if (adapt && c.row.speaker && (labelKind(c.row.label) === "emotion" || labelKind(c.row.label) === "arousal")) {
         const others = (bySpeaker.get(`${c.row.corpus}/${c.row.speaker}`) ?? []).filter((j) => j !== i);
         if (others.length > 0) adapted = statsOfSteps(S, others.map((j) => clips[j]!.data));
       }

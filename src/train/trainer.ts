@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { computeNormStats, statsOfSteps, windowFeatures, type AdaptedStats, type NormStats } from "../features/normalise.js";
 import { CLIP_HOP_MS, modelDims, staticDims, stepsPer, windowSeconds, type FeatureSpec } from "../features/spec.js";
+import { labelKind } from "../label-map.js";
 import type { Logger } from "../log.js";
 import { buildModel, compileFor } from "../model/architectures.js";
 import { calibrateBatchNorm, EnhancedGRU } from "../model/egru-cell.js";
@@ -79,11 +80,20 @@ export interface TrainResult {
   meta: BundleMeta;
 }
 
-/** Statistics of each speaker's clean clips: the "unlabelled running statistics" of norm speaker. */
-function speakerStatsOf(spec: FeatureSpec, clips: ClipFeatures[]): Map<string, AdaptedStats> {
+/**
+ * Statistics of each speaker's clean clips: the "unlabelled running statistics" of norm speaker.
+ * Speech only: a sound or a scream has no wearer to adapt to, and standardising a kitchen clip by
+ * its own statistics removes its level and spectral balance, which a unit — normalising with the
+ * training statistics, or with its room's running ones — never does (a model trained so raised
+ * 100 false alerts an hour on sounds; docs/detection.md). Sounds and screams are normalised with
+ * the training statistics, as a fresh unit hears them.
+ */
+export function speakerStatsOf(spec: FeatureSpec, clips: ClipFeatures[]): Map<string, AdaptedStats> {
   const by = new Map<string, Float32Array[]>();
   for (const c of clips) {
     if (c.variant !== 0) continue;
+    const kind = labelKind(c.row.label);
+    if (kind !== "emotion" && kind !== "arousal") continue;
     const key = speakerKey(c.row);
     by.set(key, [...(by.get(key) ?? []), c.data]);
   }
