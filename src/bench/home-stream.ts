@@ -24,7 +24,7 @@ import { EarwitnessError } from "../errors.js";
 import { isDangerLabel, labelKind } from "../label-map.js";
 import { activeRms } from "../train/augment.js";
 import { Rng } from "../train/random.js";
-import type { BuiltStream, DangerPassage, StreamClip, StreamSegment } from "./stream-builder.js";
+import { addNoiseBed, type BuiltStream, type DangerPassage, type StreamClip, type StreamSegment } from "./stream-builder.js";
 
 export type HomeMix = "home" | "sounds";
 
@@ -59,33 +59,20 @@ export interface HomeStreamOptions {
   snrDbRange: [number, number];
 }
 
+/** What both recipes share: levels, gaps, passage lengths and the noise bed. */
+const COMMON = {
+  passageS: [3, 30] as [number, number],
+  gapS: [0.5, 6] as [number, number],
+  passageGapS: [0.05, 0.3] as [number, number],
+  levelDbfs: -24,
+  levelJitterDb: [-6, 4] as [number, number],
+  screamJitterDb: [-3, 6] as [number, number],
+  snrDbRange: [10, 25] as [number, number],
+};
+
 export const HOME_STREAM_DEFAULTS: Record<HomeMix, Omit<HomeStreamOptions, "seed" | "dangerLabels" | "durationS">> = {
-  home: {
-    mix: "home",
-    soundShare: 0.35,
-    passageEveryS: 120,
-    passageS: [3, 30],
-    screamEveryS: 240,
-    gapS: [0.5, 6],
-    passageGapS: [0.05, 0.3],
-    levelDbfs: -24,
-    levelJitterDb: [-6, 4],
-    screamJitterDb: [-3, 6],
-    snrDbRange: [10, 25],
-  },
-  sounds: {
-    mix: "sounds",
-    soundShare: 1,
-    passageEveryS: null,
-    passageS: [3, 30],
-    screamEveryS: 90,
-    gapS: [0.5, 6],
-    passageGapS: [0.05, 0.3],
-    levelDbfs: -24,
-    levelJitterDb: [-6, 4],
-    screamJitterDb: [-3, 6],
-    snrDbRange: [10, 25],
-  },
+  home: { ...COMMON, mix: "home", soundShare: 0.35, passageEveryS: 120, screamEveryS: 240 },
+  sounds: { ...COMMON, mix: "sounds", soundShare: 1, passageEveryS: null, screamEveryS: 90 },
 };
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
@@ -224,20 +211,7 @@ export async function buildHomeStream(
   // The noise bed, at one SNR below the reference level.
   const snrDb = rng.uniform(o.snrDbRange[0], o.snrDbRange[1]);
   const noise = noises.length > 0 ? noises[rng.int(noises.length)]! : null;
-  const target = ref / Math.pow(10, snrDb / 20);
-  if (noise && noise.samples.length > 0) {
-    let sq = 0;
-    for (let i = 0; i < noise.samples.length; i++) sq += noise.samples[i]! ** 2;
-    const g = target / Math.max(1e-9, Math.sqrt(sq / noise.samples.length));
-    let pos = rng.int(noise.samples.length);
-    for (let i = 0; i < total; i++) {
-      audio[i]! += g * noise.samples[pos]!;
-      if (++pos >= noise.samples.length) pos = 0;
-    }
-  } else {
-    for (let i = 0; i < total; i++) audio[i]! += target * rng.normal();
-  }
-  for (let i = 0; i < total; i++) audio[i] = Math.max(-1, Math.min(1, audio[i]!));
+  addNoiseBed(audio, noise, ref / Math.pow(10, snrDb / 20), rng);
 
   return {
     samples: audio,

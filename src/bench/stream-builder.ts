@@ -184,19 +184,7 @@ export async function buildStream(
   const speechRms = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)]! : 0.05;
   const target = speechRms / Math.pow(10, snrDb / 20);
   const samples = speech;
-  if (noise && noise.samples.length > 0) {
-    let sq = 0;
-    for (let i = 0; i < noise.samples.length; i++) sq += noise.samples[i]! ** 2;
-    const g = target / Math.max(1e-9, Math.sqrt(sq / noise.samples.length));
-    let pos = rng.int(noise.samples.length);
-    for (let i = 0; i < total; i++) {
-      samples[i]! += g * noise.samples[pos]!;
-      if (++pos >= noise.samples.length) pos = 0;
-    }
-  } else {
-    for (let i = 0; i < total; i++) samples[i]! += target * rng.normal();
-  }
-  for (let i = 0; i < total; i++) samples[i] = Math.max(-1, Math.min(1, samples[i]!));
+  addNoiseBed(samples, noise, target, rng);
 
   return {
     samples,
@@ -211,6 +199,27 @@ export async function buildStream(
       passages,
     },
   };
+}
+
+/**
+ * Adds a noise bed at RMS `targetRms` under `samples` (in place, then clipped to [−1, 1]): the
+ * recording looped from a random offset, or white noise when there is none.
+ */
+export function addNoiseBed(samples: Float32Array, noise: { samples: Float32Array } | null, targetRms: number, rng: Rng): void {
+  const total = samples.length;
+  if (noise && noise.samples.length > 0) {
+    let sq = 0;
+    for (let i = 0; i < noise.samples.length; i++) sq += noise.samples[i]! ** 2;
+    const g = targetRms / Math.max(1e-9, Math.sqrt(sq / noise.samples.length));
+    let pos = rng.int(noise.samples.length);
+    for (let i = 0; i < total; i++) {
+      samples[i]! += g * noise.samples[pos]!;
+      if (++pos >= noise.samples.length) pos = 0;
+    }
+  } else {
+    for (let i = 0; i < total; i++) samples[i]! += targetRms * rng.normal();
+  }
+  for (let i = 0; i < total; i++) samples[i] = Math.max(-1, Math.min(1, samples[i]!));
 }
 
 /** 16-bit PCM mono WAV bytes (so a stream can be replayed with `earwitness replay`). */
