@@ -13,7 +13,13 @@ if (files.length === 0) {
 const fmt = (x, pct = true) => (x === null || x === undefined ? "–" : pct ? (100 * x).toFixed(1) : x.toFixed(3));
 const rows = [];
 for (const f of files.sort()) {
-  const r = JSON.parse(readFileSync(f, "utf8"));
+  let r;
+  try {
+    r = JSON.parse(readFileSync(f, "utf8"));
+  } catch (err) {
+    console.error(`skipped ${f}: not a finished eval --json report (${err.message})`);
+    continue;
+  }
   const left = (r.held_out ?? []).filter((c) => !c.includes(":"));
   for (const corpus of left) {
     const u = r.unadapted.per_corpus[corpus];
