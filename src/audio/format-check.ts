@@ -142,11 +142,13 @@ export function formatStats(samples: Float32Array): FormatStats {
   }
   const lag1 = c0 > 0 ? c1 / c0 : 0;
   // Welch: the power spectra of non-overlapping Hann frames, averaged; DC and Nyquist left out.
+  // Only for a block loud enough to be judged white: this runs on every block the microphone
+  // sends, forever, and an ordinary room is far below the level (flatness is then reported 0).
   const power = new Float64Array(FRAME / 2 - 1);
   const re = new Float64Array(FRAME);
   const im = new Float64Array(FRAME);
   let frames = 0;
-  for (let off = 0; off + FRAME <= n; off += FRAME) {
+  for (let off = 0; rmsDbfs >= SUSPECT_MIN_DBFS && off + FRAME <= n; off += FRAME) {
     for (let i = 0; i < FRAME; i++) {
       re[i] = (samples[off + i]! - mean) * HANN[i]!;
       im[i] = 0;

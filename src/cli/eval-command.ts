@@ -1,6 +1,6 @@
 import { Resampler } from "../audio/resample.js";
 import { describeError } from "../errors.js";
-import { statsOfSteps, type AdaptedStats } from "../features/normalise.js";
+import type { AdaptedStats } from "../features/normalise.js";
 import { CLIP_HOP_MS, staticDims, stepsPer } from "../features/spec.js";
 import type { Logger } from "../log.js";
 import { selectBackend } from "../model/backend.js";
@@ -240,12 +240,8 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
       const k = c.row.speaker ?? `file:${c.row.file}`;
       bySpeaker.set(k, [...(bySpeaker.get(k) ?? []), i]);
     });
-    adapted = report(
-      score((c, i) => {
-        const others = (bySpeaker.get(c.row.speaker ?? `file:${c.row.file}`) ?? []).filter((j) => j !== i);
-        return others.length > 0 ? statsOfSteps(S, others.map((j) => clips[j]!.data)) : null;
-      }),
-    );
+    const loo = leaveOneOutStats(S, clips.map((c) => c.data), bySpeaker);
+    adapted = report(score((_c, i) => loo(i)));
   }
   const seconds = (performance.now() - t0) / 1000;
   dispose();
