@@ -5,7 +5,8 @@
 #
 #   scripts/detector-runs.sh CORPORA_DIR RUNS_DIR [GROUP...]
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
-#     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | loco-lr | loco-pgru
+#     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | pgru2 | pegru2 | lr2 |
+#                  lrh | lrh24 | loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -116,6 +117,11 @@ for g in "${groups[@]}"; do
     # After the fix that normalises sounds and screams with the training statistics, not their own.
     pgru2) train loco3-pgru2-home --arch pgru --classes home --epochs 10 ;;
     lr2) train loco3-lr2-danger --arch lr --classes danger --epochs 8 --batch 128 --lr 0.01 ;;
+    # Candidates that can ship: the emotion sensor needs the six emotions, so home classes
+    # (danger = angry + fear + scream); the floor's recipe with them, and longer.
+    lrh) train loco3-lr-home --arch lr --classes home --epochs 8 --batch 128 --lr 0.01 ;;
+    lrh24) train loco3-lr24-home --arch lr --classes home --epochs 24 --batch 128 --lr 0.01 ;;
+    pegru2) train loco3-pegru2-home --arch pegru --classes home --epochs 8 ;;
     loco-*)
       arch=${g#loco-}
       for s in crema-d ravdess emodb nemo ased casia baved emospeech; do
