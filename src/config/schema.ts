@@ -10,6 +10,7 @@
 import { isAbsolute, join } from "node:path";
 import * as z from "zod";
 import { DEFAULT_DANGER_LABELS, DEFAULT_STATE_DIR, OUTBOX_MIN_BYTES } from "../constants.js";
+import { ALWAYS_DANGER } from "../detect/danger.js";
 import { OUTPUT_LABELS } from "../label-map.js";
 import { machineSuffix } from "./machine.js";
 
@@ -107,9 +108,12 @@ export const DetectSchema = z
     queue_max: z.number().int().min(1).max(1000).default(8),
     danger: z
       .object({
-        /** Emotions that count as danger (angry and fear: ../shared/data/README.md). */
+        /**
+         * Emotions that count as danger (angry and fear: ../shared/data/README.md). A scream
+         * always counts for models that hear screams (home models); weigh it with weights.scream.
+         */
         labels: z.array(z.enum(OUTPUT_LABELS)).min(1).default([...DEFAULT_DANGER_LABELS]),
-        /** Per-label weight in [0, 1]; a danger label not listed weighs 1. */
+        /** Per-label weight in [0, 1]; a danger label not listed weighs 1 (`scream: 0` ignores screams). */
         weights: z.record(z.string(), z.number().min(0).max(1)).default({}),
       })
       .strict()
@@ -122,7 +126,7 @@ export const DetectSchema = z
           seen.add(l);
         });
         for (const key of Object.keys(d.weights)) {
-          if (!labels.includes(key)) {
+          if (!labels.includes(key) && key !== ALWAYS_DANGER) {
             ctx.addIssue({
               code: "custom",
               path: ["weights", key],

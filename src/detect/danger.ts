@@ -8,12 +8,20 @@ import type { SmoothingSpec } from "./params.js";
 export const UNKNOWN_EMOTION = "unknown";
 
 /**
+ * A scream is danger by definition, whichever emotions the configuration counts: it weighs in
+ * for every model that has the class (home models), and a model without it scores 0 there.
+ */
+export const ALWAYS_DANGER = "scream";
+
+/**
  * The weight of each danger label: `weights[label]` when given, else 1. Labels not listed are
- * not danger, whatever their probability.
+ * not danger, whatever their probability — except a scream (ALWAYS_DANGER), which counts with
+ * `weights.scream` (default 1; 0 turns it off) even when `labels` leaves it out.
  */
 export function buildDangerWeights(labels: readonly string[], weights: Readonly<Record<string, number>> = {}): Record<string, number> {
   const out: Record<string, number> = {};
   for (const label of labels) out[label] = weights[label] ?? 1;
+  if (!(ALWAYS_DANGER in out)) out[ALWAYS_DANGER] = weights[ALWAYS_DANGER] ?? 1;
   return out;
 }
 

@@ -76,7 +76,7 @@ describe("parseConfig defaults", () => {
       minDurationMs: 0,
       k: 8,
       n: 10,
-      dangerWeights: { angry: 0.5, fear: 1 },
+      dangerWeights: { angry: 0.5, fear: 1, scream: 1 },
       smoothing: { method: "ema", windows: 4 },
     });
     expect(() => new AlertStateMachine(p)).not.toThrow();

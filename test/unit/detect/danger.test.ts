@@ -5,7 +5,7 @@ describe("dangerScore", () => {
   const weights = buildDangerWeights(["angry", "fear"]);
 
   it("sums the weighted danger probabilities", () => {
-    expect(weights).toEqual({ angry: 1, fear: 1 });
+    expect(weights).toEqual({ angry: 1, fear: 1, scream: 1 });
     expect(dangerScore({ angry: 0.2, fear: 0.3, happy: 0.5 }, weights)).toBeCloseTo(0.5);
     expect(dangerScore({ angry: 0.4, fear: 0.4 }, buildDangerWeights(["angry", "fear"], { angry: 0.5 }))).toBeCloseTo(0.6);
   });
@@ -16,6 +16,21 @@ describe("dangerScore", () => {
     expect(dangerScore({ angry: 0.9, fear: 0.9 }, weights)).toBe(1);
     expect(dangerScore({ angry: -3 }, weights)).toBe(0);
     expect(dangerScore({ angry: 0.5 }, {})).toBe(0);
+  });
+});
+
+describe("screams", () => {
+  it("count as danger for a model that hears them, whichever emotions are configured", () => {
+    const w = buildDangerWeights(["angry"]);
+    expect(dangerScore({ angry: 0.1, scream: 0.7, sound: 0.2 }, w)).toBeCloseTo(0.8);
+    expect(dominantDangerEmotion({ angry: 0.1, scream: 0.7, sound: 0.2 }, w)).toBe("scream");
+    // A six-emotion model has no scream class: nothing changes for it.
+    expect(dangerScore({ angry: 0.3, fear: 0.1, happy: 0.6 }, buildDangerWeights(["angry", "fear"]))).toBeCloseTo(0.4);
+  });
+
+  it("are weighed or turned off with weights.scream", () => {
+    expect(buildDangerWeights(["angry", "fear"], { scream: 0.5 })).toEqual({ angry: 1, fear: 1, scream: 0.5 });
+    expect(dangerScore({ scream: 0.9 }, buildDangerWeights(["angry", "fear"], { scream: 0 }))).toBe(0);
   });
 });
 
