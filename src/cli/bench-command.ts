@@ -14,7 +14,8 @@ import { detectParamsFromConfig } from "../config/detect-params.js";
 import { loadConfig } from "../config/load.js";
 import { checkModelFitsConfig, loadConfiguredModel } from "../daemon/build.js";
 import type { Logger } from "../log.js";
-import { num, parse, progressBar, UsageError } from "./args.js";
+import type { Progress } from "../report/progress.js";
+import { num, parse, UsageError } from "./args.js";
 import { loadNoises } from "./corpus-options.js";
 import { packageRoot, shippedModelDir } from "./paths.js";
 import YAML from "yaml";
@@ -86,7 +87,7 @@ async function reexecPinned(cpu: number): Promise<number | null> {
   return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))));
 }
 
-export async function benchCommand(argv: string[], log: Logger): Promise<number> {
+export async function benchCommand(argv: string[], log: Logger, progress: Progress): Promise<number> {
   const { values: v } = parse(argv, {
     json: { type: "boolean", default: false },
     out: { type: "string" },
@@ -142,11 +143,9 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
 
   const machine: MachineInfo = machineInfo(tf.version.tfjs);
   const started = Date.now();
-  const bar = progressBar();
   const say = (msg: string): void => {
-    bar.done();
     if (v.json) log.info(msg);
-    else process.stderr.write(msg + "\n");
+    else progress.say(msg);
   };
   const config = await loadConfig({ path: v.config as string | undefined, env: process.env, hostname: hostname() });
   const detect = detectParamsFromConfig(config.detect);
@@ -171,9 +170,8 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         variantSeconds: { lean: 120, wasm: 60, node: 60, cpu: 10 },
         chunkSamples: 1600,
         log: say,
-        progress: bar,
+        progress,
       });
-      bar.done();
       say("publish latency: alerts through the MQTT sink's outbox to a subscriber…");
       publish = await measurePublishLatency({
         brokerUrl: (v.broker as string | undefined) ?? null,
@@ -225,9 +223,8 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         mix,
         graceS: grace,
         log: say,
-        progress: bar,
+        progress,
       });
-      bar.done();
       if (v.sweep) {
         const settings = sweepSettings();
         say(`sweep: replaying ${settings.length} detector settings over ${quality.traces.length} stream(s)…`);

@@ -15,7 +15,8 @@ import { computeClip, extractCorpus, FEATURE_SEED, type ClipFeatures } from "../
 import { readCorpusDir, readManifest, type ManifestRow } from "../train/manifest.js";
 import { bundleClassSet, corpusReport, formatCorpusReport, heldOutRows, reportable, type ScoredClip } from "../train/corpus-report.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, recallAtPrecision, type EvalReport } from "../train/metrics.js";
-import { parse, progressBar, UsageError } from "./args.js";
+import type { Progress } from "../report/progress.js";
+import { parse, UsageError } from "./args.js";
 import { shippedModelDir } from "./paths.js";
 import { defaultCacheDir } from "./corpus-options.js";
 
@@ -134,7 +135,7 @@ export function selectSpeakers(
 /** Variant 0 (the clean clip) is never augmented; computeClip only reads this for other variants. */
 const NO_AUGMENT = { ...DEFAULT_AUGMENT, noises: [] };
 
-export async function evalCommand(argv: string[], _log: Logger): Promise<number> {
+export async function evalCommand(argv: string[], _log: Logger, progress: Progress): Promise<number> {
   const { values: v } = parse(argv, {
     model: { type: "string" },
     manifest: { type: "string" },
@@ -159,13 +160,13 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
     }
     const heldOutOf = v["held-out-of"] as string | undefined;
     const splitDir = heldOutOf ?? (v["held-out"] ? ((v.model as string | undefined) ?? shippedModelDir()) : null);
-    return evalCorpora(dataDirs, v.model as string | undefined, splitDir, (v.cache as string | undefined) ?? defaultCacheDir(), v.json === true, _log);
+    return evalCorpora(dataDirs, v.model as string | undefined, splitDir, (v.cache as string | undefined) ?? defaultCacheDir(), v.json === true, _log, progress);
   }
   if (!v.manifest) throw new UsageError("--manifest CSV or --data DIR is required");
   if (v.adapt !== undefined && v.adapt !== "speaker") throw new UsageError(`--adapt takes only "speaker" (got ${String(v.adapt)})`);
   // Messages go to stderr as plain lines: stdout carries the report (one JSON object with --json),
   // and the logger writes its JSON lines to stdout.
-  const say = (msg: string): void => void process.stderr.write(`${msg}\n`);
+  const say = (msg: string): void => progress.say(msg);
   const warn = (msg: string): void => say(`earwitness eval: warning: ${msg}`);
   await selectBackend();
   const bundle = await loadBundle((v.model as string | undefined) ?? shippedModelDir());
@@ -197,7 +198,7 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
   let skipped = rows.length - usable.length;
   const unreadable: string[] = [];
   const clips: ClipFeatures[] = [];
-  const bar = progressBar();
+  const featureTask = progress.start("features", usable.length, "clips");
   const t0 = performance.now();
   const resampler = new Resampler();
   for (const [i, row] of usable.entries()) {
@@ -209,18 +210,22 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
       skipped++;
       unreadable.push(`${row.file}: ${describeError(err)}`);
     }
-    bar(`features ${i + 1}/${usable.length}`, (i + 1) / usable.length);
+    featureTask.update(i + 1);
   }
-  bar.done();
+  featureTask.finish();
   resampler.close();
   for (const u of unreadable.slice(0, 10)) warn(`skipped ${u}`);
   if (unreadable.length > 10) warn(`… and ${unreadable.length - 10} more unreadable files`);
 
   const hop = stepsPer(spec, CLIP_HOP_MS);
+  const scoreTask = progress.start("eval", clips.length * (v.adapt === "speaker" ? 2 : 1), "clips");
+  let scored = 0;
   const score = (adaptedOf: (c: ClipFeatures, i: number) => AdaptedStats | null): Scored[] =>
     clips.map((c, i) => {
       const wins = windowStarts(c.steps, spec.windowSteps, hop).map((s) => sliceWindow(spec, c, s));
-      return { truth: labelIndex.get(c.row.label)!, probs: meanProbs(clf.predict(wins, adaptedOf(c, i))) };
+      const probs = meanProbs(clf.predict(wins, adaptedOf(c, i)));
+      scoreTask.update(++scored);
+      return { truth: labelIndex.get(c.row.label)!, probs };
     });
   const plain = score(() => null);
   const report = (scored: Scored[]): EvalReport & { danger: EvalReport["danger"] & { recall_at_precision_0_8: number } } => {
@@ -243,6 +248,7 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
     const loo = leaveOneOutStats(S, clips.map((c) => c.data), bySpeaker);
     adapted = report(score((_c, i) => loo(i)));
   }
+  scoreTask.finish();
   const seconds = (performance.now() - t0) / 1000;
   dispose();
   if (v.json) {
@@ -275,7 +281,15 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
  * unadapted and adapted (each clip normalised with its speaker's other clips, leave-one-out, as
  * above; clips without a speaker stay unadapted), reported per corpus and pooled.
  */
-async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDir: string | null, cacheDir: string, json: boolean, log: Logger): Promise<number> {
+async function evalCorpora(
+  dirs: string[],
+  modelDir: string | undefined,
+  splitDir: string | null,
+  cacheDir: string,
+  json: boolean,
+  log: Logger,
+  progress: Progress,
+): Promise<number> {
   await selectBackend();
   const bundle = await loadBundle(modelDir ?? shippedModelDir());
   const { meta } = bundle;
@@ -295,8 +309,8 @@ async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDi
   if (rows.length === 0) throw new UsageError(`no clips to score${heldOut ? ` in the held-out corpora ${left.join(", ")}` : ""}`);
   const trained = new Set(meta.training.corpora.map((c) => c.name));
   const seen = [...new Set(rows.filter((r) => trained.has(r.corpus) && !ownHeldOut?.(r)).map((r) => r.corpus))];
-  if (seen.length > 0) process.stderr.write(`earwitness eval: warning: ${meta.name} was trained on ${seen.join(", ")}: those rows are not unseen corpora\n`);
-  const bar = progressBar();
+  if (seen.length > 0) progress.say(`earwitness eval: warning: ${meta.name} was trained on ${seen.join(", ")}: those rows are not unseen corpora`);
+  const featureTask = progress.start("features", rows.length, "clips");
   const t0 = performance.now();
   const { clips, skipped } = await extractCorpus(rows, spec, {
     cacheDir,
@@ -304,9 +318,9 @@ async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDi
     augment: NO_AUGMENT,
     seed: FEATURE_SEED,
     log,
-    onProgress: (d, t) => bar(`features ${d}/${t}`, d / t),
+    onProgress: (d, t) => featureTask.update(d, undefined, t),
   });
-  bar.done();
+  featureTask.finish();
   const { classifier: clf, dispose } = createClassifier(bundle);
   const set = bundleClassSet(meta);
   const hop = stepsPer(spec, CLIP_HOP_MS);
@@ -318,8 +332,11 @@ async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDi
     bySpeaker.set(k, [...(bySpeaker.get(k) ?? []), i]);
   });
   const looStats = leaveOneOutStats(S, clips.map((c) => c.data), bySpeaker);
+  const scoreTask = progress.start("eval", 2 * clips.length, "clips");
+  let scored = 0;
   const score = (adapt: boolean): ScoredClip[] =>
     clips.map((c, i) => {
+      scoreTask.update(++scored, adapt ? "adapted" : "unadapted");
       // Speech is adapted to its speaker; sounds and screams have no wearer (as in training).
       const speech = labelKind(c.row.label) === "emotion" || labelKind(c.row.label) === "arousal";
       const adapted: AdaptedStats | null = adapt && c.row.speaker && speech ? looStats(i) : null;
@@ -328,6 +345,7 @@ async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDi
     });
   const unadapted = corpusReport(score(false), meta.labels, set);
   const adapted = corpusReport(score(true), meta.labels, set);
+  scoreTask.finish();
   dispose();
   const seconds = (performance.now() - t0) / 1000;
   if (json) {

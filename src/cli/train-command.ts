@@ -9,7 +9,8 @@ import type { Arch, CorpusInfo } from "../model/bundle.js";
 import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { train } from "../train/trainer.js";
-import { num, parse, progressBar, UsageError } from "./args.js";
+import type { Progress, ProgressTask } from "../report/progress.js";
+import { num, parse, UsageError } from "./args.js";
 import { defaultCacheDir, loadNoises } from "./corpus-options.js";
 
 export const TRAIN_HELP = `earwitness train — train an emotion model on corpus directories
@@ -66,7 +67,7 @@ export const LICENCES: Record<string, string> = {
   screams: "not stated (Freesound clips)",
 };
 
-export async function trainCommand(argv: string[], log: Logger): Promise<number> {
+export async function trainCommand(argv: string[], log: Logger, progress: Progress): Promise<number> {
   const { values: v } = parse(argv, {
     arch: { type: "string", default: "egru" },
     data: { type: "string", multiple: true },
@@ -139,7 +140,10 @@ export async function trainCommand(argv: string[], log: Logger): Promise<number>
   const backend = await selectBackend();
   const seed = num(v.seed, "seed", { integer: true });
   log.info({ backend, arch, corpora, rows: rows.length }, "training");
-  const bar = progressBar();
+  // Features of the training clips, of the validation and test clips, then the epochs, each a
+  // task of the one renderer; the training task counts batches over all epochs.
+  let featureTask: { which: string; task: ProgressTask } | null = null;
+  let trainTask: ProgressTask | null = null;
   const result = await train({
     arch,
     rows,
@@ -172,9 +176,17 @@ export async function trainCommand(argv: string[], log: Logger): Promise<number>
     quantize: !v["no-quantize"],
     log,
     command: ["earwitness", "train", ...argv].join(" "),
-    progress: (p) => bar(`epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)} acc ${p.acc.toFixed(3)}`, p.batch / p.batches),
+    featureProgress: (which, done, total) => {
+      if (featureTask?.which !== which) featureTask = { which, task: progress.start(`features (${which === "train" ? "training clips and copies" : "validation and test clips"})`, total, "clips") };
+      featureTask.task.update(done, undefined, total);
+      if (done === total) featureTask.task.finish();
+    },
+    progress: (p) => {
+      trainTask ??= progress.start("train", p.epochs * p.batches, "batches");
+      trainTask.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${p.acc.toFixed(3)}`, p.epochs * p.batches);
+    },
   });
-  bar.done();
+  (trainTask as ProgressTask | null)?.finish();
   const t = result.test;
   process.stdout.write(
     `test: accuracy ${(t.accuracy * 100).toFixed(2)} %, macro recall ${(t.macro_recall * 100).toFixed(2)} %, danger recall ${t.danger.recall.toFixed(3)} precision ${t.danger.precision.toFixed(3)} AUC ${t.danger.auc.toFixed(3)} (best epoch ${result.bestEpoch})\n` +

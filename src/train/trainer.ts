@@ -59,6 +59,9 @@ export interface TrainOptions {
   /** The command line that started the run, recorded in run.json so every number can be reproduced. */
   command: string;
   progress: (p: { epoch: number; epochs: number; batch: number; batches: number; loss: number; acc: number }) => void;
+  /** Feature extraction (`which`: the training clips with their augmented copies, then the
+   * validation and test clips); absent: a log line per 10 %. */
+  featureProgress?: (which: "train" | "eval", done: number, total: number) => void;
 }
 
 export interface EpochRecord {
@@ -162,13 +165,16 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
   const evalRows = [...split.val, ...split.test].map((i) => rows[i]!);
   const extractOpts = { cacheDir: opts.cacheDir, augment: opts.augment, seed: FEATURE_SEED, log };
   let lastPct = -1;
-  const onProgress = (done: number, total: number): void => {
-    const pct = Math.floor((100 * done) / total);
-    if (pct !== lastPct && pct % 10 === 0) log.info(`features ${pct}% (${done}/${total})`);
-    lastPct = pct;
-  };
-  const trainFeat = await extractCorpus(trainRows, spec, { ...extractOpts, augmentedCopies: opts.augmentedCopies, onProgress });
-  const evalFeat = await extractCorpus(evalRows, spec, { ...extractOpts, augmentedCopies: 0, onProgress });
+  const onProgress =
+    (which: "train" | "eval") =>
+    (done: number, total: number): void => {
+      if (opts.featureProgress) return opts.featureProgress(which, done, total);
+      const pct = Math.floor((100 * done) / total);
+      if (pct !== lastPct && pct % 10 === 0) log.info(`features ${pct}% (${done}/${total})`);
+      lastPct = pct;
+    };
+  const trainFeat = await extractCorpus(trainRows, spec, { ...extractOpts, augmentedCopies: opts.augmentedCopies, onProgress: onProgress("train") });
+  const evalFeat = await extractCorpus(evalRows, spec, { ...extractOpts, augmentedCopies: 0, onProgress: onProgress("eval") });
   const allClips = [...trainFeat.clips, ...evalFeat.clips];
   const spkStats = spec.norm === "speaker" ? speakerStatsOf(spec, allClips) : new Map<string, AdaptedStats>();
 
