@@ -12,11 +12,13 @@ import { train } from "../train/trainer.js";
 import type { Progress, ProgressTask } from "../report/progress.js";
 import { num, parse, UsageError } from "./args.js";
 import { defaultCacheDir, loadNoises } from "./corpus-options.js";
+import { SHIPPED_MODEL_NAME, shippedModelArch } from "./paths.js";
 
 export const TRAIN_HELP = `earwitness train — train an emotion model on corpus directories
 
-  --arch gru|egru|rescnn|cnn|lr|pgru
-                               network (default egru; lr = logistic regression on window
+  --arch gru|egru|rescnn|cnn|lr|pgru|pegru
+                               network (default: the shipped model's, from
+                               models/${SHIPPED_MODEL_NAME}/bundle.json; lr = logistic regression on window
                                statistics, pgru/pegru = GRU/enhanced GRU with a
                                statistics-pooled head)
   --data DIR                   corpus directory with manifest.csv (repeatable)
@@ -32,8 +34,10 @@ export const TRAIN_HELP = `earwitness train — train an emotion model on corpus
                                corpora train and validate (overrides --protocol)
   --folds K --fold I           speaker folds and which one is the test fold (default 5, 0)
   --epochs N --batch N         (default 30, 64)
-  --dropout R                  dropout on gates and hidden state (default 0.2; 0 = off)
-  --no-batchnorm --no-glorot   switch the enhanced GRU's optimisations off one by one
+  --dropout R                  enhanced GRU: dropout on gates and hidden state; CNNs: before
+                               the dense layers (default 0.2; 0 = off; gru/pgru/lr have none)
+  --no-batchnorm --no-glorot   switch the enhanced GRU's optimisations off one by one (the
+                               stock GRU has no batch norm and always starts from Glorot)
   --units N --layers N         recurrent width and depth (default 64, 1)
   --lr X                       learning rate (default: Adam 0.001 / RMSProp 0.001 for CNNs)
   --norm global|window|speaker feature normalisation (default speaker: per-speaker statistics,
@@ -45,7 +49,9 @@ export const TRAIN_HELP = `earwitness train — train an emotion model on corpus
   --cache DIR                  feature cache (default ~/.cache/earwitness/features)
   --name NAME --version V      bundle name and version
   --no-quantize                keep float32 weights
-  --out DIR                    where the bundle, history.json, plots and report go (required)
+  --out DIR                    where the bundle, history.json, run.json, report and pictures go
+                               (required): accuracy.svg and loss.svg per epoch, confusion.svg
+                               of the test set
 `;
 
 /** Licences of the corpora in ../shared/data (corpora.tsv and its README), for the model card. */
@@ -69,7 +75,7 @@ export const LICENCES: Record<string, string> = {
 
 export async function trainCommand(argv: string[], log: Logger, progress: Progress): Promise<number> {
   const { values: v } = parse(argv, {
-    arch: { type: "string", default: "egru" },
+    arch: { type: "string" },
     data: { type: "string", multiple: true },
     classes: { type: "string", default: "emotions" },
     labels: { type: "string" },
@@ -102,7 +108,7 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
     process.stdout.write(TRAIN_HELP);
     return 0;
   }
-  const arch = String(v.arch) as Arch;
+  const arch = (v.arch === undefined ? await shippedModelArch() : String(v.arch)) as Arch;
   if (!(ARCHITECTURES as readonly string[]).includes(arch)) throw new UsageError(`--arch must be one of ${ARCHITECTURES.join(", ")} (got ${arch})`);
   const dataDirs = (v.data as string[] | undefined) ?? [];
   if (dataDirs.length === 0) throw new UsageError("--data DIR is required (a corpus directory with manifest.csv)");
