@@ -13,7 +13,10 @@ import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { sliceWindow, windowStarts } from "../train/dataset.js";
 import { computeClip, extractCorpus, FEATURE_SEED, type ClipFeatures } from "../train/feature-cache.js";
 import { readCorpusDir, readManifest, type ManifestRow } from "../train/manifest.js";
-import { bundleClassSet, corpusReport, formatCorpusReport, heldOutRows, reportable, type ScoredClip } from "../train/corpus-report.js";
+import type { ScoredSet } from "../report/charts.js";
+import { evalPlots } from "../report/run-plots.js";
+import { writePictures } from "./pictures.js";
+import { bundleClassSet, corpusReport, dangerScores, formatCorpusReport, heldOutRows, reportable, type ScoredClip } from "../train/corpus-report.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, recallAtPrecision, type EvalReport } from "../train/metrics.js";
 import type { Progress } from "../report/progress.js";
 import { parse, UsageError } from "./args.js";
@@ -47,6 +50,11 @@ export const EVAL_HELP = `earwitness eval — measure a model bundle on labelled
   --adapt speaker    also report with per-speaker adaptation: each clip normalised with the
                      statistics of its speaker's other clips (labels unused), as a unit adapts
                      to its wearer over hours; needs the speaker column
+  --plots DIR        also draw pictures into DIR (SVG, open them in a browser):
+                       confusion.svg      the confusion matrix (with --manifest; with --data, of
+                                          the clips labelled with one of the model's classes)
+                       danger-roc-pr.svg  danger-vs-rest ROC and precision–recall curves,
+                                          unadapted and (with adaptation) adapted
   --json             one JSON object on stdout (messages go to stderr):
                        accuracy, macro_recall        fractions of 1 (macro_recall = UAR)
                        per_class    {<label>: {precision, recall, f1, support}}, one per model label
@@ -147,6 +155,7 @@ export async function evalCommand(argv: string[], _log: Logger, progress: Progre
     "held-out-of": { type: "string" },
     cache: { type: "string" },
     json: { type: "boolean", default: false },
+    plots: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (v.help) {
@@ -160,7 +169,7 @@ export async function evalCommand(argv: string[], _log: Logger, progress: Progre
     }
     const heldOutOf = v["held-out-of"] as string | undefined;
     const splitDir = heldOutOf ?? (v["held-out"] ? ((v.model as string | undefined) ?? shippedModelDir()) : null);
-    return evalCorpora(dataDirs, v.model as string | undefined, splitDir, (v.cache as string | undefined) ?? defaultCacheDir(), v.json === true, _log, progress);
+    return evalCorpora(dataDirs, v.model as string | undefined, splitDir, (v.cache as string | undefined) ?? defaultCacheDir(), v.json === true, _log, progress, (v.plots as string | undefined) ?? null);
   }
   if (!v.manifest) throw new UsageError("--manifest CSV or --data DIR is required");
   if (v.adapt !== undefined && v.adapt !== "speaker") throw new UsageError(`--adapt takes only "speaker" (got ${String(v.adapt)})`);
@@ -237,6 +246,7 @@ export async function evalCommand(argv: string[], _log: Logger, progress: Progre
   };
   const base = report(plain);
   let adapted: ReturnType<typeof report> | null = null;
+  let adaptedScored: Scored[] | null = null;
   if (v.adapt === "speaker") {
     // Leave-one-out speaker statistics: a clip never informs its own normalisation.
     const S = staticDims(spec);
@@ -246,11 +256,24 @@ export async function evalCommand(argv: string[], _log: Logger, progress: Progre
       bySpeaker.set(k, [...(bySpeaker.get(k) ?? []), i]);
     });
     const loo = leaveOneOutStats(S, clips.map((c) => c.data), bySpeaker);
-    adapted = report(score((_c, i) => loo(i)));
+    adaptedScored = score((_c, i) => loo(i));
+    adapted = report(adaptedScored);
   }
   scoreTask.finish();
   const seconds = (performance.now() - t0) / 1000;
   dispose();
+  if (v.plots) {
+    const dIdx = meta.danger.map((d) => labelIndex.get(d)!);
+    const set = (name: string, scored: Scored[], auc: number): ScoredSet => ({
+      name,
+      scores: scored.map((s) => dIdx.reduce((a, k) => a + s.probs[k]!, 0)),
+      positive: scored.map((s) => dIdx.includes(s.truth)),
+      auc,
+    });
+    const sets = [set("unadapted", plain, base.danger.auc), ...(adapted && adaptedScored ? [set("adapted", adaptedScored, adapted.danger.auc)] : [])];
+    const written = await writePictures(String(v.plots), evalPlots(`${meta.name} ${meta.version}, ${base.files} files`, base.confusion, sets));
+    say(`pictures: ${written.join(", ")}`);
+  }
   if (v.json) {
     process.stdout.write(JSON.stringify({ ...base, speakers, ...(adapted ? { adapted } : {}) }) + "\n");
     return 0;
@@ -289,6 +312,7 @@ async function evalCorpora(
   json: boolean,
   log: Logger,
   progress: Progress,
+  plotsDir: string | null,
 ): Promise<number> {
   await selectBackend();
   const bundle = await loadBundle(modelDir ?? shippedModelDir());
@@ -343,10 +367,23 @@ async function evalCorpora(
       const wins = windowStarts(c.steps, spec.windowSteps, hop).map((st) => sliceWindow(spec, c, st));
       return { corpus: c.row.corpus, label: c.row.label, probs: meanProbs(clf.predict(wins, adapted)) };
     });
-  const unadapted = corpusReport(score(false), meta.labels, set);
-  const adapted = corpusReport(score(true), meta.labels, set);
+  const scoredPlain = score(false);
+  const scoredAdapted = score(true);
+  const unadapted = corpusReport(scoredPlain, meta.labels, set);
+  const adapted = corpusReport(scoredAdapted, meta.labels, set);
   scoreTask.finish();
   dispose();
+  if (plotsDir) {
+    const sets: ScoredSet[] = [
+      { name: "unadapted", ...dangerScores(scoredPlain, meta.labels, set), auc: unadapted.pooled.danger.auc },
+      { name: "adapted", ...dangerScores(scoredAdapted, meta.labels, set), auc: adapted.pooled.danger.auc },
+    ];
+    // The confusion matrix of the clips whose label is one of the model's classes (unadapted).
+    const own = scoredPlain.filter((c) => meta.labels.includes(c.label));
+    const confusion = own.length > 0 ? evaluatePredictions(meta.labels, own.map((c) => ({ truth: meta.labels.indexOf(c.label), probs: c.probs })), meta.danger).confusion : null;
+    const written = await writePictures(plotsDir, evalPlots(`${meta.name} ${meta.version} on ${[...new Set(clips.map((c) => c.row.corpus))].join(", ")}`, confusion, sets));
+    progress.say(`pictures: ${written.join(", ")}`);
+  }
   const seconds = (performance.now() - t0) / 1000;
   if (json) {
     process.stdout.write(JSON.stringify({ model: { name: meta.name, version: meta.version, arch: meta.architecture.arch, class_set: set.name }, held_out: heldOut ? left : null, skipped: skipped.length, unadapted, adapted }) + "\n");
