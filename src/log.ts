@@ -1,4 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from "pino";
+import { prettyFactory } from "pino-pretty";
 
 export type { Logger };
 
@@ -54,27 +55,45 @@ export function formatTextLine(record: Record<string, unknown>, syslogPrefix = f
   return `${syslogPrefix ? `<${SYSLOG_PRIORITY[level] ?? 6}>` : ""}${parts.join(" ")}\n`;
 }
 
+/** Around each log line (src/report/progress.ts: the bar is cleared before it and redrawn after). */
+export interface LogLineHook {
+  beforeLine(): void;
+  afterLine(): void;
+}
+
+export interface LoggerIo {
+  /** Called around every line written, so that nothing else on the terminal cuts into it. */
+  hook?: LogLineHook;
+  /** Where lines go (default: stdout, written synchronously); tests pass a recording stream. */
+  out?: { write(line: string): unknown };
+}
+
 /**
  * The root logger, on stdout, in `format` (resolveLogFormat). Components take
  * `log.child({ component: "mqtt" })` (STYLE.md §15).
+ *
+ * Every format writes synchronously on this thread, pretty included (pino-pretty's formatter,
+ * not its worker-thread transport): a line must be on screen before `io.hook.afterLine` redraws
+ * a progress bar under it, and a transport's worker writes whenever it likes.
  */
-export function createLogger(level: LevelWithSilent = "info", format: LogFormat = "json", env: NodeJS.ProcessEnv = process.env): Logger {
-  if (format === "pretty") {
-    return pino({
-      level,
-      transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } },
-    });
-  }
+export function createLogger(level: LevelWithSilent = "info", format: LogFormat = "json", env: NodeJS.ProcessEnv = process.env, io: LoggerIo = {}): Logger {
   // Synchronous writes: pino's default destination buffers 4 KiB before writing, so a quiet
   // daemon's (or a long training's) last lines would sit unseen in memory — and be lost on a
   // crash, exactly when they matter. Our log volume is small.
-  const destination = pino.destination({ dest: 1, sync: true });
-  if (format === "json") return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  const out = io.out ?? pino.destination({ dest: 1, sync: true });
+  const hook = io.hook;
+  const emit = (text: string): void => {
+    hook?.beforeLine();
+    out.write(text);
+    hook?.afterLine();
+  };
+  if (format === "pretty") {
+    const prettify = prettyFactory({ colorize: io.out === undefined, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" });
+    return pino({ level }, { write: (line: string) => emit(prettify(line)) });
+  }
+  if (format === "json") return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, { write: emit });
   const prefix = Boolean(env.JOURNAL_STREAM);
-  return pino(
-    { level, base: undefined, timestamp: false },
-    { write: (line: string) => void destination.write(formatTextLine(JSON.parse(line) as Record<string, unknown>, prefix)) },
-  );
+  return pino({ level, base: undefined, timestamp: false }, { write: (line: string) => emit(formatTextLine(JSON.parse(line) as Record<string, unknown>, prefix)) });
 }
 
 /** A logger that drops everything; for tests and library callers that pass none. */

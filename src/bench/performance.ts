@@ -17,6 +17,7 @@ import { BUNDLE_FILE, loadBundle, saveBundle, untrainedBundleMeta, type BundleMe
 import { EmotionClassifier } from "../model/classifier.js";
 import { foldedGruWeights, LeanGruClassifier, LeanGruNetwork } from "../model/lean-gru.js";
 import { Pipeline, type WindowClassifier } from "../pipeline.js";
+import type { ProgressStarter } from "../report/progress.js";
 import { nowMs, round3, summarise, type Summary } from "./stats.js";
 import { SyntheticSpeech } from "./synthetic.js";
 import { runPipeline, type MemorySample, type PipelineRun } from "./throughput.js";
@@ -33,7 +34,8 @@ export interface PerformanceOptions {
   variantSeconds: { lean: number; wasm: number; node: number; cpu: number };
   chunkSamples: number;
   log: (msg: string) => void;
-  progress?: (text: string, fraction: number) => void;
+  /** Progress of each run through the pipeline (src/report/progress.ts). */
+  progress?: ProgressStarter;
 }
 
 export interface VariantResult {
@@ -204,6 +206,7 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
   const shipped = createClassifier(shippedBundle);
   o.log(`shipped configuration: ${shippedBundle.meta.name} (${shippedBundle.meta.architecture.arch}, ${shippedBundle.meta.quantization}) on ${shipped.engine}${shipped.engine === "tfjs" ? `/${backend}` : ""}`);
 
+  const longTask = o.progress?.start("shipped configuration", o.longSeconds + 30, "s of audio");
   const long = runPipeline({
     classifier: shipped.classifier,
     detect: o.detect,
@@ -212,8 +215,9 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
     seed: 1,
     warmupSeconds: 30,
     memoryEverySec: 600,
-    progress: (f) => o.progress?.(`shipped configuration, ${Math.round((f * (o.longSeconds + 30)) / 60)} min of audio`, f),
+    progress: (f) => longTask?.update(Math.round(f * (o.longSeconds + 30))),
   });
+  longTask?.finish();
   const refWindows = sampleWindows(shipped.classifier, o.detect, 24);
   const refProbs = shipped.classifier.predict(refWindows);
 
@@ -225,15 +229,18 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
     meta: Pick<VariantResult, "engine" | "backend" | "bundle" | "layer" | "load_ms" | "bundle_bytes">,
     seconds: number,
   ): void => {
-    o.progress?.(name, 0);
+    const audioSeconds = seconds + Math.min(10, seconds / 4);
+    const task = o.progress?.start(name, audioSeconds, "s of audio");
     const run: PipelineRun = runPipeline({
       classifier: clf,
       detect: o.detect,
-      audioSeconds: seconds + Math.min(10, seconds / 4),
+      audioSeconds,
       chunkSamples: o.chunkSamples,
       seed: 2,
       warmupSeconds: Math.min(10, seconds / 4),
+      progress: (f) => task?.update(Math.round(f * audioSeconds)),
     });
+    task?.finish();
     variants.push({
       name,
       ...meta,

@@ -11,6 +11,8 @@ import type { Config } from "../config/schema.js";
 import { buildPipeline, createClassifier, newRunningAdaptation } from "../daemon/build.js";
 import type { LoadedBundle } from "../model/bundle.js";
 import { dangerEmotionsOf } from "../label-map.js";
+import { SAMPLE_RATE_HZ } from "../constants.js";
+import type { ProgressStarter } from "../report/progress.js";
 import { heldOutRows, validationRows } from "../train/corpus-report.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { buildHomeStream, HOME_STREAM_DEFAULTS, type HomeMix } from "./home-stream.js";
@@ -45,7 +47,8 @@ export interface QualityOptions {
   /** Seconds after a passage's end in which an alert still counts as catching it. */
   graceS: number;
   log: (msg: string) => void;
-  progress?: (text: string, fraction: number) => void;
+  /** Progress over the streams' audio, window by window (src/report/progress.ts). */
+  progress?: ProgressStarter;
 }
 
 export interface StreamReport {
@@ -78,6 +81,8 @@ export function alertsOf(
   classifier: Parameters<typeof buildPipeline>[1],
   samples: Float32Array,
   adaptation: Parameters<typeof buildPipeline>[3] = null,
+  /** Called after each 0.5 s chunk with the seconds of audio run so far. */
+  onSeconds?: (seconds: number) => void,
 ): { alerts: StreamAlert[]; points: TracePoint[] } {
   const pipeline = buildPipeline(config, classifier, 0, adaptation);
   const alerts: StreamAlert[] = [];
@@ -100,6 +105,7 @@ export function alertsOf(
       points.push({ tMs: r.tMs, danger: r.danger });
       lastT = r.tMs;
     }
+    onSeconds?.(Math.min(samples.length, i + chunk) / SAMPLE_RATE_HZ);
   }
   onEvents(pipeline.reset(lastT));
   return { alerts, points };
@@ -160,9 +166,12 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
   }
   const total = groups.length * o.streamsPerDir;
   let done = 0;
+  // Progress in seconds of stream audio run through the pipeline (streams are about streamSeconds long).
+  const task = o.progress?.start("streams", total * o.streamSeconds, "s of audio");
   for (const { name: corpus, clips } of groups) {
     for (let k = 0; k < o.streamsPerDir; k++) {
-      o.progress?.(`streams: ${corpus} ${k + 1}/${o.streamsPerDir}`, done / total);
+      const detail = `${corpus} stream ${k + 1}/${o.streamsPerDir} (${done + 1}/${total})`;
+      task?.update(done * o.streamSeconds, `${detail}, building`);
       const seed = o.seed * 1000 + k;
       const built: BuiltStream =
         o.mix === "per-corpus"
@@ -172,7 +181,10 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
       await writeFile(`${base}.wav`, encodeWav16(built.samples));
       await writeFile(`${base}.json`, JSON.stringify(built.timeline, null, 1) + "\n");
       // A fresh unit's adaptation per stream, in memory (never saved), as `run` would start cold.
-      const { alerts, points } = alertsOf(o.config, made.classifier, built.samples, newRunningAdaptation(o.config, o.bundle));
+      const before = done * o.streamSeconds;
+      const { alerts, points } = alertsOf(o.config, made.classifier, built.samples, newRunningAdaptation(o.config, o.bundle), (s) =>
+        task?.update(before + Math.min(s, o.streamSeconds), detail),
+      );
       traces.push({ timeline: built.timeline as StreamTimeline, points });
       const score = scoreStream(built.timeline as StreamTimeline, alerts, o.graceS);
       const entry = scores.get(corpus) ?? { scores: [], seconds: 0 };
@@ -185,6 +197,7 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
       done++;
     }
   }
+  task?.finish();
   made.dispose();
   const all = [...scores.values()];
   return {

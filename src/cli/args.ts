@@ -27,7 +27,11 @@ export function num(value: unknown, name: string, opts: { min?: number; max?: nu
   return n;
 }
 
-/** A one-line progress bar on a terminal; nothing otherwise (callers log per epoch instead). */
+/**
+ * A one-line progress bar on a terminal; nothing otherwise. Superseded by src/report/progress.ts
+ * (ETA, plain lines off a terminal, never inside a log line); kept only for `calibrate` until it
+ * moves to the renderer, then to be deleted.
+ */
 export function progressBar(stream: NodeJS.WriteStream = process.stderr): ((text: string, fraction: number) => void) & { done(): void } {
   const tty = stream.isTTY === true;
   let last = "";

@@ -8,13 +8,16 @@ import { runPerformance, roundDeep, type PerformanceResults } from "../bench/per
 import { runQuality, testSpeakersOf, validationSpeakersOf, type QualityOptions, type QualityResults } from "../bench/quality.js";
 import { verifyBundleFiles } from "../model/bundle.js";
 import { measurePublishLatency, type PublishLatencyResults } from "../bench/publish-latency.js";
-import { chooseSetting, DEFAULT_TARGETS, describeSetting, paretoFront, runSweep, settingAsConfig, sweepSettings, type Targets } from "../bench/sweep.js";
+import { chooseSetting, DEFAULT_TARGETS, describeSetting, paretoFront, runSweep, settingAsConfig, sweepSettings, type SweepResult, type Targets } from "../bench/sweep.js";
 import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
 import { loadConfig } from "../config/load.js";
 import { checkModelFitsConfig, loadConfiguredModel } from "../daemon/build.js";
 import type { Logger } from "../log.js";
-import { num, parse, progressBar, UsageError } from "./args.js";
+import type { Progress } from "../report/progress.js";
+import { streamTimelines, sweepParetoSvg } from "../report/run-plots.js";
+import { writePictures } from "./pictures.js";
+import { num, parse, UsageError } from "./args.js";
 import { loadNoises } from "./corpus-options.js";
 import { packageRoot, shippedModelDir } from "./paths.js";
 import YAML from "yaml";
@@ -66,6 +69,14 @@ runs them through the replay pipeline and scores the alerts.
   --target-fa X --target-caught Y   the targets that rule uses (default 0.5 per hour, 0.9)
   --write-config FILE  with --sweep, write the chosen setting as a config file (a detect section),
                     to check it on other speakers: bench --streams … --config FILE
+  --plots DIR       where the pictures of --streams go (SVG, open them in a browser; default:
+                    plots/ beside the results file, e.g. bench/plots/):
+                      timeline-<stream>.svg  per stream: raw and smoothed danger score, the
+                                             enter/exit thresholds, true danger passages (caught
+                                             or missed) and the alerts raised
+                      sweep-pareto.svg       with --sweep: every setting's false alerts per hour
+                                             against danger caught, the Pareto front, the chosen
+                                             setting and the targets
 `;
 
 const PIN_ENV = "EARWITNESS_BENCH_PINNED";
@@ -86,7 +97,7 @@ async function reexecPinned(cpu: number): Promise<number | null> {
   return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))));
 }
 
-export async function benchCommand(argv: string[], log: Logger): Promise<number> {
+export async function benchCommand(argv: string[], log: Logger, progress: Progress): Promise<number> {
   const { values: v } = parse(argv, {
     json: { type: "boolean", default: false },
     out: { type: "string" },
@@ -113,6 +124,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
     perf: { type: "boolean", default: false },
     sweep: { type: "boolean", default: false },
     "write-config": { type: "string" },
+    plots: { type: "string" },
     "target-fa": { type: "string", default: String(DEFAULT_TARGETS.maxFalsePerHour) },
     "target-caught": { type: "string", default: String(DEFAULT_TARGETS.minCaught) },
     help: { type: "boolean", short: "h", default: false },
@@ -142,11 +154,9 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
 
   const machine: MachineInfo = machineInfo(tf.version.tfjs);
   const started = Date.now();
-  const bar = progressBar();
   const say = (msg: string): void => {
-    bar.done();
     if (v.json) log.info(msg);
-    else process.stderr.write(msg + "\n");
+    else progress.say(msg);
   };
   const config = await loadConfig({ path: v.config as string | undefined, env: process.env, hostname: hostname() });
   const detect = detectParamsFromConfig(config.detect);
@@ -156,6 +166,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
   let publish: PublishLatencyResults | null = null;
   let quality: QualityResults | null = null;
   let sweep: SweepReport | null = null;
+  let sweepResults: SweepResult[] = [];
   const targets: Targets = {
     maxFalsePerHour: num(v["target-fa"], "target-fa", { min: 0 }),
     minCaught: num(v["target-caught"], "target-caught", { min: 0, max: 1 }),
@@ -171,9 +182,8 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         variantSeconds: { lean: 120, wasm: 60, node: 60, cpu: 10 },
         chunkSamples: 1600,
         log: say,
-        progress: bar,
+        progress,
       });
-      bar.done();
       say("publish latency: alerts through the MQTT sink's outbox to a subscriber…");
       publish = await measurePublishLatency({
         brokerUrl: (v.broker as string | undefined) ?? null,
@@ -225,13 +235,13 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
         mix,
         graceS: grace,
         log: say,
-        progress: bar,
+        progress,
       });
-      bar.done();
       if (v.sweep) {
         const settings = sweepSettings();
         say(`sweep: replaying ${settings.length} detector settings over ${quality.traces.length} stream(s)…`);
         const results = runSweep(quality.traces, detect, settings, grace);
+        sweepResults = results;
         const choice = chooseSetting(results, targets);
         const current = describeSetting(detect);
         sweep = {
@@ -277,6 +287,14 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
   }
   await mkdir(path.dirname(outFile), { recursive: true });
   await writeFile(outFile, JSON.stringify(results, null, 2) + "\n");
+  let pictures: string[] = [];
+  if (quality) {
+    const plotsDir = (v.plots as string | undefined) ?? path.join(path.dirname(outFile), "plots");
+    const streams = quality.streams.map((s, i) => ({ name: path.basename(s.wav, ".wav"), trace: quality!.traces[i]!, alerts: s.alerts }));
+    const files = streamTimelines(streams, detect, grace);
+    if (sweep) files["sweep-pareto.svg"] = sweepParetoSvg(sweepResults, sweep, (r) => describeSetting(r.setting));
+    pictures = await writePictures(plotsDir, files);
+  }
   if (v.json) process.stdout.write(JSON.stringify(results, null, 2) + "\n");
   else {
     if (perf) process.stdout.write(formatPerformance(perf, machine));
@@ -284,6 +302,7 @@ export async function benchCommand(argv: string[], log: Logger): Promise<number>
     if (quality) process.stdout.write("\n" + formatQuality(quality));
     if (sweep) process.stdout.write("\n" + formatSweep(sweep));
     if (writeConfig) process.stdout.write(`\nchosen setting written to ${writeConfig}\n`);
+    if (pictures.length > 0) process.stdout.write(`\npictures: ${pictures.length} SVG file(s) in ${path.dirname(pictures[0]!)}\n`);
     process.stdout.write(`\nresults: ${outFile} (${Math.round((Date.now() - started) / 1000)} s)\n`);
   }
   return 0;

@@ -13,9 +13,13 @@ import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { sliceWindow, windowStarts } from "../train/dataset.js";
 import { computeClip, extractCorpus, FEATURE_SEED, type ClipFeatures } from "../train/feature-cache.js";
 import { readCorpusDir, readManifest, type ManifestRow } from "../train/manifest.js";
-import { bundleClassSet, corpusReport, formatCorpusReport, heldOutRows, reportable, type ScoredClip } from "../train/corpus-report.js";
+import type { ScoredSet } from "../report/charts.js";
+import { evalPlots } from "../report/run-plots.js";
+import { writePictures } from "./pictures.js";
+import { bundleClassSet, corpusReport, dangerScores, formatCorpusReport, heldOutRows, reportable, type ScoredClip } from "../train/corpus-report.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, recallAtPrecision, type EvalReport } from "../train/metrics.js";
-import { parse, progressBar, UsageError } from "./args.js";
+import type { Progress } from "../report/progress.js";
+import { parse, UsageError } from "./args.js";
 import { shippedModelDir } from "./paths.js";
 import { defaultCacheDir } from "./corpus-options.js";
 
@@ -46,6 +50,11 @@ export const EVAL_HELP = `earwitness eval — measure a model bundle on labelled
   --adapt speaker    also report with per-speaker adaptation: each clip normalised with the
                      statistics of its speaker's other clips (labels unused), as a unit adapts
                      to its wearer over hours; needs the speaker column
+  --plots DIR        also draw pictures into DIR (SVG, open them in a browser):
+                       confusion.svg      the confusion matrix (with --manifest; with --data, of
+                                          the clips labelled with one of the model's classes)
+                       danger-roc-pr.svg  danger-vs-rest ROC and precision–recall curves,
+                                          unadapted and (with adaptation) adapted
   --json             one JSON object on stdout (messages go to stderr):
                        accuracy, macro_recall        fractions of 1 (macro_recall = UAR)
                        per_class    {<label>: {precision, recall, f1, support}}, one per model label
@@ -134,7 +143,7 @@ export function selectSpeakers(
 /** Variant 0 (the clean clip) is never augmented; computeClip only reads this for other variants. */
 const NO_AUGMENT = { ...DEFAULT_AUGMENT, noises: [] };
 
-export async function evalCommand(argv: string[], _log: Logger): Promise<number> {
+export async function evalCommand(argv: string[], _log: Logger, progress: Progress): Promise<number> {
   const { values: v } = parse(argv, {
     model: { type: "string" },
     manifest: { type: "string" },
@@ -146,6 +155,7 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
     "held-out-of": { type: "string" },
     cache: { type: "string" },
     json: { type: "boolean", default: false },
+    plots: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (v.help) {
@@ -159,13 +169,13 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
     }
     const heldOutOf = v["held-out-of"] as string | undefined;
     const splitDir = heldOutOf ?? (v["held-out"] ? ((v.model as string | undefined) ?? shippedModelDir()) : null);
-    return evalCorpora(dataDirs, v.model as string | undefined, splitDir, (v.cache as string | undefined) ?? defaultCacheDir(), v.json === true, _log);
+    return evalCorpora(dataDirs, v.model as string | undefined, splitDir, (v.cache as string | undefined) ?? defaultCacheDir(), v.json === true, _log, progress, (v.plots as string | undefined) ?? null);
   }
   if (!v.manifest) throw new UsageError("--manifest CSV or --data DIR is required");
   if (v.adapt !== undefined && v.adapt !== "speaker") throw new UsageError(`--adapt takes only "speaker" (got ${String(v.adapt)})`);
   // Messages go to stderr as plain lines: stdout carries the report (one JSON object with --json),
   // and the logger writes its JSON lines to stdout.
-  const say = (msg: string): void => void process.stderr.write(`${msg}\n`);
+  const say = (msg: string): void => progress.say(msg);
   const warn = (msg: string): void => say(`earwitness eval: warning: ${msg}`);
   await selectBackend();
   const bundle = await loadBundle((v.model as string | undefined) ?? shippedModelDir());
@@ -197,7 +207,7 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
   let skipped = rows.length - usable.length;
   const unreadable: string[] = [];
   const clips: ClipFeatures[] = [];
-  const bar = progressBar();
+  const featureTask = progress.start("features", usable.length, "clips");
   const t0 = performance.now();
   const resampler = new Resampler();
   for (const [i, row] of usable.entries()) {
@@ -209,18 +219,22 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
       skipped++;
       unreadable.push(`${row.file}: ${describeError(err)}`);
     }
-    bar(`features ${i + 1}/${usable.length}`, (i + 1) / usable.length);
+    featureTask.update(i + 1);
   }
-  bar.done();
+  featureTask.finish();
   resampler.close();
   for (const u of unreadable.slice(0, 10)) warn(`skipped ${u}`);
   if (unreadable.length > 10) warn(`… and ${unreadable.length - 10} more unreadable files`);
 
   const hop = stepsPer(spec, CLIP_HOP_MS);
+  const scoreTask = progress.start("eval", clips.length * (v.adapt === "speaker" ? 2 : 1), "clips");
+  let scored = 0;
   const score = (adaptedOf: (c: ClipFeatures, i: number) => AdaptedStats | null): Scored[] =>
     clips.map((c, i) => {
       const wins = windowStarts(c.steps, spec.windowSteps, hop).map((s) => sliceWindow(spec, c, s));
-      return { truth: labelIndex.get(c.row.label)!, probs: meanProbs(clf.predict(wins, adaptedOf(c, i))) };
+      const probs = meanProbs(clf.predict(wins, adaptedOf(c, i)));
+      scoreTask.update(++scored);
+      return { truth: labelIndex.get(c.row.label)!, probs };
     });
   const plain = score(() => null);
   const report = (scored: Scored[]): EvalReport & { danger: EvalReport["danger"] & { recall_at_precision_0_8: number } } => {
@@ -232,6 +246,7 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
   };
   const base = report(plain);
   let adapted: ReturnType<typeof report> | null = null;
+  let adaptedScored: Scored[] | null = null;
   if (v.adapt === "speaker") {
     // Leave-one-out speaker statistics: a clip never informs its own normalisation.
     const S = staticDims(spec);
@@ -241,10 +256,24 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
       bySpeaker.set(k, [...(bySpeaker.get(k) ?? []), i]);
     });
     const loo = leaveOneOutStats(S, clips.map((c) => c.data), bySpeaker);
-    adapted = report(score((_c, i) => loo(i)));
+    adaptedScored = score((_c, i) => loo(i));
+    adapted = report(adaptedScored);
   }
+  scoreTask.finish();
   const seconds = (performance.now() - t0) / 1000;
   dispose();
+  if (v.plots) {
+    const dIdx = meta.danger.map((d) => labelIndex.get(d)!);
+    const set = (name: string, scored: Scored[], auc: number): ScoredSet => ({
+      name,
+      scores: scored.map((s) => dIdx.reduce((a, k) => a + s.probs[k]!, 0)),
+      positive: scored.map((s) => dIdx.includes(s.truth)),
+      auc,
+    });
+    const sets = [set("unadapted", plain, base.danger.auc), ...(adapted && adaptedScored ? [set("adapted", adaptedScored, adapted.danger.auc)] : [])];
+    const written = await writePictures(String(v.plots), evalPlots(`${meta.name} ${meta.version}, ${base.files} files`, base.confusion, sets));
+    say(`pictures: ${written.join(", ")}`);
+  }
   if (v.json) {
     process.stdout.write(JSON.stringify({ ...base, speakers, ...(adapted ? { adapted } : {}) }) + "\n");
     return 0;
@@ -275,7 +304,16 @@ export async function evalCommand(argv: string[], _log: Logger): Promise<number>
  * unadapted and adapted (each clip normalised with its speaker's other clips, leave-one-out, as
  * above; clips without a speaker stay unadapted), reported per corpus and pooled.
  */
-async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDir: string | null, cacheDir: string, json: boolean, log: Logger): Promise<number> {
+async function evalCorpora(
+  dirs: string[],
+  modelDir: string | undefined,
+  splitDir: string | null,
+  cacheDir: string,
+  json: boolean,
+  log: Logger,
+  progress: Progress,
+  plotsDir: string | null,
+): Promise<number> {
   await selectBackend();
   const bundle = await loadBundle(modelDir ?? shippedModelDir());
   const { meta } = bundle;
@@ -295,8 +333,8 @@ async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDi
   if (rows.length === 0) throw new UsageError(`no clips to score${heldOut ? ` in the held-out corpora ${left.join(", ")}` : ""}`);
   const trained = new Set(meta.training.corpora.map((c) => c.name));
   const seen = [...new Set(rows.filter((r) => trained.has(r.corpus) && !ownHeldOut?.(r)).map((r) => r.corpus))];
-  if (seen.length > 0) process.stderr.write(`earwitness eval: warning: ${meta.name} was trained on ${seen.join(", ")}: those rows are not unseen corpora\n`);
-  const bar = progressBar();
+  if (seen.length > 0) progress.say(`earwitness eval: warning: ${meta.name} was trained on ${seen.join(", ")}: those rows are not unseen corpora`);
+  const featureTask = progress.start("features", rows.length, "clips");
   const t0 = performance.now();
   const { clips, skipped } = await extractCorpus(rows, spec, {
     cacheDir,
@@ -304,9 +342,9 @@ async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDi
     augment: NO_AUGMENT,
     seed: FEATURE_SEED,
     log,
-    onProgress: (d, t) => bar(`features ${d}/${t}`, d / t),
+    onProgress: (d, t) => featureTask.update(d, undefined, t),
   });
-  bar.done();
+  featureTask.finish();
   const { classifier: clf, dispose } = createClassifier(bundle);
   const set = bundleClassSet(meta);
   const hop = stepsPer(spec, CLIP_HOP_MS);
@@ -318,17 +356,34 @@ async function evalCorpora(dirs: string[], modelDir: string | undefined, splitDi
     bySpeaker.set(k, [...(bySpeaker.get(k) ?? []), i]);
   });
   const looStats = leaveOneOutStats(S, clips.map((c) => c.data), bySpeaker);
+  const scoreTask = progress.start("eval", 2 * clips.length, "clips");
+  let scored = 0;
   const score = (adapt: boolean): ScoredClip[] =>
     clips.map((c, i) => {
+      scoreTask.update(++scored, adapt ? "adapted" : "unadapted");
       // Speech is adapted to its speaker; sounds and screams have no wearer (as in training).
       const speech = labelKind(c.row.label) === "emotion" || labelKind(c.row.label) === "arousal";
       const adapted: AdaptedStats | null = adapt && c.row.speaker && speech ? looStats(i) : null;
       const wins = windowStarts(c.steps, spec.windowSteps, hop).map((st) => sliceWindow(spec, c, st));
       return { corpus: c.row.corpus, label: c.row.label, probs: meanProbs(clf.predict(wins, adapted)) };
     });
-  const unadapted = corpusReport(score(false), meta.labels, set);
-  const adapted = corpusReport(score(true), meta.labels, set);
+  const scoredPlain = score(false);
+  const scoredAdapted = score(true);
+  const unadapted = corpusReport(scoredPlain, meta.labels, set);
+  const adapted = corpusReport(scoredAdapted, meta.labels, set);
+  scoreTask.finish();
   dispose();
+  if (plotsDir) {
+    const sets: ScoredSet[] = [
+      { name: "unadapted", ...dangerScores(scoredPlain, meta.labels, set), auc: unadapted.pooled.danger.auc },
+      { name: "adapted", ...dangerScores(scoredAdapted, meta.labels, set), auc: adapted.pooled.danger.auc },
+    ];
+    // The confusion matrix of the clips whose label is one of the model's classes (unadapted).
+    const own = scoredPlain.filter((c) => meta.labels.includes(c.label));
+    const confusion = own.length > 0 ? evaluatePredictions(meta.labels, own.map((c) => ({ truth: meta.labels.indexOf(c.label), probs: c.probs })), meta.danger).confusion : null;
+    const written = await writePictures(plotsDir, evalPlots(`${meta.name} ${meta.version} on ${[...new Set(clips.map((c) => c.row.corpus))].join(", ")}`, confusion, sets));
+    progress.say(`pictures: ${written.join(", ")}`);
+  }
   const seconds = (performance.now() - t0) / 1000;
   if (json) {
     process.stdout.write(JSON.stringify({ model: { name: meta.name, version: meta.version, arch: meta.architecture.arch, class_set: set.name }, held_out: heldOut ? left : null, skipped: skipped.length, unadapted, adapted }) + "\n");

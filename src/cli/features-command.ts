@@ -4,7 +4,8 @@ import type { Logger } from "../log.js";
 import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { extractCorpus } from "../train/feature-cache.js";
 import { readCorpusDir } from "../train/manifest.js";
-import { num, parse, progressBar, UsageError } from "./args.js";
+import type { Progress } from "../report/progress.js";
+import { num, parse, UsageError } from "./args.js";
 import { defaultCacheDir, loadNoises } from "./corpus-options.js";
 
 export const FEATURES_HELP = `earwitness features — extract and cache features of corpora before training
@@ -16,7 +17,7 @@ export const FEATURES_HELP = `earwitness features — extract and cache features
   --cache DIR     feature cache (default ~/.cache/earwitness/features)
 `;
 
-export async function featuresCommand(argv: string[], log: Logger): Promise<number> {
+export async function featuresCommand(argv: string[], log: Logger, progress: Progress): Promise<number> {
   const { values: v } = parse(argv, {
     data: { type: "string", multiple: true },
     augment: { type: "string", default: "2" },
@@ -32,9 +33,9 @@ export async function featuresCommand(argv: string[], log: Logger): Promise<numb
   const dirs = (v.data as string[] | undefined) ?? [];
   if (dirs.length === 0) throw new UsageError("--data DIR is required");
   const spec: FeatureSpec = v.images ? { ...DEFAULT_FEATURE_SPEC, deltas: false, energy: false } : DEFAULT_FEATURE_SPEC;
-  const bar = progressBar();
   for (const dir of dirs) {
     const rows = await readCorpusDir(dir);
+    const task = progress.start(`features ${path.basename(dir)}`, rows.length, "clips");
     const t0 = performance.now();
     const { clips, skipped } = await extractCorpus(rows, spec, {
       cacheDir: (v.cache as string | undefined) ?? defaultCacheDir(),
@@ -42,9 +43,9 @@ export async function featuresCommand(argv: string[], log: Logger): Promise<numb
       augment: { ...DEFAULT_AUGMENT, noises: await loadNoises(v.noise as string | undefined) },
       seed: 1,
       log,
-      onProgress: (d, t) => bar(`${path.basename(dir)} ${d}/${t}`, d / t),
+      onProgress: (d, t) => task.update(d, undefined, t),
     });
-    bar.done();
+    task.finish();
     log.info({ corpus: dir, clips: clips.length, skipped: skipped.length, seconds: Math.round((performance.now() - t0) / 1000) }, "features cached");
   }
   return 0;

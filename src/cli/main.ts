@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { ConfigError, describeError, EarwitnessError } from "../errors.js";
+import { systemClock } from "../clock.js";
 import { createLogger, quietTfjsConsole, resolveLogFormat } from "../log.js";
+import { Progress, progressMode } from "../report/progress.js";
 import { UsageError } from "./args.js";
 import { softwareVersion } from "./version.js";
 
@@ -25,7 +27,8 @@ usage: earwitness <command> [options]   (earwitness <command> --help for its opt
   bench     speed, latency, memory and detection quality on this machine
 `;
 
-type Command = (argv: string[], log: ReturnType<typeof createLogger>) => Promise<number>;
+/** A command: its arguments, the logger, and the one progress renderer (src/report/progress.ts). */
+type Command = (argv: string[], log: ReturnType<typeof createLogger>, progress: Progress) => Promise<number>;
 
 const commands: Record<string, () => Promise<Command>> = {
   demo: async () => (await import("./demo-command.js")).demoCommand,
@@ -36,7 +39,11 @@ const commands: Record<string, () => Promise<Command>> = {
   replay: async () => (await import("./replay-command.js")).replayCommand,
   config: async () => (await import("./config-command.js")).configCommand,
   mqtt: async () => (await import("./mqtt-command.js")).mqttCommand,
-  model: async () => (await import("./model-command.js")).modelCommand,
+  // modelCommand's third parameter is its output stream (tests pass one), not the progress.
+  model: async () => {
+    const { modelCommand } = await import("./model-command.js");
+    return (argv, log) => modelCommand(argv, log);
+  },
   doctor: async () => (await import("./doctor-command.js")).doctorCommand,
   selftest: async () => (await import("./selftest-command.js")).selftestCommand,
   calibrate: async () => (await import("./calibrate-command.js")).calibrateCommand,
@@ -62,12 +69,15 @@ async function main(argv: string[]): Promise<void> {
   }
   // The format by the rule of resolveLogFormat; `run` switches to a configured log_format.
   const format = resolveLogFormat(null, process.env, process.stderr.isTTY === true);
-  const log = createLogger((process.env.EARWITNESS_LOG_LEVEL as "info" | undefined) ?? "info", format).child({ command: name });
+  // One progress renderer on stderr; the logger clears its bar before each line and redraws it after.
+  const progress = new Progress({ stream: process.stderr, clock: systemClock, mode: progressMode(process.stderr.isTTY === true, process.env, format) });
+  const log = createLogger((process.env.EARWITNESS_LOG_LEVEL as "info" | undefined) ?? "info", format, process.env, { hook: progress }).child({ command: name });
   quietTfjsConsole(log);
   try {
-    const code = await (await load())(rest, log);
+    const code = await (await load())(rest, log, progress);
     process.exit(code);
   } catch (err) {
+    progress.beforeLine();
     if (err instanceof UsageError) {
       process.stderr.write(`earwitness ${name}: ${err.message}\n(see earwitness ${name} --help)\n`);
       process.exit(64);

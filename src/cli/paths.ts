@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,4 +15,15 @@ export function packageRoot(): string {
 export const SHIPPED_MODEL_NAME = "earwitness-gru";
 export function shippedModelDir(): string {
   return path.join(packageRoot(), "models", SHIPPED_MODEL_NAME);
+}
+
+/**
+ * The architecture of the shipped model, read from its bundle.json: what `train` builds when no
+ * --arch is given, so that shipping another model changes the default with it.
+ */
+export async function shippedModelArch(dir = shippedModelDir()): Promise<string> {
+  const meta = JSON.parse(await readFile(path.join(dir, "bundle.json"), "utf8")) as { architecture?: { arch?: unknown } };
+  const arch = meta.architecture?.arch;
+  if (typeof arch !== "string") throw new Error(`${dir}/bundle.json names no architecture.arch`);
+  return arch;
 }

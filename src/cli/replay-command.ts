@@ -7,6 +7,8 @@ import type { AlertEndEvent } from "../detect/state-machine.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { WindowResult } from "../pipeline.js";
+import { SAMPLE_RATE_HZ } from "../constants.js";
+import type { Progress } from "../report/progress.js";
 import { parse, UsageError } from "./args.js";
 
 export const REPLAY_HELP = `earwitness replay FILE... — run recordings through the daemon's pipeline, as fast as the CPU allows
@@ -34,7 +36,7 @@ export interface ReplayAlert {
 const round = (x: number): number => Math.round(x * 1e4) / 1e4;
 const roundProbs = (p: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, round(v)]));
 
-export async function replayCommand(argv: string[], log: Logger): Promise<number> {
+export async function replayCommand(argv: string[], log: Logger, progress: Progress): Promise<number> {
   const { values: v, positionals: files } = parse(
     argv,
     {
@@ -55,10 +57,15 @@ export async function replayCommand(argv: string[], log: Logger): Promise<number
   const bundle = await loadConfiguredModel(config, v.model as string | undefined);
   checkModelFitsConfig(config, bundle);
   const { classifier, dispose } = createClassifier(bundle);
-  const out = (obj: unknown): boolean => process.stdout.write(JSON.stringify(obj) + "\n");
+  // stdout carries the report; the bar (stderr) steps aside for each line of it.
+  const print = (text: string): void => progress.interject(() => void process.stdout.write(text));
+  const out = (obj: unknown): void => print(JSON.stringify(obj) + "\n");
   let failed = 0;
   let alerts = 0;
-  for (const file of files) {
+  // Progress in seconds of audio; files not yet read are assumed as long as those read so far.
+  const task = progress.start("replay", 0, "s of audio");
+  let doneS = 0, knownS = 0, read = 0;
+  for (const [n, file] of files.entries()) {
     let audio: Float32Array;
     try {
       audio = await loadAudioFile(file);
@@ -67,6 +74,10 @@ export async function replayCommand(argv: string[], log: Logger): Promise<number
       log.error(`cannot replay ${file}: ${describeError(err)}`);
       continue;
     }
+    const seconds = audio.length / SAMPLE_RATE_HZ;
+    knownS += seconds;
+    read++;
+    const totalS = knownS + (files.length - n - 1) * (knownS / read);
     const pipeline = buildPipeline(config, classifier, 0);
     const ends: AlertEndEvent[] = [];
     const onResult = (r: WindowResult): void => {
@@ -83,17 +94,20 @@ export async function replayCommand(argv: string[], log: Logger): Promise<number
         onResult(r);
         lastT = r.tMs;
       }
+      task.update(Math.round(doneS + Math.min(audio.length, i + chunk) / SAMPLE_RATE_HZ), `file ${n + 1}/${files.length} ${path.basename(file)}`, Math.round(totalS));
     }
+    doneS += seconds;
     // An alert still open when the recording ends closes at its last window.
     for (const e of pipeline.reset(lastT)) if (e.type === "alert_end") ends.push(e);
     for (const e of ends) {
       alerts++;
       const a: ReplayAlert = { type: "alert", file, start_s: s(e.startMs), end_s: s(e.endMs), peak: round(e.peak), mean: round(e.mean), emotion: e.emotion, probs: roundProbs(e.probs) };
       if (v.json) out(a);
-      else process.stdout.write(`${path.basename(file)}: ALERT ${a.start_s.toFixed(1)}–${a.end_s.toFixed(1)} s  ${a.emotion}  peak ${a.peak.toFixed(2)} mean ${a.mean.toFixed(2)}\n`);
+      else print(`${path.basename(file)}: ALERT ${a.start_s.toFixed(1)}–${a.end_s.toFixed(1)} s  ${a.emotion}  peak ${a.peak.toFixed(2)} mean ${a.mean.toFixed(2)}\n`);
     }
-    if (!v.json && ends.length === 0) process.stdout.write(`${path.basename(file)}: no alert (${(audio.length / 16000).toFixed(1)} s)\n`);
+    if (!v.json && ends.length === 0) print(`${path.basename(file)}: no alert (${seconds.toFixed(1)} s)\n`);
   }
+  task.finish();
   dispose();
   if (!v.json) process.stdout.write(`${files.length - failed} file(s), ${alerts} alert(s)${failed ? `, ${failed} unreadable` : ""}\n`);
   return failed > 0 ? 1 : 0;

@@ -9,13 +9,16 @@ import type { Arch, CorpusInfo } from "../model/bundle.js";
 import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { train } from "../train/trainer.js";
-import { num, parse, progressBar, UsageError } from "./args.js";
+import type { Progress, ProgressTask } from "../report/progress.js";
+import { num, parse, UsageError } from "./args.js";
 import { defaultCacheDir, loadNoises } from "./corpus-options.js";
+import { SHIPPED_MODEL_NAME, shippedModelArch } from "./paths.js";
 
 export const TRAIN_HELP = `earwitness train — train an emotion model on corpus directories
 
-  --arch gru|egru|rescnn|cnn|lr|pgru
-                               network (default egru; lr = logistic regression on window
+  --arch gru|egru|rescnn|cnn|lr|pgru|pegru
+                               network (default: the shipped model's, from
+                               models/${SHIPPED_MODEL_NAME}/bundle.json; lr = logistic regression on window
                                statistics, pgru/pegru = GRU/enhanced GRU with a
                                statistics-pooled head)
   --data DIR                   corpus directory with manifest.csv (repeatable)
@@ -31,8 +34,10 @@ export const TRAIN_HELP = `earwitness train — train an emotion model on corpus
                                corpora train and validate (overrides --protocol)
   --folds K --fold I           speaker folds and which one is the test fold (default 5, 0)
   --epochs N --batch N         (default 30, 64)
-  --dropout R                  dropout on gates and hidden state (default 0.2; 0 = off)
-  --no-batchnorm --no-glorot   switch the enhanced GRU's optimisations off one by one
+  --dropout R                  enhanced GRU: dropout on gates and hidden state; CNNs: before
+                               the dense layers (default 0.2; 0 = off; gru/pgru/lr have none)
+  --no-batchnorm --no-glorot   switch the enhanced GRU's optimisations off one by one (the
+                               stock GRU has no batch norm and always starts from Glorot)
   --units N --layers N         recurrent width and depth (default 64, 1)
   --lr X                       learning rate (default: Adam 0.001 / RMSProp 0.001 for CNNs)
   --norm global|window|speaker feature normalisation (default speaker: per-speaker statistics,
@@ -44,7 +49,9 @@ export const TRAIN_HELP = `earwitness train — train an emotion model on corpus
   --cache DIR                  feature cache (default ~/.cache/earwitness/features)
   --name NAME --version V      bundle name and version
   --no-quantize                keep float32 weights
-  --out DIR                    where the bundle, history.json, plots and report go (required)
+  --out DIR                    where the bundle, history.json, run.json, report and pictures go
+                               (required): accuracy.svg and loss.svg per epoch, confusion.svg
+                               of the test set
 `;
 
 /** Licences of the corpora in ../shared/data (corpora.tsv and its README), for the model card. */
@@ -66,9 +73,9 @@ export const LICENCES: Record<string, string> = {
   screams: "not stated (Freesound clips)",
 };
 
-export async function trainCommand(argv: string[], log: Logger): Promise<number> {
+export async function trainCommand(argv: string[], log: Logger, progress: Progress): Promise<number> {
   const { values: v } = parse(argv, {
-    arch: { type: "string", default: "egru" },
+    arch: { type: "string" },
     data: { type: "string", multiple: true },
     classes: { type: "string", default: "emotions" },
     labels: { type: "string" },
@@ -101,7 +108,7 @@ export async function trainCommand(argv: string[], log: Logger): Promise<number>
     process.stdout.write(TRAIN_HELP);
     return 0;
   }
-  const arch = String(v.arch) as Arch;
+  const arch = (v.arch === undefined ? await shippedModelArch() : String(v.arch)) as Arch;
   if (!(ARCHITECTURES as readonly string[]).includes(arch)) throw new UsageError(`--arch must be one of ${ARCHITECTURES.join(", ")} (got ${arch})`);
   const dataDirs = (v.data as string[] | undefined) ?? [];
   if (dataDirs.length === 0) throw new UsageError("--data DIR is required (a corpus directory with manifest.csv)");
@@ -139,7 +146,10 @@ export async function trainCommand(argv: string[], log: Logger): Promise<number>
   const backend = await selectBackend();
   const seed = num(v.seed, "seed", { integer: true });
   log.info({ backend, arch, corpora, rows: rows.length }, "training");
-  const bar = progressBar();
+  // Features of the training clips, of the validation and test clips, then the epochs, each a
+  // task of the one renderer; the training task counts batches over all epochs.
+  let featureTask: { which: string; task: ProgressTask } | null = null;
+  let trainTask: ProgressTask | null = null;
   const result = await train({
     arch,
     rows,
@@ -172,9 +182,17 @@ export async function trainCommand(argv: string[], log: Logger): Promise<number>
     quantize: !v["no-quantize"],
     log,
     command: ["earwitness", "train", ...argv].join(" "),
-    progress: (p) => bar(`epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)} acc ${p.acc.toFixed(3)}`, p.batch / p.batches),
+    featureProgress: (which, done, total) => {
+      if (featureTask?.which !== which) featureTask = { which, task: progress.start(`features (${which === "train" ? "training clips and copies" : "validation and test clips"})`, total, "clips") };
+      featureTask.task.update(done, undefined, total);
+      if (done === total) featureTask.task.finish();
+    },
+    progress: (p) => {
+      trainTask ??= progress.start("train", p.epochs * p.batches, "batches");
+      trainTask.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${p.acc.toFixed(3)}`, p.epochs * p.batches);
+    },
   });
-  bar.done();
+  (trainTask as ProgressTask | null)?.finish();
   const t = result.test;
   process.stdout.write(
     `test: accuracy ${(t.accuracy * 100).toFixed(2)} %, macro recall ${(t.macro_recall * 100).toFixed(2)} %, danger recall ${t.danger.recall.toFixed(3)} precision ${t.danger.precision.toFixed(3)} AUC ${t.danger.auc.toFixed(3)} (best epoch ${result.bestEpoch})\n` +

@@ -71,6 +71,34 @@ export const CNN_KERNELS: readonly [number, number, number, number] = [4, 8, 10,
 export const CNN_FILTERS: [number, number, number, number] = [8, 16, 16, 16];
 export const CNN_FC_UNITS = 128;
 
+/** What a built network actually uses of the enhanced cell's options (recorded in run.json). */
+export interface EffectiveOptions {
+  dropout: number;
+  batchNorm: boolean;
+  /** Glorot (Xavier) initialisation of the input kernels. */
+  glorot: boolean;
+}
+
+/**
+ * The options `buildModel` honours for `arch`, whatever was asked: the stock GRU (`gru`, `pgru`)
+ * and the logistic regression have no dropout and no batch norm and always initialise their
+ * kernels with Glorot (glorotNormal / glorotUniform below; recurrent kernels orthogonal); the
+ * CNNs use dropout as given, no batch norm, Glorot; only the enhanced cell takes all three.
+ * A record that said "batch norm" for a plain GRU would misdescribe the run.
+ */
+export function effectiveOptions(arch: Architecture, asked: { dropout: number; batchNorm: boolean; glorot: boolean }): EffectiveOptions {
+  switch (arch) {
+    case "egru":
+    case "pegru":
+      return { dropout: asked.dropout, batchNorm: asked.batchNorm, glorot: asked.glorot };
+    case "rescnn":
+    case "cnn":
+      return { dropout: asked.dropout, batchNorm: false, glorot: true };
+    default:
+      return { dropout: 0, batchNorm: false, glorot: true };
+  }
+}
+
 /** Builds an untrained model. Throws ConfigError (MODEL_OPTIONS) for inconsistent options. */
 export function buildModel(arch: Architecture, opts: ModelOptions): tf.LayersModel {
   if (!Number.isInteger(opts.numClasses) || opts.numClasses < 2) {

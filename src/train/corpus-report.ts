@@ -86,11 +86,19 @@ export function reportable(label: string): boolean {
   return kind === "emotion" || kind === "scream" || kind === "sound";
 }
 
-function metricsOf(clips: ScoredClip[], labels: string[], set: ClassSet): CorpusMetrics {
+/**
+ * Each reportable clip's danger score and whether its label is danger, as the report scores them
+ * (for the ROC and precision–recall pictures of `eval --data --plots`).
+ */
+export function dangerScores(all: ScoredClip[], labels: string[], set: ClassSet): { scores: number[]; positive: boolean[] } {
+  const clips = all.filter((c) => reportable(c.label));
   const dangerIdx = set.danger.map((d) => labels.indexOf(d)).filter((i) => i >= 0);
-  const scores = clips.map((c) => dangerIdx.reduce((a, k) => a + (c.probs[k] ?? 0), 0));
   const de = dangerEmotions(set);
-  const positive = clips.map((c) => isDangerLabel(c.label, de));
+  return { scores: clips.map((c) => dangerIdx.reduce((a, k) => a + (c.probs[k] ?? 0), 0)), positive: clips.map((c) => isDangerLabel(c.label, de)) };
+}
+
+function metricsOf(clips: ScoredClip[], labels: string[], set: ClassSet): CorpusMetrics {
+  const { scores, positive } = dangerScores(clips, labels, set);
   const nPos = positive.filter(Boolean).length;
   let tp = 0, fp = 0;
   scores.forEach((s, i) => {

@@ -5,7 +5,7 @@ import { computeNormStats, statsOfSteps, windowFeatures, type AdaptedStats, type
 import { CLIP_HOP_MS, modelDims, staticDims, stepsPer, windowSeconds, type FeatureSpec } from "../features/spec.js";
 import { labelKind } from "../label-map.js";
 import type { Logger } from "../log.js";
-import { buildModel, compileFor } from "../model/architectures.js";
+import { buildModel, compileFor, effectiveOptions } from "../model/architectures.js";
 import { calibrateBatchNorm, EnhancedGRU } from "../model/egru-cell.js";
 import { loadBundle, saveBundle, type Arch, type BundleMeta, type CorpusInfo, type LoadedBundle } from "../model/bundle.js";
 import { EmotionClassifier, meanProbs, predictBatched } from "../model/classifier.js";
@@ -14,7 +14,7 @@ import { balancedOrder, sliceWindow, trainingBatch, windowStarts, type Example }
 import { extractCorpus, FEATURE_SEED, type ClipFeatures } from "./feature-cache.js";
 import type { ManifestRow } from "./manifest.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, type EvalReport } from "./metrics.js";
-import { confusionSvg, lineChartSvg } from "./plots.js";
+import { confusionSvg, lineChartSvg } from "../report/charts.js";
 import { Rng } from "./random.js";
 import { corpusSplit, makeSplit, speakerGroup, type Protocol, type Split } from "./splits.js";
 
@@ -59,6 +59,9 @@ export interface TrainOptions {
   /** The command line that started the run, recorded in run.json so every number can be reproduced. */
   command: string;
   progress: (p: { epoch: number; epochs: number; batch: number; batches: number; loss: number; acc: number }) => void;
+  /** Feature extraction (`which`: the training clips with their augmented copies, then the
+   * validation and test clips); absent: a log line per 10 %. */
+  featureProgress?: (which: "train" | "eval", done: number, total: number) => void;
 }
 
 export interface EpochRecord {
@@ -162,13 +165,16 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
   const evalRows = [...split.val, ...split.test].map((i) => rows[i]!);
   const extractOpts = { cacheDir: opts.cacheDir, augment: opts.augment, seed: FEATURE_SEED, log };
   let lastPct = -1;
-  const onProgress = (done: number, total: number): void => {
-    const pct = Math.floor((100 * done) / total);
-    if (pct !== lastPct && pct % 10 === 0) log.info(`features ${pct}% (${done}/${total})`);
-    lastPct = pct;
-  };
-  const trainFeat = await extractCorpus(trainRows, spec, { ...extractOpts, augmentedCopies: opts.augmentedCopies, onProgress });
-  const evalFeat = await extractCorpus(evalRows, spec, { ...extractOpts, augmentedCopies: 0, onProgress });
+  const onProgress =
+    (which: "train" | "eval") =>
+    (done: number, total: number): void => {
+      if (opts.featureProgress) return opts.featureProgress(which, done, total);
+      const pct = Math.floor((100 * done) / total);
+      if (pct !== lastPct && pct % 10 === 0) log.info(`features ${pct}% (${done}/${total})`);
+      lastPct = pct;
+    };
+  const trainFeat = await extractCorpus(trainRows, spec, { ...extractOpts, augmentedCopies: opts.augmentedCopies, onProgress: onProgress("train") });
+  const evalFeat = await extractCorpus(evalRows, spec, { ...extractOpts, augmentedCopies: 0, onProgress: onProgress("eval") });
   const allClips = [...trainFeat.clips, ...evalFeat.clips];
   const spkStats = spec.norm === "speaker" ? speakerStatsOf(spec, allClips) : new Map<string, AdaptedStats>();
 
@@ -286,7 +292,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     architecture:
       opts.arch === "gru" || opts.arch === "pgru" || opts.arch === "lr"
         ? { arch: opts.arch, units: opts.units, layers: opts.layers, params: model.countParams() }
-        : { arch: opts.arch, units: opts.units, layers: opts.layers, dropout: opts.dropout, batchNorm: opts.batchNorm, glorot: opts.glorot, params: model.countParams() },
+        : { arch: opts.arch, units: opts.units, layers: opts.layers, ...effectiveOptions(opts.arch, opts), params: model.countParams() },
     labels: opts.labels,
     danger: opts.danger,
     features: spec,
@@ -373,6 +379,29 @@ function recalibrate(
   }
 }
 
+/** `gru (speaker, seed 1)`; the dropout only for networks that have it. */
+export function runTitle(opts: Pick<TrainOptions, "arch" | "protocol" | "testCorpora" | "dropout" | "batchNorm" | "glorot" | "seed">): string {
+  const eff = effectiveOptions(opts.arch, opts);
+  const protocol = opts.testCorpora.length > 0 ? `corpora ${opts.testCorpora.join("+")} left out` : opts.protocol;
+  return `${opts.arch} (${protocol}${eff.dropout > 0 ? `, dropout ${eff.dropout}` : ""}, seed ${opts.seed})`;
+}
+
+/**
+ * The run's pictures: accuracy and loss per epoch (accuracy on [0, 1], loss from 0; legends
+ * beside the plot) and the test confusion matrix, by file name.
+ */
+export function trainingPlots(title: string, history: EpochRecord[], test: Pick<EvalReport, "confusion">): Record<string, string> {
+  const curves = (key: "acc" | "loss", valKey: "val_acc" | "val_loss"): { name: string; values: number[] }[] => [
+    { name: "training", values: history.map((h) => h[key]) },
+    { name: "validation", values: history.map((h) => h[valKey]) },
+  ];
+  return {
+    "accuracy.svg": lineChartSvg({ title: `Training and validation accuracy — ${title}`, xLabel: "epoch", yLabel: "accuracy", yRange: [0, 1], series: curves("acc", "val_acc") }),
+    "loss.svg": lineChartSvg({ title: `Training and validation loss — ${title}`, xLabel: "epoch", yLabel: "cross-entropy loss", series: curves("loss", "val_loss") }),
+    "confusion.svg": confusionSvg(`Confusion matrix (test) — ${title}`, test.confusion.labels, test.confusion.matrix),
+  };
+}
+
 function summary(r: EvalReport): Record<string, unknown> {
   return { accuracy: r.accuracy, macro_recall: r.macro_recall, danger: r.danger, files: r.files };
 }
@@ -393,9 +422,8 @@ async function writeOutputs(opts: TrainOptions, history: EpochRecord[], test: Ev
         fold: opts.fold,
         folds: opts.folds,
         seed: opts.seed,
-        dropout: opts.dropout,
-        batchNorm: opts.batchNorm,
-        glorot: opts.glorot,
+        // What the network used, not what was asked: a plain GRU has no dropout nor batch norm.
+        ...effectiveOptions(opts.arch, opts),
         norm: opts.spec.norm,
         epochs: opts.epochs,
         augmentedCopies: opts.augmentedCopies,
@@ -410,22 +438,8 @@ async function writeOutputs(opts: TrainOptions, history: EpochRecord[], test: Ev
       2,
     ) + "\n",
   );
-  const title = `${opts.arch} (${opts.protocol}, dropout ${opts.dropout}, seed ${opts.seed})`;
-  await writeFile(
-    path.join(runDir, "accuracy.svg"),
-    lineChartSvg(`Training and validation accuracy — ${title}`, "accuracy", [
-      { name: "training", values: history.map((h) => h.acc), color: "#1f77b4" },
-      { name: "validation", values: history.map((h) => h.val_acc), color: "#ff7f0e" },
-    ]),
-  );
-  await writeFile(
-    path.join(runDir, "loss.svg"),
-    lineChartSvg(`Training and validation loss — ${title}`, "loss", [
-      { name: "training", values: history.map((h) => h.loss), color: "#1f77b4" },
-      { name: "validation", values: history.map((h) => h.val_loss), color: "#ff7f0e" },
-    ]),
-  );
-  await writeFile(path.join(runDir, "confusion.svg"), confusionSvg(`Confusion matrix (test) — ${title}`, test.confusion.labels, test.confusion.matrix));
+  const title = runTitle(opts);
+  for (const [file, svg] of Object.entries(trainingPlots(title, history, test))) await writeFile(path.join(runDir, file), svg);
   const report = [
     `# ${title}`,
     "",
