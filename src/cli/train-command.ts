@@ -194,9 +194,13 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
   });
   (trainTask as ProgressTask | null)?.finish();
   const t = result.test;
+  const testLine =
+    result.split.test.length === 0
+      ? `test: none (every row trains or validates; best epoch ${result.bestEpoch}): measure this recipe with --test-corpus runs\n`
+      : `test: accuracy ${(t.accuracy * 100).toFixed(2)} %, macro recall ${(t.macro_recall * 100).toFixed(2)} %, danger recall ${t.danger.recall.toFixed(3)} precision ${t.danger.precision.toFixed(3)} AUC ${t.danger.auc.toFixed(3)} (best epoch ${result.bestEpoch})\n`;
   process.stdout.write(
-    `test: accuracy ${(t.accuracy * 100).toFixed(2)} %, macro recall ${(t.macro_recall * 100).toFixed(2)} %, danger recall ${t.danger.recall.toFixed(3)} precision ${t.danger.precision.toFixed(3)} AUC ${t.danger.auc.toFixed(3)} (best epoch ${result.bestEpoch})\n` +
-      (result.testQuantized ? `quantized: accuracy ${(result.testQuantized.accuracy * 100).toFixed(2)} %\n` : "") +
+    testLine +
+      (result.testQuantized && result.split.test.length > 0 ? `quantized: accuracy ${(result.testQuantized.accuracy * 100).toFixed(2)} %\n` : "") +
       `wrote ${String(v.out)}\n`,
   );
   return 0;
