@@ -29,6 +29,8 @@ export class ConfigError extends EarwitnessError {
 }
 /** Outputs: GPIO lines, MQTT, the outbox. */
 export class OutputError extends EarwitnessError {}
+/** `calibrate`: too little audio to judge a room, or a setting it will not write without --force. */
+export class CalibrationError extends EarwitnessError {}
 
 /** A short, single-line description of any thrown value, for logs and published problems. */
 export function describeError(err: unknown): string {

@@ -77,6 +77,14 @@ export const HOME_STREAM_DEFAULTS: Record<HomeMix, Omit<HomeStreamOptions, "seed
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+/**
+ * The gain that brings `x`'s active RMS to `levelDbfs` plus a jitter drawn from `jitterDb`: how
+ * every event of a home stream gets its level (and how `calibrate` mixes danger into a room).
+ */
+export function levelGain(x: Float32Array, levelDbfs: number, jitterDb: readonly [number, number], rng: Rng): number {
+  return (Math.pow(10, levelDbfs / 20) * Math.pow(10, rng.uniform(jitterDb[0], jitterDb[1]) / 20)) / Math.max(1e-6, activeRms(x));
+}
+
 /** The pools a home stream draws from; clips of other kinds (arousal levels) are not used. */
 export function homePools(clips: StreamClip[], dangerLabels: string[]): {
   calm: StreamClip[];
@@ -130,7 +138,7 @@ export async function buildHomeStream(
   const segments: StreamSegment[] = [];
   const passages: DangerPassage[] = [];
   const ref = Math.pow(10, o.levelDbfs / 20);
-  const gainFor = (x: Float32Array, jitter: [number, number]): number => (ref * Math.pow(10, rng.uniform(jitter[0], jitter[1]) / 20)) / Math.max(1e-6, activeRms(x));
+  const gainFor = (x: Float32Array, jitter: [number, number]): number => levelGain(x, o.levelDbfs, jitter, rng);
   let cursor = Math.round(rng.uniform(o.gapS[0], o.gapS[1]) * SAMPLE_RATE_HZ);
   const jitter = (mean: number): number => mean * rng.uniform(0.5, 1.5);
   let nextPassage = wantPassages ? jitter(o.passageEveryS!) : Infinity;

@@ -2,12 +2,16 @@
  * `calibrate --apply`: writes the recommended detection settings into the config file, keeping
  * its comments and layout (yaml's Document API), validating the result with the same schema the
  * daemon uses before anything is written, and keeping the previous file as `<file>.bak`.
+ *
+ * Never, without `force`, a setting more sensitive than the shipped defaults (a lower enter
+ * threshold, or fewer windows needed): `--apply` once wrote 0.40 and 2 of 3 into a live config
+ * from 17.5 s of calm speech (issue #12.5), and a unit that alarms every night gets unplugged.
  */
 import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import YAML from "yaml";
 import { parseConfig } from "../config/load.js";
-import { ConfigError } from "../errors.js";
-import type { Candidate } from "./simulate.js";
+import { CalibrationError, ConfigError } from "../errors.js";
+import { defaultSetting, moreSensitiveThan, type Candidate } from "./simulate.js";
 
 export interface DetectUpdate {
   enter_threshold: number;
@@ -20,11 +24,25 @@ export function detectUpdate(c: Candidate): DetectUpdate {
   return { enter_threshold: c.enterThreshold, exit_threshold: c.exitThreshold, k: c.k, n: c.n };
 }
 
+export interface ApplyOptions {
+  /** Write a setting more sensitive than the defaults too (`--force`). */
+  force: boolean;
+}
+
 /**
  * Pure: the config text with `detect.*` set to `update`, comments and other keys untouched.
- * Throws ConfigError (INVALID_CONFIG) when the file does not parse or the result is invalid.
+ * Throws CalibrationError (MORE_SENSITIVE_THAN_DEFAULTS) for a setting more sensitive than the
+ * defaults without `force`, ConfigError (INVALID_CONFIG) when the file does not parse or the
+ * result is invalid.
  */
-export function applyDetectUpdate(text: string, update: DetectUpdate, hostname: string): string {
+export function applyDetectUpdate(text: string, update: DetectUpdate, hostname: string, options: ApplyOptions): string {
+  const defaults = defaultSetting();
+  if (!options.force && moreSensitiveThan({ enterThreshold: update.enter_threshold, k: update.k }, defaults)) {
+    throw new CalibrationError(
+      "MORE_SENSITIVE_THAN_DEFAULTS",
+      `enter_threshold ${update.enter_threshold} with k ${update.k} is more sensitive than the defaults (enter_threshold ${defaults.enterThreshold}, k ${defaults.k}) and would raise more false alerts; nothing was written — pass --force to write it anyway`,
+    );
+  }
   const doc: YAML.Document = YAML.parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError("INVALID_CONFIG", `the config file does not parse as YAML (${doc.errors[0]!.message.split("\n")[0]}); fix it before calibrating`);
@@ -55,7 +73,7 @@ export function applyDetectUpdate(text: string, update: DetectUpdate, hostname: 
  * backup the same, since the config may hold secrets. A missing file is created holding only the
  * detect section. Returns the backup path (null when there was no file to back up).
  */
-export async function applyToConfigFile(path: string, update: DetectUpdate, hostname: string): Promise<string | null> {
+export async function applyToConfigFile(path: string, update: DetectUpdate, hostname: string, options: ApplyOptions): Promise<string | null> {
   let text: string | null;
   try {
     text = await readFile(path, "utf8");
@@ -63,7 +81,7 @@ export async function applyToConfigFile(path: string, update: DetectUpdate, host
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new ConfigError("CONFIG_UNREADABLE", `cannot read ${path}: ${(err as Error).message}`, { cause: err });
     text = null;
   }
-  const out = applyDetectUpdate(text ?? "", update, hostname);
+  const out = applyDetectUpdate(text ?? "", update, hostname, options);
   let backup: string | null = null;
   let like: { mode: number; uid: number; gid: number } | null = null;
   if (text !== null) {

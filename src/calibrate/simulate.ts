@@ -1,7 +1,8 @@
 /**
  * Calibration, the pure part: given the danger score of every window a unit heard in its room,
- * how many alerts would each candidate threshold and k-of-n have raised, and which is the most
- * sensitive setting that stays within a target false-alert rate?
+ * how many alerts would each candidate threshold and k-of-n have raised, how many of the danger
+ * passages mixed into that room would it have caught (danger-mix.ts, catches.ts), and which
+ * setting raises the fewest false alerts while catching at least as many as the defaults?
  *
  * The trace holds the *smoothed* score, what the state machine saw: smoothing does not depend on
  * the thresholds, so replaying the trace through `AlertStateMachine` with other thresholds gives
@@ -9,7 +10,9 @@
  */
 import { AlertStateMachine } from "../detect/state-machine.js";
 import type { AlertParams } from "../detect/params.js";
+import { DetectSchema } from "../config/schema.js";
 import { SAMPLE_RATE_HZ } from "../constants.js";
+import { CalibrationError } from "../errors.js";
 import type { Pipeline } from "../pipeline.js";
 
 export interface ScorePoint {
@@ -32,8 +35,16 @@ export interface Candidate {
 }
 
 export interface CandidateResult extends Candidate {
+  /** False alerts on the room's own audio, and per hour of it. */
   alerts: number;
   perHour: number;
+  /** Danger passages mixed into the room that this setting caught, of `passages`. */
+  caught: number;
+  passages: number;
+  /** caught / passages; null when no passage was mixed in. */
+  caughtShare: number | null;
+  /** Lower enter threshold or fewer windows needed than the shipped defaults. */
+  moreSensitiveThanDefaults: boolean;
 }
 
 /** The gap between enter and exit the candidates keep (hysteresis, as the default 0.6 / 0.4). */
@@ -48,7 +59,36 @@ export const DEFAULT_KN_GRID: readonly (readonly [number, number])[] = [
   [8, 10],
   [10, 12],
 ];
-export const DEFAULT_TARGET_PER_HOUR = 0.5;
+/**
+ * Under this much scored audio calibration refuses without --force: 17.5 s of calm speech once
+ * "recommended" 0.40 and 2 of 3 (issue #12.5), and with no alert in 10 min the false-alert rate
+ * is only known to be below 18/h (zeroAlertUpperBoundPerHour).
+ */
+export const MIN_CALIBRATION_MS = 10 * 60_000;
+
+/** Throws CalibrationError TOO_LITTLE_AUDIO under MIN_CALIBRATION_MS of audio, unless `force`. */
+export function assertEnoughAudio(audioMs: number, force: boolean): void {
+  if (force || audioMs >= MIN_CALIBRATION_MS) return;
+  const heard = audioMs < 60_000 ? `${(audioMs / 1000).toFixed(1)} s` : `${(audioMs / 60_000).toFixed(1)} min`;
+  throw new CalibrationError(
+    "TOO_LITTLE_AUDIO",
+    `only ${heard} of audio was scored; calibration needs at least ${MIN_CALIBRATION_MS / 60_000} min of ordinary life in the room to say anything about false alerts — listen or record longer (an hour or more is better), or pass --force to see the figures anyway`,
+  );
+}
+
+/** The shipped defaults' thresholds, from the schema itself. */
+export function defaultSetting(): Candidate {
+  const d = DetectSchema.parse({});
+  return { enterThreshold: d.enter_threshold, exitThreshold: d.exit_threshold, k: d.k, n: d.n };
+}
+
+/** The shipped defaults' enter threshold and k of n, the yardstick of the safety rule. */
+export type Yardstick = Pick<Candidate, "enterThreshold" | "k">;
+
+/** More trigger-happy than `defaults`: a lower enter threshold, or fewer windows needed. */
+export function moreSensitiveThan(c: Pick<Candidate, "enterThreshold" | "k">, defaults: Yardstick): boolean {
+  return c.enterThreshold < defaults.enterThreshold - 1e-9 || c.k < defaults.k;
+}
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
@@ -78,10 +118,27 @@ export function perHour(alerts: number, audioMs: number): number {
   return audioMs <= 0 ? Infinity : alerts / (audioMs / 3_600_000);
 }
 
-export function evaluateCandidates(trace: ScoreTrace, base: AlertParams, candidates: readonly Candidate[] = candidateGrid()): CandidateResult[] {
+/** What the candidates are measured against besides the room: the mixed danger and the defaults. */
+export interface Yardsticks {
+  defaults: Yardstick;
+  /** Catches of a candidate on the mixed streams (catches.ts), and how many passages there were. */
+  catches: (c: Candidate) => number;
+  passages: number;
+}
+
+export function evaluateCandidates(trace: ScoreTrace, base: AlertParams, candidates: readonly Candidate[], y: Yardsticks): CandidateResult[] {
   return candidates.map((c) => {
     const alerts = countAlerts(trace, base, c);
-    return { ...c, alerts, perHour: perHour(alerts, trace.audioMs) };
+    const caught = y.catches(c);
+    return {
+      ...c,
+      alerts,
+      perHour: perHour(alerts, trace.audioMs),
+      caught,
+      passages: y.passages,
+      caughtShare: y.passages > 0 ? caught / y.passages : null,
+      moreSensitiveThanDefaults: moreSensitiveThan(c, y.defaults),
+    };
   });
 }
 
@@ -94,9 +151,24 @@ export function bySensitivity(a: Candidate, b: Candidate): number {
   return a.enterThreshold - b.enterThreshold || a.k - b.k || b.n - a.n;
 }
 
-/** The most sensitive candidate at or below the target rate; null when none is. */
-export function recommend(results: readonly CandidateResult[], targetPerHour: number): CandidateResult | null {
-  return [...results].sort(bySensitivity).find((r) => r.perHour <= targetPerHour) ?? null;
+export const sameSetting = (a: Candidate, b: Candidate): boolean =>
+  Math.abs(a.enterThreshold - b.enterThreshold) < 1e-9 && Math.abs(a.exitThreshold - b.exitThreshold) < 1e-9 && a.k === b.k && a.n === b.n;
+
+/**
+ * The rule (issue #12.5): of the settings that catch at least as many mixed danger passages as
+ * the defaults, the one with the fewest false alerts on the room's audio; then the one that
+ * catches most; then the defaults themselves, or the one nearest them in sensitivity (the room
+ * could not tell those apart, and the defaults were chosen on hours of benchmark streams).
+ * Without `force` no setting more sensitive than the defaults is considered. `defaults` must be
+ * among `results`. Null when no passage could be mixed in (nothing is known about misses).
+ */
+export function recommend(results: readonly CandidateResult[], defaults: CandidateResult, force: boolean): CandidateResult | null {
+  if (defaults.passages === 0) return null;
+  const order = [...results].sort(bySensitivity);
+  const rank = (c: Candidate): number => order.findIndex((r) => sameSetting(r, c));
+  const home = rank(defaults);
+  const eligible = results.filter((r) => (force || !r.moreSensitiveThanDefaults) && r.caught >= defaults.caught);
+  return [...eligible].sort((a, b) => a.alerts - b.alerts || b.caught - a.caught || Math.abs(rank(a) - home) - Math.abs(rank(b) - home) || rank(b) - rank(a))[0] ?? defaults;
 }
 
 /**

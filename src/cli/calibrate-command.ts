@@ -1,8 +1,11 @@
 import { hostname } from "node:os";
 import { loadAudioFile } from "../audio/load.js";
 import { applyToConfigFile, detectUpdate } from "../calibrate/apply.js";
-import { calibrationReport, formatCalibration } from "../calibrate/report.js";
-import { DEFAULT_TARGET_PER_HOUR, ScoreTraceRecorder } from "../calibrate/simulate.js";
+import type { MixedTrace } from "../calibrate/catches.js";
+import { DEFAULT_MIX_SEED, loadBundledPassages, PassageMixer, syntheticRoom } from "../calibrate/danger-mix.js";
+import { medianDbfs, traceFromDaemon } from "../calibrate/from-daemon.js";
+import { calibrationReport, formatCalibration, type CalibrationReport, type CatchSource } from "../calibrate/report.js";
+import { assertEnoughAudio, MIN_CALIBRATION_MS, sameSetting, ScoreTraceRecorder, type ScoreTrace } from "../calibrate/simulate.js";
 import { systemClock } from "../clock.js";
 import { findConfigPath, loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
@@ -10,37 +13,54 @@ import { DEFAULT_CONFIG_PATH, SAMPLE_RATE_HZ } from "../constants.js";
 import { int16ToFloat } from "../daemon/audio-source.js";
 import { buildPipeline, checkModelFitsConfig, loadConfiguredModel } from "../daemon/build.js";
 import { createMicrophone } from "../daemon/daemon.js";
-import { AudioError, describeError } from "../errors.js";
+import { SCORE_RING_HOURS } from "../daemon/score-ring.js";
+import { connectStatusSocket } from "../daemon/status-socket.js";
+import { AudioError, describeError, OutputError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { EmotionClassifier } from "../model/classifier.js";
 import { notifyDaemon } from "../model/store.js";
 import { num, parse, progressBar, UsageError } from "./args.js";
+import { packageRoot } from "./paths.js";
 
-export const CALIBRATE_HELP = `earwitness calibrate — tune the alert thresholds to this room's false-alert rate
+/** --from-daemon: minutes of synthetic room noise the danger passages are mixed into (about ten passages). */
+const SYNTHETIC_ROOM_S = 15 * 60;
 
-  --minutes N            listen this long (microphone), or use at most N minutes of the files
-  --input FILE           replay a recording instead of listening (repeat for several files)
+export const CALIBRATE_HELP = `earwitness calibrate — tune the alert thresholds to this room: false alerts beside misses
+
+  --from-daemon          use the window scores the running daemon remembers (up to ${SCORE_RING_HOURS} h; it
+                         keeps protecting, and keeps numbers only, never audio)
+  --hours H              with --from-daemon: only the last H hours (default: all it remembers)
+  --minutes N            listen this long (microphone; the daemon must be stopped), or use at most
+                         N minutes of the files
+  --input FILE           replay a recording instead (repeat for several files)
   --config FILE          configuration (default: ${DEFAULT_CONFIG_PATH} if present, else defaults)
-  --target-per-hour X    the false-alert rate to stay within (default ${DEFAULT_TARGET_PER_HOUR})
+  --seed N               where and how loud the danger passages are mixed in (default ${DEFAULT_MIX_SEED})
   --apply                write the recommended settings into the config file (a .bak copy is kept)
                          and ask a running daemon to reload
+  --force                calibrate on less than ${MIN_CALIBRATION_MS / 60_000} min of audio, and consider (and --apply)
+                         settings more sensitive than the defaults
   --json                 print the report as JSON
 
-Records the danger score of every window through the daemon's own pipeline (no audio is kept),
-then replays the alert state machine over it for enter_threshold 0.40-0.90 (exit = enter - 0.2)
-and k/n 2/3, 3/5, 4/6, 6/8, 8/10, 10/12, and recommends the most sensitive setting at or below the target.
-Calibrate at ordinary times (TV, cooking, visitors): every alert heard counts as a false one.
-Listening needs the microphone: stop the daemon first (sudo systemctl stop earwitness), and know
-that the unit does not protect anyone while it is stopped.
+For enter_threshold 0.40-0.90 (exit = enter - 0.2) and k/n 2/3, 3/5, 4/6, 6/8, 8/10, 10/12 the
+report shows the false alerts per hour the setting would have raised on the room's audio, and
+the share of danger passages it caught: the bundled angry sentences (demo/demo.wav) mixed into the
+room's audio at speech level every 45-90 s. It recommends the setting with the fewest false
+alerts that catches at least as many passages as the defaults; without --force never one more
+sensitive than the defaults. With --from-daemon the room's audio was never kept, so the passages
+are mixed into steady noise at the room's measured level instead (the report says so).
+Calibrate over ordinary life (TV, cooking, visitors): every alert heard counts as a false one.
 `;
 
 export async function calibrateCommand(argv: string[], log: Logger): Promise<number> {
   const { values: v } = parse(argv, {
+    "from-daemon": { type: "boolean", default: false },
+    hours: { type: "string" },
     minutes: { type: "string" },
     input: { type: "string", multiple: true },
     config: { type: "string" },
-    "target-per-hour": { type: "string" },
+    seed: { type: "string" },
     apply: { type: "boolean", default: false },
+    force: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -48,40 +68,69 @@ export async function calibrateCommand(argv: string[], log: Logger): Promise<num
     process.stdout.write(CALIBRATE_HELP);
     return 0;
   }
+  const force = v.force as boolean;
+  const fromDaemon = v["from-daemon"] as boolean;
   const files = (v.input as string[] | undefined) ?? [];
   const minutes = v.minutes === undefined ? null : num(v.minutes, "minutes", { min: 0.1, max: 7 * 24 * 60 });
-  if (files.length === 0 && minutes === null) throw new UsageError("give --minutes N to listen, or --input FILE to replay a recording");
-  const target = v["target-per-hour"] === undefined ? DEFAULT_TARGET_PER_HOUR : num(v["target-per-hour"], "target-per-hour", { min: 0 });
+  const hours = v.hours === undefined ? null : num(v.hours, "hours", { min: 0.01, max: SCORE_RING_HOURS });
+  const seed = v.seed === undefined ? DEFAULT_MIX_SEED : num(v.seed, "seed", { min: 0, integer: true });
+  if ([fromDaemon, files.length > 0, minutes !== null && files.length === 0].filter(Boolean).length !== 1) {
+    throw new UsageError("give one of --from-daemon (the running daemon's scores), --minutes N (listen) or --input FILE (a recording)");
+  }
+  if (hours !== null && !fromDaemon) throw new UsageError("--hours goes with --from-daemon");
+  if (files.length === 0 && minutes !== null && minutes * 60_000 < MIN_CALIBRATION_MS && !force) {
+    throw new UsageError(`--minutes ${minutes} is under the ${MIN_CALIBRATION_MS / 60_000}-minute minimum; listen longer, or add --force`);
+  }
   const configPath = await findConfigPath(v.config as string | undefined);
   const config = await loadConfig({ path: configPath ?? undefined, env: process.env, hostname: hostname() });
   if (v.apply && configPath === null && v.config === undefined) {
     log.warn(`no config file at ${DEFAULT_CONFIG_PATH}: --apply will create it with only the detect settings`);
   }
 
+  const passages = await loadBundledPassages(packageRoot());
   const bundle = await loadConfiguredModel(config);
   checkModelFitsConfig(config, bundle);
   const classifier = new EmotionClassifier(bundle);
-  const recorder = new ScoreTraceRecorder();
-  const maxMs = minutes === null ? Infinity : minutes * 60_000;
+  let report: CalibrationReport;
   try {
-    if (files.length > 0) await replayFiles(files, config, classifier, recorder, maxMs);
-    else await listen(config, classifier, recorder, maxMs, log);
+    if (fromDaemon) {
+      const scores = await readDaemonScores(config, hours);
+      const trace = traceFromDaemon(scores);
+      assertEnoughAudio(trace.audioMs, force);
+      const roomDbfs = medianDbfs(scores.dbfs);
+      const mixed = scoreMixed(config, classifier, [syntheticRoom(SYNTHETIC_ROOM_S, roomDbfs, seed)], passages, seed);
+      report = reportFor("daemon", trace, mixed, { kind: "synthetic", roomDbfs, seconds: SYNTHETIC_ROOM_S });
+    } else {
+      const clean = new ScoreTraceRecorder();
+      const mixed = new MixedRecorder(passages, seed);
+      const maxMs = minutes === null ? Infinity : minutes * 60_000;
+      if (files.length > 0) await replayFiles(files, config, classifier, clean, mixed, maxMs);
+      else await listen(config, classifier, clean, mixed, maxMs, log);
+      const trace = clean.trace();
+      if (trace.audioMs === 0) throw new AudioError("NO_AUDIO", "no audio was heard; nothing to calibrate");
+      assertEnoughAudio(trace.audioMs, force);
+      report = reportFor(files.length > 0 ? "recording" : "microphone", trace, mixed.trace(), { kind: "room" });
+    }
   } finally {
     classifier.dispose();
   }
-  const trace = recorder.trace();
-  if (trace.audioMs === 0) throw new AudioError("NO_AUDIO", "no audio was heard; nothing to calibrate");
-  const report = calibrationReport(trace, config.detect, target);
+  function reportFor(source: CalibrationReport["source"], trace: ScoreTrace, mixed: MixedTrace, catchSource: CatchSource): CalibrationReport {
+    return calibrationReport({ source, trace, mixed, catchSource, seed, detect: config.detect, force });
+  }
   if (v.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
   else process.stdout.write(formatCalibration(report));
 
   if (!v.apply) return 0;
   if (!report.recommended) {
-    process.stderr.write("earwitness calibrate: nothing applied: no setting meets the target\n");
+    process.stderr.write("earwitness calibrate: nothing applied: nothing is known about what a setting would miss\n");
     return 1;
   }
+  if (sameSetting(report.recommended, report.current)) {
+    process.stderr.write("earwitness calibrate: nothing applied: the config already has the recommended setting\n");
+    return 0;
+  }
   const path = configPath ?? (v.config as string | undefined) ?? DEFAULT_CONFIG_PATH;
-  const backup = await applyToConfigFile(path, detectUpdate(report.recommended), hostname());
+  const backup = await applyToConfigFile(path, detectUpdate(report.recommended), hostname(), { force });
   process.stderr.write(`applied to ${path}${backup ? ` (previous file kept as ${backup})` : ""}\n`);
   const notified = await notifyDaemon(config.state_dir);
   process.stderr.write(
@@ -92,24 +141,84 @@ export async function calibrateCommand(argv: string[], log: Logger): Promise<num
   return 0;
 }
 
-async function replayFiles(files: string[], config: Config, classifier: EmotionClassifier, recorder: ScoreTraceRecorder, maxMs: number): Promise<void> {
+/** The running daemon's remembered window scores, over its status socket (the daemon goes on listening). */
+async function readDaemonScores(config: Config, hours: number | null): Promise<{ hopMs: number; tMs: number[]; score: number[]; dbfs: number[] }> {
+  let client;
+  try {
+    client = await connectStatusSocket(config.status_socket);
+  } catch (err) {
+    throw new OutputError(
+      "NO_DAEMON",
+      `no daemon answers on ${config.status_socket} (${describeError(err)}): start it (systemctl start earwitness) and let it listen for a while, or calibrate from a recording (--input); run as root or a member of the earwitness group`,
+      { cause: err },
+    );
+  }
+  try {
+    return await client.scores(hours === null ? -Infinity : systemClock.nowMs() - hours * 3_600_000);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * The same audio as the clean recorder, with the danger passages added (danger-mix.ts), through
+ * a pipeline of its own; one mixer per stream. Times start at 0 in each stream.
+ */
+class MixedRecorder {
+  private readonly recorder = new ScoreTraceRecorder();
+  private readonly mixers: PassageMixer[] = [];
+
+  constructor(
+    private readonly passages: Float32Array[],
+    private readonly seed: number,
+  ) {}
+
+  startSegment(config: Config, classifier: EmotionClassifier): void {
+    this.recorder.startSegment(buildPipeline(config, classifier, 0));
+    this.mixers.push(new PassageMixer(this.passages, this.seed + this.mixers.length));
+  }
+
+  push(samples: Float32Array): void {
+    this.recorder.push(this.mixers[this.mixers.length - 1]!.mix(samples));
+  }
+
+  trace(): MixedTrace {
+    return { segments: this.recorder.trace().segments, timelines: this.mixers.map((m) => m.timeline()) };
+  }
+}
+
+function scoreMixed(config: Config, classifier: EmotionClassifier, rooms: Float32Array[], passages: Float32Array[], seed: number): MixedTrace {
+  const mixed = new MixedRecorder(passages, seed);
+  const chunk = SAMPLE_RATE_HZ / 2;
+  for (const room of rooms) {
+    mixed.startSegment(config, classifier);
+    for (let i = 0; i < room.length; i += chunk) mixed.push(room.subarray(i, i + chunk));
+  }
+  return mixed.trace();
+}
+
+async function replayFiles(files: string[], config: Config, classifier: EmotionClassifier, recorder: ScoreTraceRecorder, mixed: MixedRecorder, maxMs: number): Promise<void> {
   const chunk = SAMPLE_RATE_HZ / 2;
   for (const file of files) {
     if (recorder.audioMs >= maxMs) break;
     const audio = await loadAudioFile(file);
     recorder.startSegment(buildPipeline(config, classifier, 0));
+    mixed.startSegment(config, classifier);
     for (let i = 0; i < audio.length && recorder.audioMs < maxMs; i += chunk) {
       const left = Math.floor(((maxMs - recorder.audioMs) * SAMPLE_RATE_HZ) / 1000);
-      recorder.push(audio.subarray(i, Math.min(i + chunk, i + left, audio.length)));
+      const part = audio.subarray(i, Math.min(i + chunk, i + left, audio.length));
+      recorder.push(part);
+      mixed.push(part);
     }
   }
 }
 
 /** Listens through the configured source until `maxMs` of audio were heard, or Ctrl-C. */
-async function listen(config: Config, classifier: EmotionClassifier, recorder: ScoreTraceRecorder, maxMs: number, log: Logger): Promise<void> {
+async function listen(config: Config, classifier: EmotionClassifier, recorder: ScoreTraceRecorder, mixed: MixedRecorder, maxMs: number, log: Logger): Promise<void> {
   const mic = createMicrophone({ ...config, audio: { ...config.audio, wait_for_device_s: 0 } }, systemClock, log);
   const bar = progressBar();
   recorder.startSegment(buildPipeline(config, classifier, systemClock.nowMs()));
+  mixed.startSegment(config, classifier);
   let sawAudio = false;
   await new Promise<void>((resolve, reject) => {
     const onSigint = (): void => {
@@ -125,14 +234,16 @@ async function listen(config: Config, classifier: EmotionClassifier, recorder: S
     mic.onData((samples) => {
       sawAudio = true;
       const left = Math.floor(((maxMs - recorder.audioMs) * SAMPLE_RATE_HZ) / 1000);
-      recorder.push(int16ToFloat(samples.subarray(0, Math.max(0, left))));
+      const part = int16ToFloat(samples.subarray(0, Math.max(0, left)));
+      recorder.push(part);
+      mixed.push(part);
       bar(`${(recorder.audioMs / 60_000).toFixed(1)} of ${(maxMs / 60_000).toFixed(1)} min`, recorder.audioMs / maxMs);
       if (recorder.audioMs >= maxMs) done();
     });
     mic.onProblem((p) => {
       if (!p.active) return;
       if (!sawAudio && p.code !== "mic_silent" && p.code !== "clipping") {
-        done(new AudioError(p.code.toUpperCase(), `${p.message}${p.message.includes("busy") ? "; stop the daemon first (sudo systemctl stop earwitness)" : ""}`));
+        done(new AudioError(p.code.toUpperCase(), `${p.message}${p.message.includes("busy") ? "; the daemon has the microphone: calibrate from it instead (earwitness calibrate --from-daemon)" : ""}`));
       } else {
         log.warn({ problem: p.code }, p.message);
       }

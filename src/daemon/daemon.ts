@@ -56,6 +56,7 @@ import { fileAlertJournal } from "./alert-journal.js";
 import { loadBundle, type LoadedBundle } from "../model/bundle.js";
 import { selectBackend } from "../model/backend.js";
 import { createNotifier, type Notifier } from "./sd-notify.js";
+import { ScoreRing, type ScorePage } from "./score-ring.js";
 import { StatusSocketServer, type StatusProvider } from "./status-socket.js";
 import { StatusHttpServer, type StatusPageProvider } from "../http/status-server.js";
 
@@ -234,6 +235,8 @@ export class Daemon {
   private lastDropMonoMs: number | null = null;
   private rtf = 0;
   private lastWatchdogMonoMs: number | null = null;
+  /** Every decided window's time, smoothed score and level, for `calibrate --from-daemon` (score-ring.ts). */
+  private readonly scoreRing: ScoreRing;
 
   // control state
   private armed = true;
@@ -259,6 +262,7 @@ export class Daemon {
     this.log = deps.log.child({ component: "daemon" });
     this.queue = new BoundedQueue(config.detect.queue_max);
     this.sinceMs = deps.clock.nowMs();
+    this.scoreRing = ScoreRing.forHop(config.detect.hop_s * 1000);
   }
 
   // ─── lifecycle ────────────────────────────────────────────────────────────────────────────────
@@ -710,6 +714,7 @@ export class Daemon {
       const job = jobs[i]!;
       const r = pipeline.decide(job, probs[i]!);
       this.windowsDecided++;
+      this.scoreRing.push(this.wallMs(r.tMs), r.smoothed, r.dbfs);
       this.lastResult = r;
       this.lastDbfs = r.dbfs;
       if (r.probs) this.lastProbs = r.probs;
@@ -1090,6 +1095,11 @@ export class Daemon {
     const arming = `${s.armed ? "armed" : "disarmed"}${s.mutedUntilMs !== null ? ", muted" : ""}`;
     const problems = s.problems.length > 0 ? `problems: ${s.problems.join(", ")}` : "no problems";
     this.deps.notifier.status(`${s.state}, ${arming}, rtf ${this.rtf.toFixed(3)}, ${problems}`);
+  }
+
+  /** The status socket's `scores` request: remembered window scores, numbers only. */
+  scores(afterSeq: number, sinceMs: number, max: number): ScorePage & { hopMs: number } {
+    return { ...this.scoreRing.read(afterSeq, sinceMs, max), hopMs: this.config.detect.hop_s * 1000 };
   }
 
   snapshot(): DaemonSnapshot {

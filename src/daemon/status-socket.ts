@@ -6,9 +6,15 @@
  *                                 and both again every `intervalMs` (1 s)
  *   client → server:              a command line as on the MQTT `set` topic, e.g. {"command":"test","id":"1"}
  *   server → client, per command: {"type":"result","ok":true,"command":"test","id":"1","error":null}
+ *   client → server:              {"request":"scores","id":"2","after_seq":-1,"since_ms":…,"max":10000}
+ *   server → client:              {"type":"scores","id":"2","hop_ms":500,"t_ms":[…],"score":[…],"dbfs":[…],"last_seq":…,"more":true}
+ *
+ * `scores` pages through the daemon's ring of per-window danger scores (score-ring.ts) for
+ * `earwitness calibrate --from-daemon`; a page is at most SCORES_PAGE_MAX windows (about 250 kB
+ * of JSON), so a reply never approaches the client backlog bound.
  *
  * Privacy: only what the daemon already publishes (probabilities, a level, the state, problems,
- * recent alerts) — never samples. The socket is mode 0660: the earwitness user and its group.
+ * recent alerts, danger scores) — never samples. The socket is mode 0660: the earwitness user and its group.
  */
 import { chmod, lstat, unlink } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
@@ -18,6 +24,7 @@ import type { Logger } from "../log.js";
 import { parseCommand, type Command } from "../outputs/mqtt/commands.js";
 import type { TelemetrySample } from "../outputs/mqtt/contract.js";
 import type { AlertEvent, DeviceStatus } from "../outputs/sink.js";
+import type { ScorePage } from "./score-ring.js";
 
 export const STATUS_SOCKET_SCHEMA = 1 as const;
 export const STATUS_INTERVAL_MS = 1_000;
@@ -27,6 +34,8 @@ export const RECENT_ALERTS_MAX = 10;
 const MAX_LINE_BYTES = 8 * 1024;
 /** A client that does not read (a stopped terminal) is dropped before its buffer grows without bound. */
 const MAX_CLIENT_BACKLOG_BYTES = 1024 * 1024;
+/** Windows per `scores` reply. */
+export const SCORES_PAGE_MAX = 10_000;
 
 /** What the socket reads from the daemon (Daemon satisfies it). */
 export interface StatusProvider {
@@ -34,6 +43,8 @@ export interface StatusProvider {
   telemetrySample(): TelemetrySample;
   snapshot(): { ready: boolean; problems: Record<string, string>; rtf: number; queueDepth: number; droppedWindows: number; windowsDecided: number; alertId: string | null };
   command(c: Command): Promise<void>;
+  /** The remembered window scores (score-ring.ts); absent: the `scores` request is refused. */
+  scores?(afterSeq: number, sinceMs: number, max: number): ScorePage & { hopMs: number };
 }
 
 export interface RecentAlert {
@@ -93,7 +104,18 @@ export interface ResultMessage {
   error: string | null;
 }
 
-export type StatusSocketMessage = HelloMessage | StatusMessage | TelemetryMessage | ResultMessage;
+export interface ScoresMessage {
+  type: "scores";
+  id: string | null;
+  hop_ms: number;
+  t_ms: number[];
+  score: number[];
+  dbfs: number[];
+  last_seq: number;
+  more: boolean;
+}
+
+export type StatusSocketMessage = HelloMessage | StatusMessage | TelemetryMessage | ResultMessage | ScoresMessage;
 
 export interface StatusSocketOptions {
   path: string;
@@ -299,6 +321,11 @@ export class StatusSocketServer {
   }
 
   private async onLine(socket: Socket, line: string): Promise<void> {
+    const request = scoresRequest(line);
+    if (request) {
+      this.onScores(socket, request);
+      return;
+    }
     const parsed = parseCommand("set", line);
     if (!parsed.ok) {
       this.send(socket, { type: "result", ok: false, command: null, id: parsed.id, error: parsed.error });
@@ -314,6 +341,16 @@ export class StatusSocketServer {
     this.send(socket, { type: "result", ok: error === null, command: parsed.command.command, id: parsed.id, error });
   }
 
+  private onScores(socket: Socket, r: ScoresRequest): void {
+    const read = this.deps.provider.scores?.bind(this.deps.provider);
+    if (!read) {
+      this.send(socket, { type: "result", ok: false, command: "scores", id: r.id, error: "this daemon keeps no window scores" });
+      return;
+    }
+    const page = read(r.afterSeq, r.sinceMs, Math.min(SCORES_PAGE_MAX, r.max));
+    this.send(socket, { type: "scores", id: r.id, hop_ms: page.hopMs, t_ms: page.tMs, score: page.score, dbfs: page.dbfs, last_seq: page.lastSeq, more: page.more });
+  }
+
   private broadcast(message: StatusSocketMessage): void {
     for (const c of this.clients) this.send(c, message);
   }
@@ -326,6 +363,33 @@ export class StatusSocketServer {
     }
     socket.write(JSON.stringify(message) + "\n");
   }
+}
+
+interface ScoresRequest {
+  id: string | null;
+  afterSeq: number;
+  sinceMs: number;
+  max: number;
+}
+
+/** A `scores` request line, or null for anything else (commands go to parseCommand). */
+function scoresRequest(line: string): ScoresRequest | null {
+  if (!line.includes('"request"')) return null;
+  let body: unknown;
+  try {
+    body = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof body !== "object" || body === null || (body as { request?: unknown }).request !== "scores") return null;
+  const b = body as Record<string, unknown>;
+  const numOr = (v: unknown, d: number): number => (typeof v === "number" && Number.isFinite(v) ? v : d);
+  return {
+    id: typeof b.id === "string" ? b.id : null,
+    afterSeq: Math.floor(numOr(b.after_seq, -1)),
+    sinceMs: numOr(b.since_ms, -Infinity),
+    max: Math.max(1, Math.floor(numOr(b.max, SCORES_PAGE_MAX))),
+  };
 }
 
 /**
@@ -366,6 +430,8 @@ export interface StatusClient {
   onClose(listener: (err: Error | null) => void): () => void;
   /** Sends a command and resolves with its result. */
   command(body: { command: string; id?: string; minutes?: number }, timeoutMs?: number): Promise<ResultMessage>;
+  /** Every remembered window score at or after `sinceMs`, read page by page. */
+  scores(sinceMs: number, timeoutMs?: number): Promise<{ hopMs: number; tMs: number[]; score: number[]; dbfs: number[] }>;
   close(): void;
 }
 
@@ -378,7 +444,7 @@ export function connectStatusSocket(path: string, timeoutMs = 2_000): Promise<St
     const socket = createConnection(path);
     const listeners = new Set<(m: StatusSocketMessage) => void>();
     const closeListeners = new Set<(err: Error | null) => void>();
-    const pending = new Map<string, (r: ResultMessage) => void>();
+    const pending = new Map<string, (r: ResultMessage | ScoresMessage) => void>();
     let lastError: Error | null = null;
     let nextId = 0;
     const timer = setTimeout(() => {
@@ -399,7 +465,7 @@ export function connectStatusSocket(path: string, timeoutMs = 2_000): Promise<St
         } catch {
           continue;
         }
-        if (m.type === "result" && m.id !== null && pending.has(m.id)) {
+        if ((m.type === "result" || m.type === "scores") && m.id !== null && pending.has(m.id)) {
           pending.get(m.id)!(m);
           pending.delete(m.id);
         }
@@ -416,6 +482,21 @@ export function connectStatusSocket(path: string, timeoutMs = 2_000): Promise<St
     });
     socket.once("connect", () => {
       clearTimeout(timer);
+      // A command gets its `result`, a request its `scores` (or a `result` refusing it), by id.
+      const ask = <T>(body: { id?: string } & Record<string, unknown>, what: string, timeoutMs: number): Promise<T> => {
+        const id = body.id ?? `c${process.pid}-${nextId++}`;
+        return new Promise<T>((res, rej) => {
+          const t = setTimeout(() => {
+            pending.delete(id);
+            rej(new OutputError("STATUS_SOCKET_TIMEOUT", `the daemon did not answer the ${what} within ${timeoutMs} ms`));
+          }, timeoutMs);
+          pending.set(id, (r) => {
+            clearTimeout(t);
+            res(r as T);
+          });
+          socket.write(JSON.stringify({ ...body, id }) + "\n");
+        });
+      };
       resolve({
         onMessage(l) {
           listeners.add(l);
@@ -426,18 +507,21 @@ export function connectStatusSocket(path: string, timeoutMs = 2_000): Promise<St
           return () => closeListeners.delete(l);
         },
         command(body, cmdTimeoutMs = 5_000) {
-          const id = body.id ?? `c${process.pid}-${nextId++}`;
-          return new Promise<ResultMessage>((res, rej) => {
-            const t = setTimeout(() => {
-              pending.delete(id);
-              rej(new OutputError("STATUS_SOCKET_TIMEOUT", `the daemon did not answer the ${body.command} command within ${cmdTimeoutMs} ms`));
-            }, cmdTimeoutMs);
-            pending.set(id, (r) => {
-              clearTimeout(t);
-              res(r);
-            });
-            socket.write(JSON.stringify({ ...body, id }) + "\n");
-          });
+          return ask<ResultMessage>(body, `${body.command} command`, cmdTimeoutMs);
+        },
+        async scores(sinceMs, pageTimeoutMs = 10_000) {
+          const out = { hopMs: 0, tMs: [] as number[], score: [] as number[], dbfs: [] as number[] };
+          let afterSeq = -1;
+          for (;;) {
+            const m = await ask<ResultMessage | ScoresMessage>({ request: "scores", after_seq: afterSeq, since_ms: sinceMs, max: SCORES_PAGE_MAX }, "scores request", pageTimeoutMs);
+            if (m.type === "result") throw new OutputError("STATUS_SOCKET_SCORES", `the daemon refused the scores request: ${m.error ?? "no reason given"}; update and restart it`);
+            out.hopMs = m.hop_ms;
+            out.tMs.push(...m.t_ms);
+            out.score.push(...m.score);
+            out.dbfs.push(...m.dbfs);
+            if (!m.more || m.last_seq <= afterSeq) return out;
+            afterSeq = m.last_seq;
+          }
         },
         close() {
           socket.destroy();

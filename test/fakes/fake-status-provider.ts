@@ -15,6 +15,8 @@ export class FakeStatusProvider implements StatusProvider, StatusPageProvider {
   /** Thrown by command() when set. */
   commandError: Error | null = null;
   onCommand: ((c: Command) => void | Promise<void>) | null = null;
+  /** The window scores behind the `scores` request; unset: a daemon that keeps none. */
+  scores?: StatusProvider["scores"];
   current: DeviceStatus = {
     state: "IDLE",
     danger: 0.05,

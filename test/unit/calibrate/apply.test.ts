@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyDetectUpdate, applyToConfigFile } from "../../../src/calibrate/apply.js";
 import { parseConfig } from "../../../src/config/load.js";
 
-const UPDATE = { enter_threshold: 0.7, exit_threshold: 0.5, k: 4, n: 6 };
+const UPDATE = { enter_threshold: 0.7, exit_threshold: 0.5, k: 10, n: 12 };
+const SAFE = { force: false };
 
 const CONFIG = `# earwitness on the kitchen unit
 device_id: kitchen   # shown in Home Assistant
@@ -26,23 +27,50 @@ function detectOf(text: string) {
 
 describe("applyDetectUpdate", () => {
   it("sets the four settings and keeps every comment and other key", () => {
-    const out = applyDetectUpdate(CONFIG, UPDATE, "h");
+    const out = applyDetectUpdate(CONFIG, UPDATE, "h", SAFE);
     for (const comment of ["# earwitness on the kitchen unit", "# shown in Home Assistant", "# tuned by hand in May", "# neighbours are loud"]) {
       expect(out).toContain(comment);
     }
-    expect(detectOf(out)).toMatchObject({ enter_threshold: 0.7, exit_threshold: 0.5, k: 4, n: 6, cooldown_s: 45 });
+    expect(detectOf(out)).toMatchObject({ enter_threshold: 0.7, exit_threshold: 0.5, k: 10, n: 12, cooldown_s: 45 });
   });
 
   it("fills an empty or missing detect section, and an empty file", () => {
-    expect(detectOf(applyDetectUpdate("detect:\n  # all defaults\nlog_level: info\n", UPDATE, "h"))).toMatchObject({ k: 4, n: 6 });
-    expect(detectOf(applyDetectUpdate("log_level: debug\n", UPDATE, "h"))).toMatchObject({ enter_threshold: 0.7 });
-    expect(detectOf(applyDetectUpdate("", UPDATE, "h"))).toMatchObject({ exit_threshold: 0.5 });
+    expect(detectOf(applyDetectUpdate("detect:\n  # all defaults\nlog_level: info\n", UPDATE, "h", SAFE))).toMatchObject({ k: 10, n: 12 });
+    expect(detectOf(applyDetectUpdate("log_level: debug\n", UPDATE, "h", SAFE))).toMatchObject({ enter_threshold: 0.7 });
+    expect(detectOf(applyDetectUpdate("", UPDATE, "h", SAFE))).toMatchObject({ exit_threshold: 0.5 });
   });
 
   it("validates the result with the schema and refuses an invalid one", () => {
-    // n: 3 from the file would stay below k: 4 if only k were written; here exit ≥ enter instead.
-    expect(() => applyDetectUpdate(CONFIG, { ...UPDATE, exit_threshold: 0.8 }, "h")).toThrow(/enter_threshold.*must be greater than detect.exit_threshold[\s\S]*nothing was written/);
-    expect(() => applyDetectUpdate("detect: [1, 2\n", UPDATE, "h")).toThrow(/does not parse/);
+    // Exit ≥ enter: the schema's own cross-field rule.
+    expect(() => applyDetectUpdate(CONFIG, { ...UPDATE, exit_threshold: 0.8 }, "h", SAFE)).toThrow(/enter_threshold.*must be greater than detect.exit_threshold[\s\S]*nothing was written/);
+    expect(() => applyDetectUpdate("detect: [1, 2\n", UPDATE, "h", SAFE)).toThrow(/does not parse/);
+  });
+});
+
+describe("the safety rule of --apply", () => {
+  it("refuses a setting more sensitive than the defaults (0.55, 8 of 10) without --force, and writes it with", () => {
+    // What issue #12.5 saw written into a live config from 17.5 s of calm speech.
+    const trigger = { enter_threshold: 0.4, exit_threshold: 0.2, k: 2, n: 3 };
+    expect(() => applyDetectUpdate(CONFIG, trigger, "h", SAFE)).toThrow(/more sensitive than the defaults \(enter_threshold 0.55, k 8\)[\s\S]*nothing was written — pass --force/);
+    // Each half of the rule alone: a lower enter threshold, or fewer windows needed.
+    expect(() => applyDetectUpdate(CONFIG, { enter_threshold: 0.5, exit_threshold: 0.3, k: 10, n: 12 }, "h", SAFE)).toThrow(/MORE_SENSITIVE|more sensitive/);
+    expect(() => applyDetectUpdate(CONFIG, { enter_threshold: 0.9, exit_threshold: 0.7, k: 6, n: 8 }, "h", SAFE)).toThrow(/more sensitive/);
+    // The defaults themselves and anything more cautious pass.
+    expect(detectOf(applyDetectUpdate(CONFIG, { enter_threshold: 0.55, exit_threshold: 0.35, k: 8, n: 10 }, "h", SAFE))).toMatchObject({ k: 8 });
+    expect(detectOf(applyDetectUpdate(CONFIG, trigger, "h", { force: true }))).toMatchObject({ enter_threshold: 0.4, k: 2, n: 3 });
+  });
+
+  it("leaves the file untouched when it refuses", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "ew-apply-"));
+    try {
+      const file = path.join(dir, "config.yaml");
+      await writeFile(file, CONFIG);
+      await expect(applyToConfigFile(file, { enter_threshold: 0.4, exit_threshold: 0.2, k: 2, n: 3 }, "h", SAFE)).rejects.toMatchObject({ code: "MORE_SENSITIVE_THAN_DEFAULTS" });
+      expect(await readFile(file, "utf8")).toBe(CONFIG);
+      await expect(stat(`${file}.bak`)).rejects.toMatchObject({ code: "ENOENT" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -59,7 +87,7 @@ describe("applyToConfigFile", () => {
     const file = path.join(dir, "config.yaml");
     await writeFile(file, CONFIG);
     await chmod(file, 0o640);
-    const backup = await applyToConfigFile(file, UPDATE, "h");
+    const backup = await applyToConfigFile(file, UPDATE, "h", SAFE);
     expect(backup).toBe(`${file}.bak`);
     expect(await readFile(backup!, "utf8")).toBe(CONFIG);
     expect(detectOf(await readFile(file, "utf8"))).toMatchObject(UPDATE);
@@ -76,14 +104,14 @@ describe("applyToConfigFile", () => {
     // As the installer leaves it: root-owned, group earwitness, 0640 (it may hold a password).
     await chown(file, 0, 4343);
     await chmod(file, 0o640);
-    await applyToConfigFile(file, UPDATE, "h");
+    await applyToConfigFile(file, UPDATE, "h", SAFE);
     const after = await stat(file);
     expect([after.uid, after.gid, after.mode & 0o777]).toEqual([0, 4343, 0o640]);
     const bak = await stat(`${file}.bak`);
     expect([bak.uid, bak.gid, bak.mode & 0o777]).toEqual([0, 4343, 0o640]);
     await chown(file, 4242, 4343);
     await chmod(file, 0o600);
-    await applyToConfigFile(file, UPDATE, "h");
+    await applyToConfigFile(file, UPDATE, "h", SAFE);
     const again = await stat(file);
     expect([again.uid, again.gid, again.mode & 0o777]).toEqual([4242, 4343, 0o600]);
   });
@@ -91,14 +119,14 @@ describe("applyToConfigFile", () => {
   it("changes nothing on disk when the result would be invalid", async () => {
     const file = path.join(dir, "config.yaml");
     await writeFile(file, CONFIG);
-    await expect(applyToConfigFile(file, { ...UPDATE, k: 7 }, "h")).rejects.toThrow(/detect.k/);
+    await expect(applyToConfigFile(file, { ...UPDATE, k: 13 }, "h", SAFE)).rejects.toThrow(/detect.k/);
     expect(await readFile(file, "utf8")).toBe(CONFIG);
     await expect(stat(`${file}.bak`)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   it("creates a missing file with only the detect section", async () => {
     const file = path.join(dir, "new.yaml");
-    expect(await applyToConfigFile(file, UPDATE, "h")).toBeNull();
+    expect(await applyToConfigFile(file, UPDATE, "h", SAFE)).toBeNull();
     expect(detectOf(await readFile(file, "utf8"))).toMatchObject(UPDATE);
   });
 });

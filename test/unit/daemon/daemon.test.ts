@@ -180,6 +180,24 @@ describe("Daemon", () => {
     expect(h.daemon.snapshot().problems.inference_behind).toBeUndefined();
   });
 
+  it("remembers each decided window's time, smoothed score and level for calibrate --from-daemon, and nothing while muted", async () => {
+    const h = await harness();
+    h.clf.angry = 0.3;
+    await h.feed(10);
+    const decided = h.daemon.snapshot().windowsDecided;
+    const page = h.daemon.scores(-1, -Infinity, 100_000);
+    expect(page.hopMs).toBe(500);
+    expect(page.tMs.length).toBe(decided);
+    expect(page.score.every((s) => Math.abs(s - 0.3) < 1e-3)).toBe(true);
+    expect(page.dbfs.every((d) => d > -30 && d < -20)).toBe(true); // the -26 dBFS tone
+    // Window times are on the wall clock, one hop apart, ending at the last decided window.
+    expect(page.tMs[page.tMs.length - 1]! - page.tMs[0]!).toBe((decided - 1) * 500);
+    expect(page.tMs[page.tMs.length - 1]!).toBeLessThanOrEqual(h.clock.nowMs());
+    await h.mqtt.send({ command: "mute", minutes: 1 });
+    await h.feed(10);
+    expect(h.daemon.scores(-1, -Infinity, 100_000).tMs.length).toBe(decided);
+  });
+
   it("mute is timed and apart from Armed: no alerts while muted, the switch stays on, listening again by itself", async () => {
     const h = await harness();
     expect(await h.mqtt.send({ command: "mute", minutes: 1 })).toBeNull();

@@ -6,6 +6,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { connectStatusSocket, StatusSocketServer, type StatusClient, type StatusSocketMessage } from "../../../src/daemon/status-socket.js";
 import { silentLogger } from "../../../src/log.js";
+import { ScoreRing } from "../../../src/daemon/score-ring.js";
 import { FakeClock } from "../../fakes/fake-clock.js";
 import { FakeStatusProvider } from "../../fakes/fake-status-provider.js";
 
@@ -120,5 +121,32 @@ describe("StatusSocketServer", () => {
   it("refuses a path that is a regular file", async () => {
     await writeFile(sock, "not a socket");
     await expect(server.start()).rejects.toThrow(/not a socket/);
+  });
+
+  it("serves the remembered window scores page by page (calibrate --from-daemon), numbers only", async () => {
+    // 25 000 windows: three pages of at most 10 000.
+    const ring = new ScoreRing(30_000);
+    const t0 = Date.UTC(2025, 0, 1);
+    for (let i = 0; i < 25_000; i++) ring.push(t0 + i * 500, (i % 100) / 100, -45);
+    provider.scores = (after, since, max) => ({ ...ring.read(after, since, max), hopMs: 500 });
+    await server.start();
+    const { client, messages } = await connect();
+    const all = await client.scores(-Infinity);
+    expect(all.hopMs).toBe(500);
+    expect(all.tMs.length).toBe(25_000);
+    expect(all.tMs[24_999]).toBe(t0 + 24_999 * 500);
+    expect(all.score.slice(0, 3)).toEqual([0, 0.01, 0.02]);
+    expect(messages.filter((m) => m.type === "scores").length).toBe(3);
+    // Only the last hour.
+    const hour = await client.scores(t0 + 24_999 * 500 - 3_600_000 + 1);
+    expect(hour.tMs.length).toBe(7_200); // windows 17 800 … 24 999
+    // The commands still work beside it.
+    expect((await client.command({ command: "test" })).ok).toBe(true);
+  });
+
+  it("refuses the scores request when the daemon keeps none, and the client says so", async () => {
+    await server.start();
+    const { client } = await connect();
+    await expect(client.scores(0)).rejects.toThrow(/refused the scores request: this daemon keeps no window scores/);
   });
 });
