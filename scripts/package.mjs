@@ -257,55 +257,42 @@ function stageDependencies(into) {
   for (const f of ["package.json", "package-lock.json"]) copyFileSync(path.join(ROOT, f), path.join(into, f));
   // npm install, not npm ci: npm 11 rejects its own lock file in npm ci (npm/cli#4828).
   sh("npm", ["install", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: into, stdio: ["ignore", "ignore", "inherit"] });
-  const nodeModules = path.join(into, "node_modules");
-  const pruned = pruneUnreachable(into);
-  if (pruned.length > 0) log(`left out what no production dependency requires: ${pruned.join(", ")}`);
-  return nodeModules;
+  return path.join(into, "node_modules");
+}
+
+/** Whether a package.json `cpu`/`os` list (["x64"], ["!win32"]) admits `value`, as npm decides. */
+function admits(list, value) {
+  if (!Array.isArray(list) || list.length === 0) return true;
+  if (list.includes(`!${value}`)) return false;
+  const positive = list.filter((x) => !x.startsWith("!"));
+  return positive.length === 0 || positive.includes(value);
 }
 
 /**
- * Removes installed packages that the app's production dependencies never reach (Node's
- * resolution, from package.json's dependencies, optionalDependencies and installed peers). The
- * lock marks rollup's platform binaries "optional" rather than "dev" (npm/cli#4828), so
- * --omit=dev installs @rollup/rollup-linux-x64-gnu without rollup itself: an x64 binary that
- * nothing loads, and that does not belong in an arm64 package.
+ * Removes packages made for another platform. npm installs the build machine's variant of
+ * platform packages: meyda depends on @rollup/plugin-node-resolve, whose peer rollup brings
+ * @rollup/rollup-linux-x64-gnu; nothing loads it at run time, and an x64 binary has no place in
+ * an arm64 package.
  */
-function pruneUnreachable(appDir) {
-  const reached = new Set();
-  const depsOf = (pkg) => [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})];
-  const resolve = (fromDir, name) => {
-    for (let dir = fromDir; dir.startsWith(appDir); dir = path.dirname(dir)) {
-      const candidate = path.join(dir, "node_modules", name);
-      if (existsSync(path.join(candidate, "package.json"))) return candidate;
-      if (dir === appDir) break;
-    }
-    return null;
-  };
-  const visit = (dir) => {
-    if (reached.has(dir)) return;
-    reached.add(dir);
-    const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
-    for (const name of depsOf(pkg)) {
-      const found = resolve(dir, name);
-      if (found) visit(found);
-    }
-  };
-  visit(appDir);
+function removeOtherPlatforms(nodeModules, arch) {
   const removed = [];
-  const sweep = (nodeModules) => {
-    if (!existsSync(nodeModules)) return;
-    for (const entry of readdirSync(nodeModules, { withFileTypes: true })) {
+  const visit = (dir) => {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
-      const dirs = entry.name.startsWith("@") ? readdirSync(path.join(nodeModules, entry.name)).map((n) => path.join(nodeModules, entry.name, n)) : [path.join(nodeModules, entry.name)];
-      for (const dir of dirs) {
-        if (!reached.has(dir)) {
-          rmSync(dir, { recursive: true, force: true });
-          removed.push(path.relative(path.join(appDir, "node_modules"), dir));
-        } else sweep(path.join(dir, "node_modules"));
+      const dirs = entry.name.startsWith("@") ? readdirSync(path.join(dir, entry.name)).map((n) => path.join(dir, entry.name, n)) : [path.join(dir, entry.name)];
+      for (const pkgDir of dirs) {
+        const file = path.join(pkgDir, "package.json");
+        if (!existsSync(file)) continue;
+        const pkg = JSON.parse(readFileSync(file, "utf8"));
+        if (!admits(pkg.cpu, arch) || !admits(pkg.os, "linux")) {
+          rmSync(pkgDir, { recursive: true, force: true });
+          removed.push(`${pkg.name}@${pkg.version}`);
+        } else visit(path.join(pkgDir, "node_modules"));
       }
     }
   };
-  sweep(path.join(appDir, "node_modules"));
+  visit(nodeModules);
   return removed;
 }
 
@@ -334,6 +321,8 @@ async function main() {
       log(`${base}: staging`);
       cpSync(app, dir, { recursive: true });
       cpSync(deps, path.join(dir, "node_modules"), { recursive: true, verbatimSymlinks: true });
+      const foreign = removeOtherPlatforms(path.join(dir, "node_modules"), arch);
+      if (foreign.length > 0) log(`${base}: left out packages for another platform: ${foreign.join(", ")}`);
       const toolchain = toolchainFor(arch);
       const headers = toolchain.ok ? headersFor(arch) : null;
       const addons = findNativeAddons(path.join(dir, "node_modules")).map((a) => {
