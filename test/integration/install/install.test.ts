@@ -262,9 +262,9 @@ describe("scripts/install.sh --destdir", () => {
     expect(await readFile(path.join(dest, "opt/earwitness/dist/src/cli/main.js"), "utf8")).toBe("built\n");
   });
 
-  it("rejects unknown options and --purge without --uninstall", async () => {
-    expect((await install(["--destdir", dest, "--frobnicate"])).status).toBe(1);
-    expect((await install(["--destdir", dest, "--purge"])).status).toBe(1);
+  it("rejects unknown options and --purge without --uninstall as usage errors (exit 64)", async () => {
+    expect((await install(["--destdir", dest, "--frobnicate"])).status).toBe(64);
+    expect((await install(["--destdir", dest, "--purge"])).status).toBe(64);
     expect(await snapshotTree(dest)).toEqual(pristine);
   });
 
@@ -316,10 +316,10 @@ describe("scripts/install.sh --destdir", () => {
     expect(calls(root, "usermod")).toEqual([]);
   });
 
-  it("refuses bad settings before changing anything", async () => {
+  it("refuses bad settings as usage errors (exit 64) before changing anything", async () => {
     for (const bad of [["--gpio-led", "40"], ["--mqtt-url", "http://hub"], ["--device-id", "my.unit"], ["--mqtt-user", "u"], ["--gpio-led"]]) {
       const r = await install(["--destdir", dest, ...bad]);
-      expect(r.status, bad.join(" ")).toBe(1);
+      expect(r.status, bad.join(" ")).toBe(64);
       expect(await snapshotTree(dest)).toEqual(pristine);
     }
   });
