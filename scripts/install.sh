@@ -384,8 +384,7 @@ report_package() {
   local out kind a b c d e abi
   out=$("$NODE_BIN" -e '
     const m = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    const row = (...x) => console.log(x.map((v) => String(v).replace(/[	
-]/g, " ")).join("	"));
+    const row = (...x) => console.log(x.map((v) => String(v).replace(/[\t\n]/g, " ")).join("\t"));
     row("package", m.name, m.version, m.arch, m.node.abi, m.node.built_with);
     for (const a of m.native_addons) row(a.included ? "addon" : "missing", a.package, a.version, a.role, a.included ? a.built : a.reason, "");
     row("node", process.versions.modules, process.versions.node, "", "", "");' "$SRC_DIR/$MANIFEST") ||
