@@ -420,7 +420,8 @@ install_app() {
   run rm -rf "$stage"
   run mkdir -p "$stage/dist"
   run cp -R "$SRC_DIR/dist/src" "$stage/dist/src"
-  for item in models config systemd scripts package.json package-lock.json LICENSE NOTICE README.md; do
+  # demo/ too: `earwitness demo` is the first thing to try on a fresh unit (no microphone needed).
+  for item in models config systemd scripts demo package.json package-lock.json LICENSE NOTICE README.md CHANGELOG.md; do
     if [ -e "$SRC_DIR/$item" ]; then run cp -R "$SRC_DIR/$item" "$stage/$item"; fi
   done
   if [ -f "$SRC_DIR/$MANIFEST" ]; then
