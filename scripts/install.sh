@@ -5,6 +5,9 @@
 #                           [--gpio-led 17 --gpio-buzzer 27 --gpio-button 22] [--device-id ID]
 #                                           install or upgrade, enable and (re)start the service
 #   sudo scripts/install.sh                 the same; on a terminal it asks for what it needs
+#   sudo ./install.sh --from earwitness-VERSION-linux-ARCH.tar.gz [settings]
+#                                           install a release package (npm run package): no
+#                                           network, no compiler; checked against FILE.sha256
 #   sudo scripts/install.sh --uninstall     remove the app and the unit; keep config, state, user
 #   sudo scripts/install.sh --uninstall --purge   also config, state, the user, and the unit's
 #                                           retained MQTT messages (Home Assistant entities)
@@ -20,8 +23,17 @@
 # `earwitness doctor` and `config check` work without sudo after the next login.
 #
 # Run it from an unpacked earwitness package or a built checkout (it installs the directory it
-# lives in, one level up). Running it again is safe: the config is never overwritten, the user is
-# created once, the app is replaced as a whole.
+# lives in, one level up), or give it a release package with --from. Running it again is safe: the
+# config is never overwritten, the user is created once, the app is replaced as a whole.
+#
+# A checkout gets its dependencies with `npm install --omit=dev` (network; a compiler for the
+# native addons). A release package (earwitness-package.json at its top, written by
+# scripts/package.mjs) brings them built for its arch, so nothing is downloaded or compiled:
+# its arch must match `uname -m`, and its manifest says which native addons it holds (epoll for
+# GPIO, unix-dgram for sd-notify); one it lacks, or one built for another Node ABI, is reported
+# here with what will not work. apt-get (alsa-utils, sox) is tried and only warned about offline.
+#
+# Exit codes: 0 done, 1 failed (nothing or a consistent part changed), 64 usage error.
 #
 # --destdir DIR, precisely: every path written is prefixed with DIR (DIR/opt/earwitness,
 # DIR/etc/earwitness, DIR/var/lib/earwitness, DIR/etc/systemd/system). The same tools are called
@@ -55,10 +67,14 @@ GPIO_BUZZER=""
 GPIO_BUTTON=""
 SETTINGS_GIVEN=0
 RELOGIN_USER=""
+FROM=""
+UNPACK_DIR=""
 SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The release package's manifest (scripts/package.mjs).
+readonly MANIFEST=earwitness-package.json
 
 usage() {
-  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  awk 'NR > 1 && /^# A new config/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
 }
 
 say() { printf 'earwitness-install: %s\n' "$*"; }
@@ -66,6 +82,14 @@ warn() { printf 'earwitness-install: warning: %s\n' "$*" >&2; }
 die() {
   printf 'earwitness-install: error: %s\n' "$*" >&2
   exit 1
+}
+# Wrong flags or values: EX_USAGE (sysexits.h), so a wrapper can tell them from a failed install.
+usage_error() {
+  printf 'earwitness-install: error: %s\n' "$*" >&2
+  printf 'usage: install.sh [--from FILE.tar.gz] [--dry-run] [--destdir DIR] [--interactive] [--device-id ID]\n' >&2
+  printf '                  [--mqtt-url URL [--mqtt-user U [--mqtt-password-file F]]] [--gpio-led|--gpio-buzzer|--gpio-button PIN]\n' >&2
+  printf '       install.sh --uninstall [--purge] [--dry-run] [--destdir DIR]      (--help explains each)\n' >&2
+  exit 64
 }
 
 # Every change goes through run (or run_in): printed, and skipped with --dry-run.
@@ -88,14 +112,20 @@ while [ $# -gt 0 ]; do
     --purge) PURGE=1 ;;
     --dry-run) DRY_RUN=1 ;;
     --destdir)
-      [ $# -ge 2 ] || die "--destdir needs a directory"
+      [ $# -ge 2 ] || usage_error "--destdir needs a directory"
       DESTDIR=$2
       shift
       ;;
     --destdir=*) DESTDIR=${1#--destdir=} ;;
+    --from)
+      [ $# -ge 2 ] || usage_error "--from needs a package file (earwitness-VERSION-linux-ARCH.tar.gz)"
+      FROM=$2
+      shift
+      ;;
+    --from=*) FROM=${1#--from=} ;;
     --interactive) INTERACTIVE=1 ;;
     --device-id | --mqtt-url | --mqtt-user | --mqtt-password-file | --gpio-led | --gpio-buzzer | --gpio-button)
-      [ $# -ge 2 ] || die "$1 needs a value"
+      [ $# -ge 2 ] || usage_error "$1 needs a value"
       case $1 in
         --device-id) DEVICE_ID=$2 ;;
         --mqtt-url) MQTT_URL=$2 ;;
@@ -112,35 +142,37 @@ while [ $# -gt 0 ]; do
       usage
       exit 0
       ;;
-    *) die "unknown option '$1' (see --help)" ;;
+    *) usage_error "unknown option '$1'" ;;
   esac
   shift
 done
-if [ "$PURGE" = 1 ] && [ "$ACTION" != uninstall ]; then die "--purge only goes with --uninstall"; fi
+if [ "$PURGE" = 1 ] && [ "$ACTION" != uninstall ]; then usage_error "--purge only goes with --uninstall"; fi
+if [ -n "$FROM" ] && [ "$ACTION" != install ]; then usage_error "--from goes with an install, not --uninstall"; fi
+if [ -n "$FROM" ] && [[ $FROM != *.tar.gz ]]; then usage_error "--from $FROM: expected a release package, earwitness-VERSION-linux-ARCH.tar.gz"; fi
 if [ -n "$DESTDIR" ]; then
   case $DESTDIR in /*) ;; *) DESTDIR="$(pwd)/$DESTDIR" ;; esac
   DESTDIR=${DESTDIR%/}
-  [ -n "$DESTDIR" ] || die "--destdir / is the real system: omit --destdir instead"
+  [ -n "$DESTDIR" ] || usage_error "--destdir / is the real system: omit --destdir instead"
 fi
 
 validate_settings() {
   if [ -n "$DEVICE_ID" ] && ! [[ $DEVICE_ID =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ ]]; then
-    die "--device-id '$DEVICE_ID': 1-64 letters, digits, '_' or '-', starting with a letter or digit"
+    usage_error "--device-id '$DEVICE_ID': 1-64 letters, digits, '_' or '-', starting with a letter or digit"
   fi
   if [ -n "$MQTT_URL" ] && ! [[ $MQTT_URL =~ ^mqtts?://[^[:space:]\"\\/]+(/[^[:space:]\"\\]*)?$ ]]; then
-    die "--mqtt-url '$MQTT_URL': expected mqtt://host:1883 or mqtts://host:8883"
+    usage_error "--mqtt-url '$MQTT_URL': expected mqtt://host:1883 or mqtts://host:8883"
   fi
-  if [ -n "$MQTT_USER" ] && ! [[ $MQTT_USER =~ ^[^[:space:]\"\\]+$ ]]; then die "--mqtt-user: no spaces, quotes or backslashes"; fi
-  if [ -n "$MQTT_USER" ] && [ -z "$MQTT_URL" ]; then die "--mqtt-user needs --mqtt-url"; fi
+  if [ -n "$MQTT_USER" ] && ! [[ $MQTT_USER =~ ^[^[:space:]\"\\]+$ ]]; then usage_error "--mqtt-user: no spaces, quotes or backslashes"; fi
+  if [ -n "$MQTT_USER" ] && [ -z "$MQTT_URL" ]; then usage_error "--mqtt-user needs --mqtt-url"; fi
   if [ -n "$MQTT_PASSWORD_FILE" ]; then
-    [ -n "$MQTT_USER" ] || die "--mqtt-password-file needs --mqtt-user"
+    [ -n "$MQTT_USER" ] || usage_error "--mqtt-password-file needs --mqtt-user"
     [ -r "$MQTT_PASSWORD_FILE" ] || die "--mqtt-password-file $MQTT_PASSWORD_FILE cannot be read"
   fi
   local pin name
   for name in GPIO_LED GPIO_BUZZER GPIO_BUTTON; do
     pin=${!name}
     if [ -n "$pin" ] && { ! [[ $pin =~ ^[0-9]+$ ]] || [ "$pin" -gt 27 ]; }; then
-      die "--$(echo "${name,,}" | tr _ -) '$pin': a BCM pin number 0-27"
+      usage_error "--$(echo "${name,,}" | tr _ -) '$pin': a BCM pin number 0-27"
     fi
   done
 }
@@ -269,6 +301,14 @@ ensure_packages() {
     return
   fi
   command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and there is no apt-get; install them with your package manager and run again"
+  if [ -f "$SRC_DIR/$MANIFEST" ]; then
+    # Offline is what a release package is for: the app installs; the microphone needs arecord.
+    if ! { run apt-get update && run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; }; then
+      PACKAGE_WARNINGS+=("apt-get could not install ${missing[*]} (offline?): the microphone needs arecord (alsa-utils); later: sudo apt-get install ${missing[*]}")
+      warn "${PACKAGE_WARNINGS[-1]}"
+    fi
+    return
+  fi
   run apt-get update
   run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 }
@@ -286,6 +326,88 @@ ensure_dist() {
   fi
 }
 
+# ─── release packages (--from FILE, or run from an unpacked one) ─────────────────────────────
+
+machine_arch() {
+  case $(uname -m) in
+    aarch64 | arm64) echo arm64 ;;
+    x86_64 | amd64) echo x64 ;;
+    *) uname -m ;;
+  esac
+}
+
+# A top-level string of the manifest, as scripts/package.mjs writes it (two-space JSON): read
+# without Node, so a package for the wrong machine is refused before anything else.
+manifest_field() { sed -n "s/^  \"$1\": \"\([^\"]*\)\",\{0,1\}\$/\1/p" "$SRC_DIR/$MANIFEST" | head -n1; }
+
+# Checks FILE against FILE.sha256 when it is there, and unpacks it into a temporary directory
+# (removed on exit) that becomes SRC_DIR. Nothing outside that directory changes, dry run or not.
+unpack_package() {
+  [ -f "$FROM" ] || die "--from $FROM: no such file"
+  local sums="$FROM.sha256" expected actual top
+  if [ -f "$sums" ]; then
+    expected=$(awk 'NR == 1 { print $1 }' "$sums")
+    actual=$(sha256sum "$FROM" | cut -d' ' -f1)
+    [ "$expected" = "$actual" ] || die "$FROM does not match $sums (sha256 $actual, expected $expected): the copy is damaged or not the published file; copy it again"
+    say "checksum verified ($sums)"
+  else
+    warn "no $sums beside the package: its checksum is NOT verified (copy the .sha256 file along with it)"
+  fi
+  UNPACK_DIR=$(mktemp -d "${TMPDIR:-/var/tmp}/earwitness-unpack.XXXXXX")
+  trap 'rm -rf "$UNPACK_DIR"' EXIT
+  say "unpacking $FROM"
+  tar -xzf "$FROM" -C "$UNPACK_DIR" --no-same-owner || die "$FROM could not be unpacked (not a .tar.gz, or damaged)"
+  top=$(find "$UNPACK_DIR" -mindepth 1 -maxdepth 1)
+  if [ "$(printf '%s\n' "$top" | wc -l)" != 1 ] || [ ! -f "$top/$MANIFEST" ]; then
+    die "$FROM is not an earwitness release package (no $MANIFEST in one top directory); build one with: npm run package"
+  fi
+  SRC_DIR=$top
+}
+
+check_package_arch() {
+  [ -f "$SRC_DIR/$MANIFEST" ] || return 0
+  local arch machine
+  arch=$(manifest_field arch)
+  machine=$(machine_arch)
+  [ "$arch" = "$machine" ] && return 0
+  case $machine in
+    armv6l | armv7l) die "this package is for linux-$arch; this system is 32-bit ($machine): earwitness needs a 64-bit OS (Raspberry Pi OS 64-bit is arm64)" ;;
+  esac
+  die "this package is for linux-${arch:-?}, this machine is $(uname -m): install earwitness-$(manifest_field version)-linux-$machine.tar.gz (npm run package -- --arch $machine)"
+}
+
+# What the package holds, from its manifest; a native addon it lacks, or one this Node cannot
+# load, is said here and again at the end (PACKAGE_WARNINGS): GPIO without epoll fails at run time.
+PACKAGE_WARNINGS=()
+report_package() {
+  [ -f "$SRC_DIR/$MANIFEST" ] || return 0
+  local out kind a b c d e abi
+  out=$("$NODE_BIN" -e '
+    const m = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const row = (...x) => console.log(x.map((v) => String(v).replace(/[\t\n]/g, " ")).join("\t"));
+    row("package", m.name, m.version, m.arch, m.node.abi, m.node.built_with);
+    for (const a of m.native_addons) row(a.included ? "addon" : "missing", a.package, a.version, a.role, a.included ? a.built : a.reason, "");
+    row("node", process.versions.modules, process.versions.node, "", "", "");' "$SRC_DIR/$MANIFEST") ||
+    die "$SRC_DIR/$MANIFEST cannot be read: the package is damaged"
+  while IFS=$'\t' read -r kind a b c d e; do
+    case $kind in
+      package)
+        say "release package $a $b for linux-$c, native addons for Node ABI $d (Node $e): nothing is downloaded or compiled"
+        abi=$d
+        ;;
+      addon) say "native addon $a $b included: $d" ;;
+      missing) PACKAGE_WARNINGS+=("native addon $a $b is NOT in this package ($d); without it: no $c") ;;
+      node)
+        if [ "$a" != "$abi" ]; then
+          PACKAGE_WARNINGS+=("this Node.js $b has ABI $a; the package's native addons were built for ABI $abi and will not load (no GPIO; sd-notify falls back): install the Node.js major version the package was built with, or build the package with this one")
+        fi
+        ;;
+    esac
+  done <<<"$out"
+  local w
+  for w in "${PACKAGE_WARNINGS[@]}"; do warn "$w"; done
+}
+
 # ─── install ──────────────────────────────────────────────────────────────────────────────────
 
 install_app() {
@@ -298,11 +420,18 @@ install_app() {
   run rm -rf "$stage"
   run mkdir -p "$stage/dist"
   run cp -R "$SRC_DIR/dist/src" "$stage/dist/src"
-  for item in models config systemd scripts package.json package-lock.json LICENSE NOTICE README.md; do
+  # demo/ too: `earwitness demo` is the first thing to try on a fresh unit (no microphone needed).
+  for item in models config systemd scripts demo package.json package-lock.json LICENSE NOTICE README.md CHANGELOG.md; do
     if [ -e "$SRC_DIR/$item" ]; then run cp -R "$SRC_DIR/$item" "$stage/$item"; fi
   done
-  # npm install, not npm ci: npm 11 rejects its own lock file in npm ci (npm/cli#4828).
-  run_in "$stage" npm install --omit=dev --no-audit --no-fund
+  if [ -f "$SRC_DIR/$MANIFEST" ]; then
+    # A release package: its node_modules are built for this arch; no network, no compiler.
+    [ -d "$SRC_DIR/node_modules" ] || die "$SRC_DIR has $MANIFEST but no node_modules: the package is damaged"
+    run cp -R "$SRC_DIR/node_modules" "$SRC_DIR/$MANIFEST" "$stage/"
+  else
+    # npm install, not npm ci: npm 11 rejects its own lock file in npm ci (npm/cli#4828).
+    run_in "$stage" npm install --omit=dev --no-audit --no-fund
+  fi
   if [ -d "$APP_DIR" ]; then
     run rm -rf "$APP_DIR.old"
     run mv "$APP_DIR" "$APP_DIR.old"
@@ -472,6 +601,11 @@ install_unit() {
     return
   fi
   run systemctl daemon-reload
+  if [ "$DRY_RUN" = 1 ]; then
+    # Not even `systemctl is-active`: a dry run asks the service manager nothing.
+    printf '+ %s\n' "systemctl enable earwitness.service" "systemctl restart earwitness.service (start, if it is not running), if earwitness config check passes"
+    return
+  fi
   if ! config_ready; then
     # A daemon on this config would tell no one (and `run` refuses it): leave it stopped.
     if systemctl is-active --quiet earwitness.service; then run systemctl stop earwitness.service; fi
@@ -488,7 +622,10 @@ install_unit() {
 
 do_install() {
   check_system
+  if [ -n "$FROM" ]; then unpack_package; fi
+  check_package_arch
   check_node
+  report_package
   ensure_dist
   ensure_packages
   ensure_user
@@ -500,6 +637,8 @@ do_install() {
   if [ -n "$RELOGIN_USER" ]; then
     say "$RELOGIN_USER joined the group $APP_USER: log out and in again (or run: newgrp $APP_USER) so earwitness doctor and config check work without sudo"
   fi
+  local w
+  for w in "${PACKAGE_WARNINGS[@]}"; do warn "$w"; done
   if [ -z "$CONFIG_PROBLEM" ]; then say "installed. Check it with: earwitness doctor   (logs: journalctl -u earwitness -f)"; else say "installed, not running: see the warning above"; fi
   if [ "$DRY_RUN" = 1 ]; then say "dry run: nothing was changed"; fi
 }

@@ -1,13 +1,13 @@
 import { spawnSync } from "node:child_process";
-import { appendFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/load.js";
 import { configuredOutputs } from "../../../src/config/outputs.js";
 import { defaultDeviceId } from "../../../src/config/schema.js";
 import { snapshotTree } from "../../fixtures/tree-snapshot.js";
+import { makePackage } from "./fake-package.js";
 import { parseLog, writeFakeNode, writeFakeTools, type LoggedCall } from "./fake-system-tools.js";
 
 /**
@@ -17,7 +17,6 @@ import { parseLog, writeFakeNode, writeFakeTools, type LoggedCall } from "./fake
  * call and runs the real CLI built by the global setup, so `config check` is the real one), so
  * the test needs no network.
  */
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
 let root: string;
 let fakes: string;
@@ -38,28 +37,6 @@ let state: string;
 let logFile: string;
 /** The target tree before the installer ran (only its hostname and machine id). */
 let pristine: string[];
-
-async function makePackage(dir: string, opts: { dist: boolean }): Promise<void> {
-  await mkdir(path.join(dir, "scripts"), { recursive: true });
-  await cp(path.join(repo, "scripts/install.sh"), path.join(dir, "scripts/install.sh"));
-  await cp(path.join(repo, "config/earwitness.example.yaml"), path.join(dir, "config/earwitness.example.yaml"));
-  await cp(path.join(repo, "systemd/earwitness.service"), path.join(dir, "systemd/earwitness.service"));
-  await writeFile(path.join(dir, "package.json"), '{"name":"earwitness","version":"0.0.0-test","type":"module"}\n');
-  await writeFile(path.join(dir, "package-lock.json"), '{"lockfileVersion":3}\n');
-  await writeFile(path.join(dir, "LICENSE"), "Apache-2.0\n");
-  await mkdir(path.join(dir, "models/shipped"), { recursive: true });
-  await writeFile(path.join(dir, "models/shipped/bundle.json"), "{}\n");
-  if (opts.dist) {
-    await mkdir(path.join(dir, "dist/src/cli"), { recursive: true });
-    await writeFile(
-      path.join(dir, "dist/src/cli/main.js"),
-      `// stand-in: logs the call, then runs the real CLI (built by test/global-setup.ts)\n` +
-        `import { appendFileSync } from "node:fs";\n` +
-        `appendFileSync(process.env.FAKE_LOG, "earwitness\\t" + process.cwd() + "\\t" + process.argv.slice(2).join(" ") + "\\n");\n` +
-        `await import(${JSON.stringify(path.join(repo, "dist/src/cli/main.js"))});\n`,
-    );
-  }
-}
 
 beforeEach(async () => {
   const t = path.join(root, `case-${++n}`);
@@ -262,9 +239,9 @@ describe("scripts/install.sh --destdir", () => {
     expect(await readFile(path.join(dest, "opt/earwitness/dist/src/cli/main.js"), "utf8")).toBe("built\n");
   });
 
-  it("rejects unknown options and --purge without --uninstall", async () => {
-    expect((await install(["--destdir", dest, "--frobnicate"])).status).toBe(1);
-    expect((await install(["--destdir", dest, "--purge"])).status).toBe(1);
+  it("rejects unknown options and --purge without --uninstall as usage errors (exit 64)", async () => {
+    expect((await install(["--destdir", dest, "--frobnicate"])).status).toBe(64);
+    expect((await install(["--destdir", dest, "--purge"])).status).toBe(64);
     expect(await snapshotTree(dest)).toEqual(pristine);
   });
 
@@ -316,10 +293,10 @@ describe("scripts/install.sh --destdir", () => {
     expect(calls(root, "usermod")).toEqual([]);
   });
 
-  it("refuses bad settings before changing anything", async () => {
+  it("refuses bad settings as usage errors (exit 64) before changing anything", async () => {
     for (const bad of [["--gpio-led", "40"], ["--mqtt-url", "http://hub"], ["--device-id", "my.unit"], ["--mqtt-user", "u"], ["--gpio-led"]]) {
       const r = await install(["--destdir", dest, ...bad]);
-      expect(r.status, bad.join(" ")).toBe(1);
+      expect(r.status, bad.join(" ")).toBe(64);
       expect(await snapshotTree(dest)).toEqual(pristine);
     }
   });
