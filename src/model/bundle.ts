@@ -121,7 +121,7 @@ export function bundleMetaSha256(meta: object): string {
 }
 
 /** bundle.json's bytes for `meta`, with META_HASH_FIELD (re)computed and written last. */
-function bundleJsonBytes(meta: BundleMeta): Buffer {
+export function bundleJsonBytes(meta: BundleMeta): Buffer {
   const { [META_HASH_FIELD]: _stale, ...rest } = meta;
   const stamped: BundleMeta = { ...rest, [META_HASH_FIELD]: bundleMetaSha256(rest) };
   return Buffer.from(JSON.stringify(stamped, null, 2) + "\n");
