@@ -9,47 +9,13 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lcg, utterance, VOICE_CLASSES as CLASSES } from "../../fixtures/synthetic-voice.js";
 import { encodeWav } from "../../fixtures/wav-writer.js";
 import { runCli, type CliResult } from "../daemon/harness.js";
 
 let dir: string;
 
 const run = (args: string[]): Promise<CliResult> => runCli(args, { HOME: dir, TMPDIR: dir, EARWITNESS_BACKEND: "cpu" });
-
-/** Deterministic uniform numbers in [0, 1). */
-function lcg(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    return a / 2 ** 32;
-  };
-}
-
-const CLASSES = {
-  // f0 (Hz), level, number of harmonics: loud and bright, plain, quiet and dull.
-  angry: { f0: 260, level: 0.5, harmonics: 12 },
-  neutral: { f0: 160, level: 0.2, harmonics: 6 },
-  sad: { f0: 115, level: 0.08, harmonics: 2 },
-} as const;
-
-/** A 3.2 s "utterance": a harmonic tone with vibrato and syllable-like bursts, over faint noise. */
-function utterance(label: keyof typeof CLASSES, voice: number, gain: number, rnd: () => number): Float32Array {
-  const c = CLASSES[label];
-  const n = Math.round(3.2 * 16_000);
-  const out = new Float32Array(n);
-  const f0 = c.f0 * voice * (0.93 + 0.14 * rnd());
-  const syllableHz = 3 + 2 * rnd();
-  let phase = 0;
-  for (let i = 0; i < n; i++) {
-    const t = i / 16_000;
-    phase += (2 * Math.PI * f0 * (1 + 0.03 * Math.sin(2 * Math.PI * 5 * t))) / 16_000;
-    let x = 0;
-    for (let h = 1; h <= c.harmonics; h++) x += Math.sin(h * phase) / h;
-    const envelope = 0.55 + 0.45 * Math.sin(2 * Math.PI * syllableHz * t);
-    out[i] = gain * (c.level * envelope * x * 0.6 + 0.004 * (rnd() * 2 - 1));
-  }
-  return out;
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "ew-train-"));

@@ -1,0 +1,111 @@
+/**
+ * The danger output end to end on synthetic corpora: `train --classes home` over two speech
+ * corpora (one held out), a corpus of household sounds and one of screams (half held out); the
+ * bundle's danger classes are angry + fear + scream; `eval --data --held-out` scores the held-out
+ * rows with sounds as negatives and screams as positives; and a replayed recording with a scream
+ * in calm speech raises an alert whose emotion is "scream" under the default configuration, which
+ * lists only angry and fear (a scream is danger for every model that hears screams).
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lcg, scream, sound, utterance, type VoiceClass } from "../../fixtures/synthetic-voice.js";
+import { encodeWav } from "../../fixtures/wav-writer.js";
+import { runCli, type CliResult } from "../daemon/harness.js";
+
+let dir: string;
+const run = (args: string[]): Promise<CliResult> => runCli(args, { HOME: dir, TMPDIR: dir, EARWITNESS_BACKEND: "cpu" });
+
+async function corpus(name: string, clips: { rel: string; label: string; speaker: string; audio: Float32Array }[]): Promise<string> {
+  const root = path.join(dir, name);
+  const lines = ["path,label,speaker"];
+  for (const c of clips) {
+    await mkdir(path.dirname(path.join(root, c.rel)), { recursive: true });
+    await writeFile(path.join(root, c.rel), encodeWav([c.audio], 16_000, "pcm16"));
+    lines.push(`${c.rel},${c.label},${c.speaker}`);
+  }
+  await writeFile(path.join(root, "manifest.csv"), lines.join("\n") + "\n");
+  return root;
+}
+
+function speech(first: number, speakers: number, rnd: () => number): { rel: string; label: string; speaker: string; audio: Float32Array }[] {
+  const out = [];
+  for (let s = first; s < first + speakers; s++) {
+    for (const label of ["angry", "neutral", "sad"] as VoiceClass[]) {
+      for (let k = 0; k < 4; k++) out.push({ rel: `s${s}/${label}-${k}.wav`, label, speaker: `s${s}`, audio: utterance(label, 0.8 + 0.05 * s, 0.6 + 0.1 * s, rnd) });
+    }
+  }
+  return out;
+}
+
+let data: string[];
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "ew-home-"));
+  const rnd = lcg(11);
+  data = [
+    await corpus("talk-a", speech(0, 6, rnd)),
+    await corpus("talk-b", speech(6, 3, rnd)),
+    await corpus(
+      "house",
+      Array.from({ length: 24 }, (_, i) => {
+        const kind = i % 2 === 0 ? "rain" : "dog_bark";
+        // Recordings without a speaker, as in the sound corpora.
+        return { rel: `${kind}-${i}.wav`, label: kind, speaker: "", audio: sound(kind, rnd) };
+      }),
+    ),
+    await corpus("yells", Array.from({ length: 16 }, (_, i) => ({ rel: `scream-${i}.wav`, label: "scream", speaker: `p${i}`, audio: scream(rnd) }))),
+  ];
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("the danger output of a home model (synthetic corpora)", () => {
+  it("trains on speech, sounds and screams, counts screams as danger, and holds the test corpora out", { timeout: 240_000 }, async () => {
+    const out = path.join(dir, "run");
+    const dataArgs = data.flatMap((d) => ["--data", d]);
+    const r = await run([
+      "train", "--arch", "lr", "--classes", "home", ...dataArgs, "--test-corpus", "talk-b", "--test-corpus", "yells:0.5",
+      "--epochs", "12", "--batch", "16", "--lr", "0.05", "--augment", "0", "--seed", "3", "--cache", path.join(dir, "cache"), "--out", out,
+    ]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const meta = JSON.parse(await readFile(path.join(out, "bundle.json"), "utf8")) as {
+      labels: string[];
+      danger: string[];
+      training: { test_corpora: string[]; validation_groups: string[] };
+    };
+    expect(meta.labels).toEqual(["angry", "disgust", "fear", "happy", "neutral", "sad", "surprised", "scream", "sound"]);
+    expect(meta.danger).toEqual(["angry", "fear", "scream"]);
+    expect(meta.training.test_corpora).toEqual(["talk-b", "yells:0.5"]);
+
+    // Held-out rows only: the unseen speakers of talk-b and half of the screams.
+    const ev = await run(["eval", "--model", out, ...dataArgs, "--held-out", "--json"]);
+    expect(ev.code, ev.stderr).toBe(0);
+    type Metrics = { files: number; danger_files: number; danger: { auc: number | null } };
+    const report = JSON.parse(ev.stdout) as { held_out: string[]; unadapted: { pooled: Metrics; per_corpus: Record<string, Metrics> } };
+    expect(report.held_out).toEqual(["talk-b", "yells:0.5"]);
+    const per = report.unadapted.per_corpus;
+    expect(Object.keys(per)).toEqual(["talk-b", "yells"]);
+    expect(per["talk-b"]!.files).toBe(36);
+    expect(per["yells"]!.files).toBe(8);
+    // Angry speech of unseen speakers and unseen screams against calm and sad speech.
+    expect(report.unadapted.pooled.danger_files).toBe(12 + 8);
+    expect(report.unadapted.pooled.danger.auc).toBeGreaterThan(0.85);
+
+    // Calm speech, 8 s of screaming, calm speech: the default configuration alerts on the scream.
+    const rnd = lcg(99);
+    const calm = (): Float32Array => utterance("neutral", 1.15, 1.2, rnd, 6);
+    const recording = Float32Array.from([...calm(), ...scream(rnd, 8), ...calm()]);
+    const wav = path.join(dir, "scream-in-speech.wav");
+    await writeFile(wav, encodeWav([recording], 16_000, "pcm16"));
+    const rep = await run(["replay", "--model", out, "--json", wav]);
+    expect(rep.code, rep.stderr).toBe(0);
+    const alerts = rep.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; start_s: number; end_s: number; emotion: string }).filter((e) => e.type === "alert");
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.emotion).toBe("scream");
+    expect(alerts[0]!.start_s).toBeGreaterThan(6);
+    expect(alerts[0]!.start_s).toBeLessThan(14);
+    expect(alerts[0]!.end_s).toBeLessThan(20);
+  });
+});
