@@ -5,6 +5,7 @@ import { applyToConfigFile, detectUpdate } from "../calibrate/apply.js";
 import type { MixedTrace } from "../calibrate/catches.js";
 import { DEFAULT_MIX_SEED, loadBundledPassages, PassageMixer, syntheticRoom } from "../calibrate/danger-mix.js";
 import { medianDbfs, traceFromDaemon } from "../calibrate/from-daemon.js";
+import { calibrationPictures } from "../calibrate/pictures.js";
 import { calibrationReport, formatCalibration, type CalibrationReport, type CatchSource } from "../calibrate/report.js";
 import { assertEnoughAudio, MIN_CALIBRATION_MS, sameSetting, ScoreTraceRecorder, type ScoreTrace } from "../calibrate/simulate.js";
 import { systemClock } from "../clock.js";
@@ -23,6 +24,7 @@ import { notifyDaemon } from "../model/store.js";
 import type { Progress, ProgressStarter } from "../report/progress.js";
 import { num, parse, UsageError } from "./args.js";
 import { packageRoot } from "./paths.js";
+import { writePictures } from "./pictures.js";
 
 /** --from-daemon: minutes of synthetic room noise the danger passages are mixed into (about ten passages). */
 const SYNTHETIC_ROOM_S = 15 * 60;
@@ -42,6 +44,10 @@ export const CALIBRATE_HELP = `earwitness calibrate — tune the alert threshold
   --force                calibrate on less than ${MIN_CALIBRATION_MS / 60_000} min of audio, and consider (and --apply)
                          settings more sensitive than the defaults
   --json                 print the report as JSON
+  --plots DIR            also draw the candidates into DIR (SVG, open them in a browser; off by
+                         default: calibrate writes no file unless asked): calibration.svg, false
+                         alerts per hour and share of danger caught against the threshold at the
+                         recommended k of n; calibration-k-of-n.svg, the same by k of n at its threshold
 
 For enter_threshold 0.40-0.90 (exit = enter - 0.2) and k/n 2/3, 3/5, 4/6, 6/8, 8/10, 10/12 the
 report shows the false alerts per hour the setting would have raised on the room's audio, and
@@ -64,6 +70,7 @@ export async function calibrateCommand(argv: string[], log: Logger, progress: Pr
     apply: { type: "boolean", default: false },
     force: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    plots: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (v.help) {
@@ -121,6 +128,11 @@ export async function calibrateCommand(argv: string[], log: Logger, progress: Pr
   }
   const text = v.json ? JSON.stringify(report, null, 2) + "\n" : formatCalibration(report);
   progress.interject(() => void process.stdout.write(text));
+  if (v.plots !== undefined) {
+    const where = `${config.device_id}, ${bundle.meta.name} ${bundle.meta.version}`;
+    const written = await writePictures(String(v.plots), calibrationPictures(report, where));
+    progress.say(`pictures: ${written.join(", ")}`);
+  }
 
   if (!v.apply) return 0;
   if (!report.recommended) {
