@@ -26,26 +26,3 @@ export function num(value: unknown, name: string, opts: { min?: number; max?: nu
   if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be ≤ ${opts.max} (got ${n})`);
   return n;
 }
-
-/**
- * A one-line progress bar on a terminal; nothing otherwise. Superseded by src/report/progress.ts
- * (ETA, plain lines off a terminal, never inside a log line); kept only for `calibrate` until it
- * moves to the renderer, then to be deleted.
- */
-export function progressBar(stream: NodeJS.WriteStream = process.stderr): ((text: string, fraction: number) => void) & { done(): void } {
-  const tty = stream.isTTY === true;
-  let last = "";
-  const fn = ((text: string, fraction: number) => {
-    if (!tty) return;
-    const width = 30;
-    const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
-    const line = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${text}`;
-    if (line !== last) stream.write(`\r${line.slice(0, (stream.columns ?? 120) - 1)}\x1b[K`);
-    last = line;
-  }) as ((text: string, fraction: number) => void) & { done(): void };
-  fn.done = () => {
-    if (tty && last) stream.write("\n");
-    last = "";
-  };
-  return fn;
-}

@@ -1,9 +1,11 @@
 import { hostname } from "node:os";
+import path from "node:path";
 import { loadAudioFile } from "../audio/load.js";
 import { applyToConfigFile, detectUpdate } from "../calibrate/apply.js";
 import type { MixedTrace } from "../calibrate/catches.js";
 import { DEFAULT_MIX_SEED, loadBundledPassages, PassageMixer, syntheticRoom } from "../calibrate/danger-mix.js";
 import { medianDbfs, traceFromDaemon } from "../calibrate/from-daemon.js";
+import { calibrationPictures } from "../calibrate/pictures.js";
 import { calibrationReport, formatCalibration, type CalibrationReport, type CatchSource } from "../calibrate/report.js";
 import { assertEnoughAudio, MIN_CALIBRATION_MS, sameSetting, ScoreTraceRecorder, type ScoreTrace } from "../calibrate/simulate.js";
 import { systemClock } from "../clock.js";
@@ -19,8 +21,10 @@ import { AudioError, describeError, OutputError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { EmotionClassifier } from "../model/classifier.js";
 import { notifyDaemon } from "../model/store.js";
-import { num, parse, progressBar, UsageError } from "./args.js";
+import type { Progress, ProgressStarter } from "../report/progress.js";
+import { num, parse, UsageError } from "./args.js";
 import { packageRoot } from "./paths.js";
+import { writePictures } from "./pictures.js";
 
 /** --from-daemon: minutes of synthetic room noise the danger passages are mixed into (about ten passages). */
 const SYNTHETIC_ROOM_S = 15 * 60;
@@ -40,6 +44,10 @@ export const CALIBRATE_HELP = `earwitness calibrate — tune the alert threshold
   --force                calibrate on less than ${MIN_CALIBRATION_MS / 60_000} min of audio, and consider (and --apply)
                          settings more sensitive than the defaults
   --json                 print the report as JSON
+  --plots DIR            also draw the candidates into DIR (SVG, open them in a browser; off by
+                         default: calibrate writes no file unless asked): calibration.svg, false
+                         alerts per hour and share of danger caught against the threshold at the
+                         recommended k of n; calibration-k-of-n.svg, the same by k of n at its threshold
 
 For enter_threshold 0.40-0.90 (exit = enter - 0.2) and k/n 2/3, 3/5, 4/6, 6/8, 8/10, 10/12 the
 report shows the false alerts per hour the setting would have raised on the room's audio, and
@@ -51,7 +59,7 @@ are mixed into steady noise at the room's measured level instead (the report say
 Calibrate over ordinary life (TV, cooking, visitors): every alert heard counts as a false one.
 `;
 
-export async function calibrateCommand(argv: string[], log: Logger): Promise<number> {
+export async function calibrateCommand(argv: string[], log: Logger, progress: Progress): Promise<number> {
   const { values: v } = parse(argv, {
     "from-daemon": { type: "boolean", default: false },
     hours: { type: "string" },
@@ -62,6 +70,7 @@ export async function calibrateCommand(argv: string[], log: Logger): Promise<num
     apply: { type: "boolean", default: false },
     force: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    plots: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (v.help) {
@@ -98,14 +107,14 @@ export async function calibrateCommand(argv: string[], log: Logger): Promise<num
       const trace = traceFromDaemon(scores);
       assertEnoughAudio(trace.audioMs, force);
       const roomDbfs = medianDbfs(scores.dbfs);
-      const mixed = scoreMixed(config, classifier, [syntheticRoom(SYNTHETIC_ROOM_S, roomDbfs, seed)], passages, seed);
+      const mixed = scoreMixed(config, classifier, [syntheticRoom(SYNTHETIC_ROOM_S, roomDbfs, seed)], passages, seed, progress);
       report = reportFor("daemon", trace, mixed, { kind: "synthetic", roomDbfs, seconds: SYNTHETIC_ROOM_S });
     } else {
       const clean = new ScoreTraceRecorder();
       const mixed = new MixedRecorder(passages, seed);
       const maxMs = minutes === null ? Infinity : minutes * 60_000;
-      if (files.length > 0) await replayFiles(files, config, classifier, clean, mixed, maxMs);
-      else await listen(config, classifier, clean, mixed, maxMs, log);
+      if (files.length > 0) await replayFiles(files, config, classifier, clean, mixed, maxMs, progress);
+      else await listen(config, classifier, clean, mixed, maxMs, log, progress);
       const trace = clean.trace();
       if (trace.audioMs === 0) throw new AudioError("NO_AUDIO", "no audio was heard; nothing to calibrate");
       assertEnoughAudio(trace.audioMs, force);
@@ -117,26 +126,31 @@ export async function calibrateCommand(argv: string[], log: Logger): Promise<num
   function reportFor(source: CalibrationReport["source"], trace: ScoreTrace, mixed: MixedTrace, catchSource: CatchSource): CalibrationReport {
     return calibrationReport({ source, trace, mixed, catchSource, seed, detect: config.detect, force });
   }
-  if (v.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
-  else process.stdout.write(formatCalibration(report));
+  const text = v.json ? JSON.stringify(report, null, 2) + "\n" : formatCalibration(report);
+  progress.interject(() => void process.stdout.write(text));
+  if (v.plots !== undefined) {
+    const where = `${config.device_id}, ${bundle.meta.name} ${bundle.meta.version}`;
+    const written = await writePictures(String(v.plots), calibrationPictures(report, where));
+    progress.say(`pictures: ${written.join(", ")}`);
+  }
 
   if (!v.apply) return 0;
   if (!report.recommended) {
-    process.stderr.write("earwitness calibrate: nothing applied: nothing is known about what a setting would miss\n");
+    progress.say("earwitness calibrate: nothing applied: nothing is known about what a setting would miss");
     return 1;
   }
   if (sameSetting(report.recommended, report.current)) {
-    process.stderr.write("earwitness calibrate: nothing applied: the config already has the recommended setting\n");
+    progress.say("earwitness calibrate: nothing applied: the config already has the recommended setting");
     return 0;
   }
-  const path = configPath ?? (v.config as string | undefined) ?? DEFAULT_CONFIG_PATH;
-  const backup = await applyToConfigFile(path, detectUpdate(report.recommended), hostname(), { force });
-  process.stderr.write(`applied to ${path}${backup ? ` (previous file kept as ${backup})` : ""}\n`);
+  const configFile = configPath ?? (v.config as string | undefined) ?? DEFAULT_CONFIG_PATH;
+  const backup = await applyToConfigFile(configFile, detectUpdate(report.recommended), hostname(), { force });
+  progress.say(`applied to ${configFile}${backup ? ` (previous file kept as ${backup})` : ""}`);
   const notified = await notifyDaemon(config.state_dir);
-  process.stderr.write(
+  progress.say(
     notified.status === "notified"
-      ? `the running daemon (pid ${notified.pid}) reloads its configuration now\n`
-      : `no running daemon was told (${notified.reason}); the settings apply at its next start or reload (systemctl reload earwitness)\n`,
+      ? `the running daemon (pid ${notified.pid}) reloads its configuration now`
+      : `no running daemon was told (${notified.reason}); the settings apply at its next start or reload (systemctl reload earwitness)`,
   );
   return 0;
 }
@@ -187,21 +201,39 @@ class MixedRecorder {
   }
 }
 
-function scoreMixed(config: Config, classifier: EmotionClassifier, rooms: Float32Array[], passages: Float32Array[], seed: number): MixedTrace {
+/** Scores the danger passages mixed into `rooms` (--from-daemon: the synthetic room). */
+function scoreMixed(config: Config, classifier: EmotionClassifier, rooms: Float32Array[], passages: Float32Array[], seed: number, progress: ProgressStarter): MixedTrace {
   const mixed = new MixedRecorder(passages, seed);
   const chunk = SAMPLE_RATE_HZ / 2;
+  const totalS = Math.round(rooms.reduce((n, r) => n + r.length, 0) / SAMPLE_RATE_HZ);
+  const task = progress.start("calibrate: danger mixed into noise at the room's level", totalS, "s of audio");
+  let doneSamples = 0;
   for (const room of rooms) {
     mixed.startSegment(config, classifier);
-    for (let i = 0; i < room.length; i += chunk) mixed.push(room.subarray(i, i + chunk));
+    for (let i = 0; i < room.length; i += chunk) {
+      const part = room.subarray(i, i + chunk);
+      mixed.push(part);
+      doneSamples += part.length;
+      task.update(Math.round(doneSamples / SAMPLE_RATE_HZ));
+    }
   }
+  task.finish();
   return mixed.trace();
 }
 
-async function replayFiles(files: string[], config: Config, classifier: EmotionClassifier, recorder: ScoreTraceRecorder, mixed: MixedRecorder, maxMs: number): Promise<void> {
+/**
+ * Scores the recordings, each plain and with the danger mixed in. Progress in seconds of audio:
+ * files not yet read are assumed as long as those read so far (as `replay` does).
+ */
+async function replayFiles(files: string[], config: Config, classifier: EmotionClassifier, recorder: ScoreTraceRecorder, mixed: MixedRecorder, maxMs: number, progress: ProgressStarter): Promise<void> {
   const chunk = SAMPLE_RATE_HZ / 2;
-  for (const file of files) {
+  const task = progress.start("calibrate", 0, "s of audio");
+  let knownS = 0;
+  for (const [n, file] of files.entries()) {
     if (recorder.audioMs >= maxMs) break;
     const audio = await loadAudioFile(file);
+    knownS += audio.length / SAMPLE_RATE_HZ;
+    const totalS = Math.min(maxMs / 1000, knownS + (files.length - n - 1) * (knownS / (n + 1)));
     recorder.startSegment(buildPipeline(config, classifier, 0));
     mixed.startSegment(config, classifier);
     for (let i = 0; i < audio.length && recorder.audioMs < maxMs; i += chunk) {
@@ -209,14 +241,16 @@ async function replayFiles(files: string[], config: Config, classifier: EmotionC
       const part = audio.subarray(i, Math.min(i + chunk, i + left, audio.length));
       recorder.push(part);
       mixed.push(part);
+      task.update(Math.round(recorder.audioMs / 1000), `file ${n + 1}/${files.length} ${path.basename(file)}`, Math.round(totalS));
     }
   }
+  task.finish();
 }
 
 /** Listens through the configured source until `maxMs` of audio were heard, or Ctrl-C. */
-async function listen(config: Config, classifier: EmotionClassifier, recorder: ScoreTraceRecorder, mixed: MixedRecorder, maxMs: number, log: Logger): Promise<void> {
+async function listen(config: Config, classifier: EmotionClassifier, recorder: ScoreTraceRecorder, mixed: MixedRecorder, maxMs: number, log: Logger, progress: ProgressStarter): Promise<void> {
   const mic = createMicrophone({ ...config, audio: { ...config.audio, wait_for_device_s: 0 } }, systemClock, log);
-  const bar = progressBar();
+  const task = progress.start("calibrate: listening", Math.round(maxMs / 1000), "s of audio");
   recorder.startSegment(buildPipeline(config, classifier, systemClock.nowMs()));
   mixed.startSegment(config, classifier);
   let sawAudio = false;
@@ -237,7 +271,7 @@ async function listen(config: Config, classifier: EmotionClassifier, recorder: S
       const part = int16ToFloat(samples.subarray(0, Math.max(0, left)));
       recorder.push(part);
       mixed.push(part);
-      bar(`${(recorder.audioMs / 60_000).toFixed(1)} of ${(maxMs / 60_000).toFixed(1)} min`, recorder.audioMs / maxMs);
+      task.update(Math.round(recorder.audioMs / 1000));
       if (recorder.audioMs >= maxMs) done();
     });
     mic.onProblem((p) => {
@@ -250,7 +284,7 @@ async function listen(config: Config, classifier: EmotionClassifier, recorder: S
     });
     mic.start().catch((err: unknown) => done(err instanceof Error ? err : new Error(describeError(err))));
   }).finally(async () => {
-    bar.done();
+    task.finish();
     await mic.stop();
   });
 }

@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CalibrationReport } from "../../../src/calibrate/report.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
+import { parseSvg, pointsOf, withAttr } from "../../fixtures/svg-check.js";
 import { noise, runCli, writeWav, type CliResult } from "../daemon/harness.js";
 
 let dir: string;
@@ -59,7 +60,8 @@ describe("earwitness calibrate on a recording", () => {
     const cfg = path.join(dir, "config.yaml");
     const original = CONFIG(path.join(dir, "model"), path.join(dir, "state"));
     await writeFile(cfg, original);
-    const applied = await run(["calibrate", "--input", wav, "--config", cfg, "--apply"]);
+    const plots = path.join(dir, "plots");
+    const applied = await run(["calibrate", "--input", wav, "--config", cfg, "--apply", "--plots", plots]);
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toMatch(/false alerts {2}per hour {2}caught/);
     expect(applied.stdout).toMatch(/caught: of \d+ danger passages \(the bundled angry sentences/);
@@ -68,6 +70,24 @@ describe("earwitness calibrate on a recording", () => {
     expect(passages).toBeGreaterThanOrEqual(5);
     expect(applied.stdout).toMatch(new RegExp(`0\\.55 {3}0\\.35 {2}8/10 +1 +5\\.45 {2}${passages}/${passages} 100%`));
     expect(applied.stderr).toMatch(/previous file kept as .*config.yaml.bak/);
+    // Progress on stderr as plain lines (not a terminal), done once the audio was scored.
+    expect(applied.stderr).toMatch(/^calibrate: done, 660\/660 s of audio/m);
+    expect(applied.stderr).not.toContain("\r");
+
+    // The chart: false alerts per hour (1 in 11 min: 5.45/h) and catches, against the threshold at
+    // the recommended 8 of 10.
+    expect(applied.stderr).toContain(`pictures: ${path.join(plots, "calibration.svg")}`);
+    expect((await readdir(plots)).sort()).toEqual(["calibration-k-of-n.svg", "calibration.svg"]);
+    const svg = parseSvg(await readFile(path.join(plots, "calibration.svg"), "utf8"));
+    expect(withAttr(svg, "data-role", "title")[0]!.text).toMatch(/^False alerts per hour against the threshold — .*constant-angry .*k of n 8\/10 \(recommended\)$/);
+    expect(pointsOf(withAttr(svg, "data-series", "false-alerts-per-hour")[0]!)).toHaveLength(11);
+    expect(withAttr(svg, "data-y").map((e) => Number(e.attrs["data-y"]).toFixed(2))).toEqual(Array(11).fill("5.45"));
+    expect(pointsOf(withAttr(svg, "data-series", "caught")[0]!)).toHaveLength(11);
+    // The same catches as the report's table rows at 8 of 10 (the higher thresholds miss some).
+    const tableCatches = [...applied.stdout.matchAll(/^\d\.\d\d {3}\d\.\d\d {2}8\/10 +\d+ +[\d.]+ {2}(\d+\/\d+) /gm)].map((m) => m[1]);
+    expect(tableCatches).toHaveLength(11);
+    expect(withAttr(svg, "data-caught").map((e) => `${e.attrs["data-caught"]}/${e.attrs["data-total"]}`)).toEqual(tableCatches);
+    expect(tableCatches.every((c) => c!.endsWith(`/${passages}`))).toBe(true);
     expect(await readFile(`${cfg}.bak`, "utf8")).toBe(original);
     const now = await readFile(cfg, "utf8");
     expect(now).toContain("# the kitchen unit");

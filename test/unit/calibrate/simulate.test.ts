@@ -13,11 +13,9 @@ import {
   zeroAlertUpperBoundPerHour,
   type CandidateResult,
   type ScorePoint,
-  type ScoreTrace,
 } from "../../../src/calibrate/simulate.js";
 import { calibrationReport, formatCalibration } from "../../../src/calibrate/report.js";
-import type { MixedTrace } from "../../../src/calibrate/catches.js";
-import type { StreamTimeline } from "../../../src/bench/stream-builder.js";
+import { HOP_MS, mixedOf, trace } from "../../fixtures/score-traces.js";
 
 function detectConfig(yaml = "") {
   const r = parseConfig(yaml, { env: {}, hostname: "t" });
@@ -25,36 +23,7 @@ function detectConfig(yaml = "") {
   return r.config.detect;
 }
 
-const HOP = 500;
-
-/** A trace at 0.5 s hops: `bursts` are [startS, durationS, score] over a background score. */
-function trace(totalS: number, background: number, bursts: [number, number, number][]): ScoreTrace {
-  const pts: ScorePoint[] = [];
-  for (let t = HOP; t <= totalS * 1000; t += HOP) {
-    const b = bursts.find(([s, d]) => t > s * 1000 && t <= (s + d) * 1000);
-    pts.push({ tMs: t, score: b ? b[2] : background });
-  }
-  return { segments: [pts], audioMs: totalS * 1000 };
-}
-
-/** The room trace with danger bursts [startS, durationS, score] laid over it, and their truth. */
-function mixedOf(room: ScoreTrace, passages: [number, number, number][]): MixedTrace {
-  const seg = room.segments[0]!.map((p) => {
-    const b = passages.find(([s, d]) => p.tMs > s * 1000 && p.tMs <= (s + d) * 1000);
-    return b ? { tMs: p.tMs, score: Math.max(p.score, b[2]) } : p;
-  });
-  const timeline: StreamTimeline = {
-    format: 1,
-    seed: 1,
-    sample_rate_hz: 16000,
-    duration_s: room.audioMs / 1000,
-    noise: { source: "the room", snr_db: 0 },
-    danger_labels: ["angry"],
-    segments: [],
-    passages: passages.map(([s, d]) => ({ start_s: s, end_s: s + d, speaker: "1038", labels: ["angry"], clips: 1, kind: "speech" })),
-  };
-  return { segments: [seg], timelines: [timeline] };
-}
+const HOP = HOP_MS;
 
 const NO_MIX = { defaults: defaultSetting(), catches: () => 0, passages: 0 };
 
