@@ -1,7 +1,7 @@
 /**
- * The daemon: the composition root (STYLE.md §1). `createDaemonDeps` at the bottom of this file is
- * the only place that constructs IO (microphone, GPIO, MQTT client, model, clock); the `Daemon`
- * class receives everything through `DaemonDeps`, so its logic is tested with fakes.
+ * The daemon: the composition root (STYLE.md §1). `createDaemonDeps` (real-deps.ts) is the only
+ * place that constructs IO (microphone, GPIO, MQTT client, model, clock); the `Daemon` class
+ * receives everything through `DaemonDeps` (seams.ts), so its logic is tested with fakes.
  *
  * The way of a sample:
  *
@@ -28,112 +28,29 @@
  * or publishes them (telemetry carries probabilities and a level, never samples).
  */
 import { randomUUID } from "node:crypto";
-import { access } from "node:fs/promises";
-import { hostname } from "node:os";
-import type { Clock, TimerHandle } from "../clock.js";
-import { loadConfig } from "../config/load.js";
-import { mqttPassword } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
-import { machineSuffix, readBoardModel, readMachineId } from "../config/machine.js";
-import { Microphone } from "../audio/microphone.js";
 import { strongestEmotion } from "../detect/danger.js";
 import type { DetectEvent } from "../detect/state-machine.js";
-import { ConfigError, describeError, EarwitnessError } from "../errors.js";
+import { describeError, EarwitnessError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
-import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../outputs/gpio/indicator.js";
-import { loadOnoffDriver, type LineSpec } from "../outputs/gpio/line.js";
+import { DEFAULT_GPIO_OPTIONS } from "../outputs/gpio/indicator.js";
 import type { Command } from "../outputs/mqtt/commands.js";
 import type { AlertEndReasonName, ModelInfo, ProblemReport, TelemetrySample } from "../outputs/mqtt/contract.js";
-import { MqttSink, type CommandHandler, type SinkProblem } from "../outputs/mqtt/mqtt-sink.js";
 import { notifyAll, type AlertEvent, type AlertSink, type DetectorStateName, type DeviceStatus } from "../outputs/sink.js";
-import { Pipeline, type WindowClassifier, type WindowJob, type WindowResult } from "../pipeline.js";
+import { Pipeline, type WindowJob, type WindowResult } from "../pipeline.js";
+import type { TimerHandle } from "../clock.js";
 import { int16ToFloat, type AudioSource, type SourceProblem } from "./audio-source.js";
 import { BoundedQueue } from "./bounded-queue.js";
-import { checkModelFitsConfig, createAdaptation, createClassifier, modelCandidates, type DeviceAdaptation } from "./build.js";
-import { fileAlertJournal } from "./alert-journal.js";
-import { loadBundle, type LoadedBundle } from "../model/bundle.js";
-import { selectBackend } from "../model/backend.js";
-import { createNotifier, type Notifier } from "./sd-notify.js";
+import type { DeviceAdaptation } from "./build.js";
 import { ScoreRing, type ScorePage } from "./score-ring.js";
-import { StatusSocketServer, type StatusProvider } from "./status-socket.js";
-import { StatusHttpServer, type StatusPageProvider } from "../http/status-server.js";
+import { thresholdsOf, type DaemonDeps, type IndicatorOutput, type ModelHandle, type MqttOutput, type StatusSocketOutput } from "./seams.js";
 
-// ─── seams ──────────────────────────────────────────────────────────────────────────────────────
-
-/** A loaded model, ready for the pipeline. */
-export interface ModelHandle {
-  classifier: WindowClassifier;
-  /** Running adaptation to this unit (speaker-normalised bundles, when enabled); saved on dispose. */
-  adaptation?: DeviceAdaptation | null;
-  info: ModelInfo;
-  /** Labels the model knows (checked against `detect.danger.labels`). */
-  labels: readonly string[];
-  /**
-   * Set when this is not the model that should have run (the installed one is damaged, say) but a
-   * fallback (previous, then shipped): the daemon raises `model_fallback` with this text.
-   */
-  fallback?: string | null;
-  dispose(): void;
-}
-
-/** What the daemon uses of the GPIO indicator (GpioIndicator satisfies it). */
-export interface IndicatorOutput extends AlertSink {
-  offNow(): void;
-  onButton(listener: () => void): () => void;
-  problems(): string[];
-}
-
-/** What the daemon uses of the MQTT sink (MqttSink satisfies it). */
-export interface MqttOutput extends AlertSink {
-  readonly connected: boolean;
-  onCommand(handler: CommandHandler): () => void;
-  publishTelemetry(sample: TelemetrySample): Promise<void>;
-  publishProblem(problem: ProblemReport): Promise<void>;
-  /** Delivery conditions to show as problems (`outbox_failing`, `mqtt_stalled`); polled. */
-  deliveryProblems?(): SinkProblem[];
-  /** Set while another client seems to use our client id (MqttSink); absent in sinks that cannot tell. */
-  readonly clientIdConflict?: string | null;
-}
-
-/**
- * Remembers the open alert on disk, so that after a SIGKILL or a power cut the next start ends
- * it (end_reason `interrupted`, same alert_id) instead of leaving consumers waiting for its end.
- */
-export interface AlertJournal {
-  /** The alert that is open now (its start event), or null once it ended. Never throws. */
-  record(start: AlertEvent | null): Promise<void>;
-  /** The alert a previous run left open, if any. Never throws. */
-  recover(): Promise<AlertEvent | null>;
-}
-
-export interface DaemonDeps {
-  clock: Clock;
-  log: Logger;
-  notifier: Notifier;
-  createSource(config: Config): AudioSource;
-  loadModel(config: Config): Promise<ModelHandle>;
-  /** null when no indicator is configured. Throws OutputError for configured GPIO that cannot work. */
-  createIndicator(config: Config): Promise<IndicatorOutput | null>;
-  /** null when MQTT is disabled. */
-  createMqtt(config: Config, model: ModelInfo): Promise<MqttOutput | null>;
-  /** Re-reads the configuration for SIGHUP; throws ConfigError when it is invalid. */
-  reloadConfig(): Promise<Config>;
-  /** Where the open alert is remembered across a crash; absent = nowhere. */
-  alertJournal?: AlertJournal;
-  /** The local status socket for `earwitness monitor`; absent or null = none. */
-  createStatusSocket?(config: Config, provider: StatusProvider): StatusSocketOutput | null;
-  /** The local status page (src/http/); absent or null = none. */
-  createStatusPage?(config: Config, provider: StatusPageProvider): StatusSocketOutput | null;
-}
-
-/** What the daemon uses of the status socket (StatusSocketServer satisfies it). */
-export interface StatusSocketOutput {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  recordAlert(event: AlertEvent): void;
-}
+// The daemon's public face for its importers (cli/run, demo, selftest, doctor, calibrate, tests):
+// the seams and the real dependencies live in their own files and are re-exported from here.
+export type { AlertJournal, DaemonDeps, IndicatorOutput, ModelHandle, MqttOutput, StatusSocketOutput } from "./seams.js";
+export { thresholdsOf } from "./seams.js";
+export { createDaemonDeps, createIndicator, createMicrophone, type RealDepsOptions } from "./real-deps.js";
 
 // ─── tuning that is not configuration ───────────────────────────────────────────────────────────
 
@@ -1192,200 +1109,4 @@ export class Daemon {
 
 function round4(x: number): number {
   return Math.round(x * 1e4) / 1e4;
-}
-
-/** The detection settings published with every alert, so a reader knows what the decision was made against. */
-export function thresholdsOf(config: Config): Record<string, number> {
-  const d = config.detect;
-  return {
-    enter_threshold: d.enter_threshold,
-    exit_threshold: d.exit_threshold,
-    k: d.k,
-    n: d.n,
-    min_duration_s: d.min_duration_s,
-    hold_s: d.hold_s,
-    energy_gate_dbfs: d.energy_gate_dbfs,
-  };
-}
-
-// ─── the composition root: real IO ──────────────────────────────────────────────────────────────
-
-export interface RealDepsOptions {
-  clock: Clock;
-  log: Logger;
-  env: NodeJS.ProcessEnv;
-  /** The config file SIGHUP re-reads (undefined: the default path, or defaults). */
-  configPath?: string;
-  /** Instead of the configured microphone (the demo streams a file). */
-  source?: (config: Config) => AudioSource;
-  /** Instead of the configured GPIO (the demo prints to the terminal). */
-  indicator?: (config: Config) => Promise<IndicatorOutput | null>;
-  /** The package version, for Home Assistant's device info. */
-  softwareVersion: string;
-  /** Where the open alert is remembered (config.state_dir), read at start; none when absent (the demo). */
-  stateDir?: string;
-  /** MQTT connect wait at start (default the sink's 5 s). */
-  mqttConnectWaitMs?: number;
-  notifier?: Notifier;
-  /** Serve the status page when config.http.enabled (default true; the demo opens none). */
-  statusPage?: boolean;
-}
-
-/** Builds the real microphone, GPIO, MQTT and model loaders from the config. */
-export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
-  const { clock, log } = options;
-  return {
-    clock,
-    log,
-    notifier: options.notifier ?? createNotifier(options.env, log),
-    createSource: options.source ?? ((config) => createMicrophone(config, clock, log)),
-    loadModel: async (config) => {
-      // The configured/installed model, else previous, else shipped: a damaged install must not
-      // make the unit deaf while an intact model sits next to it.
-      await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
-      if (config.model.dir) {
-        // A configured directory that is not there is a configuration error (78), not a damaged model.
-        try {
-          await access(config.model.dir);
-        } catch (err) {
-          const issue = `model.dir ${config.model.dir} cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
-          throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue], cause: err });
-        }
-      }
-      const failures: string[] = [];
-      let bundle: LoadedBundle | null = null;
-      let firstError: unknown = null;
-      for (const candidate of await modelCandidates(config)) {
-        try {
-          const loaded = await loadBundle(candidate.dir);
-          try {
-            checkModelFitsConfig(config, loaded);
-          } catch (err) {
-            loaded.model.dispose();
-            throw err;
-          }
-          bundle = loaded;
-          break;
-        } catch (err) {
-          // A configuration that does not fit (labels, hop) is the config's fault: 78, as `config check` says.
-          if (err instanceof ConfigError) throw err;
-          firstError ??= err;
-          failures.push(`${candidate.what} model (${candidate.dir}): ${describeError(err)}`);
-          log.error({ err, model: candidate.dir }, `the ${candidate.what} model cannot be used; trying the next one`);
-        }
-      }
-      if (bundle === null) throw firstError;
-      const fallback =
-        failures.length === 0 ? null : `running ${bundle.meta.name} ${bundle.meta.version} (${bundle.dir}) instead: ${failures.join("; ")}`;
-      // The lean engine for recurrent bundles (identical outputs within 1e-4, several times
-      // faster than tfjs per window); tfjs for the rest.
-      const { classifier, dispose } = createClassifier(bundle, log);
-      const adaptation = await createAdaptation(config, bundle, log);
-      return {
-        classifier,
-        adaptation,
-        labels: bundle.meta.labels,
-        fallback,
-        info: { name: bundle.meta.name, version: bundle.meta.version, sha256: bundle.sha256 },
-        dispose: () => {
-          adaptation?.save().catch((err: unknown) => log.warn({ err: (err as Error).message }, "cannot save adaptation statistics"));
-          dispose();
-        },
-      };
-    },
-    createIndicator: options.indicator ?? ((config) => createIndicator(config, clock, log)),
-    createMqtt: async (config, model) => {
-      if (!config.mqtt.enabled || config.mqtt.url === null) return null;
-      const password = await mqttPassword(config.mqtt);
-      const m = config.mqtt;
-      const tls = {
-        ...(m.tls.ca ? { caPath: m.tls.ca } : {}),
-        ...(m.tls.cert ? { certPath: m.tls.cert } : {}),
-        ...(m.tls.key ? { keyPath: m.tls.key } : {}),
-        rejectUnauthorized: m.tls.reject_unauthorized,
-      };
-      // config.mqtt.base_topic is already "earwitness/<device_id>"; the sink appends the device id itself.
-      const baseTopic = m.base_topic.endsWith(`/${config.device_id}`) ? m.base_topic.slice(0, -(config.device_id.length + 1)) : m.base_topic;
-      // Which machine this is (in the state, so two units with one id can be told apart), and the board for HA.
-      const machineId = await readMachineId();
-      const hwVersion = await readBoardModel();
-      return new MqttSink(
-        {
-          url: m.url!,
-          clientId: m.client_id,
-          ...(m.username ? { username: m.username } : {}),
-          ...(password ? { password } : {}),
-          ...(m.url!.startsWith("mqtts:") ? { tls } : {}),
-          baseTopic,
-          deviceId: config.device_id,
-          discovery: { enabled: m.discovery.enabled, prefix: m.discovery.prefix },
-          telemetry: { enabled: m.telemetry_interval_s > 0 },
-          model,
-          thresholds: thresholdsOf(config),
-          stateDir: config.state_dir,
-          outbox: { maxEvents: m.outbox.max_events, maxBytes: m.outbox.max_bytes },
-          keepaliveS: m.keepalive_s,
-          softwareVersion: options.softwareVersion,
-          unit: { host: hostname(), machine: machineId === null ? "" : machineSuffix(machineId) },
-          ...(hwVersion ? { hwVersion } : {}),
-          ...(options.mqttConnectWaitMs !== undefined ? { connectWaitMs: options.mqttConnectWaitMs } : {}),
-        },
-        { clock, log },
-      );
-    },
-    reloadConfig: () => loadConfig({ path: options.configPath, env: options.env, hostname: hostname() }),
-    ...(options.stateDir === undefined ? {} : { alertJournal: fileAlertJournal(options.stateDir, log) }),
-    createStatusSocket: (config, provider) =>
-      new StatusSocketServer({ path: config.status_socket, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
-    createStatusPage: (config, provider) =>
-      options.statusPage === false || !config.http.enabled
-        ? null
-        : new StatusHttpServer({ http: config.http, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
-  };
-}
-
-export function createMicrophone(config: Config, clock: Clock, log: Logger): Microphone {
-  const a = config.audio;
-  return new Microphone(
-    {
-      source: a.source,
-      device: a.device,
-      stallTimeoutMs: a.stall_timeout_s * 1000,
-      backoffMinMs: a.restart_backoff_min_s * 1000,
-      backoffMaxMs: a.restart_backoff_max_s * 1000,
-      silenceDbfs: a.silence_dbfs,
-      silentForMs: a.silent_for_s * 1000,
-      clipForMs: a.clip_for_s * 1000,
-      waitForDeviceMs: a.wait_for_device_s * 1000,
-    },
-    { clock, log },
-  );
-}
-
-function lineSpec(line: Config["gpio"]["led"]): LineSpec | null {
-  return line.pin === null ? null : { pin: line.pin, activeLow: line.active_low };
-}
-
-/** The configured indicator: onoff GPIO, the console, or none. Configured GPIO that cannot work throws. */
-export async function createIndicator(config: Config, clock: Clock, log: Logger): Promise<IndicatorOutput | null> {
-  const g = config.gpio;
-  const patterns = {
-    heartbeat: g.heartbeat,
-    buzzerMaxOnMs: g.buzzer_max_on_s * 1000,
-    buzzerPatternMs: g.buzzer_pattern_ms,
-    testAlertMs: TEST_ALERT_MS,
-  };
-  if (g.driver === "none") return null;
-  if (g.driver === "console") return createConsoleIndicator({ clock, log, options: patterns }).indicator;
-  const led = lineSpec(g.led);
-  const buzzer = lineSpec(g.buzzer);
-  const button = lineSpec(g.button);
-  if (!led && !buzzer && !button) return null; // nothing wired: no need for onoff at all
-  const driver = await loadOnoffDriver();
-  return new GpioIndicator(
-    driver,
-    { ...DEFAULT_GPIO_OPTIONS, ...patterns, led, buzzer, button },
-    clock,
-    log.child({ component: "gpio" }),
-  );
 }
