@@ -53,7 +53,8 @@ export type { AlertJournal, DaemonDeps, IndicatorOutput, ModelHandle, MqttOutput
 export { thresholdsOf } from "./seams.js";
 export { createDaemonDeps, createIndicator, createMicrophone, type RealDepsOptions } from "./real-deps.js";
 export { MQTT_DOWN_PROBLEM_MS, TICK_MS } from "./health.js";
-export { BEHIND_CLEAR_MS, MAX_ALERT_GRACE_MS, STREAM_GAP_MS } from "./detection-loop.js";
+export { BEHIND_CLEAR_MS, STREAM_GAP_MS } from "./detection-loop.js";
+export { MAX_ALERT_GRACE_MS } from "./alert-tracker.js";
 export { TEST_ALERT_MS } from "./control.js";
 
 /** What MQTT announces as the model while none could be loaded (so the problem still gets out). */

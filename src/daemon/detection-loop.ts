@@ -3,29 +3,33 @@
  *
  *   onAudio ──▶ pipeline.pushAudio (cheap, on the capture path) ──▶ bounded queue
  *        ──setImmediate──▶ drain: pipeline.classify (the network) ──▶ pipeline.decide
- *        ──▶ alert events ──▶ the conductor's emitAlert (every sink, in order)
+ *        ──▶ detector events ──▶ alert-tracker ──▶ the conductor's emitAlert (every sink, in order)
+ *
+ * Capture never waits for inference: when the network falls behind, the queue drops its oldest
+ * window, counts it, and raises `inference_behind`.
  *
  * Owns the pipeline and its queue, stream continuity (restarts after a gap or a microphone
- * problem, NTP steps of the wall clock), the open alert and its max_alert_s timer, the running
- * figures (state, level, probabilities, rtf, scores), and the watchdog evidence: READY is noted and
- * WATCHDOG=1 sent only from here, when audio arrived recently and the queue is not saturated.
+ * problem, NTP steps of the wall clock), when the detector is reset and why (its events go to
+ * alert-tracker.ts, which owns the open alert), the running figures (state, level,
+ * probabilities, rtf, scores), and the watchdog evidence: READY is noted and WATCHDOG=1 sent only
+ * from here, when audio arrived recently and the queue is not saturated.
  *
  * Must not own: the lifecycle, config and model (the conductor, daemon.ts, which swaps them on
  * reload), arming and commands (control.ts: asked through `listening()`), problems and status
  * (health.ts: raised through `setProblem`, published through `publishStatus`). Decisions are made
  * by the pure pipeline and detector (src/detect/), given times; this file only feeds them.
  */
-import { randomUUID } from "node:crypto";
-import type { Clock, TimerHandle } from "../clock.js";
+import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
-import type { DetectEvent } from "../detect/state-machine.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { DetectEvent } from "../detect/state-machine.js";
 import type { AlertEndReasonName } from "../outputs/mqtt/contract.js";
 import type { AlertEvent, DetectorStateName } from "../outputs/sink.js";
 import { Pipeline, type WindowJob, type WindowResult } from "../pipeline.js";
 import { int16ToFloat, type SourceProblem } from "./audio-source.js";
+import { AlertTracker } from "./alert-tracker.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import type { Notifier } from "./sd-notify.js";
 import type { AlertJournal, ModelHandle } from "./seams.js";
@@ -38,22 +42,10 @@ export const BEHIND_CLEAR_MS = 30_000;
  * start afresh. A wall-clock difference this large with no such pause is an NTP step, not a break.
  */
 export const STREAM_GAP_MS = 10_000;
-/**
- * An alert the detector should have ended by max_alert_s (it runs on window times) is ended by a
- * timer this long after that, when windows stopped coming (a stream that broke without a problem).
- */
-export const MAX_ALERT_GRACE_MS = 2_000;
-
 /** Microphone problems that mean the recorder process restarted: the stream has a hole. */
 const STREAM_BREAK_CODES = new Set(["mic_exited", "mic_stalled", "mic_rate", "mic_missing"]);
 /** The microphone's audio is not in the format it should be (src/audio/format-check.ts). */
 const MIC_FORMAT = "mic_format";
-
-interface OpenAlert {
-  id: string;
-  startMs: number;
-  dbfs: number;
-}
 
 /** What the loop needs from the conductor and its sibling parts; each read when needed, never cached. */
 export interface DetectionLoopDeps {
@@ -95,8 +87,7 @@ export class DetectionLoop {
   private wallShiftMs = 0;
   /** `mic_format` is raised: the audio is not a microphone's, so it is not listened to. */
   private audioUnusable = false;
-  private openAlert: OpenAlert | null = null;
-  private maxAlertTimer: TimerHandle | null = null;
+  private readonly alerts: AlertTracker;
 
   private lastResultValue: WindowResult | null = null;
   private lastProbsValue: Record<string, number> | null = null;
@@ -117,6 +108,15 @@ export class DetectionLoop {
     this.queue = new BoundedQueue(config.detect.queue_max);
     this.sinceMsValue = deps.clock.nowMs();
     this.scoreRing = ScoreRing.forHop(config.detect.hop_s * 1000);
+    this.alerts = new AlertTracker({
+      clock: deps.clock,
+      log: deps.log,
+      alertJournal: deps.alertJournal,
+      config: deps.config,
+      alertChanged: deps.alertChanged,
+      emitAlert: deps.emitAlert,
+      overdue: () => this.endOpenAlert("max_duration"),
+    });
   }
 
   // ─── what health, control and the conductor read ──────────────────────────────────────────────
@@ -154,7 +154,7 @@ export class DetectionLoop {
     return this.readySent;
   }
   get openAlertId(): string | null {
-    return this.openAlert?.id ?? null;
+    return this.alerts.openId;
   }
   /** A stream is being analysed (a reload waits for its next window boundary). */
   get streaming(): boolean {
@@ -222,7 +222,7 @@ export class DetectionLoop {
       this.queue.takeAll();
       // An open alert here means audio stopped for a while and came back without a problem
       // having been raised (a break raised as a problem already ended it as audio_lost).
-      if (this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? startMs), null, "audio_restarted");
+      if (this.alerts.openId !== null) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? startMs), null, "audio_restarted");
     }
     this.streamBroken = false;
     this.streamEndMs = startMs;
@@ -277,8 +277,9 @@ export class DetectionLoop {
 
   /** Ends an open alert with `reason` (the detector back to IDLE); nothing when none is open. */
   private endOpenAlert(reason: AlertEndReasonName): void {
-    if (!this.pipeline || !this.openAlert) return;
-    this.deps.log.warn({ alertId: this.openAlert.id, reason }, "ending the open alert");
+    const alertId = this.alerts.openId;
+    if (!this.pipeline || alertId === null) return;
+    this.deps.log.warn({ alertId, reason }, "ending the open alert");
     this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, reason);
     this.backToIdle();
     this.deps.publishStatus();
@@ -376,72 +377,9 @@ export class DetectionLoop {
     notifier.watchdog();
   }
 
-  /**
-   * `resetReason`: why the daemon reset the detector (the detector itself only knows "reset" for
-   * a forced end), published as the end's `end_reason`.
-   */
+  /** The detector's events to the alert tracker; `r` is the window that produced them, null for a reset. */
   private handleEvents(events: DetectEvent[], r: WindowResult | null, resetReason: AlertEndReasonName = "stopped"): void {
-    for (const e of events) {
-      if (e.type === "alert_start") {
-        const alert: OpenAlert = { id: randomUUID(), startMs: this.wallMs(e.startMs), dbfs: r?.dbfs ?? this.lastDbfsValue };
-        this.openAlert = alert;
-        this.deps.alertChanged();
-        this.deps.log.warn({ alertId: alert.id, emotion: e.emotion, peak: e.peak }, "ALERT: danger heard");
-        const start: AlertEvent = {
-          phase: "start",
-          alertId: alert.id,
-          startedAtMs: alert.startMs,
-          peak: e.peak,
-          mean: e.mean,
-          emotion: e.emotion,
-          probs: e.probs,
-          dbfs: alert.dbfs,
-          test: false,
-        };
-        this.deps.emitAlert(start);
-        void this.deps.alertJournal?.record(start);
-        this.armMaxAlertTimer(alert);
-      } else {
-        const alert = this.openAlert;
-        this.openAlert = null;
-        this.deps.alertChanged();
-        if (!alert) continue;
-        this.clearMaxAlertTimer();
-        void this.deps.alertJournal?.record(null);
-        const endReason = e.reason === "reset" ? resetReason : e.reason;
-        this.deps.log.info({ alertId: alert.id, endReason, durationS: (e.endMs - e.startMs) / 1000 }, "alert ended");
-        this.deps.emitAlert({
-          phase: "end",
-          alertId: alert.id,
-          startedAtMs: alert.startMs,
-          endedAtMs: this.wallMs(e.endMs),
-          peak: e.peak,
-          mean: e.mean,
-          emotion: e.emotion,
-          probs: e.probs,
-          dbfs: alert.dbfs,
-          test: false,
-          endReason,
-        });
-      }
-    }
-  }
-
-  /**
-   * max_alert_s holds by the clock too: the detector ends an alert on window times, so without
-   * windows (a stream that broke and said nothing) it would stay open, buzzer on.
-   */
-  private armMaxAlertTimer(alert: OpenAlert): void {
-    this.clearMaxAlertTimer();
-    this.maxAlertTimer = this.deps.clock.setTimeout(() => {
-      this.maxAlertTimer = null;
-      if (this.openAlert === alert) this.endOpenAlert("max_duration");
-    }, this.deps.config().detect.max_alert_s * 1000 + MAX_ALERT_GRACE_MS);
-  }
-
-  private clearMaxAlertTimer(): void {
-    if (this.maxAlertTimer) this.deps.clock.clearTimeout(this.maxAlertTimer);
-    this.maxAlertTimer = null;
+    this.alerts.handle(events, this.wallShiftMs, r?.dbfs ?? this.lastDbfsValue, resetReason);
   }
 
   // ─── reload and stop (called by the conductor) ────────────────────────────────────────────────
@@ -473,13 +411,13 @@ export class DetectionLoop {
 
   /** Stopping: its timer first (with every other timer of the daemon). */
   clearTimers(): void {
-    this.clearMaxAlertTimer();
+    this.alerts.clearTimer();
   }
 
   /** Stopping, capture already off: queued windows are dropped and an open alert ends (`stopped`), so a consumer never waits forever for its end. */
   endForStop(): void {
     this.queue.takeAll();
-    if (this.pipeline && this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, "stopped");
+    if (this.pipeline && this.alerts.openId !== null) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, "stopped");
   }
 
   /** Stopped: the next start begins a fresh stream and waits for its first window again. */
