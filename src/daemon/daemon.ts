@@ -5,22 +5,15 @@
  * fakes. Like zigbee2mqtt's Controller with its extensions, it conducts three parts, each with one
  * reason to change:
  *
- *   detection-loop.ts  audio in, queue, drain, stream restarts, the open alert, watchdog evidence
+ *   detection-loop.ts  audio in, queue, drain, stream restarts, watchdog evidence (the way of a
+ *                      sample is drawn there), with alert-tracker.ts for the open alert
  *   control.ts         arm, disarm, mute, unmute, ack, test, reset_adaptation
  *   health.ts          problems, the housekeeping tick, status (sinks and STATUS=), telemetry
  *
  * This file owns the lifecycle (start, stop, offNow), the outputs (GPIO, MQTT, status socket and
- * page) and the ordered hand-over of alert events to them, and SIGHUP reloads (config and model,
- * swapped in between windows). It must not own detection, commands or health: it wires them.
- *
- * The way of a sample:
- *
- *   source.onData ──▶ pipeline.pushAudio (cheap, on the capture path) ──▶ bounded queue
- *        ──setImmediate──▶ drain: pipeline.classify (the network) ──▶ pipeline.decide
- *        ──▶ alert events ──▶ every sink (GPIO, MQTT outbox), isolated from each other
- *
- * Capture never waits for inference: when the network falls behind, the queue drops its oldest
- * window, counts it, and raises `inference_behind`.
+ * page) and the ordered hand-over of alert events to every sink, isolated from each other, and
+ * SIGHUP reloads (config and model, swapped in between windows). It must not own detection,
+ * commands or health: it wires them.
  *
  * systemd: READY=1 once started (model loaded, outputs up or reported, capture supervised), not
  * gated on audio: a dead microphone must not look like a start that hangs for TimeoutStartSec
