@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { systemClock } from "../clock.js";
 import { findConfigPath, loadConfig, checkConfigFile } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { createMicrophone } from "../daemon/daemon.js";
+import { createMicrophone } from "../daemon/real-deps.js";
 import { runDoctor, doctorExitCode, formatDoctorTable, type DoctorContext } from "../doctor/checks.js";
 import { readDaemonStatus, runCommand } from "../doctor/context.js";
 import { measureLevels } from "../doctor/levels.js";

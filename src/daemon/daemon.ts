@@ -1,16 +1,19 @@
 /**
- * The daemon: the composition root (STYLE.md §1). `createDaemonDeps` at the bottom of this file is
- * the only place that constructs IO (microphone, GPIO, MQTT client, model, clock); the `Daemon`
- * class receives everything through `DaemonDeps`, so its logic is tested with fakes.
+ * The daemon: the conductor of the composition root (STYLE.md §1). `createDaemonDeps`
+ * (real-deps.ts) is the only place that constructs IO (microphone, GPIO, MQTT client, model,
+ * clock); the `Daemon` receives everything through `DaemonDeps` (seams.ts), so it is tested with
+ * fakes. Like zigbee2mqtt's Controller with its extensions, it conducts three parts, each with one
+ * reason to change:
  *
- * The way of a sample:
+ *   detection-loop.ts  audio in, queue, drain, stream restarts, watchdog evidence (the way of a
+ *                      sample is drawn there), with alert-tracker.ts for the open alert
+ *   control.ts         arm, disarm, mute, unmute, ack, test, reset_adaptation
+ *   health.ts          problems, the housekeeping tick, status (sinks and STATUS=), telemetry
  *
- *   source.onData ──▶ pipeline.pushAudio (cheap, on the capture path) ──▶ bounded queue
- *        ──setImmediate──▶ drain: pipeline.classify (the network) ──▶ pipeline.decide
- *        ──▶ alert events ──▶ every sink (GPIO, MQTT outbox), isolated from each other
- *
- * Capture never waits for inference: when the network falls behind, the queue drops its oldest
- * window, counts it, and raises `inference_behind`.
+ * This file owns the lifecycle (start, stop, offNow), the outputs (GPIO, MQTT, status socket and
+ * page) and the ordered hand-over of alert events to every sink, isolated from each other, and
+ * SIGHUP reloads (config and model, swapped in between windows). It must not own detection,
+ * commands or health: it wires them.
  *
  * systemd: READY=1 once started (model loaded, outputs up or reported, capture supervised), not
  * gated on audio: a dead microphone must not look like a start that hangs for TimeoutStartSec
@@ -19,158 +22,36 @@
  * restarted; a dead microphone is raised (`mic_waiting` from its first failure, then `mic_exited`
  * & co.) on MQTT, the LED and STATUS= before and after each such restart (README, "Reliability").
  *
- * Commands (MQTT `set`, the acknowledge button): arm, disarm, mute N minutes (no alerts until the
- * mute ends by itself; independent of the Armed switch, issue #12), unmute, test, ack (buzzer off,
- * the alert stays, the acknowledgement is published in the state), reset_adaptation (forget the
- * learnt voice and room statistics, for a unit moved to another person or room).
- *
  * Privacy: samples live only in memory between the source and the pipeline; nothing here writes
  * or publishes them (telemetry carries probabilities and a level, never samples).
  */
-import { randomUUID } from "node:crypto";
-import { access } from "node:fs/promises";
-import { hostname } from "node:os";
-import type { Clock, TimerHandle } from "../clock.js";
-import { loadConfig } from "../config/load.js";
-import { mqttPassword } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
-import { machineSuffix, readBoardModel, readMachineId } from "../config/machine.js";
-import { Microphone } from "../audio/microphone.js";
-import { strongestEmotion } from "../detect/danger.js";
-import type { DetectEvent } from "../detect/state-machine.js";
-import { ConfigError, describeError, EarwitnessError } from "../errors.js";
+import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
-import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../outputs/gpio/indicator.js";
-import { loadOnoffDriver, type LineSpec } from "../outputs/gpio/line.js";
 import type { Command } from "../outputs/mqtt/commands.js";
-import type { AlertEndReasonName, ModelInfo, ProblemReport, TelemetrySample } from "../outputs/mqtt/contract.js";
-import { MqttSink, type CommandHandler, type SinkProblem } from "../outputs/mqtt/mqtt-sink.js";
+import type { ModelInfo, TelemetrySample } from "../outputs/mqtt/contract.js";
 import { notifyAll, type AlertEvent, type AlertSink, type DetectorStateName, type DeviceStatus } from "../outputs/sink.js";
-import { Pipeline, type WindowClassifier, type WindowJob, type WindowResult } from "../pipeline.js";
-import { int16ToFloat, type AudioSource, type SourceProblem } from "./audio-source.js";
-import { BoundedQueue } from "./bounded-queue.js";
-import { checkModelFitsConfig, createAdaptation, createClassifier, modelCandidates, type DeviceAdaptation } from "./build.js";
-import { fileAlertJournal } from "./alert-journal.js";
-import { loadBundle, type LoadedBundle } from "../model/bundle.js";
-import { selectBackend } from "../model/backend.js";
-import { createNotifier, type Notifier } from "./sd-notify.js";
-import { ScoreRing, type ScorePage } from "./score-ring.js";
-import { StatusSocketServer, type StatusProvider } from "./status-socket.js";
-import { StatusHttpServer, type StatusPageProvider } from "../http/status-server.js";
+import { Pipeline } from "../pipeline.js";
+import type { AudioSource } from "./audio-source.js";
+import { Control } from "./control.js";
+import { DetectionLoop } from "./detection-loop.js";
+import { Health } from "./health.js";
+import type { ScorePage } from "./score-ring.js";
+import { thresholdsOf, type DaemonDeps, type IndicatorOutput, type ModelHandle, type MqttOutput, type StatusSocketOutput } from "./seams.js";
 
-// ─── seams ──────────────────────────────────────────────────────────────────────────────────────
+// The daemon's public face for its importers (cli/run, demo, calibrate, tests): the parts, the
+// seams and the real dependencies live in their own files and are re-exported from here.
+export type { AlertJournal, DaemonDeps, IndicatorOutput, ModelHandle, MqttOutput, StatusSocketOutput } from "./seams.js";
+export { thresholdsOf } from "./seams.js";
+export { createDaemonDeps, createIndicator, createMicrophone, type RealDepsOptions } from "./real-deps.js";
+export { MQTT_DOWN_PROBLEM_MS, TICK_MS } from "./health.js";
+export { BEHIND_CLEAR_MS, STREAM_GAP_MS } from "./detection-loop.js";
+export { MAX_ALERT_GRACE_MS } from "./alert-tracker.js";
+export { TEST_ALERT_MS } from "./control.js";
 
-/** A loaded model, ready for the pipeline. */
-export interface ModelHandle {
-  classifier: WindowClassifier;
-  /** Running adaptation to this unit (speaker-normalised bundles, when enabled); saved on dispose. */
-  adaptation?: DeviceAdaptation | null;
-  info: ModelInfo;
-  /** Labels the model knows (checked against `detect.danger.labels`). */
-  labels: readonly string[];
-  /**
-   * Set when this is not the model that should have run (the installed one is damaged, say) but a
-   * fallback (previous, then shipped): the daemon raises `model_fallback` with this text.
-   */
-  fallback?: string | null;
-  dispose(): void;
-}
-
-/** What the daemon uses of the GPIO indicator (GpioIndicator satisfies it). */
-export interface IndicatorOutput extends AlertSink {
-  offNow(): void;
-  onButton(listener: () => void): () => void;
-  problems(): string[];
-}
-
-/** What the daemon uses of the MQTT sink (MqttSink satisfies it). */
-export interface MqttOutput extends AlertSink {
-  readonly connected: boolean;
-  onCommand(handler: CommandHandler): () => void;
-  publishTelemetry(sample: TelemetrySample): Promise<void>;
-  publishProblem(problem: ProblemReport): Promise<void>;
-  /** Delivery conditions to show as problems (`outbox_failing`, `mqtt_stalled`); polled. */
-  deliveryProblems?(): SinkProblem[];
-  /** Set while another client seems to use our client id (MqttSink); absent in sinks that cannot tell. */
-  readonly clientIdConflict?: string | null;
-}
-
-/**
- * Remembers the open alert on disk, so that after a SIGKILL or a power cut the next start ends
- * it (end_reason `interrupted`, same alert_id) instead of leaving consumers waiting for its end.
- */
-export interface AlertJournal {
-  /** The alert that is open now (its start event), or null once it ended. Never throws. */
-  record(start: AlertEvent | null): Promise<void>;
-  /** The alert a previous run left open, if any. Never throws. */
-  recover(): Promise<AlertEvent | null>;
-}
-
-export interface DaemonDeps {
-  clock: Clock;
-  log: Logger;
-  notifier: Notifier;
-  createSource(config: Config): AudioSource;
-  loadModel(config: Config): Promise<ModelHandle>;
-  /** null when no indicator is configured. Throws OutputError for configured GPIO that cannot work. */
-  createIndicator(config: Config): Promise<IndicatorOutput | null>;
-  /** null when MQTT is disabled. */
-  createMqtt(config: Config, model: ModelInfo): Promise<MqttOutput | null>;
-  /** Re-reads the configuration for SIGHUP; throws ConfigError when it is invalid. */
-  reloadConfig(): Promise<Config>;
-  /** Where the open alert is remembered across a crash; absent = nowhere. */
-  alertJournal?: AlertJournal;
-  /** The local status socket for `earwitness monitor`; absent or null = none. */
-  createStatusSocket?(config: Config, provider: StatusProvider): StatusSocketOutput | null;
-  /** The local status page (src/http/); absent or null = none. */
-  createStatusPage?(config: Config, provider: StatusPageProvider): StatusSocketOutput | null;
-}
-
-/** What the daemon uses of the status socket (StatusSocketServer satisfies it). */
-export interface StatusSocketOutput {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  recordAlert(event: AlertEvent): void;
-}
-
-// ─── tuning that is not configuration ───────────────────────────────────────────────────────────
-
-/** Housekeeping period: GPIO/MQTT problems, the inference_behind problem, STATUS=. */
-export const TICK_MS = 5_000;
-/** A broker unreachable this long is a problem (alerts wait in the outbox meanwhile). */
-export const MQTT_DOWN_PROBLEM_MS = 60_000;
-/** No dropped window for this long clears `inference_behind`. */
-export const BEHIND_CLEAR_MS = 30_000;
-/**
- * A pause this long between consecutive chunks, by the monotonic clock, means the stream restarted:
- * start afresh. A wall-clock difference this large with no such pause is an NTP step, not a break.
- */
-export const STREAM_GAP_MS = 10_000;
-/** How long a test alert lasts before its end event. */
-export const TEST_ALERT_MS = DEFAULT_GPIO_OPTIONS.testAlertMs;
-/** A state is republished when the danger score moved this much, at most once per TICK_MS. */
-const DANGER_STEP = 0.1;
-
-/**
- * An alert the detector should have ended by max_alert_s (it runs on window times) is ended by a
- * timer this long after that, when windows stopped coming (a stream that broke without a problem).
- */
-export const MAX_ALERT_GRACE_MS = 2_000;
 /** What MQTT announces as the model while none could be loaded (so the problem still gets out). */
 const NO_MODEL: ModelInfo = { name: "none", version: "0", sha256: "" };
-
-/** Microphone problems that mean the recorder process restarted: the stream has a hole. */
-const STREAM_BREAK_CODES = new Set(["mic_exited", "mic_stalled", "mic_rate", "mic_missing"]);
-/** The microphone's audio is not in the format it should be (src/audio/format-check.ts). */
-const MIC_FORMAT = "mic_format";
-
-interface OpenAlert {
-  id: string;
-  startMs: number;
-  dbfs: number;
-}
 
 interface PendingSwap {
   config: Config;
@@ -199,60 +80,26 @@ export class Daemon {
   private readonly log: Logger;
   private config: Config;
   private model: ModelHandle | null = null;
-  private pipeline: Pipeline | null = null;
   private source: AudioSource | null = null;
   private indicator: IndicatorOutput | null = null;
   private mqtt: MqttOutput | null = null;
   private statusSocket: StatusSocketOutput | null = null;
   private statusPage: StatusSocketOutput | null = null;
-  private queue: BoundedQueue<WindowJob>;
   private unsubscribers: (() => void)[] = [];
 
   private running = false;
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private reloading: Promise<boolean> | null = null;
-  private readySent = false;
-  private drainScheduled = false;
   private pendingSwap: PendingSwap | null = null;
   /** Alert deliveries in order: start before end, and a sink swap in between waits its turn. */
   private alertChain: Promise<void> = Promise.resolve();
 
-  // detection state
-  private streamEndMs: number | null = null;
-  private streamBroken = false;
-  private lastAudioMonoMs: number | null = null;
-  /** Wall-clock steps (NTP) since the stream began: pipeline time + this = the clock's time now. */
-  private wallShiftMs = 0;
-  /** `mic_format` is raised: the audio is not a microphone's, so it is not listened to. */
-  private audioUnusable = false;
-  private openAlert: OpenAlert | null = null;
-  private lastResult: WindowResult | null = null;
-  private lastProbs: Record<string, number> | null = null;
-  private lastState: DetectorStateName = "IDLE";
-  private sinceMs: number;
-  private windowsDecided = 0;
-  private lastDropMonoMs: number | null = null;
-  private rtf = 0;
-  private lastWatchdogMonoMs: number | null = null;
-  /** Every decided window's time, smoothed score and level, for `calibrate --from-daemon` (score-ring.ts). */
-  private readonly scoreRing: ScoreRing;
-
-  // control state
-  private armed = true;
-  private mutedUntilMs: number | null = null;
-  private muteMinutes = 0;
-  private acknowledged = false;
-  private readonly problems = new Map<string, string>();
-  private publishedDanger = 0;
-
-  // timers
-  private tickTimer: TimerHandle | null = null;
-  private telemetryTimer: TimerHandle | null = null;
-  private muteTimer: TimerHandle | null = null;
-  private maxAlertTimer: TimerHandle | null = null;
-  private readonly testTimers = new Set<TimerHandle>();
-  private mqttDownSinceMonoMs: number | null = null;
+  // The parts. They share the daemon's logger, so log lines keep `component: "daemon"`, and
+  // read each other's state through the narrow views below, when needed (never cached).
+  private readonly detectionLoop: DetectionLoop;
+  private readonly control: Control;
+  private readonly health: Health;
 
   constructor(
     config: Config,
@@ -260,9 +107,54 @@ export class Daemon {
   ) {
     this.config = config;
     this.log = deps.log.child({ component: "daemon" });
-    this.queue = new BoundedQueue(config.detect.queue_max);
-    this.sinceMs = deps.clock.nowMs();
-    this.scoreRing = ScoreRing.forHop(config.detect.hop_s * 1000);
+    const { clock, notifier } = deps;
+    const log = this.log;
+    const running = (): boolean => this.running;
+    const currentConfig = (): Config => this.config;
+    const currentModel = (): ModelHandle | null => this.model;
+    const publishStatus = (): void => this.health.publishStatus();
+    const emitAlert = (event: AlertEvent): void => this.emitAlert(event);
+    this.detectionLoop = new DetectionLoop(config, {
+      clock,
+      log,
+      notifier,
+      ...(deps.alertJournal ? { alertJournal: deps.alertJournal } : {}),
+      running,
+      config: currentConfig,
+      model: currentModel,
+      applyPendingSwap: () => this.applySwap(),
+      listening: () => this.control.listening(),
+      alertChanged: () => this.control.alertChanged(),
+      emitAlert,
+      setProblem: (code, message) => this.health.setProblem(code, message),
+      hasProblem: (code) => this.health.hasProblem(code),
+      publishStatus,
+      statusDue: (danger) => this.health.statusDue(danger),
+    });
+    this.control = new Control({
+      clock,
+      log,
+      running,
+      config: currentConfig,
+      model: currentModel,
+      pendingModel: () => this.pendingSwap?.model ?? null,
+      reloading: () => this.reloading,
+      detection: () => this.detectionLoop,
+      emitAlert,
+      publishStatus,
+    });
+    this.health = new Health({
+      clock,
+      log,
+      notifier,
+      running,
+      config: currentConfig,
+      indicator: () => this.indicator,
+      mqtt: () => this.mqtt,
+      sinks: () => this.sinks(),
+      detection: () => this.detectionLoop,
+      control: () => this.control,
+    });
   }
 
   // ─── lifecycle ────────────────────────────────────────────────────────────────────────────────
@@ -293,30 +185,29 @@ export class Daemon {
       }
       await this.startMqtt(this.model?.info ?? NO_MODEL);
       this.running = true;
-      if (this.model?.fallback) this.setProblem("model_fallback", this.model.fallback);
+      if (this.model?.fallback) this.health.setProblem("model_fallback", this.model.fallback);
       if (modelError !== null || !this.model) {
-        this.setProblem("model_unavailable", `no model could be loaded, nothing is being listened to: ${describeError(modelError)}`);
+        this.health.setProblem("model_unavailable", `no model could be loaded, nothing is being listened to: ${describeError(modelError)}`);
         throw modelError;
       }
-      this.publishProblemsSoFar();
-      this.syncMqttProblems();
+      this.health.publishProblemsSoFar();
+      this.health.syncMqttProblems();
       await this.startStatusSocket();
       await this.startStatusPage();
-      this.publishStatus();
+      this.health.publishStatus();
       await this.endInterruptedAlert();
       this.source = deps.createSource(this.config);
-      this.unsubscribers.push(this.source.onData((samples, tMs) => this.onAudio(samples, tMs)));
-      this.unsubscribers.push(this.source.onProblem((p) => this.onSourceProblem(p)));
+      this.unsubscribers.push(this.source.onData((samples, tMs) => this.detectionLoop.onAudio(samples, tMs)));
+      this.unsubscribers.push(this.source.onProblem((p) => this.detectionLoop.onSourceProblem(p)));
       await this.source.start();
       this.deps.notifier.ready();
-      this.updateSystemdStatus();
+      this.health.updateSystemdStatus();
     } catch (err) {
       // Release whatever did open (outputs off, model freed) before reporting the failure.
       await this.release().catch((stopErr: unknown) => this.log.error({ err: stopErr }, "cleanup after a failed start failed"));
       throw err;
     }
-    this.armTick();
-    this.armTelemetry();
+    this.health.start();
     this.log.info({ deviceId: this.config.device_id }, "daemon started: listening");
   }
 
@@ -330,10 +221,10 @@ export class Daemon {
       await indicator?.stop().catch(() => undefined);
       indicator = null;
       this.log.error({ err }, "GPIO unavailable: no LED, buzzer or button; detection and MQTT alerts go on");
-      this.setProblem("gpio_unavailable", `GPIO unavailable (no LED, buzzer or button): ${describeError(err)}`);
+      this.health.setProblem("gpio_unavailable", `GPIO unavailable (no LED, buzzer or button): ${describeError(err)}`);
     }
     this.indicator = indicator;
-    if (indicator) this.unsubscribers.push(indicator.onButton(() => this.onButton()));
+    if (indicator) this.unsubscribers.push(indicator.onButton(() => this.control.onButton()));
   }
 
   /** MQTT that cannot start is a problem (`mqtt_unavailable`), shown on the LED; detection goes on. */
@@ -346,27 +237,10 @@ export class Daemon {
       await mqtt?.stop().catch(() => undefined);
       mqtt = null;
       this.log.error({ err }, "MQTT unavailable: alerts only on the LED and buzzer");
-      this.setProblem("mqtt_unavailable", `MQTT unavailable, alerts only on the LED and buzzer: ${describeError(err)}`);
+      this.health.setProblem("mqtt_unavailable", `MQTT unavailable, alerts only on the LED and buzzer: ${describeError(err)}`);
     }
     this.mqtt = mqtt;
     this.attachCommands(mqtt);
-  }
-
-  /** Problems raised before MQTT was up (GPIO, model fallback) go out on the problem topic too. */
-  private publishProblemsSoFar(): void {
-    const mqtt = this.mqtt;
-    if (!mqtt) return;
-    for (const [code, message] of this.problems) {
-      void mqtt.publishProblem({ atMs: this.deps.clock.nowMs(), code, message, active: true }).catch(() => undefined);
-    }
-  }
-
-  /** The MQTT sink's delivery conditions (outbox failing, broker stalled) as problems. */
-  private syncMqttProblems(): void {
-    const reported = this.mqtt?.deliveryProblems?.() ?? [];
-    for (const code of ["outbox_failing", "mqtt_stalled"]) {
-      this.setProblem(code, reported.find((p) => p.code === code)?.message ?? null);
-    }
   }
 
   /** An alert a killed predecessor left open gets its end now, with the same id. */
@@ -398,7 +272,9 @@ export class Daemon {
   private async release(): Promise<void> {
     this.running = false;
     this.deps.notifier.stopping();
-    this.clearTimers();
+    this.health.clearTimers();
+    this.control.clearTimers();
+    this.detectionLoop.clearTimers();
     for (const off of this.unsubscribers.splice(0)) off();
     await this.source?.stop().catch((err: unknown) => this.log.error({ err }, "stopping audio capture failed"));
     this.source = null;
@@ -406,9 +282,7 @@ export class Daemon {
     this.statusSocket = null;
     await this.statusPage?.stop().catch((err: unknown) => this.log.error({ err }, "stopping the status page failed"));
     this.statusPage = null;
-    this.queue.takeAll();
-    // An alert still open is ended, so a consumer never waits forever for its end.
-    if (this.pipeline && this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, "stopped");
+    this.detectionLoop.endForStop();
     await this.alertChain;
     // MQTT first (it flushes the outbox within its timeout and publishes offline), then GPIO off.
     await this.mqtt?.stop().catch((err: unknown) => this.log.error({ err }, "stopping MQTT failed"));
@@ -419,9 +293,7 @@ export class Daemon {
     this.pendingSwap?.model.dispose();
     this.pendingSwap = null;
     this.model = null;
-    this.pipeline = null;
-    this.streamEndMs = null;
-    this.readySent = false;
+    this.detectionLoop.forgetStream();
     this.log.info("daemon stopped");
   }
 
@@ -479,10 +351,10 @@ export class Daemon {
       if (mqttChanged && this.mqtt) this.swapMqtt(next, model.info);
       this.pendingSwap?.model.dispose();
       this.pendingSwap = { config: next, model };
-      if (this.pipeline === null) this.applySwap();
+      if (!this.detectionLoop.streaming) this.applySwap();
       this.deps.log.level = next.log_level;
-      this.setProblem("reload_failed", null);
-      this.setProblem("model_fallback", model.fallback ?? null);
+      this.health.setProblem("reload_failed", null);
+      this.health.setProblem("model_fallback", model.fallback ?? null);
       this.log.info({ model: model.info }, "configuration and model reloaded; they apply from the next window");
       return true;
     } finally {
@@ -493,7 +365,7 @@ export class Daemon {
   private refuseReload(what: string, err: unknown): false {
     const message = `reload refused, the old ${what} keeps running: ${describeError(err)}`;
     this.log.error({ err }, message);
-    this.setProblem("reload_failed", message);
+    this.health.setProblem("reload_failed", message);
     return false;
   }
 
@@ -526,7 +398,7 @@ export class Daemon {
         this.log.error({ err }, "the new MQTT sink did not start");
       }
       this.attachCommands(fresh);
-      this.publishStatus();
+      this.health.publishStatus();
     });
   }
 
@@ -535,293 +407,13 @@ export class Daemon {
     if (!swap) return;
     this.pendingSwap = null;
     const oldModel = this.model;
-    // An alert open in the old pipeline ends here; the new decision half starts in IDLE.
-    const old = this.pipeline;
-    if (old) this.handleEvents(old.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, "reloaded");
+    // The detection loop ends an alert open in the old pipeline and carries the stream over.
+    this.detectionLoop.adopt(swap.config, swap.model);
     this.config = swap.config;
     this.model = swap.model;
-    const carried = this.queue.takeAll();
-    this.queue = new BoundedQueue(swap.config.detect.queue_max);
-    // Continue the audio when the new model reads the same features: no blind gap while a fresh
-    // window fills, and windows still waiting for inference go to the new model.
-    const successor = old?.successor({
-      classifier: swap.model.classifier,
-      detect: detectParamsFromConfig(swap.config.detect),
-      adaptation: swap.model.adaptation ?? null,
-    });
-    if (successor) {
-      this.pipeline = successor;
-      for (const job of carried) this.queue.push(job);
-    } else {
-      this.pipeline = this.streamEndMs === null ? null : this.newPipeline(this.streamEndMs);
-      if (carried.length > 0) this.log.debug({ windows: carried.length }, "windows of the old pipeline discarded by the reload (new feature spec)");
-    }
     if (oldModel && oldModel !== swap.model) oldModel.dispose();
-    this.armTelemetry();
-    this.publishStatus();
-  }
-
-  private newPipeline(startMs: number): Pipeline {
-    return new Pipeline({
-      classifier: this.model!.classifier,
-      detect: detectParamsFromConfig(this.config.detect),
-      startMs,
-      adaptation: this.model!.adaptation ?? null,
-    });
-  }
-
-  // ─── capture path ─────────────────────────────────────────────────────────────────────────────
-
-  private onAudio(samples: Int16Array, tMs: number): void {
-    if (!this.running || !this.model || samples.length === 0) return;
-    const nowMonoMs = this.deps.clock.monotonicMs();
-    const previousMonoMs = this.lastAudioMonoMs;
-    this.lastAudioMonoMs = nowMonoMs;
-    const durMs = (samples.length * 1000) / this.model.classifier.spec.sampleRateHz;
-    const chunkStartMs = tMs - durMs;
-    // Continuity is judged on the monotonic clock (issue #11 §11a): an NTP step of +1 h moved tMs
-    // but not the audio, and used to end the open alert and start a new one.
-    const pauseMs = previousMonoMs === null ? 0 : nowMonoMs - previousMonoMs - durMs;
-    if (this.pendingSwap) this.applySwap();
-    if (this.audioUnusable) {
-      // Wrong-format audio (issue #11 §7) is not analysed, so it cannot alert; the unit is alive
-      // and says what is wrong, so the watchdog is still fed.
-      this.keepAlive();
-      return;
-    }
-    if (this.pipeline === null || this.streamEndMs === null || this.streamBroken || pauseMs > STREAM_GAP_MS) {
-      this.restartStream(chunkStartMs);
-    } else {
-      this.followWallClock(chunkStartMs);
-    }
-    const pipeline = this.pipeline!;
-    this.streamEndMs = this.streamEndMs! + durMs;
-    const jobs = pipeline.pushAudio(int16ToFloat(samples));
-    let dropped = 0;
-    for (const job of jobs) dropped += this.queue.push(job);
-    if (dropped > 0) this.onDropped(dropped);
-    if (jobs.length > 0) this.scheduleDrain();
-  }
-
-  /**
-   * The wall clock stepped while the audio went on (NTP setting a Pi without a real-time clock):
-   * detection keeps its own audio time, and alert times follow the clock as it now reads.
-   */
-  private followWallClock(chunkStartMs: number): void {
-    const stepMs = chunkStartMs - (this.streamEndMs! + this.wallShiftMs);
-    if (Math.abs(stepMs) <= STREAM_GAP_MS) return;
-    this.wallShiftMs += stepMs;
-    this.log.warn({ stepS: Math.round(stepMs / 1000) }, "the system clock stepped (NTP?): detection goes on, alert times follow the new clock");
-  }
-
-  /** Epoch ms of a time on the pipeline's clock. */
-  private wallMs(pipelineMs: number): number {
-    return pipelineMs + this.wallShiftMs;
-  }
-
-  private restartStream(startMs: number): void {
-    if (this.pipeline) {
-      this.log.info("audio stream restarted: detection starts afresh");
-      this.queue.takeAll();
-      // An open alert here means audio stopped for a while and came back without a problem
-      // having been raised (a break raised as a problem already ended it as audio_lost).
-      if (this.openAlert) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? startMs), null, "audio_restarted");
-    }
-    this.streamBroken = false;
-    this.streamEndMs = startMs;
-    this.wallShiftMs = 0;
-    this.pipeline = this.newPipeline(startMs);
-  }
-
-  private onDropped(n: number): void {
-    this.lastDropMonoMs = this.deps.clock.monotonicMs();
-    if (!this.problems.has("inference_behind")) {
-      this.setProblem(
-        "inference_behind",
-        `inference cannot keep up: the oldest analysis windows are being dropped (${this.queue.dropped} so far); ` +
-          "use a faster model or backend, or a longer detect.hop_s",
-      );
-    }
-    this.log.debug({ dropped: n, total: this.queue.dropped }, "inference queue full: dropped the oldest windows");
-  }
-
-  private onSourceProblem(p: SourceProblem): void {
-    if (p.code === MIC_FORMAT) {
-      // Not analysed while it lasts (windows already queued neither); detection starts afresh on
-      // the first good audio.
-      this.audioUnusable = p.active;
-      if (p.active) this.queue.takeAll();
-    }
-    if (p.active && (STREAM_BREAK_CODES.has(p.code) || p.code === MIC_FORMAT)) {
-      this.streamBroken = true;
-      // The unit no longer hears: an open alert ends now, not when audio returns (which may be
-      // never), so the buzzer stops and consumers learn why.
-      this.endOpenAlert("audio_lost");
-    }
-    this.setProblem(p.code, p.active ? p.message : null);
-  }
-
-  /** Ends an open alert with `reason` (the detector back to IDLE); nothing when none is open. */
-  private endOpenAlert(reason: AlertEndReasonName): void {
-    if (!this.pipeline || !this.openAlert) return;
-    this.log.warn({ alertId: this.openAlert.id, reason }, "ending the open alert");
-    this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, reason);
-    if (this.lastState !== "IDLE") {
-      this.lastState = "IDLE";
-      this.sinceMs = this.deps.clock.nowMs();
-    }
-    this.publishStatus();
-  }
-
-  private scheduleDrain(): void {
-    if (this.drainScheduled) return;
-    this.drainScheduled = true;
-    setImmediate(() => this.drain());
-  }
-
-  // ─── inference and decisions (off the capture path) ───────────────────────────────────────────
-
-  private drain(): void {
-    this.drainScheduled = false;
-    if (!this.running || !this.pipeline || !this.model) return;
-    const pipeline = this.pipeline;
-    const jobs = this.queue.takeAll();
-    if (jobs.length === 0) return;
-    const clock = this.deps.clock;
-    if (!this.listeningNow()) {
-      // Disarmed or muted: no inference, no decisions; keep the level for telemetry.
-      this.lastResult = null;
-      this.lastDbfs = jobs[jobs.length - 1]!.dbfs;
-      this.keepAlive();
-      return;
-    }
-    const t0 = clock.monotonicMs();
-    let probs: (Float32Array | null)[];
-    try {
-      probs = pipeline.classify(jobs);
-      this.setProblem("inference_failed", null);
-    } catch (err) {
-      this.log.error({ err }, "inference failed; these windows are skipped");
-      this.setProblem("inference_failed", `inference failed: ${describeError(err)}`);
-      return;
-    }
-    const inferMs = clock.monotonicMs() - t0;
-    const audioMs = jobs.length * this.config.detect.hop_s * 1000;
-    const batchRtf = inferMs / audioMs;
-    this.rtf = this.windowsDecided === 0 ? batchRtf : 0.9 * this.rtf + 0.1 * batchRtf;
-
-    for (let i = 0; i < jobs.length; i++) {
-      const job = jobs[i]!;
-      const r = pipeline.decide(job, probs[i]!);
-      this.windowsDecided++;
-      this.scoreRing.push(this.wallMs(r.tMs), r.smoothed, r.dbfs);
-      this.lastResult = r;
-      this.lastDbfs = r.dbfs;
-      if (r.probs) this.lastProbs = r.probs;
-      this.handleEvents(r.events, r);
-      if (r.state !== this.lastState) {
-        this.lastState = r.state;
-        this.sinceMs = this.wallMs(r.sinceMs);
-        this.publishStatus();
-      } else if (Math.abs(r.smoothed - this.publishedDanger) >= DANGER_STEP && this.dangerRepublishDue()) {
-        this.publishStatus();
-      }
-    }
-    this.keepAlive();
-    if (this.pendingSwap) this.applySwap();
-  }
-
-  private lastDbfs = -120;
-  private lastDangerPublishMonoMs = -Infinity;
-
-  private dangerRepublishDue(): boolean {
-    return this.deps.clock.monotonicMs() - this.lastDangerPublishMonoMs >= TICK_MS;
-  }
-
-  /** READY=1 once, WATCHDOG=1 while audio is recent and the queue is not saturated. */
-  private keepAlive(): void {
-    const { notifier, clock } = this.deps;
-    if (!this.readySent) {
-      // (READY=1 went to systemd at the end of start(); this is the first decided window.)
-      this.readySent = true;
-      this.log.info("ready: model loaded and audio flowing");
-    }
-    const interval = notifier.watchdogIntervalMs;
-    if (interval === null || this.lastAudioMonoMs === null) return;
-    const now = clock.monotonicMs();
-    const audioRecent = now - this.lastAudioMonoMs < this.config.audio.stall_timeout_s * 1000;
-    if (!audioRecent || this.queue.full) return;
-    if (this.lastWatchdogMonoMs !== null && now - this.lastWatchdogMonoMs < interval / 2) return;
-    this.lastWatchdogMonoMs = now;
-    notifier.watchdog();
-  }
-
-  /**
-   * `resetReason`: why the daemon reset the detector (the detector itself only knows "reset" for
-   * a forced end), published as the end's `end_reason`.
-   */
-  private handleEvents(events: DetectEvent[], r: WindowResult | null, resetReason: AlertEndReasonName = "stopped"): void {
-    for (const e of events) {
-      if (e.type === "alert_start") {
-        const alert: OpenAlert = { id: randomUUID(), startMs: this.wallMs(e.startMs), dbfs: r?.dbfs ?? this.lastDbfs };
-        this.openAlert = alert;
-        this.acknowledged = false;
-        this.log.warn({ alertId: alert.id, emotion: e.emotion, peak: e.peak }, "ALERT: danger heard");
-        const start: AlertEvent = {
-          phase: "start",
-          alertId: alert.id,
-          startedAtMs: alert.startMs,
-          peak: e.peak,
-          mean: e.mean,
-          emotion: e.emotion,
-          probs: e.probs,
-          dbfs: alert.dbfs,
-          test: false,
-        };
-        this.emitAlert(start);
-        void this.deps.alertJournal?.record(start);
-        this.armMaxAlertTimer(alert);
-      } else {
-        const alert = this.openAlert;
-        this.openAlert = null;
-        this.acknowledged = false;
-        if (!alert) continue;
-        this.clearMaxAlertTimer();
-        void this.deps.alertJournal?.record(null);
-        const endReason = e.reason === "reset" ? resetReason : e.reason;
-        this.log.info({ alertId: alert.id, endReason, durationS: (e.endMs - e.startMs) / 1000 }, "alert ended");
-        this.emitAlert({
-          phase: "end",
-          alertId: alert.id,
-          startedAtMs: alert.startMs,
-          endedAtMs: this.wallMs(e.endMs),
-          peak: e.peak,
-          mean: e.mean,
-          emotion: e.emotion,
-          probs: e.probs,
-          dbfs: alert.dbfs,
-          test: false,
-          endReason,
-        });
-      }
-    }
-  }
-
-  /**
-   * max_alert_s holds by the clock too: the detector ends an alert on window times, so without
-   * windows (a stream that broke and said nothing) it would stay open, buzzer on.
-   */
-  private armMaxAlertTimer(alert: OpenAlert): void {
-    this.clearMaxAlertTimer();
-    this.maxAlertTimer = this.deps.clock.setTimeout(() => {
-      this.maxAlertTimer = null;
-      if (this.openAlert === alert) this.endOpenAlert("max_duration");
-    }, this.config.detect.max_alert_s * 1000 + MAX_ALERT_GRACE_MS);
-  }
-
-  private clearMaxAlertTimer(): void {
-    if (this.maxAlertTimer) this.deps.clock.clearTimeout(this.maxAlertTimer);
-    this.maxAlertTimer = null;
+    this.health.armTelemetry();
+    this.health.publishStatus();
   }
 
   /** Every sink gets the event, in order of events; one failing sink never stops another. */
@@ -832,7 +424,7 @@ export class Daemon {
       await notifyAll(this.sinks(), this.log, (s) => s.alert(event));
       this.log.info({ alertId: event.alertId, phase: event.phase, test: event.test, endReason: event.endReason }, "alert event handed to every output");
       // A failing outbox shows at once, not at the next tick.
-      if (this.running) this.syncMqttProblems();
+      if (this.running) this.health.syncMqttProblems();
     });
   }
 
@@ -852,11 +444,11 @@ export class Daemon {
     try {
       this.statusPage = this.deps.createStatusPage?.(this.config, this) ?? null;
       await this.statusPage?.start();
-      this.setProblem("http_unavailable", null);
+      this.health.setProblem("http_unavailable", null);
     } catch (err) {
       this.statusPage = null;
       this.log.warn({ err }, "status page not available; detection is unaffected");
-      this.setProblem("http_unavailable", `status page unavailable, detection goes on: ${describeError(err)}`);
+      this.health.setProblem("http_unavailable", `status page unavailable, detection goes on: ${describeError(err)}`);
     }
   }
 
@@ -869,523 +461,50 @@ export class Daemon {
     return [this.indicator, this.mqtt].filter((s): s is IndicatorOutput | MqttOutput => s !== null);
   }
 
-  // ─── control ──────────────────────────────────────────────────────────────────────────────────
-
+  /** Commands from MQTT go to control. */
   private attachCommands(mqtt: MqttOutput | null): void {
     if (!mqtt) return;
-    this.unsubscribers.push(mqtt.onCommand((c) => this.command(c)));
+    this.unsubscribers.push(mqtt.onCommand((c) => this.control.command(c)));
   }
 
-  /** Applies one command; throws a message-bearing error the MQTT sink answers on `set/result`. */
-  async command(c: Command): Promise<void> {
-    switch (c.command) {
-      case "arm":
-        this.arm();
-        return;
-      case "disarm":
-        this.disarm();
-        return;
-      case "mute":
-        this.mute(c.minutes);
-        return;
-      case "unmute":
-        this.unmute();
-        return;
-      case "test":
-        this.testAlert();
-        return;
-      case "ack":
-        if (!this.ack()) throw new EarwitnessError("NOTHING_TO_ACK", "no alert is active; there is nothing to acknowledge");
-        return;
-      case "reset_adaptation":
-        await this.resetAdaptation();
-        return;
-    }
-  }
+  // ─── what the status socket and page read (StatusPageProvider) ────────────────────────────────
 
-  /**
-   * Forgets what the unit learnt of its wearer's voice and room (statistics in memory and the file
-   * in state_dir), for a unit moved to another person or room; detection goes on at once with the
-   * model's own statistics and learns again. Refused while an alert is open: that alert was
-   * decided with the learnt statistics, and changing the normalisation under it could end it
-   * early. Throws a coded error (answered on `set/result`) when refused or when the file cannot
-   * be deleted; detection is never touched either way.
-   */
-  async resetAdaptation(): Promise<void> {
-    // A reload may have read the statistics file already and not yet handed over its model: that
-    // model must be reset too, so wait for it to be pending.
-    if (this.reloading) await this.reloading;
-    const model = this.model;
-    if (!this.running || !model) {
-      throw new EarwitnessError("NOT_RUNNING", "the daemon is not listening yet; try again once it has started");
-    }
-    const adaptations = [...new Set([model.adaptation, this.pendingSwap?.model.adaptation])].filter(
-      (a): a is DeviceAdaptation => a !== null && a !== undefined,
-    );
-    if (adaptations.length === 0) {
-      const why = this.config.adaptation.enabled
-        ? `model ${model.info.name} is not normalised per speaker, so it does not adapt`
-        : "adaptation.enabled is false in the configuration";
-      throw new EarwitnessError("ADAPTATION_OFF", `voice adaptation is off (${why}); there is nothing to reset`);
-    }
-    if (this.openAlert) {
-      throw new EarwitnessError("ALERT_ACTIVE", "an alert is active; reset the voice adaptation after it has ended");
-    }
-    const results = await Promise.allSettled(adaptations.map((a) => a.reset()));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) {
-      const err = new EarwitnessError(
-        "ADAPTATION_RESET_FAILED",
-        `the learnt voice statistics are forgotten in memory, but their file in ${this.config.state_dir} could not be ` +
-          `deleted (${describeError(failed.reason)}), so a restart would bring them back; make state_dir writable for ` +
-          `earwitness and send the command again, or stop the service, delete adaptation-${model.info.name}.json there and start it`,
-        { cause: failed.reason },
-      );
-      this.log.error({ err }, "voice adaptation reset failed");
-      throw err;
-    }
-    this.log.info({ model: model.info.name }, "voice adaptation reset: learning this unit's voice and room again from now");
-  }
-
-  /** The Armed switch on. A running mute goes on (mute and Armed are independent). */
-  arm(): void {
-    if (this.armed) return;
-    this.armed = true;
-    this.log.info(this.mutedUntilMs === null ? "armed" : "armed; still muted until the mute ends");
-    this.afterArmingChange("disarmed");
-  }
-
-  /** The Armed switch off: no alerts until armed again. A running mute goes on. */
-  disarm(): void {
-    if (!this.armed) return;
-    this.armed = false;
-    this.log.warn("disarmed: no alerts until armed again");
-    this.afterArmingChange("disarmed");
-  }
-
-  /** No alerts for `minutes`, then as before by itself; the Armed switch is not touched. */
-  mute(minutes: number): void {
-    this.clearMute();
-    const ms = minutes * 60_000;
-    this.mutedUntilMs = this.deps.clock.nowMs() + ms;
-    this.muteMinutes = minutes;
-    this.muteTimer = this.deps.clock.setTimeout(() => {
-      this.muteTimer = null;
-      this.mutedUntilMs = null;
-      this.muteMinutes = 0;
-      this.log.info(this.armed ? "mute over: listening again" : "mute over; still disarmed");
-      this.afterArmingChange("muted");
-    }, ms);
-    this.log.warn({ minutes }, "muted: no alerts until the mute ends");
-    this.afterArmingChange("muted");
-  }
-
-  /** Ends a running mute now. */
-  unmute(): void {
-    if (!this.clearMute()) return;
-    this.log.info(this.armed ? "unmuted: listening again" : "unmuted; still disarmed");
-    this.afterArmingChange("muted");
-  }
-
-  /** Returns whether a mute was running. */
-  private clearMute(): boolean {
-    if (this.muteTimer) this.deps.clock.clearTimeout(this.muteTimer);
-    this.muteTimer = null;
-    const wasMuted = this.mutedUntilMs !== null;
-    this.mutedUntilMs = null;
-    this.muteMinutes = 0;
-    return wasMuted;
-  }
-
-  /** Alerts can be raised: armed and not muted. */
-  private listeningNow(): boolean {
-    return this.armed && this.mutedUntilMs === null;
-  }
-
-  private afterArmingChange(resetReason: AlertEndReasonName): void {
-    // Both ways, the detector starts from IDLE: disarming ends an open alert, arming forgets
-    // whatever half-suspicion was left from before.
-    if (this.pipeline) this.handleEvents(this.pipeline.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, resetReason);
-    if (this.lastState !== "IDLE") {
-      this.lastState = "IDLE";
-      this.sinceMs = this.deps.clock.nowMs();
-    }
-    this.publishStatus();
-  }
-
-  /** A test alert through every output (GPIO and MQTT with `test: true`), ended after TEST_ALERT_MS. */
-  testAlert(): string {
-    const id = randomUUID();
-    const startedAtMs = this.deps.clock.nowMs();
-    const base = { alertId: id, startedAtMs, peak: 1, mean: 1, emotion: "test", probs: {}, dbfs: this.lastDbfs, test: true };
-    this.log.info({ alertId: id }, "test alert");
-    this.emitAlert({ phase: "start", ...base });
-    const timer = this.deps.clock.setTimeout(() => {
-      this.testTimers.delete(timer);
-      this.emitAlert({ phase: "end", ...base, endedAtMs: this.deps.clock.nowMs(), endReason: "test_over" });
-    }, TEST_ALERT_MS);
-    this.testTimers.add(timer);
-    return id;
-  }
-
-  /** Buzzer off, the alert stays until it ends, the acknowledgement is published. False if no alert. */
-  ack(): boolean {
-    if (!this.openAlert) return false;
-    if (!this.acknowledged) {
-      this.acknowledged = true;
-      this.log.info({ alertId: this.openAlert.id }, "alert acknowledged");
-      this.publishStatus();
-    }
-    return true;
-  }
-
-  private onButton(): void {
-    // The indicator has already silenced its buzzer; publish the acknowledgement if there is an alert.
-    this.ack();
-  }
-
-  // ─── problems, status, telemetry ──────────────────────────────────────────────────────────────
-
-  /** Raise (message) or clear (null) a problem; publishes and logs only changes. */
-  private setProblem(code: string, message: string | null): void {
-    const had = this.problems.get(code);
-    if (message === null) {
-      if (had === undefined) return;
-      this.problems.delete(code);
-    } else {
-      if (had === message) return;
-      this.problems.set(code, message);
-    }
-    const active = message !== null;
-    const report: ProblemReport = { atMs: this.deps.clock.nowMs(), code, message: message ?? `cleared: ${had}`, active };
-    if (active) this.log.warn({ problem: code }, message);
-    else this.log.info({ problem: code }, "problem cleared");
-    if (this.mqtt) void this.mqtt.publishProblem(report).catch((err: unknown) => this.log.debug({ err }, "problem not published"));
-    this.publishStatus();
+  /** Applies one command (control.ts); throws a message-bearing error the MQTT sink answers on `set/result`. */
+  command(c: Command): Promise<void> {
+    return this.control.command(c);
   }
 
   status(): DeviceStatus {
-    return {
-      state: this.lastState,
-      danger: round4(this.lastResult?.smoothed ?? 0),
-      emotion: strongestEmotion(this.lastResult?.probs),
-      dangerEmotion: this.lastResult?.emotion ?? null,
-      sinceMs: this.sinceMs,
-      armed: this.armed,
-      mutedUntilMs: this.mutedUntilMs,
-      muteMinutes: this.muteMinutes,
-      problems: [...this.problems.keys()].sort(),
-      problemMessages: Object.fromEntries([...this.problems.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
-      acknowledged: this.acknowledged,
-    };
-  }
-
-  private publishStatus(): void {
-    if (!this.running) return;
-    const status = this.status();
-    this.publishedDanger = status.danger;
-    this.lastDangerPublishMonoMs = this.deps.clock.monotonicMs();
-    void notifyAll(this.sinks(), this.log, (s) => s.status(status));
-    this.updateSystemdStatus();
-  }
-
-  private updateSystemdStatus(): void {
-    if (!this.deps.notifier.enabled) return;
-    const s = this.status();
-    const arming = `${s.armed ? "armed" : "disarmed"}${s.mutedUntilMs !== null ? ", muted" : ""}`;
-    const problems = s.problems.length > 0 ? `problems: ${s.problems.join(", ")}` : "no problems";
-    this.deps.notifier.status(`${s.state}, ${arming}, rtf ${this.rtf.toFixed(3)}, ${problems}`);
-  }
-
-  /** The status socket's `scores` request: remembered window scores, numbers only. */
-  scores(afterSeq: number, sinceMs: number, max: number): ScorePage & { hopMs: number } {
-    return { ...this.scoreRing.read(afterSeq, sinceMs, max), hopMs: this.config.detect.hop_s * 1000 };
-  }
-
-  snapshot(): DaemonSnapshot {
-    return {
-      running: this.running,
-      ready: this.readySent,
-      state: this.lastState,
-      armed: this.armed,
-      listening: this.listeningNow(),
-      mutedUntilMs: this.mutedUntilMs,
-      acknowledged: this.acknowledged,
-      problems: Object.fromEntries(this.problems),
-      queueDepth: this.queue.length,
-      droppedWindows: this.queue.dropped,
-      windowsDecided: this.windowsDecided,
-      rtf: this.rtf,
-      alertId: this.openAlert?.id ?? null,
-    };
-  }
-
-  private armTick(): void {
-    this.tickTimer = this.deps.clock.setTimeout(() => {
-      this.tickTimer = null;
-      if (!this.running) return;
-      this.tick();
-      this.armTick();
-    }, TICK_MS);
-  }
-
-  /** Polls the outputs' health and the inference backlog. */
-  private tick(): void {
-    const now = this.deps.clock.monotonicMs();
-    const gpio = this.indicator?.problems() ?? [];
-    this.setProblem("gpio_failing", gpio.length > 0 ? gpio.join("; ") : null);
-    this.syncMqttProblems();
-    if (this.mqtt) {
-      this.setProblem("mqtt_client_id_conflict", this.mqtt.clientIdConflict ?? null);
-      if (this.mqtt.connected) this.mqttDownSinceMonoMs = null;
-      else this.mqttDownSinceMonoMs ??= now;
-      const downMs = this.mqttDownSinceMonoMs === null ? 0 : now - this.mqttDownSinceMonoMs;
-      this.setProblem(
-        "mqtt_disconnected",
-        downMs >= MQTT_DOWN_PROBLEM_MS
-          ? `MQTT broker ${this.config.mqtt.url ?? ""} unreachable for ${Math.round(downMs / 1000)} s or more; alerts wait in the outbox`
-          : this.problems.has("mqtt_disconnected") && downMs > 0
-            ? (this.problems.get("mqtt_disconnected") ?? null)
-            : null,
-      );
-    }
-    if (this.lastDropMonoMs !== null && now - this.lastDropMonoMs >= BEHIND_CLEAR_MS) {
-      this.lastDropMonoMs = null;
-      this.setProblem("inference_behind", null);
-    }
-    this.updateSystemdStatus();
-  }
-
-  private armTelemetry(): void {
-    if (this.telemetryTimer) this.deps.clock.clearTimeout(this.telemetryTimer);
-    this.telemetryTimer = null;
-    const intervalMs = this.config.mqtt.telemetry_interval_s * 1000;
-    if (!this.running || intervalMs <= 0 || !this.mqtt) return;
-    this.telemetryTimer = this.deps.clock.setTimeout(() => {
-      this.telemetryTimer = null;
-      if (!this.running) return;
-      void this.mqtt?.publishTelemetry(this.telemetrySample()).catch((err: unknown) => this.log.debug({ err }, "telemetry not published"));
-      this.armTelemetry();
-    }, intervalMs);
+    return this.health.status();
   }
 
   /** Probabilities, level, speed and backlog; never samples. */
   telemetrySample(): TelemetrySample {
-    const probs = this.lastProbs ? Object.fromEntries(Object.entries(this.lastProbs).map(([k, v]) => [k, round4(v)])) : {};
+    return this.health.telemetrySample();
+  }
+
+  /** The status socket's `scores` request: remembered window scores, numbers only. */
+  scores(afterSeq: number, sinceMs: number, max: number): ScorePage & { hopMs: number } {
+    return { ...this.detectionLoop.scores(afterSeq, sinceMs, max), hopMs: this.config.detect.hop_s * 1000 };
+  }
+
+  snapshot(): DaemonSnapshot {
+    const d = this.detectionLoop;
+    const c = this.control;
     return {
-      atMs: this.deps.clock.nowMs(),
-      probs,
-      dbfs: Math.round(this.lastDbfs * 10) / 10,
-      rtf: round4(this.rtf),
-      droppedWindows: this.queue.dropped,
-      queueDepth: this.queue.length,
+      running: this.running,
+      ready: d.ready,
+      state: d.state,
+      armed: c.armed,
+      listening: c.listening(),
+      mutedUntilMs: c.mutedUntilMs,
+      acknowledged: c.acknowledged,
+      problems: this.health.problemsNow(),
+      queueDepth: d.queueDepth,
+      droppedWindows: d.droppedWindows,
+      windowsDecided: d.windowsDecided,
+      rtf: d.rtf,
+      alertId: d.openAlertId,
     };
   }
-
-  private clearTimers(): void {
-    const c = this.deps.clock;
-    for (const t of [this.tickTimer, this.telemetryTimer, this.muteTimer, this.maxAlertTimer, ...this.testTimers]) if (t) c.clearTimeout(t);
-    this.tickTimer = this.telemetryTimer = this.muteTimer = this.maxAlertTimer = null;
-    this.testTimers.clear();
-  }
-}
-
-function round4(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
-}
-
-/** The detection settings published with every alert, so a reader knows what the decision was made against. */
-export function thresholdsOf(config: Config): Record<string, number> {
-  const d = config.detect;
-  return {
-    enter_threshold: d.enter_threshold,
-    exit_threshold: d.exit_threshold,
-    k: d.k,
-    n: d.n,
-    min_duration_s: d.min_duration_s,
-    hold_s: d.hold_s,
-    energy_gate_dbfs: d.energy_gate_dbfs,
-  };
-}
-
-// ─── the composition root: real IO ──────────────────────────────────────────────────────────────
-
-export interface RealDepsOptions {
-  clock: Clock;
-  log: Logger;
-  env: NodeJS.ProcessEnv;
-  /** The config file SIGHUP re-reads (undefined: the default path, or defaults). */
-  configPath?: string;
-  /** Instead of the configured microphone (the demo streams a file). */
-  source?: (config: Config) => AudioSource;
-  /** Instead of the configured GPIO (the demo prints to the terminal). */
-  indicator?: (config: Config) => Promise<IndicatorOutput | null>;
-  /** The package version, for Home Assistant's device info. */
-  softwareVersion: string;
-  /** Where the open alert is remembered (config.state_dir), read at start; none when absent (the demo). */
-  stateDir?: string;
-  /** MQTT connect wait at start (default the sink's 5 s). */
-  mqttConnectWaitMs?: number;
-  notifier?: Notifier;
-  /** Serve the status page when config.http.enabled (default true; the demo opens none). */
-  statusPage?: boolean;
-}
-
-/** Builds the real microphone, GPIO, MQTT and model loaders from the config. */
-export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
-  const { clock, log } = options;
-  return {
-    clock,
-    log,
-    notifier: options.notifier ?? createNotifier(options.env, log),
-    createSource: options.source ?? ((config) => createMicrophone(config, clock, log)),
-    loadModel: async (config) => {
-      // The configured/installed model, else previous, else shipped: a damaged install must not
-      // make the unit deaf while an intact model sits next to it.
-      await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
-      if (config.model.dir) {
-        // A configured directory that is not there is a configuration error (78), not a damaged model.
-        try {
-          await access(config.model.dir);
-        } catch (err) {
-          const issue = `model.dir ${config.model.dir} cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
-          throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue], cause: err });
-        }
-      }
-      const failures: string[] = [];
-      let bundle: LoadedBundle | null = null;
-      let firstError: unknown = null;
-      for (const candidate of await modelCandidates(config)) {
-        try {
-          const loaded = await loadBundle(candidate.dir);
-          try {
-            checkModelFitsConfig(config, loaded);
-          } catch (err) {
-            loaded.model.dispose();
-            throw err;
-          }
-          bundle = loaded;
-          break;
-        } catch (err) {
-          // A configuration that does not fit (labels, hop) is the config's fault: 78, as `config check` says.
-          if (err instanceof ConfigError) throw err;
-          firstError ??= err;
-          failures.push(`${candidate.what} model (${candidate.dir}): ${describeError(err)}`);
-          log.error({ err, model: candidate.dir }, `the ${candidate.what} model cannot be used; trying the next one`);
-        }
-      }
-      if (bundle === null) throw firstError;
-      const fallback =
-        failures.length === 0 ? null : `running ${bundle.meta.name} ${bundle.meta.version} (${bundle.dir}) instead: ${failures.join("; ")}`;
-      // The lean engine for recurrent bundles (identical outputs within 1e-4, several times
-      // faster than tfjs per window); tfjs for the rest.
-      const { classifier, dispose } = createClassifier(bundle, log);
-      const adaptation = await createAdaptation(config, bundle, log);
-      return {
-        classifier,
-        adaptation,
-        labels: bundle.meta.labels,
-        fallback,
-        info: { name: bundle.meta.name, version: bundle.meta.version, sha256: bundle.sha256 },
-        dispose: () => {
-          adaptation?.save().catch((err: unknown) => log.warn({ err: (err as Error).message }, "cannot save adaptation statistics"));
-          dispose();
-        },
-      };
-    },
-    createIndicator: options.indicator ?? ((config) => createIndicator(config, clock, log)),
-    createMqtt: async (config, model) => {
-      if (!config.mqtt.enabled || config.mqtt.url === null) return null;
-      const password = await mqttPassword(config.mqtt);
-      const m = config.mqtt;
-      const tls = {
-        ...(m.tls.ca ? { caPath: m.tls.ca } : {}),
-        ...(m.tls.cert ? { certPath: m.tls.cert } : {}),
-        ...(m.tls.key ? { keyPath: m.tls.key } : {}),
-        rejectUnauthorized: m.tls.reject_unauthorized,
-      };
-      // config.mqtt.base_topic is already "earwitness/<device_id>"; the sink appends the device id itself.
-      const baseTopic = m.base_topic.endsWith(`/${config.device_id}`) ? m.base_topic.slice(0, -(config.device_id.length + 1)) : m.base_topic;
-      // Which machine this is (in the state, so two units with one id can be told apart), and the board for HA.
-      const machineId = await readMachineId();
-      const hwVersion = await readBoardModel();
-      return new MqttSink(
-        {
-          url: m.url!,
-          clientId: m.client_id,
-          ...(m.username ? { username: m.username } : {}),
-          ...(password ? { password } : {}),
-          ...(m.url!.startsWith("mqtts:") ? { tls } : {}),
-          baseTopic,
-          deviceId: config.device_id,
-          discovery: { enabled: m.discovery.enabled, prefix: m.discovery.prefix },
-          telemetry: { enabled: m.telemetry_interval_s > 0 },
-          model,
-          thresholds: thresholdsOf(config),
-          stateDir: config.state_dir,
-          outbox: { maxEvents: m.outbox.max_events, maxBytes: m.outbox.max_bytes },
-          keepaliveS: m.keepalive_s,
-          softwareVersion: options.softwareVersion,
-          unit: { host: hostname(), machine: machineId === null ? "" : machineSuffix(machineId) },
-          ...(hwVersion ? { hwVersion } : {}),
-          ...(options.mqttConnectWaitMs !== undefined ? { connectWaitMs: options.mqttConnectWaitMs } : {}),
-        },
-        { clock, log },
-      );
-    },
-    reloadConfig: () => loadConfig({ path: options.configPath, env: options.env, hostname: hostname() }),
-    ...(options.stateDir === undefined ? {} : { alertJournal: fileAlertJournal(options.stateDir, log) }),
-    createStatusSocket: (config, provider) =>
-      new StatusSocketServer({ path: config.status_socket, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
-    createStatusPage: (config, provider) =>
-      options.statusPage === false || !config.http.enabled
-        ? null
-        : new StatusHttpServer({ http: config.http, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
-  };
-}
-
-export function createMicrophone(config: Config, clock: Clock, log: Logger): Microphone {
-  const a = config.audio;
-  return new Microphone(
-    {
-      source: a.source,
-      device: a.device,
-      stallTimeoutMs: a.stall_timeout_s * 1000,
-      backoffMinMs: a.restart_backoff_min_s * 1000,
-      backoffMaxMs: a.restart_backoff_max_s * 1000,
-      silenceDbfs: a.silence_dbfs,
-      silentForMs: a.silent_for_s * 1000,
-      clipForMs: a.clip_for_s * 1000,
-      waitForDeviceMs: a.wait_for_device_s * 1000,
-    },
-    { clock, log },
-  );
-}
-
-function lineSpec(line: Config["gpio"]["led"]): LineSpec | null {
-  return line.pin === null ? null : { pin: line.pin, activeLow: line.active_low };
-}
-
-/** The configured indicator: onoff GPIO, the console, or none. Configured GPIO that cannot work throws. */
-export async function createIndicator(config: Config, clock: Clock, log: Logger): Promise<IndicatorOutput | null> {
-  const g = config.gpio;
-  const patterns = {
-    heartbeat: g.heartbeat,
-    buzzerMaxOnMs: g.buzzer_max_on_s * 1000,
-    buzzerPatternMs: g.buzzer_pattern_ms,
-    testAlertMs: TEST_ALERT_MS,
-  };
-  if (g.driver === "none") return null;
-  if (g.driver === "console") return createConsoleIndicator({ clock, log, options: patterns }).indicator;
-  const led = lineSpec(g.led);
-  const buzzer = lineSpec(g.buzzer);
-  const button = lineSpec(g.button);
-  if (!led && !buzzer && !button) return null; // nothing wired: no need for onoff at all
-  const driver = await loadOnoffDriver();
-  return new GpioIndicator(
-    driver,
-    { ...DEFAULT_GPIO_OPTIONS, ...patterns, led, buzzer, button },
-    clock,
-    log.child({ component: "gpio" }),
-  );
 }

@@ -1,0 +1,209 @@
+/**
+ * The real dependencies: the only place that constructs the daemon's IO (STYLE.md §1) —
+ * microphone, GPIO, MQTT client, model loading with its fallbacks, the alert journal, the status
+ * socket and page — from the configuration. Owns how each is built from config; must not own what
+ * the daemon does with them (daemon.ts and its parts, which receive all of it through `DaemonDeps`
+ * and are tested with fakes).
+ */
+import { access } from "node:fs/promises";
+import { hostname } from "node:os";
+import type { Clock } from "../clock.js";
+import { loadConfig, mqttPassword } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { machineSuffix, readBoardModel, readMachineId } from "../config/machine.js";
+import { Microphone } from "../audio/microphone.js";
+import { ConfigError, describeError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { loadBundle, type LoadedBundle } from "../model/bundle.js";
+import { selectBackend } from "../model/backend.js";
+import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
+import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../outputs/gpio/indicator.js";
+import { loadOnoffDriver, type LineSpec } from "../outputs/gpio/line.js";
+import { MqttSink } from "../outputs/mqtt/mqtt-sink.js";
+import { StatusHttpServer } from "../http/status-server.js";
+import type { AudioSource } from "./audio-source.js";
+import { fileAlertJournal } from "./alert-journal.js";
+import { checkModelFitsConfig, createAdaptation, createClassifier, modelCandidates } from "./build.js";
+import { createNotifier, type Notifier } from "./sd-notify.js";
+import { thresholdsOf, type DaemonDeps, type IndicatorOutput } from "./seams.js";
+import { StatusSocketServer } from "./status-socket.js";
+
+export interface RealDepsOptions {
+  clock: Clock;
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+  /** The config file SIGHUP re-reads (undefined: the default path, or defaults). */
+  configPath?: string;
+  /** Instead of the configured microphone (the demo streams a file). */
+  source?: (config: Config) => AudioSource;
+  /** Instead of the configured GPIO (the demo prints to the terminal). */
+  indicator?: (config: Config) => Promise<IndicatorOutput | null>;
+  /** The package version, for Home Assistant's device info. */
+  softwareVersion: string;
+  /** Where the open alert is remembered (config.state_dir), read at start; none when absent (the demo). */
+  stateDir?: string;
+  /** MQTT connect wait at start (default the sink's 5 s). */
+  mqttConnectWaitMs?: number;
+  notifier?: Notifier;
+  /** Serve the status page when config.http.enabled (default true; the demo opens none). */
+  statusPage?: boolean;
+}
+
+/** Builds the real microphone, GPIO, MQTT and model loaders from the config. */
+export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
+  const { clock, log } = options;
+  return {
+    clock,
+    log,
+    notifier: options.notifier ?? createNotifier(options.env, log),
+    createSource: options.source ?? ((config) => createMicrophone(config, clock, log)),
+    loadModel: async (config) => {
+      // The configured/installed model, else previous, else shipped: a damaged install must not
+      // make the unit deaf while an intact model sits next to it.
+      await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
+      if (config.model.dir) {
+        // A configured directory that is not there is a configuration error (78), not a damaged model.
+        try {
+          await access(config.model.dir);
+        } catch (err) {
+          const issue = `model.dir ${config.model.dir} cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+          throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue], cause: err });
+        }
+      }
+      const failures: string[] = [];
+      let bundle: LoadedBundle | null = null;
+      let firstError: unknown = null;
+      for (const candidate of await modelCandidates(config)) {
+        try {
+          const loaded = await loadBundle(candidate.dir);
+          try {
+            checkModelFitsConfig(config, loaded);
+          } catch (err) {
+            loaded.model.dispose();
+            throw err;
+          }
+          bundle = loaded;
+          break;
+        } catch (err) {
+          // A configuration that does not fit (labels, hop) is the config's fault: 78, as `config check` says.
+          if (err instanceof ConfigError) throw err;
+          firstError ??= err;
+          failures.push(`${candidate.what} model (${candidate.dir}): ${describeError(err)}`);
+          log.error({ err, model: candidate.dir }, `the ${candidate.what} model cannot be used; trying the next one`);
+        }
+      }
+      if (bundle === null) throw firstError;
+      const fallback =
+        failures.length === 0 ? null : `running ${bundle.meta.name} ${bundle.meta.version} (${bundle.dir}) instead: ${failures.join("; ")}`;
+      // The lean engine for recurrent bundles (identical outputs within 1e-4, several times
+      // faster than tfjs per window); tfjs for the rest.
+      const { classifier, dispose } = createClassifier(bundle, log);
+      const adaptation = await createAdaptation(config, bundle, log);
+      return {
+        classifier,
+        adaptation,
+        labels: bundle.meta.labels,
+        fallback,
+        info: { name: bundle.meta.name, version: bundle.meta.version, sha256: bundle.sha256 },
+        dispose: () => {
+          adaptation?.save().catch((err: unknown) => log.warn({ err: (err as Error).message }, "cannot save adaptation statistics"));
+          dispose();
+        },
+      };
+    },
+    createIndicator: options.indicator ?? ((config) => createIndicator(config, clock, log)),
+    createMqtt: async (config, model) => {
+      if (!config.mqtt.enabled || config.mqtt.url === null) return null;
+      const password = await mqttPassword(config.mqtt);
+      const m = config.mqtt;
+      const tls = {
+        ...(m.tls.ca ? { caPath: m.tls.ca } : {}),
+        ...(m.tls.cert ? { certPath: m.tls.cert } : {}),
+        ...(m.tls.key ? { keyPath: m.tls.key } : {}),
+        rejectUnauthorized: m.tls.reject_unauthorized,
+      };
+      // config.mqtt.base_topic is already "earwitness/<device_id>"; the sink appends the device id itself.
+      const baseTopic = m.base_topic.endsWith(`/${config.device_id}`) ? m.base_topic.slice(0, -(config.device_id.length + 1)) : m.base_topic;
+      // Which machine this is (in the state, so two units with one id can be told apart), and the board for HA.
+      const machineId = await readMachineId();
+      const hwVersion = await readBoardModel();
+      return new MqttSink(
+        {
+          url: m.url!,
+          clientId: m.client_id,
+          ...(m.username ? { username: m.username } : {}),
+          ...(password ? { password } : {}),
+          ...(m.url!.startsWith("mqtts:") ? { tls } : {}),
+          baseTopic,
+          deviceId: config.device_id,
+          discovery: { enabled: m.discovery.enabled, prefix: m.discovery.prefix },
+          telemetry: { enabled: m.telemetry_interval_s > 0 },
+          model,
+          thresholds: thresholdsOf(config),
+          stateDir: config.state_dir,
+          outbox: { maxEvents: m.outbox.max_events, maxBytes: m.outbox.max_bytes },
+          keepaliveS: m.keepalive_s,
+          softwareVersion: options.softwareVersion,
+          unit: { host: hostname(), machine: machineId === null ? "" : machineSuffix(machineId) },
+          ...(hwVersion ? { hwVersion } : {}),
+          ...(options.mqttConnectWaitMs !== undefined ? { connectWaitMs: options.mqttConnectWaitMs } : {}),
+        },
+        { clock, log },
+      );
+    },
+    reloadConfig: () => loadConfig({ path: options.configPath, env: options.env, hostname: hostname() }),
+    ...(options.stateDir === undefined ? {} : { alertJournal: fileAlertJournal(options.stateDir, log) }),
+    createStatusSocket: (config, provider) =>
+      new StatusSocketServer({ path: config.status_socket, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
+    createStatusPage: (config, provider) =>
+      options.statusPage === false || !config.http.enabled
+        ? null
+        : new StatusHttpServer({ http: config.http, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
+  };
+}
+
+export function createMicrophone(config: Config, clock: Clock, log: Logger): Microphone {
+  const a = config.audio;
+  return new Microphone(
+    {
+      source: a.source,
+      device: a.device,
+      stallTimeoutMs: a.stall_timeout_s * 1000,
+      backoffMinMs: a.restart_backoff_min_s * 1000,
+      backoffMaxMs: a.restart_backoff_max_s * 1000,
+      silenceDbfs: a.silence_dbfs,
+      silentForMs: a.silent_for_s * 1000,
+      clipForMs: a.clip_for_s * 1000,
+      waitForDeviceMs: a.wait_for_device_s * 1000,
+    },
+    { clock, log },
+  );
+}
+
+function lineSpec(line: Config["gpio"]["led"]): LineSpec | null {
+  return line.pin === null ? null : { pin: line.pin, activeLow: line.active_low };
+}
+
+/** The configured indicator: onoff GPIO, the console, or none. Configured GPIO that cannot work throws. */
+export async function createIndicator(config: Config, clock: Clock, log: Logger): Promise<IndicatorOutput | null> {
+  const g = config.gpio;
+  const patterns = {
+    heartbeat: g.heartbeat,
+    buzzerMaxOnMs: g.buzzer_max_on_s * 1000,
+    buzzerPatternMs: g.buzzer_pattern_ms,
+    testAlertMs: DEFAULT_GPIO_OPTIONS.testAlertMs,
+  };
+  if (g.driver === "none") return null;
+  if (g.driver === "console") return createConsoleIndicator({ clock, log, options: patterns }).indicator;
+  const led = lineSpec(g.led);
+  const buzzer = lineSpec(g.buzzer);
+  const button = lineSpec(g.button);
+  if (!led && !buzzer && !button) return null; // nothing wired: no need for onoff at all
+  const driver = await loadOnoffDriver();
+  return new GpioIndicator(
+    driver,
+    { ...DEFAULT_GPIO_OPTIONS, ...patterns, led, buzzer, button },
+    clock,
+    log.child({ component: "gpio" }),
+  );
+}
