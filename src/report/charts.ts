@@ -15,6 +15,7 @@
  * title. Data elements carry `data-*` attributes (`data-series`, `data-x`, `data-y`, …) so that
  * tests — and anyone post-processing a chart — can find each series and its values.
  */
+import { operatingPoints } from "../train/metrics.js";
 
 const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 /** Coordinates with two decimals: enough for a screen, small files. */
@@ -235,37 +236,15 @@ export interface CurvePoint {
 
 /** Points of the ROC curve (false-positive rate, true-positive rate), from (0,0) to (1,1); ties step together. */
 export function rocCurve(scores: number[], positive: boolean[]): CurvePoint[] {
-  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
-  const nPos = positive.filter(Boolean).length;
-  const nNeg = positive.length - nPos;
-  const pts: CurvePoint[] = [{ x: 0, y: 0, threshold: Infinity }];
-  let tp = 0, fp = 0;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
-    if (positive[i]) tp++;
-    else fp++;
-    const next = order[k + 1];
-    if (next !== undefined && scores[next] === scores[i]) continue;
-    pts.push({ x: nNeg ? fp / nNeg : 0, y: nPos ? tp / nPos : 0, threshold: scores[i]! });
-  }
-  return pts;
+  return [
+    { x: 0, y: 0, threshold: Infinity },
+    ...operatingPoints(scores, positive).map((p) => ({ x: p.nNeg ? p.fp / p.nNeg : 0, y: p.nPos ? p.tp / p.nPos : 0, threshold: p.threshold })),
+  ];
 }
 
 /** Points of the precision–recall curve (recall, precision), one per distinct threshold. */
 export function precisionRecallCurve(scores: number[], positive: boolean[]): CurvePoint[] {
-  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
-  const nPos = positive.filter(Boolean).length;
-  const pts: CurvePoint[] = [];
-  let tp = 0, fp = 0;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
-    if (positive[i]) tp++;
-    else fp++;
-    const next = order[k + 1];
-    if (next !== undefined && scores[next] === scores[i]) continue;
-    pts.push({ x: nPos ? tp / nPos : 0, y: tp / (tp + fp), threshold: scores[i]! });
-  }
-  return pts;
+  return operatingPoints(scores, positive).map((p) => ({ x: p.nPos ? p.tp / p.nPos : 0, y: p.tp / (p.tp + p.fp), threshold: p.threshold }));
 }
 
 export interface ScoredSet {

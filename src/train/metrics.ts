@@ -118,21 +118,43 @@ export function evaluatePredictions(
  * operating point the danger target is stated in ("recall ≥ 0.90 at precision ≥ 0.80").
  */
 export function recallAtPrecision(scores: number[], positive: boolean[], minPrecision: number): { recall: number; threshold: number } {
-  const order = scores.map((s, i) => i).sort((a, b) => scores[b]! - scores[a]!);
-  const nPos = positive.filter(Boolean).length;
-  let tp = 0, fp = 0;
   let best = { recall: 0, threshold: 1 };
+  for (const p of operatingPoints(scores, positive)) {
+    const precision = p.tp / (p.tp + p.fp);
+    const recall = p.nPos === 0 ? 0 : p.tp / p.nPos;
+    if (precision >= minPrecision && recall > best.recall) best = { recall, threshold: p.threshold };
+  }
+  return best;
+}
+
+/** Counts at one threshold: every score ≥ `threshold` is flagged. */
+export interface OperatingPoint {
+  threshold: number;
+  tp: number;
+  fp: number;
+  nPos: number;
+  nNeg: number;
+}
+
+/**
+ * The counts at every distinct threshold, highest first (tied scores are flagged together): what
+ * ROC and precision–recall curves and recall at a precision are read from.
+ */
+export function operatingPoints(scores: number[], positive: boolean[]): OperatingPoint[] {
+  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+  const nPos = positive.filter(Boolean).length;
+  const nNeg = positive.length - nPos;
+  const out: OperatingPoint[] = [];
+  let tp = 0, fp = 0;
   for (let k = 0; k < order.length; k++) {
     const i = order[k]!;
     if (positive[i]) tp++;
     else fp++;
     const next = order[k + 1];
     if (next !== undefined && scores[next] === scores[i]) continue;
-    const precision = tp / (tp + fp);
-    const recall = nPos === 0 ? 0 : tp / nPos;
-    if (precision >= minPrecision && recall > best.recall) best = { recall, threshold: scores[i]! };
+    out.push({ threshold: scores[i]!, tp, fp, nPos, nNeg });
   }
-  return best;
+  return out;
 }
 
 /** A text report in the shape of scikit-learn's classification_report (the first paper's Fig. 5). */
