@@ -6,7 +6,7 @@
 #   scripts/detector-runs.sh CORPORA_DIR RUNS_DIR [GROUP...]
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
 #     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | pgru2 | pegru2 | lr2 |
-#                  lrh | lrh24 | loco-lr | loco-pgru
+#                  lrh | lrh24 | egru | gru-cs | loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -122,6 +122,16 @@ for g in "${groups[@]}"; do
     lrh) train loco3-lr-home --arch lr --classes home --epochs 8 --batch 128 --lr 0.01 ;;
     lrh24) train loco3-lr24-home --arch lr --classes home --epochs 24 --batch 128 --lr 0.01 ;;
     pegru2) train loco3-pegru2-home --arch pegru --classes home --epochs 8 ;;
+    egru) train loco3-egru-home --arch egru --classes home --epochs 12 ;;
+    # Ablation: which of the every-corpus additions costs the plain GRU the unseen speech?
+    gru-cs) # CREMA-D speech + every sound corpus + the screams (no other speech corpus)
+      name=loco3-gru-cremasounds-home
+      if [ ! -f "$runs/$name/run.json" ]; then
+        echo "$(date -u +%FT%TZ) train $name"
+        d=(); for c in crema-d donateacry kitchen20 urbansound snoring screams "${test_corpora[@]}"; do d+=(--data "$corpora/$c"); done
+        "${ew[@]}" train --arch gru --classes home --epochs 12 "${d[@]}" "${held[@]}" --noise "$noise" --augment 1 --seed 1 --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
+      fi
+      measure "$name" "$runs/$name" ;;
     loco-*)
       arch=${g#loco-}
       for s in crema-d ravdess emodb nemo ased casia baved emospeech; do
