@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { staticDims, type FeatureSpec } from "../../../src/features/spec.js";
 import { waitFor, type Watcher } from "../mqtt/watcher.js";
 import { noise, REPO_ROOT, startDaemon, writeWav, type DaemonProcess } from "./harness.js";
-import { daemonWorld, type DaemonUnit } from "./world.js";
+import { daemonWorld, type DaemonUnit } from "../world.js";
 
 const MODEL = path.join(REPO_ROOT, "models", "earwitness-gru");
 

@@ -22,7 +22,7 @@ import type { StatusSocketMessage } from "../../../src/daemon/status-protocol.js
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
 import { sleep, waitFor } from "../mqtt/watcher.js";
 import { listFiles, noise, runCli, startDaemon, writeConfig, writeWav, type CliResult } from "./harness.js";
-import { daemonWorld } from "./world.js";
+import { daemonWorld } from "../world.js";
 
 const world = daemonWorld("ew-calibrate-daemon");
 let status: StatusClient | null = null;

@@ -9,7 +9,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sleep, waitFor, type Watcher } from "../mqtt/watcher.js";
 import { listFiles, noise, startDaemon, writeWav, type LogLine } from "./harness.js";
-import { daemonWorld, type DaemonUnit } from "./world.js";
+import { daemonWorld, type DaemonUnit } from "../world.js";
 
 const world = daemonWorld("earwitness-daemon-it", { bundle: true });
 let loudWav: string;

@@ -24,7 +24,7 @@ import { FakeClassifier } from "../../fakes/fake-classifier.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
 import { sleep, waitFor, watch, type Watcher } from "../mqtt/watcher.js";
 import { configYaml, noise, runCli, startDaemon, writeWav, type CliResult, type LogLine } from "./harness.js";
-import { daemonWorld } from "./world.js";
+import { daemonWorld } from "../world.js";
 
 const AUDIO_S = 22;
 const CHUNK_SAMPLES = 320; // the fake recorder writes 640-byte chunks

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { sleep, waitFor } from "../mqtt/watcher.js";
 import { startDaemon } from "./harness.js";
-import { daemonWorld } from "./world.js";
+import { daemonWorld } from "../world.js";
 
 const world = daemonWorld("earwitness-mic-format", { bundle: true });
 

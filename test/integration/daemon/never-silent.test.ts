@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sleep, waitFor, type Watcher } from "../mqtt/watcher.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
 import { noise, startDaemon, writeWav, type ConfigOptions, type LogLine } from "./harness.js";
-import { daemonWorld, type DaemonUnit } from "./world.js";
+import { daemonWorld, type DaemonUnit } from "../world.js";
 
 const requireCjs = createRequire(import.meta.url);
 

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { noise, startDaemon, writeWav, type LogLine } from "./harness.js";
-import { daemonWorld } from "./world.js";
+import { daemonWorld } from "../world.js";
 
 const world = daemonWorld("earwitness-reload-verdicts", { broker: false, bundle: true });
 let quietWav: string;

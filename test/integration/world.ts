@@ -1,8 +1,8 @@
 /**
- * `daemonWorld()`: what a file of daemon integration tests shares, set up and torn down in one
- * place instead of in every file — a temp directory, a broker (Mosquitto, or aedes when it is
- * missing), optionally a constant "always angry" bundle, the daemons the tests start (harness.ts)
- * and the MQTT watchers they open.
+ * `daemonWorld()`: what a file of integration tests shares, set up and torn down in one place
+ * instead of in every file — a temp directory, a broker (Mosquitto, or aedes when it is missing),
+ * optionally a constant "always angry" bundle, the daemons the tests start (daemon/harness.ts),
+ * the MQTT watchers they open, and whatever else a test asks to have undone (`defer`).
  *
  * Call it once at the top of a test file: it registers its own hooks. A file's own `beforeAll`
  * runs after the world's (the root and broker exist), its own `afterEach` before the world's
@@ -12,10 +12,10 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { startBroker, type TestBroker } from "../broker.js";
-import { watch, type Watcher } from "../mqtt/watcher.js";
-import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
-import { configYaml, killAll, type ConfigOptions } from "./harness.js";
+import { startBroker, type TestBroker } from "./broker.js";
+import { configYaml, killAll, type ConfigOptions } from "./daemon/harness.js";
+import { watch, type Watcher } from "./mqtt/watcher.js";
+import { writeConstantBundle } from "../fixtures/constant-bundle.js";
 
 export interface WorldOptions {
   /** Start a broker for the file (default true). */
@@ -56,6 +56,10 @@ export interface DaemonWorld {
   unit(name: string, options?: UnitOptions): Promise<DaemonUnit>;
   /** A persistent-session MQTT watcher on the unit's topics, closed after the test. */
   watch(unit: Pick<DaemonUnit, "deviceId">): Promise<Watcher>;
+  /** Undo this after the test: last deferred first (a sink stops before its directory goes); failures ignored. */
+  defer(cleanup: () => Promise<unknown>): void;
+  /** A fresh directory under the root, removed after the test. */
+  tempDir(prefix: string): Promise<string>;
 }
 
 export function daemonWorld(prefix: string, options: WorldOptions = {}): DaemonWorld {
@@ -64,6 +68,7 @@ export function daemonWorld(prefix: string, options: WorldOptions = {}): DaemonW
   let broker: TestBroker | null = null;
   let bundleDir: string | null = null;
   const watchers: Watcher[] = [];
+  const deferred: (() => Promise<unknown>)[] = [];
 
   beforeAll(async () => {
     if (withBroker) broker = await startBroker();
@@ -75,6 +80,7 @@ export function daemonWorld(prefix: string, options: WorldOptions = {}): DaemonW
   });
 
   afterEach(async () => {
+    while (deferred.length > 0) await deferred.pop()?.().catch(() => undefined);
     await killAll();
     for (const w of watchers.splice(0)) await w.close();
     await options.afterEach?.();
@@ -114,6 +120,14 @@ export function daemonWorld(prefix: string, options: WorldOptions = {}): DaemonW
       const w = await watch(world.broker.url, [`earwitness/${unit.deviceId}/#`], { clientId: `it-${unit.deviceId}`, clean: false });
       watchers.push(w);
       return w;
+    },
+    defer(cleanup) {
+      deferred.push(cleanup);
+    },
+    async tempDir(prefix) {
+      const dir = await mkdtemp(path.join(root, `${prefix}-`));
+      deferred.push(() => rm(dir, { recursive: true, force: true }));
+      return dir;
     },
   };
   return world;
