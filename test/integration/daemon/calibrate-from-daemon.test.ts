@@ -17,11 +17,11 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { medianDbfs } from "../../../src/calibrate/from-daemon.js";
-import { connectStatusSocket, type StatusClient } from "../../../src/daemon/status-client.js";
+import type { StatusClient } from "../../../src/daemon/status-client.js";
 import type { StatusSocketMessage } from "../../../src/daemon/status-protocol.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
-import { sleep, waitFor } from "../mqtt/watcher.js";
-import { listFiles, noise, runCli, startDaemon, writeConfig, writeWav, type CliResult } from "./harness.js";
+import { waitFor } from "../mqtt/watcher.js";
+import { listFiles, noise, runCli, startDaemon, waitForStatusSocket, writeConfig, writeWav, type CliResult } from "./harness.js";
 import { daemonWorld } from "../world.js";
 
 const world = daemonWorld("ew-calibrate-daemon");
@@ -31,18 +31,6 @@ afterEach(() => {
   status?.close();
   status = null;
 });
-
-async function waitForStatus(socketPath: string): Promise<StatusClient> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      return await connectStatusSocket(socketPath);
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
 
 describe("calibrate --from-daemon against a running daemon (integration)", () => {
   it("reads the daemon's scores while it keeps protecting: refuses under 10 min, with --force reports the false alert and catches mixed into noise at the room's level", async () => {
@@ -65,7 +53,7 @@ describe("calibrate --from-daemon against a running daemon (integration)", () =>
 
     const d = startDaemon(configPath, { FAKE_ARECORD_WAV: wav, FAKE_ARECORD_END: "stall" }, tmp);
     await d.waitLog((l) => l.msg === "ready: model loaded and audio flowing", "ready");
-    status = await waitForStatus(path.join(stateDir, "status.sock"));
+    status = await waitForStatusSocket(path.join(stateDir, "status.sock"));
     const telemetry: { at: number; windows: number }[] = [];
     status.onMessage((m: StatusSocketMessage) => {
       if (m.type === "telemetry") telemetry.push({ at: Date.now(), windows: m.windows_decided });

@@ -16,14 +16,14 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { detectParamsFromConfig } from "../../../src/config/detect-params.js";
 import { loadConfig } from "../../../src/config/load.js";
-import { connectStatusSocket, type StatusClient } from "../../../src/daemon/status-client.js";
+import type { StatusClient } from "../../../src/daemon/status-client.js";
 import type { StatusSocketMessage } from "../../../src/daemon/status-protocol.js";
 import { DEFAULT_FEATURE_SPEC } from "../../../src/features/spec.js";
 import { Pipeline } from "../../../src/pipeline.js";
 import { FakeClassifier } from "../../fakes/fake-classifier.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
 import { sleep, waitFor, watch, type Watcher } from "../mqtt/watcher.js";
-import { configYaml, noise, runCli, startDaemon, writeWav, type CliResult, type LogLine } from "./harness.js";
+import { configYaml, noise, runCli, startDaemon, waitForStatusSocket, writeWav, type CliResult, type LogLine } from "./harness.js";
 import { daemonWorld } from "../world.js";
 
 const AUDIO_S = 22;
@@ -117,7 +117,7 @@ describe("model hot swap in the running daemon (integration)", () => {
     await d.waitLog((l) => l.msg === "ready: model loaded and audio flowing", "ready");
     await waitFor(() => states().some((s) => versionOf(s) === "0.0.1"), "state with model A");
 
-    status = await waitForStatus(path.join(stateDir, "status.sock"));
+    status = await waitForStatusSocket(path.join(stateDir, "status.sock"));
     const telemetry: { at: number; windows: number; dropped: number }[] = [];
     status.onMessage((m: StatusSocketMessage) => {
       if (m.type === "telemetry") telemetry.push({ at: Date.now(), windows: m.windows_decided, dropped: m.dropped_windows });
@@ -171,15 +171,3 @@ describe("model hot swap in the running daemon (integration)", () => {
     expect(d.alive()).toBe(true);
   }, 60_000);
 });
-
-async function waitForStatus(socketPath: string): Promise<StatusClient> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      return await connectStatusSocket(socketPath);
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
