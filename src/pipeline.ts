@@ -1,6 +1,7 @@
 import { createSmoother, dangerScore, dominantDangerEmotion, type ScoreSmoother } from "./detect/danger.js";
 import type { DetectParams } from "./detect/params.js";
 import { AlertStateMachine, type DetectEvent } from "./detect/state-machine.js";
+import { ConfigError } from "./errors.js";
 import { StepExtractor } from "./features/extract.js";
 import type { AdaptedStats } from "./features/normalise.js";
 import { staticDims, stepMs, stepSamples, type FeatureSpec } from "./features/spec.js";
@@ -85,7 +86,8 @@ export class Pipeline {
     this.T = this.spec.windowSteps;
     const hop = opts.detect.hopMs / stepMs(this.spec);
     if (!Number.isInteger(Math.round(hop * 1e6) / 1e6) || hop < 1) {
-      throw new RangeError(`detect hop ${opts.detect.hopMs} ms must be a whole number of ${stepMs(this.spec)} ms feature steps`);
+      const step = stepMs(this.spec);
+      throw new ConfigError("HOP_OFF_GRID", `detect hop ${opts.detect.hopMs} ms must be a whole number of ${step} ms feature steps of this model; set detect.hop_s to a multiple of ${step / 1000} s`);
     }
     this.hopSteps = Math.round(hop);
     this.extractor = new StepExtractor(this.spec);

@@ -3,7 +3,7 @@
  * or `sox`, supervised so that a dead, stalled, silent or misconfigured microphone is noticed,
  * reported as a problem, and restarted with exponential backoff — never by exiting the daemon.
  *
- * Why not node-record-lpcm16 (which STYLE.md names for this job): version 1.0.1 is ~100 lines that
+ * Why not node-record-lpcm16 (the usual npm package for this job): version 1.0.1 is ~100 lines that
  * spawn the recorder, and it can pass `-t raw` (option `audioType: "raw"`), but for a supervised
  * capture it gets in the way:
  *  - it spawns in its constructor and attaches no "error" listener to the child, so a missing

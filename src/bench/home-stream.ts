@@ -20,16 +20,13 @@
  * counted separately on speech, on sounds and on noise (stream-score.ts).
  */
 import { SAMPLE_RATE_HZ } from "../constants.js";
-import { EarwitnessError } from "../errors.js";
 import { isDangerLabel, labelKind } from "../label-map.js";
 import { activeRms } from "../train/augment.js";
 import { Rng } from "../train/random.js";
-import { addNoiseBed, type BuiltStream, type DangerPassage, type StreamClip, type StreamSegment } from "./stream-builder.js";
+import { addNoiseBed, StreamSelectionError, type BuiltStream, type DangerPassage, type StreamClip, type StreamSegment } from "./stream-builder.js";
 
 export type HomeMix = "home" | "sounds";
 
-/** The clips given cannot make the recipe asked for (code STREAM_SELECTION). */
-export class StreamSelectionError extends EarwitnessError {}
 const missing = (what: string): StreamSelectionError => new StreamSelectionError("STREAM_SELECTION", `the selection has ${what}`);
 
 export interface HomeStreamOptions {

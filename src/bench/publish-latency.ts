@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { connectAsync, type MqttClient } from "mqtt";
 import { systemClock } from "../clock.js";
+import { OutputError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { deviceTopicRoot, topicFor } from "../outputs/mqtt/contract.js";
 import { startLocalBroker } from "../outputs/mqtt/local-broker.js";
@@ -73,7 +74,7 @@ export async function measurePublishLatency(o: PublishLatencyOptions): Promise<P
   let subscriber: MqttClient | null = null;
   try {
     await sink.start();
-    if (!sink.connected) throw new Error(`cannot reach the MQTT broker at ${url}`);
+    if (!sink.connected) throw new OutputError("MQTT_CONNECT", `cannot reach the MQTT broker at ${url}; check that it runs and that the URL is right`);
     subscriber = await connectAsync(url, { clientId: `earwitness-bench-sub-${process.pid}`, protocolVersion: 4, reconnectPeriod: 0 });
     subscriber.on("message", (_topic, payload) => {
       const t = nowMs();

@@ -9,8 +9,12 @@
  * tests run it on synthetic clips, and only the clips chosen are ever read from disk.
  */
 import { SAMPLE_RATE_HZ } from "../constants.js";
+import { EarwitnessError } from "../errors.js";
 import { activeRms } from "../train/augment.js";
 import { Rng } from "../train/random.js";
+
+/** The clips given cannot make the stream asked for (code STREAM_SELECTION): a user's corpus selection, not a bug. */
+export class StreamSelectionError extends EarwitnessError {}
 
 export interface StreamClip {
   /** Path (or any id the loader understands). */
@@ -110,8 +114,10 @@ export async function buildStream(
     bySpeaker.set(key, [...(bySpeaker.get(key) ?? []), c]);
   }
   const speakers = [...bySpeaker.keys()].sort();
-  if (calm.length === 0) throw new RangeError("the corpus selection has no non-danger clips to build a stream from");
-  if (speakers.length === 0) throw new RangeError(`the corpus selection has no ${o.dangerLabels.join("/")} clips to build danger passages from`);
+  if (calm.length === 0) throw new StreamSelectionError("STREAM_SELECTION", "the corpus selection has no non-danger clips to build a stream from; add a corpus with calm speech");
+  if (speakers.length === 0) {
+    throw new StreamSelectionError("STREAM_SELECTION", `the corpus selection has no ${o.dangerLabels.join("/")} clips to build danger passages from; add a corpus that has them`);
+  }
 
   const total = Math.round(o.durationS * SAMPLE_RATE_HZ);
   const speech = new Float32Array(total);

@@ -113,16 +113,3 @@ export function runPipeline(o: PipelineRunOptions): PipelineRun {
     wall_s: (nowMs() - started) / 1000,
   };
 }
-
-/** Times `predict` of one window at a time over `n` windows (after `warm` untimed ones). */
-export function timeInference(classifier: WindowClassifier, windows: Float32Array[], n: number, warm = 3): Summary {
-  for (let i = 0; i < warm; i++) classifier.predict([windows[i % windows.length]!]);
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const w = windows[i % windows.length]!;
-    const t0 = nowMs();
-    classifier.predict([w]);
-    times.push(nowMs() - t0);
-  }
-  return summarise(times);
-}

@@ -16,7 +16,7 @@ import { int16ToFloat } from "../daemon/audio-source.js";
 import { buildPipeline, checkModelFitsConfig, loadConfiguredModel } from "../daemon/build.js";
 import { createMicrophone } from "../daemon/daemon.js";
 import { SCORE_RING_HOURS } from "../daemon/score-ring.js";
-import { connectStatusSocket } from "../daemon/status-socket.js";
+import { connectStatusSocket } from "../daemon/status-client.js";
 import { AudioError, describeError, OutputError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { EmotionClassifier } from "../model/classifier.js";

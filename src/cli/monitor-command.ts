@@ -8,7 +8,8 @@
 import { PERMISSION_HINT } from "../config/load.js";
 import { hostname } from "node:os";
 import { loadConfig } from "../config/load.js";
-import { connectStatusSocket, type HelloMessage, type StatusClient, type StatusMessage, type StatusSocketMessage, type TelemetryMessage } from "../daemon/status-socket.js";
+import { connectStatusSocket, type StatusClient } from "../daemon/status-client.js";
+import type { HelloMessage, StatusMessage, StatusSocketMessage, TelemetryMessage } from "../daemon/status-protocol.js";
 import type { Logger } from "../log.js";
 import { num, parse } from "./args.js";
 

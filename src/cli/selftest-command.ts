@@ -5,7 +5,7 @@ import { resolveModelDir } from "../daemon/build.js";
 import { TEST_ALERT_MS } from "../daemon/daemon.js";
 import { createIndicator } from "../daemon/real-deps.js";
 import { thresholdsOf } from "../daemon/seams.js";
-import { connectStatusSocket } from "../daemon/status-socket.js";
+import { connectStatusSocket } from "../daemon/status-client.js";
 import { formatSelftest, runSelftest, selftestExitCode } from "../doctor/selftest.js";
 import type { Logger } from "../log.js";
 import { verifyBundleFiles } from "../model/bundle.js";

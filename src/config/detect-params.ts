@@ -9,7 +9,6 @@ export function detectParamsFromConfig(detect: DetectConfig): DetectParams {
   return {
     hopMs: Math.round(detect.hop_s * 1000),
     energyGateDbfs: detect.energy_gate_dbfs,
-    queueMax: detect.queue_max,
     smoothing,
     dangerWeights: buildDangerWeights(detect.danger.labels, detect.danger.weights),
     enterThreshold: detect.enter_threshold,

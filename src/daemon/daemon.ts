@@ -2,18 +2,19 @@
  * The daemon: the conductor of the composition root (STYLE.md §1). `createDaemonDeps`
  * (real-deps.ts) is the only place that constructs IO (microphone, GPIO, MQTT client, model,
  * clock); the `Daemon` receives everything through `DaemonDeps` (seams.ts), so it is tested with
- * fakes. Like zigbee2mqtt's Controller with its extensions, it conducts three parts, each with one
+ * fakes. Like zigbee2mqtt's Controller with its extensions, it conducts four parts, each with one
  * reason to change:
  *
  *   detection-loop.ts  audio in, queue, drain, stream restarts, watchdog evidence (the way of a
  *                      sample is drawn there), with alert-tracker.ts for the open alert
  *   control.ts         arm, disarm, mute, unmute, ack, test, reset_adaptation
  *   health.ts          problems, the housekeeping tick, status (sinks and STATUS=), telemetry
+ *   outputs.ts         GPIO, MQTT, status socket and page; the ordered hand-over of alert events
+ *                      to every sink, isolated from each other
  *
- * This file owns the lifecycle (start, stop, offNow), the outputs (GPIO, MQTT, status socket and
- * page) and the ordered hand-over of alert events to every sink, isolated from each other, and
- * SIGHUP reloads (config and model, swapped in between windows). It must not own detection,
- * commands or health: it wires them.
+ * This file owns the lifecycle (start, stop, offNow: which part starts and stops when) and SIGHUP
+ * reloads (config and model, swapped in between windows). It must not own detection, commands,
+ * health or the outputs: it wires them.
  *
  * systemd: READY=1 once started (model loaded, outputs up or reported, capture supervised), not
  * gated on audio: a dead microphone must not look like a start that hangs for TimeoutStartSec
@@ -31,14 +32,15 @@ import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Command } from "../outputs/mqtt/commands.js";
 import type { ModelInfo, TelemetrySample } from "../outputs/mqtt/contract.js";
-import { notifyAll, type AlertEvent, type AlertSink, type DetectorStateName, type DeviceStatus } from "../outputs/sink.js";
+import type { AlertEvent, DetectorStateName, DeviceStatus } from "../outputs/sink.js";
 import { Pipeline } from "../pipeline.js";
 import type { AudioSource } from "./audio-source.js";
 import { Control } from "./control.js";
 import { DetectionLoop } from "./detection-loop.js";
 import { Health } from "./health.js";
+import { Outputs } from "./outputs.js";
 import type { ScorePage } from "./score-ring.js";
-import { thresholdsOf, type DaemonDeps, type IndicatorOutput, type ModelHandle, type MqttOutput, type StatusSocketOutput } from "./seams.js";
+import { thresholdsOf, type DaemonDeps, type ModelHandle } from "./seams.js";
 
 // The daemon's public face for its importers (cli/run, demo, calibrate, tests): the parts, the
 // seams and the real dependencies live in their own files and are re-exported from here.
@@ -81,10 +83,6 @@ export class Daemon {
   private config: Config;
   private model: ModelHandle | null = null;
   private source: AudioSource | null = null;
-  private indicator: IndicatorOutput | null = null;
-  private mqtt: MqttOutput | null = null;
-  private statusSocket: StatusSocketOutput | null = null;
-  private statusPage: StatusSocketOutput | null = null;
   private unsubscribers: (() => void)[] = [];
 
   private running = false;
@@ -92,14 +90,13 @@ export class Daemon {
   private stopping: Promise<void> | null = null;
   private reloading: Promise<boolean> | null = null;
   private pendingSwap: PendingSwap | null = null;
-  /** Alert deliveries in order: start before end, and a sink swap in between waits its turn. */
-  private alertChain: Promise<void> = Promise.resolve();
 
   // The parts. They share the daemon's logger, so log lines keep `component: "daemon"`, and
   // read each other's state through the narrow views below, when needed (never cached).
   private readonly detectionLoop: DetectionLoop;
   private readonly control: Control;
   private readonly health: Health;
+  private readonly outputs: Outputs;
 
   constructor(
     config: Config,
@@ -113,7 +110,7 @@ export class Daemon {
     const currentConfig = (): Config => this.config;
     const currentModel = (): ModelHandle | null => this.model;
     const publishStatus = (): void => this.health.publishStatus();
-    const emitAlert = (event: AlertEvent): void => this.emitAlert(event);
+    const emitAlert = (event: AlertEvent): void => this.outputs.emitAlert(event);
     this.detectionLoop = new DetectionLoop(config, {
       clock,
       log,
@@ -149,11 +146,23 @@ export class Daemon {
       notifier,
       running,
       config: currentConfig,
-      indicator: () => this.indicator,
-      mqtt: () => this.mqtt,
-      sinks: () => this.sinks(),
+      indicator: () => this.outputs.indicator,
+      mqtt: () => this.outputs.mqtt,
+      sinks: () => this.outputs.sinks(),
       detection: () => this.detectionLoop,
       control: () => this.control,
+    });
+    this.outputs = new Outputs({
+      log,
+      create: deps,
+      running,
+      config: currentConfig,
+      provider: this,
+      setProblem: (code, message) => this.health.setProblem(code, message),
+      syncMqttProblems: () => this.health.syncMqttProblems(),
+      publishStatus,
+      onButton: () => this.control.onButton(),
+      onCommand: (c) => this.control.command(c),
     });
   }
 
@@ -175,7 +184,7 @@ export class Daemon {
       // Never silent (issue #11/#12): GPIO and MQTT each start or are reported, never gate each
       // other or detection; the model is loaded with fallbacks, and MQTT connects even when no
       // model loads, so that problem is seen before the exit.
-      await this.startIndicator();
+      await this.outputs.startIndicator();
       let modelError: unknown = null;
       try {
         this.model = await deps.loadModel(this.config);
@@ -183,7 +192,7 @@ export class Daemon {
       } catch (err) {
         modelError = err;
       }
-      await this.startMqtt(this.model?.info ?? NO_MODEL);
+      await this.outputs.startMqtt(this.model?.info ?? NO_MODEL);
       this.running = true;
       if (this.model?.fallback) this.health.setProblem("model_fallback", this.model.fallback);
       if (modelError !== null || !this.model) {
@@ -192,8 +201,7 @@ export class Daemon {
       }
       this.health.publishProblemsSoFar();
       this.health.syncMqttProblems();
-      await this.startStatusSocket();
-      await this.startStatusPage();
+      await this.outputs.startStatus();
       this.health.publishStatus();
       await this.endInterruptedAlert();
       this.source = deps.createSource(this.config);
@@ -211,38 +219,6 @@ export class Daemon {
     this.log.info({ deviceId: this.config.device_id }, "daemon started: listening");
   }
 
-  /** GPIO that cannot work is a problem (`gpio_unavailable`), never a reason to stay deaf. */
-  private async startIndicator(): Promise<void> {
-    let indicator: IndicatorOutput | null = null;
-    try {
-      indicator = await this.deps.createIndicator(this.config);
-      await indicator?.start();
-    } catch (err) {
-      await indicator?.stop().catch(() => undefined);
-      indicator = null;
-      this.log.error({ err }, "GPIO unavailable: no LED, buzzer or button; detection and MQTT alerts go on");
-      this.health.setProblem("gpio_unavailable", `GPIO unavailable (no LED, buzzer or button): ${describeError(err)}`);
-    }
-    this.indicator = indicator;
-    if (indicator) this.unsubscribers.push(indicator.onButton(() => this.control.onButton()));
-  }
-
-  /** MQTT that cannot start is a problem (`mqtt_unavailable`), shown on the LED; detection goes on. */
-  private async startMqtt(info: ModelInfo): Promise<void> {
-    let mqtt: MqttOutput | null = null;
-    try {
-      mqtt = await this.deps.createMqtt(this.config, info);
-      await mqtt?.start();
-    } catch (err) {
-      await mqtt?.stop().catch(() => undefined);
-      mqtt = null;
-      this.log.error({ err }, "MQTT unavailable: alerts only on the LED and buzzer");
-      this.health.setProblem("mqtt_unavailable", `MQTT unavailable, alerts only on the LED and buzzer: ${describeError(err)}`);
-    }
-    this.mqtt = mqtt;
-    this.attachCommands(mqtt);
-  }
-
   /** An alert a killed predecessor left open gets its end now, with the same id. */
   private async endInterruptedAlert(): Promise<void> {
     const journal = this.deps.alertJournal;
@@ -251,7 +227,7 @@ export class Daemon {
     if (!start) return;
     this.log.warn({ alertId: start.alertId }, "an alert was open when the daemon last stopped uncleanly: ending it (interrupted)");
     await journal.record(null);
-    this.emitAlert({ ...start, phase: "end", endedAtMs: this.deps.clock.nowMs(), endReason: "interrupted" });
+    this.outputs.emitAlert({ ...start, phase: "end", endedAtMs: this.deps.clock.nowMs(), endReason: "interrupted" });
   }
 
   /** Stops capture, ends an open alert, flushes the outbox (bounded), publishes offline, switches outputs off. */
@@ -276,19 +252,13 @@ export class Daemon {
     this.control.clearTimers();
     this.detectionLoop.clearTimers();
     for (const off of this.unsubscribers.splice(0)) off();
+    this.outputs.detach();
     await this.source?.stop().catch((err: unknown) => this.log.error({ err }, "stopping audio capture failed"));
     this.source = null;
-    await this.statusSocket?.stop().catch((err: unknown) => this.log.error({ err }, "stopping the status socket failed"));
-    this.statusSocket = null;
-    await this.statusPage?.stop().catch((err: unknown) => this.log.error({ err }, "stopping the status page failed"));
-    this.statusPage = null;
+    await this.outputs.stopStatus();
+    // The open alert ends while the sinks are still up; they stop once it has been delivered.
     this.detectionLoop.endForStop();
-    await this.alertChain;
-    // MQTT first (it flushes the outbox within its timeout and publishes offline), then GPIO off.
-    await this.mqtt?.stop().catch((err: unknown) => this.log.error({ err }, "stopping MQTT failed"));
-    await this.indicator?.stop().catch((err: unknown) => this.log.error({ err }, "stopping GPIO failed"));
-    this.indicator?.offNow();
-    this.mqtt = null;
+    await this.outputs.stopSinks();
     this.model?.dispose();
     this.pendingSwap?.model.dispose();
     this.pendingSwap = null;
@@ -299,11 +269,7 @@ export class Daemon {
 
   /** Synchronous "outputs off" for process exit and fatal errors. Never throws. */
   offNow(): void {
-    try {
-      this.indicator?.offNow();
-    } catch {
-      // On the way out nothing more can be done.
-    }
+    this.outputs.offNow();
   }
 
   /**
@@ -348,7 +314,7 @@ export class Daemon {
       const mqttChanged =
         JSON.stringify(model.info) !== JSON.stringify(this.model?.info) ||
         JSON.stringify(thresholdsOf(next)) !== JSON.stringify(thresholdsOf(this.config));
-      if (mqttChanged && this.mqtt) this.swapMqtt(next, model.info);
+      if (mqttChanged && this.outputs.mqtt) this.outputs.swapMqtt(next, model.info);
       this.pendingSwap?.model.dispose();
       this.pendingSwap = { config: next, model };
       if (!this.detectionLoop.streaming) this.applySwap();
@@ -378,30 +344,6 @@ export class Daemon {
     }
   }
 
-  /** The MQTT sink carries model and thresholds in every alert: replace it, in turn with alerts. */
-  private swapMqtt(next: Config, info: ModelInfo): void {
-    const old = this.mqtt;
-    this.alertChain = this.alertChain.then(async () => {
-      let fresh: MqttOutput | null = null;
-      try {
-        fresh = await this.deps.createMqtt(next, info);
-      } catch (err) {
-        this.log.error({ err }, "could not build the MQTT sink for the new model; keeping the old one");
-        return;
-      }
-      // One client id per broker: the old client must go before the new one connects.
-      await old?.stop().catch((err: unknown) => this.log.error({ err }, "stopping the old MQTT sink failed"));
-      this.mqtt = fresh;
-      try {
-        await fresh?.start();
-      } catch (err) {
-        this.log.error({ err }, "the new MQTT sink did not start");
-      }
-      this.attachCommands(fresh);
-      this.health.publishStatus();
-    });
-  }
-
   private applySwap(): void {
     const swap = this.pendingSwap;
     if (!swap) return;
@@ -416,55 +358,9 @@ export class Daemon {
     this.health.publishStatus();
   }
 
-  /** Every sink gets the event, in order of events; one failing sink never stops another. */
-  private emitAlert(event: AlertEvent): void {
-    this.statusSocket?.recordAlert(event);
-    this.statusPage?.recordAlert(event);
-    this.alertChain = this.alertChain.then(async () => {
-      await notifyAll(this.sinks(), this.log, (s) => s.alert(event));
-      this.log.info({ alertId: event.alertId, phase: event.phase, test: event.test, endReason: event.endReason }, "alert event handed to every output");
-      // A failing outbox shows at once, not at the next tick.
-      if (this.running) this.health.syncMqttProblems();
-    });
-  }
-
-  /** The status socket only informs a local monitor: if it cannot open, the daemon listens anyway. */
-  private async startStatusSocket(): Promise<void> {
-    try {
-      this.statusSocket = this.deps.createStatusSocket?.(this.config, this) ?? null;
-      await this.statusSocket?.start();
-    } catch (err) {
-      this.statusSocket = null;
-      this.log.warn({ err }, "status socket not available; `earwitness monitor` will not work, detection is unaffected");
-    }
-  }
-
-  /** Nor does the status page: one that cannot listen (port taken) is a problem, nothing more. */
-  private async startStatusPage(): Promise<void> {
-    try {
-      this.statusPage = this.deps.createStatusPage?.(this.config, this) ?? null;
-      await this.statusPage?.start();
-      this.health.setProblem("http_unavailable", null);
-    } catch (err) {
-      this.statusPage = null;
-      this.log.warn({ err }, "status page not available; detection is unaffected");
-      this.health.setProblem("http_unavailable", `status page unavailable, detection goes on: ${describeError(err)}`);
-    }
-  }
-
   /** The running model and the thresholds decisions are made against (for the status page). */
   detection(): { model: ModelInfo | null; thresholds: Record<string, number> } {
     return { model: this.model?.info ?? null, thresholds: thresholdsOf(this.config) };
-  }
-
-  private sinks(): AlertSink[] {
-    return [this.indicator, this.mqtt].filter((s): s is IndicatorOutput | MqttOutput => s !== null);
-  }
-
-  /** Commands from MQTT go to control. */
-  private attachCommands(mqtt: MqttOutput | null): void {
-    if (!mqtt) return;
-    this.unsubscribers.push(mqtt.onCommand((c) => this.control.command(c)));
   }
 
   // ─── what the status socket and page read (StatusPageProvider) ────────────────────────────────

@@ -15,7 +15,7 @@ import type { StatusPageProvider } from "../http/status-server.js";
 import type { AudioSource } from "./audio-source.js";
 import type { DeviceAdaptation } from "./build.js";
 import type { Notifier } from "./sd-notify.js";
-import type { StatusProvider } from "./status-socket.js";
+import type { StatusProvider } from "./status-protocol.js";
 
 /** A loaded model, ready for the pipeline. */
 export interface ModelHandle {

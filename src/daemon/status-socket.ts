@@ -1,17 +1,9 @@
 /**
  * The daemon's local status socket, for `earwitness monitor`, `doctor` and `selftest` on the unit
- * itself (over SSH, without a broker). A unix stream socket serving newline-delimited JSON:
- *
- *   server → client, on connect:  {"type":"hello", …}  then a `status` and a `telemetry` line,
- *                                 and both again every `intervalMs` (1 s)
- *   client → server:              a command line as on the MQTT `set` topic, e.g. {"command":"test","id":"1"}
- *   server → client, per command: {"type":"result","ok":true,"command":"test","id":"1","error":null}
- *   client → server:              {"request":"scores","id":"2","after_seq":-1,"since_ms":…,"max":10000}
- *   server → client:              {"type":"scores","id":"2","hop_ms":500,"t_ms":[…],"score":[…],"dbfs":[…],"last_seq":…,"more":true}
- *
- * `scores` pages through the daemon's ring of per-window danger scores (score-ring.ts) for
- * `earwitness calibrate --from-daemon`; a page is at most SCORES_PAGE_MAX windows (about 250 kB
- * of JSON), so a reply never approaches the client backlog bound.
+ * itself (over SSH, without a broker): a unix stream socket speaking the protocol of
+ * status-protocol.ts. Owns listening, the clients and their bounds (line length, backlog), the
+ * periodic status and telemetry, recent alerts, and the stale socket file; the client is
+ * status-client.ts.
  *
  * Privacy: only what the daemon already publishes (probabilities, a level, the state, problems,
  * recent alerts, danger scores) — never samples. The socket is mode 0660: the earwitness user and its group.
@@ -21,101 +13,30 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import type { Clock, TimerHandle } from "../clock.js";
 import { describeError, OutputError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { parseCommand, type Command } from "../outputs/mqtt/commands.js";
-import type { TelemetrySample } from "../outputs/mqtt/contract.js";
-import type { AlertEvent, DeviceStatus } from "../outputs/sink.js";
-import type { ScorePage } from "./score-ring.js";
+import { parseCommand } from "../outputs/mqtt/commands.js";
+import type { AlertEvent } from "../outputs/sink.js";
+import {
+  buildStatusMessage,
+  buildTelemetryMessage,
+  lineSplitter,
+  RECENT_ALERTS_MAX,
+  SCORES_PAGE_MAX,
+  scoresRequest,
+  STATUS_INTERVAL_MS,
+  STATUS_SOCKET_SCHEMA,
+  type HelloMessage,
+  type RecentAlert,
+  type ScoresRequest,
+  type StatusMessage,
+  type StatusProvider,
+  type StatusSocketMessage,
+  type TelemetryMessage,
+} from "./status-protocol.js";
 
-export const STATUS_SOCKET_SCHEMA = 1 as const;
-export const STATUS_INTERVAL_MS = 1_000;
-/** Recent alerts kept for a monitor that connects later. */
-export const RECENT_ALERTS_MAX = 10;
 /** A client that sends a longer line than this without a newline is dropped (no command is this big). */
 const MAX_LINE_BYTES = 8 * 1024;
 /** A client that does not read (a stopped terminal) is dropped before its buffer grows without bound. */
 const MAX_CLIENT_BACKLOG_BYTES = 1024 * 1024;
-/** Windows per `scores` reply. */
-export const SCORES_PAGE_MAX = 10_000;
-
-/** What the socket reads from the daemon (Daemon satisfies it). */
-export interface StatusProvider {
-  status(): DeviceStatus;
-  telemetrySample(): TelemetrySample;
-  snapshot(): { ready: boolean; problems: Record<string, string>; rtf: number; queueDepth: number; droppedWindows: number; windowsDecided: number; alertId: string | null };
-  command(c: Command): Promise<void>;
-  /** The remembered window scores (score-ring.ts); absent: the `scores` request is refused. */
-  scores?(afterSeq: number, sinceMs: number, max: number): ScorePage & { hopMs: number };
-}
-
-export interface RecentAlert {
-  alert_id: string;
-  event: "start" | "end";
-  test: boolean;
-  emotion: string;
-  peak: number;
-  started_at: string;
-  ended_at: string | null;
-}
-
-export interface HelloMessage {
-  type: "hello";
-  schema: typeof STATUS_SOCKET_SCHEMA;
-  device_id: string;
-  version: string;
-  pid: number;
-  interval_ms: number;
-}
-
-export interface StatusMessage {
-  type: "status";
-  at: string;
-  state: DeviceStatus["state"];
-  danger: number;
-  emotion: string | null;
-  since: string;
-  armed: boolean;
-  muted_until: string | null;
-  acknowledged: boolean;
-  ready: boolean;
-  /** Active problems: code → message. */
-  problems: Record<string, string>;
-  alert_id: string | null;
-  recent_alerts: RecentAlert[];
-}
-
-export interface TelemetryMessage {
-  type: "telemetry";
-  at: string;
-  probs: Record<string, number>;
-  dbfs: number;
-  danger: number;
-  state: DeviceStatus["state"];
-  rtf: number;
-  queue_depth: number;
-  dropped_windows: number;
-  windows_decided: number;
-}
-
-export interface ResultMessage {
-  type: "result";
-  ok: boolean;
-  command: string | null;
-  id: string | null;
-  error: string | null;
-}
-
-export interface ScoresMessage {
-  type: "scores";
-  id: string | null;
-  hop_ms: number;
-  t_ms: number[];
-  score: number[];
-  dbfs: number[];
-  last_seq: number;
-  more: boolean;
-}
-
-export type StatusSocketMessage = HelloMessage | StatusMessage | TelemetryMessage | ResultMessage | ScoresMessage;
 
 export interface StatusSocketOptions {
   path: string;
@@ -127,45 +48,6 @@ export interface StatusSocketOptions {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** Builds the two periodic messages; pure, so the monitor's tests can make realistic frames. */
-export function buildStatusMessage(
-  status: DeviceStatus,
-  snap: ReturnType<StatusProvider["snapshot"]>,
-  recent: readonly RecentAlert[],
-  atMs: number,
-): StatusMessage {
-  return {
-    type: "status",
-    at: iso(atMs),
-    state: status.state,
-    danger: status.danger,
-    emotion: status.emotion,
-    since: iso(status.sinceMs),
-    armed: status.armed,
-    muted_until: status.mutedUntilMs === null ? null : iso(status.mutedUntilMs),
-    acknowledged: status.acknowledged,
-    ready: snap.ready,
-    problems: { ...snap.problems },
-    alert_id: snap.alertId,
-    recent_alerts: [...recent],
-  };
-}
-
-export function buildTelemetryMessage(t: TelemetrySample, status: DeviceStatus, windowsDecided: number): TelemetryMessage {
-  return {
-    type: "telemetry",
-    at: iso(t.atMs),
-    probs: { ...t.probs },
-    dbfs: t.dbfs,
-    danger: status.danger,
-    state: status.state,
-    rtf: t.rtf,
-    queue_depth: t.queueDepth,
-    dropped_windows: t.droppedWindows,
-    windows_decided: windowsDecided,
-  };
-}
 
 export class StatusSocketServer {
   private readonly log: Logger;
@@ -294,16 +176,9 @@ export class StatusSocketServer {
   private onClient(socket: Socket): void {
     this.clients.add(socket);
     socket.setEncoding("utf8");
-    let buffer = "";
+    const split = lineSplitter((line) => void this.onLine(socket, line));
     socket.on("data", (text: string) => {
-      buffer += text;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl).trim();
-        buffer = buffer.slice(nl + 1);
-        if (line !== "") void this.onLine(socket, line);
-      }
-      if (Buffer.byteLength(buffer) > MAX_LINE_BYTES) socket.destroy();
+      if (Buffer.byteLength(split(text)) > MAX_LINE_BYTES) socket.destroy();
     });
     socket.on("error", (err) => this.log.debug({ err }, "status socket client error"));
     socket.on("close", () => this.clients.delete(socket));
@@ -365,33 +240,6 @@ export class StatusSocketServer {
   }
 }
 
-interface ScoresRequest {
-  id: string | null;
-  afterSeq: number;
-  sinceMs: number;
-  max: number;
-}
-
-/** A `scores` request line, or null for anything else (commands go to parseCommand). */
-function scoresRequest(line: string): ScoresRequest | null {
-  if (!line.includes('"request"')) return null;
-  let body: unknown;
-  try {
-    body = JSON.parse(line);
-  } catch {
-    return null;
-  }
-  if (typeof body !== "object" || body === null || (body as { request?: unknown }).request !== "scores") return null;
-  const b = body as Record<string, unknown>;
-  const numOr = (v: unknown, d: number): number => (typeof v === "number" && Number.isFinite(v) ? v : d);
-  return {
-    id: typeof b.id === "string" ? b.id : null,
-    afterSeq: Math.floor(numOr(b.after_seq, -1)),
-    sinceMs: numOr(b.since_ms, -Infinity),
-    max: Math.max(1, Math.floor(numOr(b.max, SCORES_PAGE_MAX))),
-  };
-}
-
 /**
  * A socket file left by a daemon that was killed would make listen() fail with EADDRINUSE. It is
  * removed only when it is a socket that nobody answers on: a live daemon's socket, or a regular
@@ -420,113 +268,4 @@ export async function removeStaleSocket(path: string): Promise<void> {
     throw new OutputError("STATUS_SOCKET", `another earwitness daemon answers on ${path}; stop it first (systemctl stop earwitness)`);
   }
   await unlink(path);
-}
-
-// ─── client side (monitor, doctor, selftest) ───────────────────────────────────────────────────
-
-export interface StatusClient {
-  /** Every message as it arrives. */
-  onMessage(listener: (m: StatusSocketMessage) => void): () => void;
-  onClose(listener: (err: Error | null) => void): () => void;
-  /** Sends a command and resolves with its result. */
-  command(body: { command: string; id?: string; minutes?: number }, timeoutMs?: number): Promise<ResultMessage>;
-  /** Every remembered window score at or after `sinceMs`, read page by page. */
-  scores(sinceMs: number, timeoutMs?: number): Promise<{ hopMs: number; tMs: number[]; score: number[]; dbfs: number[] }>;
-  close(): void;
-}
-
-/**
- * Connects to a status socket; rejects (ENOENT, ECONNREFUSED, EACCES …) when no daemon answers
- * within `timeoutMs`.
- */
-export function connectStatusSocket(path: string, timeoutMs = 2_000): Promise<StatusClient> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(path);
-    const listeners = new Set<(m: StatusSocketMessage) => void>();
-    const closeListeners = new Set<(err: Error | null) => void>();
-    const pending = new Map<string, (r: ResultMessage | ScoresMessage) => void>();
-    let lastError: Error | null = null;
-    let nextId = 0;
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new OutputError("STATUS_SOCKET_TIMEOUT", `no answer on the status socket ${path} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.setEncoding("utf8");
-    let buffer = "";
-    socket.on("data", (text: string) => {
-      buffer += text;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        let m: StatusSocketMessage;
-        try {
-          m = JSON.parse(line) as StatusSocketMessage;
-        } catch {
-          continue;
-        }
-        if ((m.type === "result" || m.type === "scores") && m.id !== null && pending.has(m.id)) {
-          pending.get(m.id)!(m);
-          pending.delete(m.id);
-        }
-        for (const l of listeners) l(m);
-      }
-    });
-    socket.on("error", (err) => {
-      lastError = err;
-      clearTimeout(timer);
-      reject(err);
-    });
-    socket.on("close", () => {
-      for (const l of closeListeners) l(lastError);
-    });
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      // A command gets its `result`, a request its `scores` (or a `result` refusing it), by id.
-      const ask = <T>(body: { id?: string } & Record<string, unknown>, what: string, timeoutMs: number): Promise<T> => {
-        const id = body.id ?? `c${process.pid}-${nextId++}`;
-        return new Promise<T>((res, rej) => {
-          const t = setTimeout(() => {
-            pending.delete(id);
-            rej(new OutputError("STATUS_SOCKET_TIMEOUT", `the daemon did not answer the ${what} within ${timeoutMs} ms`));
-          }, timeoutMs);
-          pending.set(id, (r) => {
-            clearTimeout(t);
-            res(r as T);
-          });
-          socket.write(JSON.stringify({ ...body, id }) + "\n");
-        });
-      };
-      resolve({
-        onMessage(l) {
-          listeners.add(l);
-          return () => listeners.delete(l);
-        },
-        onClose(l) {
-          closeListeners.add(l);
-          return () => closeListeners.delete(l);
-        },
-        command(body, cmdTimeoutMs = 5_000) {
-          return ask<ResultMessage>(body, `${body.command} command`, cmdTimeoutMs);
-        },
-        async scores(sinceMs, pageTimeoutMs = 10_000) {
-          const out = { hopMs: 0, tMs: [] as number[], score: [] as number[], dbfs: [] as number[] };
-          let afterSeq = -1;
-          for (;;) {
-            const m = await ask<ResultMessage | ScoresMessage>({ request: "scores", after_seq: afterSeq, since_ms: sinceMs, max: SCORES_PAGE_MAX }, "scores request", pageTimeoutMs);
-            if (m.type === "result") throw new OutputError("STATUS_SOCKET_SCORES", `the daemon refused the scores request: ${m.error ?? "no reason given"}; update and restart it`);
-            out.hopMs = m.hop_ms;
-            out.tMs.push(...m.t_ms);
-            out.score.push(...m.score);
-            out.dbfs.push(...m.dbfs);
-            if (!m.more || m.last_seq <= afterSeq) return out;
-            afterSeq = m.last_seq;
-          }
-        },
-        close() {
-          socket.destroy();
-        },
-      });
-    });
-  });
 }

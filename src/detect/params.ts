@@ -40,8 +40,6 @@ export interface DetectParams extends AlertParams {
   hopMs: number;
   /** Windows quieter than this skip inference and score 0. */
   energyGateDbfs: number;
-  /** Windows waiting for inference; beyond this the oldest are dropped. */
-  queueMax: number;
   smoothing: SmoothingSpec;
 }
 

@@ -15,7 +15,7 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
 import type { Levels } from "../audio/levels.js";
 import { checkModelFitsConfig, resolveModelDir } from "../daemon/build.js";
-import type { TelemetryMessage, StatusMessage } from "../daemon/status-socket.js";
+import type { TelemetryMessage, StatusMessage } from "../daemon/status-protocol.js";
 import { configuredOutputs, NO_OUTPUT_MESSAGE } from "../config/outputs.js";
 import { describeError } from "../errors.js";
 import { loadBundle, verifyBundleFiles } from "../model/bundle.js";

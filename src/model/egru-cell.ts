@@ -580,8 +580,3 @@ export function calibrateBatchNorm(model: tf.LayersModel, batches: Iterable<tf.T
   }
   return layers.length;
 }
-
-/** Factory in the style of `tf.layers.gru`. */
-export function enhancedGru(args: EnhancedGRUArgs): EnhancedGRU {
-  return new EnhancedGRU(args);
-}

@@ -9,7 +9,6 @@ const spec = DEFAULT_FEATURE_SPEC;
 const detect: DetectParams = {
   hopMs: 500,
   energyGateDbfs: -50,
-  queueMax: 8,
   smoothing: { method: "none" },
   enterThreshold: 0.6,
   exitThreshold: 0.4,

@@ -53,7 +53,6 @@ import {
   type ModelInfo,
 } from "./contract.js";
 
-export const DEFAULT_DISCOVERY_PREFIX = "homeassistant";
 export const HA_STATUS_ONLINE = "online";
 
 export interface DiscoveryContext {

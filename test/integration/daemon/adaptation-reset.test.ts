@@ -4,62 +4,36 @@
  * learns nothing while the test runs and the statistics file holds exactly what the test wrote.
  */
 import { existsSync } from "node:fs";
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { staticDims, type FeatureSpec } from "../../../src/features/spec.js";
-import { startBroker, type TestBroker } from "../broker.js";
-import { waitFor, watch, type Watcher } from "../mqtt/watcher.js";
-import { killAll, noise, REPO_ROOT, startDaemon, writeConfig, writeWav, type DaemonProcess } from "./harness.js";
+import { waitFor, type Watcher } from "../mqtt/watcher.js";
+import { noise, REPO_ROOT, startDaemon, writeWav, type DaemonProcess } from "./harness.js";
+import { daemonWorld, type DaemonUnit } from "../world.js";
 
 const MODEL = path.join(REPO_ROOT, "models", "earwitness-gru");
 
-let broker: TestBroker;
-let root: string;
+const world = daemonWorld("earwitness-adapt-it");
 let quietWav: string;
 let modelName: string;
 let dims: number;
-const watchers: Watcher[] = [];
 
 beforeAll(async () => {
-  broker = await startBroker();
-  root = await mkdtemp(path.join(tmpdir(), "earwitness-adapt-it-"));
-  quietWav = await writeWav(path.join(root, "quiet.wav"), noise(10, 0.0005, 4));
+  quietWav = await writeWav(path.join(world.root, "quiet.wav"), noise(10, 0.0005, 4));
   const meta = JSON.parse(await readFile(path.join(MODEL, "bundle.json"), "utf8")) as { name: string; features: FeatureSpec };
   expect(meta.features.norm, "the shipped model adapts (speaker normalisation)").toBe("speaker");
   modelName = meta.name;
   dims = staticDims(meta.features);
 });
 
-afterEach(async () => {
-  await killAll();
-  for (const w of watchers.splice(0)) await w.close();
-});
-
-afterAll(async () => {
-  await broker?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
-
-interface Unit {
-  stateDir: string;
-  tmp: string;
-  configPath: string;
-  topic: (suffix: string) => string;
+interface Unit extends DaemonUnit {
   w: Watcher;
 }
 
 async function unit(name: string, adaptation: boolean): Promise<Unit> {
-  const dir = path.join(root, name);
-  const stateDir = path.join(dir, "state");
-  const tmp = path.join(dir, "tmp");
-  await mkdir(tmp, { recursive: true });
-  const configPath = await writeConfig(path.join(dir, "config.yaml"), { deviceId: name, stateDir, modelDir: MODEL, brokerUrl: broker.url });
-  if (adaptation) await appendFile(configPath, "adaptation: { enabled: true }\n");
-  const w = await watch(broker.url, [`earwitness/${name}/#`], { clientId: `it-${name}`, clean: false });
-  watchers.push(w);
-  return { stateDir, tmp, configPath, topic: (s) => `earwitness/${name}/${s}`, w };
+  const u = await world.unit(name, { modelDir: MODEL, extraYaml: adaptation ? "adaptation: { enabled: true }\n" : "" });
+  return { ...u, w: await world.watch(u) };
 }
 
 async function run(u: Unit): Promise<DaemonProcess> {

@@ -13,71 +13,47 @@
  * The room: quiet noise (under the energy gate, score 0) with one loud 4 s passage, which the
  * constant model calls angry: one false alert under every setting, as on a recording.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { medianDbfs } from "../../../src/calibrate/from-daemon.js";
-import { connectStatusSocket, type StatusClient, type StatusSocketMessage } from "../../../src/daemon/status-socket.js";
+import type { StatusClient } from "../../../src/daemon/status-client.js";
+import type { StatusSocketMessage } from "../../../src/daemon/status-protocol.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
-import { startBroker, type TestBroker } from "../broker.js";
-import { sleep, waitFor } from "../mqtt/watcher.js";
-import { killAll, listFiles, noise, runCli, startDaemon, writeConfig, writeWav, type CliResult } from "./harness.js";
+import { waitFor } from "../mqtt/watcher.js";
+import { listFiles, noise, runCli, startDaemon, waitForStatusSocket, writeConfig, writeWav, type CliResult } from "./harness.js";
+import { daemonWorld } from "../world.js";
 
-let broker: TestBroker;
-let root: string;
+const world = daemonWorld("ew-calibrate-daemon");
 let status: StatusClient | null = null;
 
-beforeAll(async () => {
-  broker = await startBroker();
-  root = await mkdtemp(path.join(tmpdir(), "ew-calibrate-daemon-"));
-});
-
-afterEach(async () => {
+afterEach(() => {
   status?.close();
   status = null;
-  await killAll();
 });
-
-afterAll(async () => {
-  await broker?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
-
-async function waitForStatus(socketPath: string): Promise<StatusClient> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      return await connectStatusSocket(socketPath);
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
 
 describe("calibrate --from-daemon against a running daemon (integration)", () => {
   it("reads the daemon's scores while it keeps protecting: refuses under 10 min, with --force reports the false alert and catches mixed into noise at the room's level", async () => {
-    const stateDir = path.join(root, "state");
-    const tmp = path.join(root, "tmp");
-    const modelDir = path.join(root, "model");
+    const stateDir = path.join(world.root, "state");
+    const tmp = path.join(world.root, "tmp");
+    const modelDir = path.join(world.root, "model");
     await mkdir(tmp, { recursive: true });
     await writeConstantBundle(modelDir);
     // 4 s quiet, 4 s loud, then quiet for longer than the test runs (88 s of audio, ~59 s at 1.5 ×);
     // then the recorder stalls rather than loop back to the loud passage.
-    const wav = await writeWav(path.join(root, "room.wav"), noise(4, 0.0005, 1), noise(4, 0.3, 2), noise(80, 0.0005, 3));
-    const configPath = await writeConfig(path.join(root, "config.yaml"), {
+    const wav = await writeWav(path.join(world.root, "room.wav"), noise(4, 0.0005, 1), noise(4, 0.3, 2), noise(80, 0.0005, 3));
+    const configPath = await writeConfig(path.join(world.root, "config.yaml"), {
       deviceId: "calib",
       stateDir,
       modelDir,
-      brokerUrl: broker.url,
+      brokerUrl: world.broker.url,
       audio: "{ source: arecord, device: default, restart_backoff_min_s: 0.5, wait_for_device_s: 0, stall_timeout_s: 300 }",
     });
-    const calibrate = (...args: string[]): Promise<CliResult> => runCli(["calibrate", "--from-daemon", "--config", configPath, ...args], { HOME: root, TMPDIR: tmp });
+    const calibrate = (...args: string[]): Promise<CliResult> => runCli(["calibrate", "--from-daemon", "--config", configPath, ...args], { HOME: world.root, TMPDIR: tmp });
 
     const d = startDaemon(configPath, { FAKE_ARECORD_WAV: wav, FAKE_ARECORD_END: "stall" }, tmp);
     await d.waitLog((l) => l.msg === "ready: model loaded and audio flowing", "ready");
-    status = await waitForStatus(path.join(stateDir, "status.sock"));
+    status = await waitForStatusSocket(path.join(stateDir, "status.sock"));
     const telemetry: { at: number; windows: number }[] = [];
     status.onMessage((m: StatusSocketMessage) => {
       if (m.type === "telemetry") telemetry.push({ at: Date.now(), windows: m.windows_decided });

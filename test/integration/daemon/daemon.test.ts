@@ -4,72 +4,26 @@
  * answers "angry" (test/fixtures/constant-bundle.ts), so loud audio means danger and these tests do
  * not depend on a trained model's scores; shipped-model.test.ts covers the shipped model.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startBroker, type TestBroker } from "../broker.js";
-import { sleep, waitFor, watch, type Watcher } from "../mqtt/watcher.js";
-import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
-import { killAll, listFiles, noise, startDaemon, writeConfig, writeWav, type LogLine } from "./harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { sleep, waitFor, type Watcher } from "../mqtt/watcher.js";
+import { listFiles, noise, startDaemon, writeWav, type LogLine } from "./harness.js";
+import { daemonWorld, type DaemonUnit } from "../world.js";
 
-let broker: TestBroker;
-let root: string;
-let bundleDir: string;
+const world = daemonWorld("earwitness-daemon-it", { bundle: true });
 let loudWav: string;
 let quietWav: string;
-const watchers: Watcher[] = [];
 
 beforeAll(async () => {
-  broker = await startBroker();
-  root = await mkdtemp(path.join(tmpdir(), "earwitness-daemon-it-"));
-  bundleDir = path.join(root, "bundle");
-  await writeConstantBundle(bundleDir);
   // 3 s quiet room, 8 s of loud "danger", then 14 s quiet (the alert ends in HOLD → COOLDOWN).
-  loudWav = await writeWav(path.join(root, "loud.wav"), noise(3, 0.0005, 1), noise(8, 0.3, 2), noise(14, 0.0005, 3));
-  quietWav = await writeWav(path.join(root, "quiet.wav"), noise(10, 0.0005, 4));
+  loudWav = await writeWav(path.join(world.root, "loud.wav"), noise(3, 0.0005, 1), noise(8, 0.3, 2), noise(14, 0.0005, 3));
+  quietWav = await writeWav(path.join(world.root, "quiet.wav"), noise(10, 0.0005, 4));
 });
 
-afterEach(async () => {
-  await killAll();
-  for (const w of watchers.splice(0)) await w.close();
-});
-
-afterAll(async () => {
-  await broker?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
-
-interface Setup {
-  dir: string;
-  stateDir: string;
-  tmp: string;
-  configPath: string;
-  deviceId: string;
-  topic: (suffix: string) => string;
-}
-
-async function setup(name: string, opts: { detect?: string; audio?: string; telemetryS?: number } = {}): Promise<Setup> {
-  const dir = path.join(root, name);
-  const stateDir = path.join(dir, "state");
-  const tmp = path.join(dir, "tmp");
-  await writeConfig(path.join(dir, "config.yaml"), {
-    deviceId: name,
-    stateDir,
-    modelDir: bundleDir,
-    brokerUrl: broker.url,
-    ...opts,
-  });
-  const { mkdir } = await import("node:fs/promises");
-  await mkdir(tmp, { recursive: true });
-  return { dir, stateDir, tmp, configPath: path.join(dir, "config.yaml"), deviceId: name, topic: (s) => `earwitness/${name}/${s}` };
-}
-
-async function watcher(s: Setup): Promise<Watcher> {
-  const w = await watch(broker.url, [`earwitness/${s.deviceId}/#`], { clientId: `it-${s.deviceId}`, clean: false });
-  watchers.push(w);
-  return w;
-}
+type Setup = DaemonUnit;
+const setup = (name: string, opts: { detect?: string; audio?: string; telemetryS?: number } = {}): Promise<Setup> => world.unit(name, opts);
+const watcher = (s: Setup): Promise<Watcher> => world.watch(s);
 
 const json = (text: string): Record<string, unknown> => JSON.parse(text) as Record<string, unknown>;
 const alertsOf = (w: Watcher, s: Setup) => w.on(s.topic("alert")).map((m) => json(m.text));
@@ -134,11 +88,11 @@ describe("earwitness run (integration)", () => {
     const w = await watcher(s);
     const d = startDaemon(s.configPath, { FAKE_ARECORD_WAV: loudWav }, s.tmp);
     await waitFor(() => w.on(s.topic("state")).some((m) => json(m.text).state === "SUSPECT"), "SUSPECT state", 20_000);
-    await broker.pause();
+    await world.broker.pause();
     const started = await d.waitLog(isAlertLog("start"), "the alert while the broker is down");
     const id = started.alertId as string;
     await sleep(1_000);
-    await broker.resume();
+    await world.broker.resume();
     await waitFor(() => alertsOf(w, s).find((a) => a.alert_id === id && a.event === "end"), "the alert after the broker returned", 25_000);
     await sleep(1_000);
     const mine = alertsOf(w, s);
@@ -149,7 +103,7 @@ describe("earwitness run (integration)", () => {
 
   it("an alert stored before SIGKILL is delivered after the restart", async () => {
     const s = await setup("sigkill", { detect: "{ cooldown_s: 300 }" });
-    await broker.pause();
+    await world.broker.pause();
     let d = startDaemon(s.configPath, { FAKE_ARECORD_WAV: loudWav }, s.tmp);
     let id: string;
     try {
@@ -157,7 +111,7 @@ describe("earwitness run (integration)", () => {
       id = stored.alertId as string;
       await d.kill();
     } finally {
-      await broker.resume();
+      await world.broker.resume();
     }
     const w = await watcher(s);
     d = startDaemon(s.configPath, { FAKE_ARECORD_WAV: quietWav }, s.tmp);

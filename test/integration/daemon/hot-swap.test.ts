@@ -11,47 +11,35 @@
  * uninterrupted Pipeline makes from the same samples. A swap that restarted the pipeline would lose
  * the windows needed to refill a 3 s analysis window (about six at a 0.5 s hop).
  */
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { detectParamsFromConfig } from "../../../src/config/detect-params.js";
 import { loadConfig } from "../../../src/config/load.js";
-import { connectStatusSocket, type StatusClient, type StatusSocketMessage } from "../../../src/daemon/status-socket.js";
+import type { StatusClient } from "../../../src/daemon/status-client.js";
+import type { StatusSocketMessage } from "../../../src/daemon/status-protocol.js";
 import { DEFAULT_FEATURE_SPEC } from "../../../src/features/spec.js";
 import { Pipeline } from "../../../src/pipeline.js";
 import { FakeClassifier } from "../../fakes/fake-classifier.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
-import { startBroker, type TestBroker } from "../broker.js";
 import { sleep, waitFor, watch, type Watcher } from "../mqtt/watcher.js";
-import { configYaml, killAll, noise, runCli, startDaemon, writeWav, type CliResult, type LogLine } from "./harness.js";
+import { configYaml, noise, runCli, startDaemon, waitForStatusSocket, writeWav, type CliResult, type LogLine } from "./harness.js";
+import { daemonWorld } from "../world.js";
 
 const AUDIO_S = 22;
 const CHUNK_SAMPLES = 320; // the fake recorder writes 640-byte chunks
 
-let broker: TestBroker;
 // The prefix matters: `model install` only signals a pid whose /proc cmdline contains "earwitness",
 // and the daemon's cmdline carries the config path under this directory.
-let root: string;
+const world = daemonWorld("earwitness-hotswap");
 let watcher: Watcher | null = null;
 let status: StatusClient | null = null;
-
-beforeAll(async () => {
-  broker = await startBroker();
-  root = await mkdtemp(path.join(tmpdir(), "earwitness-hotswap-"));
-});
 
 afterEach(async () => {
   status?.close();
   status = null;
-  await killAll();
   await watcher?.close();
   watcher = null;
-});
-
-afterAll(async () => {
-  await broker?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
 });
 
 /** Windows one uninterrupted pipeline makes from these samples, fed as the recorder chunks them. */
@@ -70,7 +58,7 @@ const json = (text: string): Record<string, unknown> => JSON.parse(text) as Reco
 describe("model hot swap in the running daemon (integration)", () => {
   it("install B while A listens: B's version is published, no window is lost, a tampered bundle changes nothing", async () => {
     const deviceId = "hotswap";
-    const dir = path.join(root, "case");
+    const dir = path.join(world.root, "case");
     const stateDir = path.join(dir, "state");
     const tmp = path.join(dir, "tmp");
     const keys = path.join(dir, "no-keys");
@@ -100,7 +88,7 @@ describe("model hot swap in the running daemon (integration)", () => {
         deviceId,
         stateDir,
         modelDir: null,
-        brokerUrl: broker.url,
+        brokerUrl: world.broker.url,
         audio: "{ source: arecord, device: default, restart_backoff_min_s: 0.5, wait_for_device_s: 0, stall_timeout_s: 300 }",
       }).replace("log_level: info", "log_level: debug"),
     );
@@ -111,7 +99,7 @@ describe("model hot swap in the running daemon (integration)", () => {
 
     const cliEnv = { TMPDIR: tmp };
     const install = (bundle: string): Promise<CliResult> =>
-      runCli(["model", "install", bundle, "--state-dir", stateDir, "--config", configPath, "--trusted-keys", keys, "--no-selftest"], { HOME: process.env.HOME ?? root, ...cliEnv });
+      runCli(["model", "install", bundle, "--state-dir", stateDir, "--config", configPath, "--trusted-keys", keys, "--no-selftest"], { HOME: process.env.HOME ?? world.root, ...cliEnv });
     const currentLink = (): Promise<string> => readlink(path.join(stateDir, "models", "current"));
 
     const a = await install(bundleA);
@@ -120,7 +108,7 @@ describe("model hot swap in the running daemon (integration)", () => {
     const linkA = await currentLink();
     expect(linkA).toMatch(/0\.0\.1/);
 
-    watcher = await watch(broker.url, [`earwitness/${deviceId}/#`], { clientId: `it-${deviceId}` });
+    watcher = await watch(world.broker.url, [`earwitness/${deviceId}/#`], { clientId: `it-${deviceId}` });
     const w = watcher;
     const states = (): Record<string, unknown>[] => w.on(`earwitness/${deviceId}/state`).map((m) => json(m.text));
     const versionOf = (s: Record<string, unknown>): unknown => (s.model as { version?: unknown } | undefined)?.version;
@@ -129,7 +117,7 @@ describe("model hot swap in the running daemon (integration)", () => {
     await d.waitLog((l) => l.msg === "ready: model loaded and audio flowing", "ready");
     await waitFor(() => states().some((s) => versionOf(s) === "0.0.1"), "state with model A");
 
-    status = await waitForStatus(path.join(stateDir, "status.sock"));
+    status = await waitForStatusSocket(path.join(stateDir, "status.sock"));
     const telemetry: { at: number; windows: number; dropped: number }[] = [];
     status.onMessage((m: StatusSocketMessage) => {
       if (m.type === "telemetry") telemetry.push({ at: Date.now(), windows: m.windows_decided, dropped: m.dropped_windows });
@@ -183,15 +171,3 @@ describe("model hot swap in the running daemon (integration)", () => {
     expect(d.alive()).toBe(true);
   }, 60_000);
 });
-
-async function waitForStatus(socketPath: string): Promise<StatusClient> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      return await connectStatusSocket(socketPath);
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}

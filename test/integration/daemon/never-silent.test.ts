@@ -6,43 +6,29 @@
  */
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startBroker, type TestBroker } from "../broker.js";
-import { sleep, waitFor, watch, type Watcher } from "../mqtt/watcher.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { sleep, waitFor, type Watcher } from "../mqtt/watcher.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
-import { configYaml, killAll, noise, startDaemon, writeWav, type ConfigOptions, type LogLine } from "./harness.js";
+import { noise, startDaemon, writeWav, type ConfigOptions, type LogLine } from "./harness.js";
+import { daemonWorld, type DaemonUnit } from "../world.js";
 
 const requireCjs = createRequire(import.meta.url);
 
-let broker: TestBroker;
-let root: string;
-let bundleDir: string;
+const mounts: string[] = [];
+const world = daemonWorld("earwitness-never-silent", {
+  bundle: true,
+  afterEach: () => {
+    for (const m of mounts.splice(0)) unmount(m);
+  },
+});
 let loudWav: string;
 let longLoudWav: string;
-const watchers: Watcher[] = [];
-const mounts: string[] = [];
 
 beforeAll(async () => {
-  broker = await startBroker();
-  root = await mkdtemp(path.join(tmpdir(), "earwitness-never-silent-"));
-  bundleDir = path.join(root, "bundle");
-  await writeConstantBundle(bundleDir);
-  loudWav = await writeWav(path.join(root, "loud.wav"), noise(3, 0.0005, 1), noise(8, 0.3, 2), noise(14, 0.0005, 3));
-  longLoudWav = await writeWav(path.join(root, "long-loud.wav"), noise(2, 0.0005, 1), noise(60, 0.3, 2));
-});
-
-afterEach(async () => {
-  await killAll();
-  for (const w of watchers.splice(0)) await w.close();
-  for (const m of mounts.splice(0)) unmount(m);
-});
-
-afterAll(async () => {
-  await broker?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
+  loudWav = await writeWav(path.join(world.root, "loud.wav"), noise(3, 0.0005, 1), noise(8, 0.3, 2), noise(14, 0.0005, 3));
+  longLoudWav = await writeWav(path.join(world.root, "long-loud.wav"), noise(2, 0.0005, 1), noise(60, 0.3, 2));
 });
 
 function unmount(dir: string): void {
@@ -69,32 +55,9 @@ function skipLoudly(ctx: { skip: (note?: string) => void }, why: string): void {
   ctx.skip(why);
 }
 
-interface Setup {
-  dir: string;
-  stateDir: string;
-  tmp: string;
-  configPath: string;
-  deviceId: string;
-  topic: (suffix: string) => string;
-}
-
-async function setup(name: string, opts: Partial<ConfigOptions> = {}, extraYaml = ""): Promise<Setup> {
-  const dir = path.join(root, name);
-  const stateDir = path.join(dir, "state");
-  const tmp = path.join(dir, "tmp");
-  await mkdir(stateDir, { recursive: true });
-  await mkdir(tmp, { recursive: true });
-  const configPath = path.join(dir, "config.yaml");
-  const yaml = configYaml({ deviceId: name, stateDir, modelDir: bundleDir, brokerUrl: broker.url, ...opts });
-  await writeFile(configPath, yaml + extraYaml);
-  return { dir, stateDir, tmp, configPath, deviceId: name, topic: (s) => `earwitness/${name}/${s}` };
-}
-
-async function watcher(s: Setup): Promise<Watcher> {
-  const w = await watch(broker.url, [`earwitness/${s.deviceId}/#`], { clientId: `ns-${s.deviceId}`, clean: false });
-  watchers.push(w);
-  return w;
-}
+type Setup = DaemonUnit;
+const setup = (name: string, opts: Partial<ConfigOptions> = {}): Promise<Setup> => world.unit(name, opts);
+const watcher = (s: Setup): Promise<Watcher> => world.watch(s);
 
 const json = (text: string): Record<string, unknown> => JSON.parse(text) as Record<string, unknown>;
 const alertsOf = (w: Watcher, s: Setup) => w.on(s.topic("alert")).map((m) => json(m.text)).filter((a) => a.test === false);

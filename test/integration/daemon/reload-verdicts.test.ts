@@ -5,34 +5,21 @@
  * raises `reload_failed`, and keeps listening with the config it runs. The built CLI as a child
  * process, the fake `arecord`, real files.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
-import { killAll, noise, startDaemon, writeWav, type LogLine } from "./harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { noise, startDaemon, writeWav, type LogLine } from "./harness.js";
+import { daemonWorld } from "../world.js";
 
-let root: string;
-let bundleDir: string;
+const world = daemonWorld("earwitness-reload-verdicts", { broker: false, bundle: true });
 let quietWav: string;
 
 beforeAll(async () => {
-  root = await mkdtemp(path.join(tmpdir(), "earwitness-reload-verdicts-"));
-  bundleDir = path.join(root, "bundle");
-  await writeConstantBundle(bundleDir);
-  quietWav = await writeWav(path.join(root, "quiet.wav"), noise(10, 0.0005, 4));
-});
-
-afterEach(async () => {
-  await killAll();
-});
-
-afterAll(async () => {
-  if (root) await rm(root, { recursive: true, force: true });
+  quietWav = await writeWav(path.join(world.root, "quiet.wav"), noise(10, 0.0005, 4));
 });
 
 const CASES: { name: string; extra: (stateDir: string) => string; key: RegExp }[] = [
-  { name: "missing model.dir", extra: () => `model: { dir: ${path.join(root, "nope")}, backend: cpu }`, key: /model\.dir/ },
+  { name: "missing model.dir", extra: () => `model: { dir: ${path.join(world.root, "nope")}, backend: cpu }`, key: /model\.dir/ },
   { name: "a danger label the model lacks", extra: () => "detect: { danger: { labels: [angry, disgust] } }", key: /detect\.danger\.labels.*disgust/ },
   { name: "a too-small outbox", extra: () => "mqtt: { outbox: { max_bytes: 2000 } }", key: /mqtt\.outbox\.max_bytes/ },
   { name: "a hop off the feature grid", extra: () => "detect: { hop_s: 0.125 }", key: /detect\.hop_s/ },
@@ -40,7 +27,7 @@ const CASES: { name: string; extra: (stateDir: string) => string; key: RegExp }[
 
 describe("SIGHUP gives config check's verdict (issue #11 §6)", () => {
   it("refuses each bad config naming the key, raises reload_failed, keeps running the old config, then accepts a good one", async () => {
-    const dir = path.join(root, "reload");
+    const dir = path.join(world.root, "reload");
     const stateDir = path.join(dir, "state");
     const tmp = path.join(dir, "tmp");
     await mkdir(stateDir, { recursive: true });
@@ -49,7 +36,7 @@ describe("SIGHUP gives config check's verdict (issue #11 §6)", () => {
     const config = (...extra: string[]): string =>
       // The console indicator is an output: a configuration without one is refused for that alone.
       ["device_id: reload", `state_dir: ${stateDir}`, "log_level: info", "gpio: { driver: console }", "http: { enabled: false }", ...extra, ""].join("\n");
-    const good = config(`model: { dir: ${bundleDir}, backend: cpu }`);
+    const good = config(`model: { dir: ${world.bundleDir}, backend: cpu }`);
     await writeFile(configPath, good);
     const d = startDaemon(configPath, { FAKE_ARECORD_WAV: quietWav }, tmp);
     await d.waitLog((l) => l.msg === "ready: model loaded and audio flowing", "ready", 30_000);
@@ -57,7 +44,7 @@ describe("SIGHUP gives config check's verdict (issue #11 §6)", () => {
     for (const c of CASES) {
       const extra = c.extra(stateDir);
       // The bad key replaces the good model line only when it is about the model.
-      await writeFile(configPath, extra.startsWith("model:") ? config(extra) : config(`model: { dir: ${bundleDir}, backend: cpu }`, extra));
+      await writeFile(configPath, extra.startsWith("model:") ? config(extra) : config(`model: { dir: ${world.bundleDir}, backend: cpu }`, extra));
       const before = d.lines.length;
       d.child.kill("SIGHUP");
       const refused = await d.waitLog(

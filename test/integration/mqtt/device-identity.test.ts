@@ -4,10 +4,8 @@
  * id, and `earwitness mqtt forget` leaves nothing of an id retained.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { systemClock } from "../../../src/clock.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config } from "../../../src/config/schema.js";
@@ -17,22 +15,12 @@ import { forgetDevice } from "../../../src/outputs/mqtt/forget.js";
 import { MqttSink, type MqttOptions } from "../../../src/outputs/mqtt/mqtt-sink.js";
 import type { DeviceStatus } from "../../../src/outputs/sink.js";
 import { captureLogger } from "../../fakes/capture-logger.js";
-import { startBroker, type TestBroker } from "../broker.js";
+import { daemonWorld } from "../world.js";
 import { runCli } from "../daemon/harness.js";
 import { writeFile } from "node:fs/promises";
 import { sleep, waitFor, watch } from "./watcher.js";
 
-let broker: TestBroker;
-const cleanups: Array<() => Promise<unknown>> = [];
-beforeAll(async () => {
-  broker = await startBroker();
-});
-afterAll(async () => {
-  await broker?.stop();
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.().catch(() => undefined);
-});
+const world = daemonWorld("earwitness-identity");
 
 const STATUS: DeviceStatus = {
   state: "IDLE",
@@ -49,12 +37,11 @@ const STATUS: DeviceStatus = {
 };
 
 async function makeSink(deviceId: string, overrides: Partial<MqttOptions> = {}): Promise<{ sink: MqttSink; log: ReturnType<typeof captureLogger> }> {
-  const dir = await mkdtemp(join(tmpdir(), "earwitness-identity-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const dir = await world.tempDir("earwitness-identity");
   const log = captureLogger();
   const sink = new MqttSink(
     {
-      url: broker.url,
+      url: world.broker.url,
       clientId: `earwitness-${deviceId}`,
       baseTopic: "earwitness",
       deviceId,
@@ -74,12 +61,12 @@ async function makeSink(deviceId: string, overrides: Partial<MqttOptions> = {}):
     },
     { clock: systemClock, log: log.log },
   );
-  cleanups.push(() => sink.stop());
+  world.defer(() => sink.stop());
   return { sink, log };
 }
 
 function config(deviceId: string): Config {
-  const r = parseConfig(`device_id: ${deviceId}\nmqtt: { enabled: true, url: "${broker.url}" }\ngpio: { driver: none }\n`, { env: {}, hostname: "h" });
+  const r = parseConfig(`device_id: ${deviceId}\nmqtt: { enabled: true, url: "${world.broker.url}" }\ngpio: { driver: none }\n`, { env: {}, hostname: "h" });
   if (!r.ok) throw new Error(r.issues.join("; "));
   return r.config;
 }
@@ -108,8 +95,8 @@ describe("two units with one device id, against a real broker", () => {
     const other = await makeSink(id, { unit: { host: "raspberrypi", machine: "ffffff" } });
     await other.sink.start();
     await other.sink.status(STATUS);
-    const w = await watch(broker.url, [`earwitness/${id}/state`]);
-    cleanups.push(() => w.close());
+    const w = await watch(world.broker.url, [`earwitness/${id}/state`]);
+    world.defer(() => w.close());
     await waitFor(() => w.seen.length > 0, "the other unit's retained state");
     const ctx = (machine: string, daemon: unknown): DoctorContext => ({ config: config(id), configPath: "x", configIssues: [], clock: systemClock, machine, daemon }) as unknown as DoctorContext;
 
@@ -131,8 +118,8 @@ describe("two units with one device id, against a real broker", () => {
     await sleep(300);
     await old.sink.stop();
     const filters = [`earwitness/${id}/#`, `homeassistant/+/${id}/+/config`];
-    const before = await watch(broker.url, filters);
-    cleanups.push(() => before.close());
+    const before = await watch(world.broker.url, filters);
+    world.defer(() => before.close());
     await waitFor(() => before.seen.filter((s) => s.retain).length >= 18 && true, "retained discovery, state, availability, alert/last");
 
     const client = await connectConfigured(config("this-unit"), "forget");
@@ -146,29 +133,28 @@ describe("two units with one device id, against a real broker", () => {
     expect(cleared).toContain(`earwitness/${id}/alert/last`);
     expect(cleared).toContain(`homeassistant/number/${id}/mute/config`);
 
-    const after = await watch(broker.url, filters);
-    cleanups.push(() => after.close());
+    const after = await watch(world.broker.url, filters);
+    world.defer(() => after.close());
     await sleep(1_000);
     expect(after.seen.filter((s) => s.retain && s.text !== "")).toEqual([]);
   });
 
   it("earwitness mqtt forget (the command) clears another id with this unit's broker settings", async () => {
     const old = `old-${randomUUID().slice(0, 6)}`;
-    const pub = await watch(broker.url, []);
-    cleanups.push(() => pub.close());
+    const pub = await watch(world.broker.url, []);
+    world.defer(() => pub.close());
     await pub.client.publishAsync(`earwitness/${old}/state`, '{"schema":1}', { qos: 1, retain: true });
     await pub.client.publishAsync(`homeassistant/sensor/${old}/emotion/config`, '{"name":"Emotion"}', { qos: 1, retain: true });
-    const dir = await mkdtemp(join(tmpdir(), "earwitness-forget-cli-"));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const dir = await world.tempDir("earwitness-forget-cli");
     const file = join(dir, "config.yaml");
-    await writeFile(file, `device_id: this-unit\nstate_dir: ${dir}\nmqtt: { enabled: true, url: "${broker.url}" }\ngpio: { led: 17 }\n`);
+    await writeFile(file, `device_id: this-unit\nstate_dir: ${dir}\nmqtt: { enabled: true, url: "${world.broker.url}" }\ngpio: { led: 17 }\n`);
     const r = await runCli(["mqtt", "forget", "--config", file, "--device-id", old], { HOME: dir });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`cleared 2 retained message(s) of device id "${old}"`);
     expect(r.stdout).toContain(`earwitness/${old}/state`);
     expect(r.stdout).toContain(`homeassistant/sensor/${old}/emotion/config`);
-    const after = await watch(broker.url, [`earwitness/${old}/#`, `homeassistant/+/${old}/+/config`]);
-    cleanups.push(() => after.close());
+    const after = await watch(world.broker.url, [`earwitness/${old}/#`, `homeassistant/+/${old}/+/config`]);
+    world.defer(() => after.close());
     await sleep(800);
     expect(after.seen).toEqual([]);
   });

@@ -5,18 +5,17 @@
  * alert came; the mute entity is wired to the command it sends.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path, { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { systemClock } from "../../../src/clock.js";
 import type { Command } from "../../../src/outputs/mqtt/commands.js";
 import { MqttSink, type MqttOptions } from "../../../src/outputs/mqtt/mqtt-sink.js";
 import type { AlertEvent, DeviceStatus } from "../../../src/outputs/sink.js";
 import { captureLogger } from "../../fakes/capture-logger.js";
 import { validateJsonSchema } from "../../fixtures/json-schema-check.js";
-import { startBroker, type TestBroker } from "../broker.js";
+import { daemonWorld } from "../world.js";
 import { sleep, waitFor, watch, type Watcher } from "./watcher.js";
 
 const docs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../docs/mqtt");
@@ -30,25 +29,14 @@ const SCHEMA_OF: Record<string, string> = {
   "set/result": "set-result.schema.json",
 };
 
-let broker: TestBroker;
-const cleanups: Array<() => Promise<unknown>> = [];
-beforeAll(async () => {
-  broker = await startBroker();
-});
-afterAll(async () => {
-  await broker?.stop();
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.().catch(() => undefined);
-});
+const world = daemonWorld("earwitness-integrator");
 
 async function makeSink(overrides: Partial<MqttOptions> = {}): Promise<{ sink: MqttSink; root: string; deviceId: string }> {
-  const dir = await mkdtemp(join(tmpdir(), "earwitness-integrator-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const dir = await world.tempDir("earwitness-integrator");
   const deviceId = `dev-${randomUUID().slice(0, 8)}`;
   const sink = new MqttSink(
     {
-      url: broker.url,
+      url: world.broker.url,
       clientId: `earwitness-${deviceId}`,
       baseTopic: "earwitness",
       deviceId,
@@ -70,13 +58,13 @@ async function makeSink(overrides: Partial<MqttOptions> = {}): Promise<{ sink: M
     },
     { clock: systemClock, log: captureLogger().log },
   );
-  cleanups.push(() => sink.stop());
+  world.defer(() => sink.stop());
   return { sink, root: `earwitness/${deviceId}`, deviceId };
 }
 
 async function watcher(filters: string[]): Promise<Watcher> {
-  const w = await watch(broker.url, filters);
-  cleanups.push(() => w.close());
+  const w = await watch(world.broker.url, filters);
+  world.defer(() => w.close());
   return w;
 }
 

@@ -2,35 +2,18 @@
  * MqttSink against a real broker (Mosquitto when installed, else aedes; see ../broker.ts).
  */
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect, type MqttClient } from "mqtt";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { systemClock } from "../../../src/clock.js";
 import type { Command } from "../../../src/outputs/mqtt/commands.js";
 import { MqttSink, type MqttOptions } from "../../../src/outputs/mqtt/mqtt-sink.js";
 import type { AlertEvent, DeviceStatus } from "../../../src/outputs/sink.js";
 import { captureLogger } from "../../fakes/capture-logger.js";
-import { startBroker, type TestBroker } from "../broker.js";
+import { daemonWorld } from "../world.js";
 import { sleep, waitFor, watch, type Watcher } from "./watcher.js";
 
-let broker: TestBroker;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  broker = await startBroker();
-});
-
-afterAll(async () => {
-  await broker?.stop();
-});
-
-afterEach(async () => {
-  // Last registered first: sinks stop before their state dirs go.
-  while (cleanups.length > 0) await cleanups.pop()?.().catch(() => undefined);
-});
+const world = daemonWorld("earwitness-mqtt");
 
 interface Harness {
   sink: MqttSink;
@@ -41,11 +24,10 @@ interface Harness {
 }
 
 async function makeSink(overrides: Partial<MqttOptions> = {}, stateDir?: string): Promise<Harness> {
-  const dir = stateDir ?? (await mkdtemp(join(tmpdir(), "earwitness-mqtt-")));
-  if (!stateDir) cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const dir = stateDir ?? (await world.tempDir("earwitness-mqtt"));
   const deviceId = overrides.deviceId ?? `dev-${randomUUID().slice(0, 8)}`;
   const options: MqttOptions = {
-    url: broker.url,
+    url: world.broker.url,
     clientId: `earwitness-${deviceId}-${randomUUID().slice(0, 4)}`,
     baseTopic: "earwitness",
     deviceId,
@@ -74,13 +56,13 @@ async function makeSink(overrides: Partial<MqttOptions> = {}, stateDir?: string)
       return c;
     },
   });
-  cleanups.push(() => sink.stop());
+  world.defer(() => sink.stop());
   return { sink, options, clients, root: `earwitness/${deviceId}`, log };
 }
 
 async function watcher(filters: string[], options?: { clientId?: string; clean?: boolean }): Promise<Watcher> {
-  const w = await watch(broker.url, filters, options);
-  cleanups.push(() => w.close());
+  const w = await watch(world.broker.url, filters, options);
+  world.defer(() => w.close());
   return w;
 }
 
@@ -229,13 +211,13 @@ describe(`MqttSink against a real broker`, () => {
     });
     const w = await watcher([`${h.root}/alert`, `${h.root}/probe`]);
 
-    await broker.pause();
+    await world.broker.pause();
     try {
       await waitFor(() => !h.sink.connected, "the sink to notice the broker is gone");
       const event = alertEvent();
       await h.sink.alert(event); // resolves once on disk, without a broker
       expect(h.sink.pendingAlerts).toBe(1);
-      await broker.resume();
+      await world.broker.resume();
 
       // The watcher is back and subscribed once its own probe comes round.
       await waitFor(() => w.client.connected, "the watcher to reconnect");
@@ -254,7 +236,7 @@ describe(`MqttSink against a real broker`, () => {
       expect(sent).toHaveLength(1);
       expect(JSON.parse(msgs[0]?.text ?? "")).toMatchObject({ alert_id: event.alertId, started_at: "2025-06-01T02:03:04.500Z" });
     } finally {
-      await broker.resume().catch(() => undefined);
+      await world.broker.resume().catch(() => undefined);
     }
   });
 
@@ -280,14 +262,13 @@ describe(`MqttSink against a real broker`, () => {
   });
 
   it("after a process restart, sends what was pending in order with original ids and times", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "earwitness-mqtt-restart-"));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const dir = await world.tempDir("earwitness-mqtt-restart");
     const deviceId = `dev-${randomUUID().slice(0, 8)}`;
     const root = `earwitness/${deviceId}`;
     const start = alertEvent();
     const end = alertEvent({ phase: "end", alertId: start.alertId, endedAtMs: start.startedAtMs + 9_000 });
 
-    await broker.pause();
+    await world.broker.pause();
     let first: Harness;
     try {
       first = await makeSink({ deviceId, connectWaitMs: 300, stopTimeoutMs: 200 }, dir);
@@ -300,7 +281,7 @@ describe(`MqttSink against a real broker`, () => {
       await first.sink.alert(end);
       await first.sink.stop();
     } finally {
-      await broker.resume();
+      await world.broker.resume();
     }
 
     const w = await watcher([`${root}/alert`]);
@@ -414,8 +395,8 @@ describe(`MqttSink against a real broker`, () => {
   });
 
   it("a broker that takes alerts but never acknowledges: PUBACK timeout, reconnect, mqtt_stalled, and delivery once it acknowledges", async () => {
-    const proxy = await pubackDroppingProxy(broker.url);
-    cleanups.push(() => proxy.close());
+    const proxy = await pubackDroppingProxy(world.broker.url);
+    world.defer(() => proxy.close());
     // Takeover detection as touchy as it gets (one short session would do): the connection the
     // sink drops itself for the stall must not count as the broker taking it away.
     const h = await makeSink({ url: proxy.url, pubackTimeoutMs: 1_000, reconnectPeriodMs: 200, takeover: { count: 1 } });

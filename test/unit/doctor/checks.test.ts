@@ -22,12 +22,7 @@ import {
   type CommandResult,
   type DoctorContext,
 } from "../../../src/doctor/checks.js";
-import { measureLevels } from "../../../src/doctor/levels.js";
-import { Microphone } from "../../../src/audio/microphone.js";
-import { systemClock } from "../../../src/clock.js";
-import { silentLogger } from "../../../src/log.js";
 import { FakeClock } from "../../fakes/fake-clock.js";
-import { fakeBinDir } from "../../fakes/fake-bin.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
 import { makeSysfsTree, PI4_CHIPS } from "../outputs/gpio/sysfs-tree.js";
 
@@ -232,27 +227,5 @@ describe("doctor model check", () => {
     await writeFile(path.join(dir, "bad", "weights.bin"), "tampered");
     const bad = await one(checkModel(ctx({ config: config(`model: { dir: ${path.join(dir, "bad")}, backend: cpu }`) })));
     expect(bad).toMatchObject({ status: "fail", detail: expect.stringMatching(/CHECKSUM_MISMATCH/) });
-  });
-});
-
-describe("measureLevels through the fake arecord", () => {
-  const mic = (mode: string) => {
-    process.env.FAKE_ARECORD_MODE = mode;
-    process.env.FAKE_ARECORD_SPEED = "4";
-    return new Microphone({ command: path.join(fakeBinDir(), "arecord"), device: "default", waitForDeviceMs: 0 }, { clock: systemClock, log: silentLogger() });
-  };
-  afterAll(() => {
-    delete process.env.FAKE_ARECORD_MODE;
-    delete process.env.FAKE_ARECORD_SPEED;
-  });
-
-  it("measures the tone, clipping, and reports a missing device", async () => {
-    const tone = await measureLevels(mic("normal"), 500, systemClock);
-    expect(tone.samples).toBe(8000);
-    // 3000/32768 sine: RMS 20·log10(0.0916/√2) ≈ -23.8 dBFS
-    expect(tone.rmsDbfs).toBeCloseTo(-23.8, 0);
-    const clip = await measureLevels(mic("clip"), 500, systemClock);
-    expect(clip.clippedFraction).toBeGreaterThan(0.9);
-    await expect(measureLevels(mic("missing-device"), 500, systemClock)).rejects.toThrow(/audio open error|No such file/);
   });
 });
