@@ -51,7 +51,7 @@ export const LOG_FORMATS = ["text", "json"] as const;
 
 export const AudioSchema = z
   .object({
-    /** Capture program: arecord (alsa-utils) or sox, as node-record-lpcm16 runs them. */
+    /** Capture program: arecord (alsa-utils) or sox, writing raw 16-bit PCM to stdout (src/audio/microphone.ts). */
     source: z.enum(["arecord", "sox"]).default("arecord"),
     /** ALSA device name, e.g. "default", "plughw:1,0". */
     device: z.string().min(1).default("default"),
@@ -246,7 +246,7 @@ export const GpioSchema = z
     /** Indicator LED: on during an alert, patterns for problems. */
     led: GpioLineSchema,
     buzzer: GpioLineSchema,
-    /** Push button: press to acknowledge an alert, hold to arm/disarm. */
+    /** Push button: a press acknowledges the alert (silences the buzzer here, the published state reads acknowledged). */
     button: GpioLineSchema,
     /** Blink the LED briefly every few seconds while listening, so the wearer sees it is alive. */
     heartbeat: z.boolean().default(true),
