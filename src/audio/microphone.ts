@@ -106,8 +106,8 @@ const BYTES_PER_SECOND = SAMPLE_RATE_HZ * 2;
  * and runs at 44.1 or 48 kHz gives ×2.8 or ×3), while a loaded Pi that reads the pipe late stays
  * well inside when measured over seconds.
  */
-const RATE_MIN_RATIO = 0.6;
-const RATE_MAX_RATIO = 1.6;
+export const RATE_MIN_RATIO = 0.6;
+export const RATE_MAX_RATIO = 1.6;
 
 const PROCESS_PROBLEMS: readonly MicProblemCode[] = ["mic_waiting", "mic_exited", "mic_stalled", "mic_rate", "mic_missing"];
 

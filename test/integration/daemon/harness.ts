@@ -52,6 +52,14 @@ export interface DaemonProcess {
   kill(): Promise<void>;
 }
 
+/**
+ * How much faster than real time the fake recorder feeds every daemon here. Tests that wait for
+ * audio to play divide by it. It must stay inside the microphone's plausible-rate bounds or every
+ * daemon would raise mic_rate: test/integration/daemon/recorder-speed.test.ts checks that against
+ * the bounds themselves, so changing either says so at once instead of as a flaky daemon test.
+ */
+export const FAKE_RECORDER_SPEED = 1.5;
+
 const running = new Set<DaemonProcess>();
 
 export function startDaemon(configPath: string, env: Record<string, string>, tmpDir: string): DaemonProcess {
@@ -61,10 +69,7 @@ export function startDaemon(configPath: string, env: Record<string, string>, tmp
       PATH: pathWithFakeBin(),
       HOME: process.env.HOME ?? tmpDir,
       TMPDIR: tmpDir,
-      // Faster than real time, but under the microphone's plausible-rate bound (RATE_MAX_RATIO,
-      // 1.6, in src/audio/microphone.ts), or every daemon here would raise mic_rate: a coupling to
-      // a production constant that issue 14 (point 6) wants gone. shipped-model.test.ts assumes 1.5.
-      FAKE_ARECORD_SPEED: "1.5",
+      FAKE_ARECORD_SPEED: String(FAKE_RECORDER_SPEED),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadAudioFile } from "../../../src/audio/load.js";
 import { startBroker, type TestBroker } from "../broker.js";
 import { sleep, watch, type Watcher } from "../mqtt/watcher.js";
-import { killAll, noise, REPO_ROOT, startDaemon, writeConfig, writeWav } from "./harness.js";
+import { FAKE_RECORDER_SPEED, killAll, noise, REPO_ROOT, startDaemon, writeConfig, writeWav } from "./harness.js";
 
 const MODEL = path.join(REPO_ROOT, "models", "earwitness-gru");
 const DEMO = path.join(REPO_ROOT, "demo", "demo.wav");
@@ -69,8 +69,8 @@ describe("the shipped model on the demo recording, default detection config", ()
     watchers.push(w);
     const d = startDaemon(configPath, { FAKE_ARECORD_WAV: wav, FAKE_ARECORD_END: "stall" }, path.join(dir, "tmp"));
     await d.waitLog((l) => l.msg === "ready: model loaded and audio flowing", "ready", 30_000);
-    // Play the whole file (at 1.5x), then give a still-open alert the time to end (hold).
-    await sleep((seconds / 1.5) * 1000 + 2_000);
+    // Play the whole file (faster than real time), then give a still-open alert the time to end (hold).
+    await sleep((seconds / FAKE_RECORDER_SPEED) * 1000 + 2_000);
     d.child.kill("SIGTERM");
     await d.exited;
     await sleep(300);
