@@ -16,11 +16,11 @@
  * a breath between shouts so one incident is one alert; maxAlertMs and the cooldown keep a
  * stuck-high score (a TV drama) from holding the buzzer on or re-alerting every few seconds.
  */
-import type { DetectorStateName } from "../outputs/sink.js";
 import { dominantDangerEmotion, UNKNOWN_EMOTION } from "./danger.js";
 import { assertAlertParams, type AlertParams } from "./params.js";
 
-export type { DetectorStateName };
+/** The detector's states, as the state machine runs them and every output reports them. */
+export type DetectorStateName = "IDLE" | "SUSPECT" | "ALERT" | "HOLD" | "COOLDOWN";
 
 export type AlertEndReason = "score_dropped" | "max_duration" | "reset";
 

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "../log.js";
 import type { AlertEndReasonName } from "./mqtt/contract.js";
+import type { DetectorStateName } from "../detect/state-machine.js";
 
 export type AlertPhase = "start" | "end";
 
@@ -26,7 +27,7 @@ export interface AlertEvent {
   endReason?: AlertEndReasonName;
 }
 
-export type DetectorStateName = "IDLE" | "SUSPECT" | "ALERT" | "HOLD" | "COOLDOWN";
+export type { DetectorStateName };
 
 /** A snapshot of the daemon's condition, for state topics and indicator patterns. */
 export interface DeviceStatus {
