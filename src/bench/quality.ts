@@ -15,6 +15,7 @@ import { SAMPLE_RATE_HZ } from "../constants.js";
 import type { ProgressStarter } from "../report/progress.js";
 import { heldOutRows, validationRows } from "../train/corpus-report.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
+import { recordedSpeakers, speakerMatch } from "../train/splits.js";
 import { buildHomeStream, HOME_STREAM_DEFAULTS, type HomeMix } from "./home-stream.js";
 import { buildStream, DEFAULT_STREAM_OPTIONS, encodeWav16, type BuiltStream, type StreamClip, type StreamTimeline } from "./stream-builder.js";
 import type { SweepTrace, TracePoint } from "./sweep.js";
@@ -211,52 +212,15 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
   };
 }
 
-/**
- * Which entry of `speakers` a manifest row belongs to, or null. training.split records speakers
- * qualified by corpus ("crema-d/1083", the row's corpus being its manifest's folder name, as
- * splits.ts keys them); a hand-written list may give bare ids ("1083"). Both forms match.
- */
-export function speakerMatch(speakers: ReadonlySet<string>, row: Pick<ManifestRow, "speaker" | "corpus">): string | null {
-  if (row.speaker === null) return null;
-  if (speakers.has(row.speaker)) return row.speaker;
-  const qualified = `${row.corpus}/${row.speaker}`;
-  return speakers.has(qualified) ? qualified : null;
-}
-
-/**
- * The held-out (test) speakers a bundle records in `training.split`, if any. The trainer writes
- * a sentence ("speaker-independent, fold 1/5: test speakers crema-d/1083 crema-d/1007 …;
- * validation …"); an object with an array under a key containing "test" is accepted too.
- * Speakers may be qualified by corpus ("crema-d/1083"); speakerMatch matches both forms.
- */
+/** The held-out (test) speakers a bundle's training record names (train/splits.ts recordedSpeakers). */
 export function testSpeakersOf(bundle: LoadedBundle): string[] | null {
-  return splitSpeakersOf(bundle, "test");
+  return recordedSpeakers(bundle.meta.training, "test");
 }
 
 /**
- * The validation speakers a bundle records ("…; validation crema-d/1066 …"): never trained on,
- * never tested on — the speakers to tune detection settings on before checking them on the test
- * speakers.
+ * The validation speakers a bundle records: never trained on, never tested on — the speakers to
+ * tune detection settings on before checking them on the test speakers.
  */
 export function validationSpeakersOf(bundle: LoadedBundle): string[] | null {
-  return splitSpeakersOf(bundle, "validation");
-}
-
-function splitSpeakersOf(bundle: LoadedBundle, which: "test" | "validation"): string[] | null {
-  const split = (bundle.meta.training as Record<string, unknown>)["split"];
-  if (typeof split === "string") {
-    const m = (which === "test" ? /test speakers\s+([^;]+)/i : /validation(?: speakers)?\s+([^;]+)/i).exec(split);
-    const list = m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
-    return list.length > 0 ? list : null;
-  }
-  if (!split || typeof split !== "object") return null;
-  for (const [k, v] of Object.entries(split as Record<string, unknown>)) {
-    if (!k.toLowerCase().includes(which === "test" ? "test" : "val")) continue;
-    if (Array.isArray(v) && v.every((s) => typeof s === "string" || typeof s === "number")) return v.map(String);
-    if (v && typeof v === "object") {
-      const inner = (v as Record<string, unknown>)["speakers"];
-      if (Array.isArray(inner)) return inner.map(String);
-    }
-  }
-  return null;
+  return recordedSpeakers(bundle.meta.training, "validation");
 }

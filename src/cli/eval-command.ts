@@ -8,7 +8,7 @@ import { labelKind } from "../label-map.js";
 import { loadBundle, verifyBundleFiles, type LoadedBundle } from "../model/bundle.js";
 import { meanProbs } from "../model/classifier.js";
 import { createClassifier } from "../daemon/build.js";
-import { speakerMatch, testSpeakersOf, validationSpeakersOf } from "../bench/quality.js";
+import { recordedSpeakers, speakerMatch } from "../train/splits.js";
 import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { sliceWindow, windowStarts } from "../train/dataset.js";
 import { computeClip, extractCorpus, FEATURE_SEED, type ClipFeatures } from "../train/feature-cache.js";
@@ -101,7 +101,7 @@ export function selectSpeakers(
   let ids: string[];
   let selection: string;
   if (which === "test" || which === "validation") {
-    const recorded = which === "test" ? testSpeakersOf(bundle) : validationSpeakersOf(bundle);
+    const recorded = recordedSpeakers(bundle.meta.training, which);
     if (!recorded) {
       throw new UsageError(
         `--speakers ${which}: bundle ${bundle.meta.name} ${bundle.meta.version} records no ${which} speakers in training.split ` +

@@ -9,6 +9,8 @@ export interface Split {
   test: number[];
   /** Human-readable description for reports. */
   describe: string;
+  /** The speaker groups tested and validated on, as data (speaker-independent splits only). */
+  speakers?: { test: string[]; validation: string[] };
 }
 
 /**
@@ -53,6 +55,7 @@ export function speakerSplit(rows: ManifestRow[], folds: number, fold: number, s
     val: pick(valSpeakers),
     test: pick(testSpeakers),
     describe: `speaker-independent, fold ${fold + 1}/${folds}: test speakers ${testSpeakers.join(" ")}; validation ${valSpeakers.join(" ")}`,
+    speakers: { test: testSpeakers, validation: valSpeakers },
   };
 }
 
@@ -152,4 +155,33 @@ export function corpusSplit(rows: ManifestRow[], testCorpora: string[], seed: nu
       `leave-corpora-out: test corpora ${testCorpora.join(" ")}; ` +
       `validation ${valSpeakers.join(" ")}${valGroups.length > valSpeakers.length ? ` and ${valGroups.length - valSpeakers.length} recordings without a speaker` : ""}`,
   };
+}
+
+/**
+ * The test or validation speakers a bundle's training record names, or null. Bundles record them
+ * as data (`training.test_speakers`, `training.validation_speakers`); bundles written before that
+ * (the shipped earwitness-gru 0.1.0 among them) only in the sentence of `training.split`
+ * ("speaker-independent, fold 1/5: test speakers crema-d/1083 …; validation …"), which is read
+ * as a fallback. Speakers may be qualified by corpus ("crema-d/1083"); speakerMatch matches both.
+ */
+export function recordedSpeakers(training: Readonly<Record<string, unknown>>, which: "test" | "validation"): string[] | null {
+  const listed = training[which === "test" ? "test_speakers" : "validation_speakers"];
+  if (Array.isArray(listed) && listed.every((s) => typeof s === "string")) return listed.length > 0 ? listed : null;
+  const split = training["split"];
+  if (typeof split !== "string") return null;
+  const m = (which === "test" ? /test speakers\s+([^;]+)/i : /validation(?: speakers)?\s+([^;]+)/i).exec(split);
+  const list = m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+  return list.length > 0 ? list : null;
+}
+
+/**
+ * Which entry of `speakers` a manifest row belongs to, or null. Bundles record speakers qualified
+ * by corpus ("crema-d/1083", the row's corpus being its manifest's folder name, as speakerGroup
+ * keys them); a hand-written list may give bare ids ("1083"). Both forms match.
+ */
+export function speakerMatch(speakers: ReadonlySet<string>, row: Pick<ManifestRow, "speaker" | "corpus">): string | null {
+  if (row.speaker === null) return null;
+  if (speakers.has(row.speaker)) return row.speaker;
+  const qualified = `${row.corpus}/${row.speaker}`;
+  return speakers.has(qualified) ? qualified : null;
 }

@@ -311,6 +311,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
           }
         : {}),
       split: split.describe,
+      ...(split.speakers ? { test_speakers: split.speakers.test, validation_speakers: split.speakers.validation } : {}),
       seed: opts.seed,
       epochs: opts.epochs,
       best_epoch: best.epoch,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { balancedOrder, type Example } from "../../../src/train/dataset.js";
 import type { ManifestRow } from "../../../src/train/manifest.js";
 import { Rng } from "../../../src/train/random.js";
-import { corpusSplit, heldOutSelector, speakerSplit } from "../../../src/train/splits.js";
+import { corpusSplit, heldOutSelector, recordedSpeakers, speakerMatch, speakerSplit } from "../../../src/train/splits.js";
 
 const row = (corpus: string, speaker: string | null, label: string, i: number): ManifestRow => ({
   file: `/c/${corpus}/${i}.wav`,
@@ -92,5 +92,29 @@ describe("balancedOrder", () => {
     // Class 0 is half "small" although "small" is a tenth of it.
     expect(count((e) => e.label === 0 && e.corpus === "small")).toBeGreaterThan(240);
     expect(count((e) => e.label === 0 && e.corpus === "small")).toBeLessThan(360);
+  });
+});
+
+describe("the speakers a bundle records", () => {
+  it("are data in new bundles, the same groups the split tested and validated on", () => {
+    const rows = Array.from({ length: 120 }, (_, i) => row("c", `s${i % 12}`, i % 2 ? "angry" : "sad", i));
+    const split = speakerSplit(rows, 4, 1, 7);
+    const training = { split: split.describe, test_speakers: split.speakers!.test, validation_speakers: split.speakers!.validation };
+    const test = recordedSpeakers(training, "test")!;
+    expect(new Set(test)).toEqual(new Set(split.test.map((i) => `c/${rows[i]!.speaker}`)));
+    expect(new Set(recordedSpeakers(training, "validation"))).toEqual(new Set(split.val.map((i) => `c/${rows[i]!.speaker}`)));
+  });
+
+  it("are read from the split's sentence in bundles written before (the shipped one), and matched bare or qualified", () => {
+    const training = { split: "speaker-independent, fold 1/5: test speakers crema-d/1083 crema-d/1007; validation crema-d/1066" };
+    expect(recordedSpeakers(training, "test")).toEqual(["crema-d/1083", "crema-d/1007"]);
+    expect(recordedSpeakers(training, "validation")).toEqual(["crema-d/1066"]);
+    expect(recordedSpeakers({ split: "random stratified (speakers shared): 20 % test" }, "test")).toBeNull();
+    expect(recordedSpeakers({}, "validation")).toBeNull();
+    const wanted = new Set(["crema-d/1083", "1007"]);
+    expect(speakerMatch(wanted, { corpus: "crema-d", speaker: "1083" })).toBe("crema-d/1083");
+    expect(speakerMatch(wanted, { corpus: "crema-d", speaker: "1007" })).toBe("1007");
+    expect(speakerMatch(wanted, { corpus: "crema-d", speaker: "1001" })).toBeNull();
+    expect(speakerMatch(wanted, { corpus: "esc10", speaker: null })).toBeNull();
   });
 });
