@@ -19,7 +19,7 @@ import { scoreStream, summariseScores } from "../dist/src/bench/stream-score.js"
 import { loadNoises } from "../dist/src/cli/corpus-options.js";
 import { detectParamsFromConfig } from "../dist/src/config/detect-params.js";
 import { loadConfig } from "../dist/src/config/load.js";
-import { loadConfiguredModel } from "../dist/src/daemon/build.js";
+import { loadConfiguredModel } from "../dist/src/assemble/model.js";
 import { verifyBundleFiles } from "../dist/src/model/bundle.js";
 
 const [speechModel, screamModel, splitBundle, corpora, noiseDir = path.resolve("../shared/data/noise")] = process.argv.slice(2);

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { DetectParams } from "../detect/params.js";
-import { createClassifier } from "../daemon/build.js";
+import { createClassifier } from "../assemble/model.js";
 import { DEFAULT_FEATURE_SPEC, modelDims } from "../features/spec.js";
 import { buildModel } from "../model/architectures.js";
 import { availableBackends, selectBackend, type BackendName } from "../model/backend.js";

@@ -8,7 +8,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadAudioFile } from "../audio/load.js";
 import type { Config } from "../config/schema.js";
-import { buildPipeline, createClassifier, newRunningAdaptation } from "../daemon/build.js";
+import { buildPipeline, createClassifier, newRunningAdaptation } from "../assemble/model.js";
 import type { LoadedBundle } from "../model/bundle.js";
 import { dangerEmotionsOf } from "../label-map.js";
 import { SAMPLE_RATE_HZ } from "../constants.js";

@@ -12,14 +12,14 @@ import { chooseSetting, DEFAULT_TARGETS, describeSetting, paretoFront, runSweep,
 import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
 import { loadConfig } from "../config/load.js";
-import { checkModelFitsConfig, loadConfiguredModel } from "../daemon/build.js";
+import { checkModelFitsConfig, loadConfiguredModel } from "../assemble/model.js";
 import type { Logger } from "../log.js";
 import type { Progress } from "../report/progress.js";
 import { streamTimelines, sweepParetoSvg } from "../report/run-plots.js";
 import { writePictures } from "./pictures.js";
 import { num, parse, UsageError } from "./args.js";
 import { loadNoises } from "./corpus-options.js";
-import { packageRoot, shippedModelDir } from "./paths.js";
+import { packageRoot, shippedModelDir } from "../assemble/paths.js";
 import YAML from "yaml";
 
 export const BENCH_HELP = `earwitness bench — speed, latency, memory and detection quality on this machine

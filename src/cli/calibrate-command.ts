@@ -12,18 +12,18 @@ import { systemClock } from "../clock.js";
 import { findConfigPath, loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { DEFAULT_CONFIG_PATH, SAMPLE_RATE_HZ } from "../constants.js";
-import { int16ToFloat } from "../daemon/audio-source.js";
-import { buildPipeline, checkModelFitsConfig, loadConfiguredModel } from "../daemon/build.js";
-import { createMicrophone } from "../daemon/daemon.js";
+import { int16ToFloat } from "../audio/source.js";
+import { buildPipeline, checkModelFitsConfig, loadConfiguredModel } from "../assemble/model.js";
+import { createMicrophone } from "../assemble/parts.js";
 import { SCORE_RING_HOURS } from "../daemon/score-ring.js";
-import { connectStatusSocket } from "../daemon/status-client.js";
+import { connectStatusSocket } from "../status/client.js";
 import { AudioError, describeError, OutputError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { EmotionClassifier } from "../model/classifier.js";
 import { notifyDaemon } from "../model/store.js";
 import type { Progress, ProgressStarter } from "../report/progress.js";
 import { num, parse, UsageError } from "./args.js";
-import { packageRoot } from "./paths.js";
+import { packageRoot } from "../assemble/paths.js";
 import { writePictures } from "./pictures.js";
 
 /** --from-daemon: minutes of synthetic room noise the danger passages are mixed into (about ten passages). */

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { checkConfigFile, findConfigPath } from "../config/load.js";
 import { NO_OUTPUT_MESSAGE } from "../config/outputs.js";
-import { checkConfigForStart } from "../daemon/build.js";
+import { checkConfigForStart } from "../assemble/model.js";
 import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import type { Logger } from "../log.js";
 import { parse, UsageError } from "./args.js";

@@ -13,7 +13,7 @@ import { loadAudioFile } from "../audio/load.js";
 import { systemClock } from "../clock.js";
 import { parseConfig } from "../config/load.js";
 import { SAMPLE_RATE_HZ } from "../constants.js";
-import { FileAudioSource } from "../daemon/audio-source.js";
+import { FileAudioSource } from "../audio/source.js";
 import { createDaemonDeps, Daemon, TEST_ALERT_MS } from "../daemon/daemon.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -21,7 +21,7 @@ import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
 import type { AlertPayload } from "../outputs/mqtt/contract.js";
 import { startLocalBroker } from "../outputs/mqtt/local-broker.js";
 import { num, parse } from "./args.js";
-import { packageRoot } from "./paths.js";
+import { packageRoot } from "../assemble/paths.js";
 import { softwareVersion } from "./run-command.js";
 
 export const DEMO_HELP = `earwitness demo — the full pipeline on a short recording, no hardware needed

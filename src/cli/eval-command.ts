@@ -7,7 +7,7 @@ import { selectBackend } from "../model/backend.js";
 import { labelKind } from "../label-map.js";
 import { loadBundle, verifyBundleFiles, type LoadedBundle } from "../model/bundle.js";
 import { meanProbs } from "../model/classifier.js";
-import { createClassifier } from "../daemon/build.js";
+import { createClassifier } from "../assemble/model.js";
 import { recordedSpeakers, speakerMatch } from "../train/splits.js";
 import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { sliceWindow, windowStarts } from "../train/dataset.js";
@@ -20,7 +20,7 @@ import { bundleClassSet, corpusReport, dangerScores, formatCorpusReport, heldOut
 import { evaluatePredictions, formatClassificationReport, formatConfusion, recallAtPrecision, type EvalReport } from "../train/metrics.js";
 import type { Progress } from "../report/progress.js";
 import { parse, UsageError } from "./args.js";
-import { shippedModelDir } from "./paths.js";
+import { shippedModelDir } from "../assemble/paths.js";
 import { defaultCacheDir } from "./corpus-options.js";
 
 export const EVAL_HELP = `earwitness eval — measure a model bundle on labelled recordings

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { modelCandidates } from "../daemon/build.js";
+import { modelCandidates } from "../assemble/model.js";
 import { BUNDLE_FILE } from "../model/bundle.js";
 import { DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR } from "../constants.js";
 import type { Logger } from "../log.js";
@@ -22,7 +22,7 @@ import {
   type SelftestCheck,
 } from "../model/store.js";
 import { num, parse, UsageError } from "./args.js";
-import { shippedModelDir } from "./paths.js";
+import { shippedModelDir } from "../assemble/paths.js";
 import { softwareVersion } from "./version.js";
 
 export const MODEL_HELP = `earwitness model — install, check and roll back model bundles
@@ -178,7 +178,7 @@ export async function modelCommand(argv: string[], _log: Logger, out: NodeJS.Wri
 /**
  * Installed versions (* current, < previous), the model shipped with earwitness, and which one the
  * daemon runs: the first of model.dir, installed current, installed previous, shipped that loads
- * (daemon/build.ts modelCandidates; the same order the daemon tries).
+ * (assemble/model.ts modelCandidates; the same order the daemon tries).
  */
 async function listCommand(config: Config, say: (line: string) => void): Promise<void> {
   const models = await listModels(config.state_dir);

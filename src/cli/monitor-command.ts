@@ -8,8 +8,8 @@
 import { PERMISSION_HINT } from "../config/load.js";
 import { hostname } from "node:os";
 import { loadConfig } from "../config/load.js";
-import { connectStatusSocket, type StatusClient } from "../daemon/status-client.js";
-import type { HelloMessage, StatusMessage, StatusSocketMessage, TelemetryMessage } from "../daemon/status-protocol.js";
+import { connectStatusSocket, type StatusClient } from "../status/client.js";
+import type { HelloMessage, StatusMessage, StatusSocketMessage, TelemetryMessage } from "../status/protocol.js";
 import type { Logger } from "../log.js";
 import { num, parse } from "./args.js";
 

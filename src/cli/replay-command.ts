@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { loadAudioFile } from "../audio/load.js";
 import { loadConfig } from "../config/load.js";
-import { buildPipeline, checkModelFitsConfig, createClassifier, loadConfiguredModel } from "../daemon/build.js";
+import { buildPipeline, checkModelFitsConfig, createClassifier, loadConfiguredModel } from "../assemble/model.js";
 import type { AlertEndEvent } from "../detect/state-machine.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";

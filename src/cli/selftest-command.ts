@@ -1,11 +1,11 @@
 import { hostname } from "node:os";
 import { systemClock } from "../clock.js";
 import { loadConfig } from "../config/load.js";
-import { resolveModelDir } from "../daemon/build.js";
+import { resolveModelDir } from "../assemble/model.js";
 import { TEST_ALERT_MS } from "../daemon/daemon.js";
-import { createIndicator } from "../daemon/real-deps.js";
+import { createIndicator } from "../assemble/parts.js";
 import { thresholdsOf } from "../daemon/seams.js";
-import { connectStatusSocket } from "../daemon/status-client.js";
+import { connectStatusSocket } from "../status/client.js";
 import { formatSelftest, runSelftest, selftestExitCode } from "../doctor/selftest.js";
 import type { Logger } from "../log.js";
 import { verifyBundleFiles } from "../model/bundle.js";

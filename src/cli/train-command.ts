@@ -12,7 +12,7 @@ import { train } from "../train/trainer.js";
 import type { Progress, ProgressTask } from "../report/progress.js";
 import { num, parse, UsageError } from "./args.js";
 import { defaultCacheDir, loadNoises } from "./corpus-options.js";
-import { SHIPPED_MODEL_NAME, shippedModelArch } from "./paths.js";
+import { SHIPPED_MODEL_NAME, shippedModelArch } from "../assemble/paths.js";
 
 export const TRAIN_HELP = `earwitness train — train an emotion model on corpus directories
 

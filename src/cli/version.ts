@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { packageRoot } from "./paths.js";
+import { packageRoot } from "../assemble/paths.js";
 
 /** earwitness's version, from its package.json ("unknown" when that cannot be read). */
 export function softwareVersion(): string {

@@ -87,7 +87,7 @@ export const AudioSchema = z
 
 export const ModelSchema = z
   .object({
-    /** A model bundle directory; null = the installed current version, else the shipped one (daemon/build.ts modelCandidates). */
+    /** A model bundle directory; null = the installed current version, else the shipped one (assemble/model.ts modelCandidates). */
     dir: absolutePath.nullable().default(null),
     /** tfjs backend; auto picks node (tfjs-node) if installed, else wasm, else cpu. */
     backend: z.enum(["auto", "wasm", "cpu", "node"]).default("auto"),

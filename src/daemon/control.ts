@@ -19,7 +19,7 @@ import { DEFAULT_GPIO_OPTIONS } from "../outputs/gpio/indicator.js";
 import type { Command } from "../outputs/mqtt/commands.js";
 import type { AlertEndReasonName } from "../outputs/mqtt/contract.js";
 import type { AlertEvent } from "../outputs/sink.js";
-import type { DeviceAdaptation } from "./build.js";
+import type { DeviceAdaptation } from "../assemble/model.js";
 import type { ModelHandle } from "./seams.js";
 
 /** How long a test alert lasts before its end event. */

@@ -34,7 +34,7 @@ import type { Command } from "../outputs/mqtt/commands.js";
 import type { ModelInfo, TelemetrySample } from "../outputs/mqtt/contract.js";
 import type { AlertEvent, DetectorStateName, DeviceStatus } from "../outputs/sink.js";
 import { Pipeline } from "../pipeline.js";
-import type { AudioSource } from "./audio-source.js";
+import type { AudioSource } from "../audio/source.js";
 import { Control } from "./control.js";
 import { DetectionLoop } from "./detection-loop.js";
 import { Health } from "./health.js";
@@ -46,7 +46,7 @@ import { thresholdsOf, type DaemonDeps, type ModelHandle } from "./seams.js";
 // seams and the real dependencies live in their own files and are re-exported from here.
 export type { AlertJournal, DaemonDeps, IndicatorOutput, ModelHandle, MqttOutput, StatusSocketOutput } from "./seams.js";
 export { thresholdsOf } from "./seams.js";
-export { createDaemonDeps, createIndicator, createMicrophone, type RealDepsOptions } from "./real-deps.js";
+export { createDaemonDeps, type RealDepsOptions } from "./real-deps.js";
 export { MQTT_DOWN_PROBLEM_MS, TICK_MS } from "./health.js";
 export { BEHIND_CLEAR_MS, STREAM_GAP_MS } from "./detection-loop.js";
 export { MAX_ALERT_GRACE_MS } from "./alert-tracker.js";

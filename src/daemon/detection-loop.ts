@@ -28,7 +28,7 @@ import type { DetectEvent } from "../detect/state-machine.js";
 import type { AlertEndReasonName } from "../outputs/mqtt/contract.js";
 import type { AlertEvent, DetectorStateName } from "../outputs/sink.js";
 import { Pipeline, type WindowJob, type WindowResult } from "../pipeline.js";
-import { int16ToFloat, type SourceProblem } from "./audio-source.js";
+import { int16ToFloat, type SourceProblem } from "../audio/source.js";
 import { AlertTracker } from "./alert-tracker.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import type { Notifier } from "./sd-notify.js";

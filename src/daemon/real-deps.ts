@@ -11,22 +11,19 @@ import type { Clock } from "../clock.js";
 import { loadConfig, mqttPassword } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { machineSuffix, readBoardModel, readMachineId } from "../config/machine.js";
-import { Microphone } from "../audio/microphone.js";
 import { ConfigError, describeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { loadBundle, type LoadedBundle } from "../model/bundle.js";
 import { selectBackend } from "../model/backend.js";
-import { createConsoleIndicator } from "../outputs/gpio/console-indicator.js";
-import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../outputs/gpio/indicator.js";
-import { loadOnoffDriver, type LineSpec } from "../outputs/gpio/line.js";
 import { MqttSink } from "../outputs/mqtt/mqtt-sink.js";
 import { StatusHttpServer } from "../http/status-server.js";
-import type { AudioSource } from "./audio-source.js";
+import type { AudioSource } from "../audio/source.js";
 import { fileAlertJournal } from "./alert-journal.js";
-import { checkModelFitsConfig, createAdaptation, createClassifier, modelCandidates } from "./build.js";
+import { checkModelFitsConfig, createAdaptation, createClassifier, modelCandidates } from "../assemble/model.js";
 import { createNotifier, type Notifier } from "./sd-notify.js";
 import { thresholdsOf, type DaemonDeps, type IndicatorOutput } from "./seams.js";
 import { StatusSocketServer } from "./status-socket.js";
+import { createIndicator, createMicrophone } from "../assemble/parts.js";
 
 export interface RealDepsOptions {
   clock: Clock;
@@ -160,50 +157,4 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
         ? null
         : new StatusHttpServer({ http: config.http, deviceId: config.device_id, version: options.softwareVersion }, { provider, clock, log }),
   };
-}
-
-export function createMicrophone(config: Config, clock: Clock, log: Logger): Microphone {
-  const a = config.audio;
-  return new Microphone(
-    {
-      source: a.source,
-      device: a.device,
-      stallTimeoutMs: a.stall_timeout_s * 1000,
-      backoffMinMs: a.restart_backoff_min_s * 1000,
-      backoffMaxMs: a.restart_backoff_max_s * 1000,
-      silenceDbfs: a.silence_dbfs,
-      silentForMs: a.silent_for_s * 1000,
-      clipForMs: a.clip_for_s * 1000,
-      waitForDeviceMs: a.wait_for_device_s * 1000,
-    },
-    { clock, log },
-  );
-}
-
-function lineSpec(line: Config["gpio"]["led"]): LineSpec | null {
-  return line.pin === null ? null : { pin: line.pin, activeLow: line.active_low };
-}
-
-/** The configured indicator: onoff GPIO, the console, or none. Configured GPIO that cannot work throws. */
-export async function createIndicator(config: Config, clock: Clock, log: Logger): Promise<IndicatorOutput | null> {
-  const g = config.gpio;
-  const patterns = {
-    heartbeat: g.heartbeat,
-    buzzerMaxOnMs: g.buzzer_max_on_s * 1000,
-    buzzerPatternMs: g.buzzer_pattern_ms,
-    testAlertMs: DEFAULT_GPIO_OPTIONS.testAlertMs,
-  };
-  if (g.driver === "none") return null;
-  if (g.driver === "console") return createConsoleIndicator({ clock, log, options: patterns }).indicator;
-  const led = lineSpec(g.led);
-  const buzzer = lineSpec(g.buzzer);
-  const button = lineSpec(g.button);
-  if (!led && !buzzer && !button) return null; // nothing wired: no need for onoff at all
-  const driver = await loadOnoffDriver();
-  return new GpioIndicator(
-    driver,
-    { ...DEFAULT_GPIO_OPTIONS, ...patterns, led, buzzer, button },
-    clock,
-    log.child({ component: "gpio" }),
-  );
 }

@@ -12,10 +12,10 @@ import type { CommandHandler, SinkProblem } from "../outputs/mqtt/mqtt-sink.js";
 import type { AlertEvent, AlertSink } from "../outputs/sink.js";
 import type { WindowClassifier } from "../pipeline.js";
 import type { StatusPageProvider } from "../http/status-server.js";
-import type { AudioSource } from "./audio-source.js";
-import type { DeviceAdaptation } from "./build.js";
+import type { AudioSource } from "../audio/source.js";
+import type { DeviceAdaptation } from "../assemble/model.js";
 import type { Notifier } from "./sd-notify.js";
-import type { StatusProvider } from "./status-protocol.js";
+import type { StatusProvider } from "../status/protocol.js";
 
 /** A loaded model, ready for the pipeline. */
 export interface ModelHandle {

@@ -31,7 +31,7 @@ import {
   type StatusProvider,
   type StatusSocketMessage,
   type TelemetryMessage,
-} from "./status-protocol.js";
+} from "../status/protocol.js";
 
 /** A client that sends a longer line than this without a newline is dropped (no command is this big). */
 const MAX_LINE_BYTES = 8 * 1024;

@@ -3,8 +3,8 @@
  * status socket. Kept apart from the checks so those stay testable with fakes.
  */
 import { execFile } from "node:child_process";
-import { connectStatusSocket } from "../daemon/status-client.js";
-import type { StatusMessage, TelemetryMessage } from "../daemon/status-protocol.js";
+import { connectStatusSocket } from "../status/client.js";
+import type { StatusMessage, TelemetryMessage } from "../status/protocol.js";
 import type { CommandResult, RunCommand } from "./checks.js";
 
 export const runCommand: RunCommand = (command, args, options = {}) =>

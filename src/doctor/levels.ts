@@ -4,7 +4,7 @@
  */
 import type { Clock } from "../clock.js";
 import { LevelMeter, type Levels } from "../audio/levels.js";
-import { int16ToFloat, type AudioSource } from "../daemon/audio-source.js";
+import { int16ToFloat, type AudioSource } from "../audio/source.js";
 import { AudioError } from "../errors.js";
 
 /** How long to wait beyond `ms` for the first audio (a recorder starts in well under a second). */

@@ -12,7 +12,7 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
-import type { StatusClient } from "../daemon/status-client.js";
+import type { StatusClient } from "../status/client.js";
 import { describeError } from "../errors.js";
 import type { AlertPayload, ModelInfo } from "../outputs/mqtt/contract.js";
 import { buildAlertPayload, encodePayload } from "../outputs/mqtt/contract.js";

@@ -38,7 +38,7 @@ import {
   type StatusMessage,
   type StatusProvider,
   type TelemetryMessage,
-} from "../daemon/status-protocol.js";
+} from "../status/protocol.js";
 import { renderMetrics } from "./metrics.js";
 import { STATUS_PAGE_HTML } from "./status-page.js";
 

@@ -3,7 +3,7 @@
  * the test feeds, an MQTT output that records what it was given, a systemd notifier that records
  * its messages, and a classifier whose danger the test sets.
  */
-import type { AudioSource, SourceProblem } from "../../src/daemon/audio-source.js";
+import type { AudioSource, SourceProblem } from "../../src/audio/source.js";
 import type { MqttOutput } from "../../src/daemon/daemon.js";
 import type { Notifier } from "../../src/daemon/sd-notify.js";
 import type { AdaptedStats } from "../../src/features/normalise.js";

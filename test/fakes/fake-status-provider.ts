@@ -2,7 +2,7 @@
 import type { Command } from "../../src/outputs/mqtt/commands.js";
 import type { ModelInfo, TelemetrySample } from "../../src/outputs/mqtt/contract.js";
 import type { DeviceStatus } from "../../src/outputs/sink.js";
-import type { StatusProvider } from "../../src/daemon/status-protocol.js";
+import type { StatusProvider } from "../../src/status/protocol.js";
 import type { StatusPageProvider } from "../../src/http/status-server.js";
 
 /** Also the daemon behind the status page (src/http/status-server.ts StatusPageProvider). */

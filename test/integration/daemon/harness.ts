@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { connectStatusSocket, type StatusClient } from "../../../src/daemon/status-client.js";
+import { connectStatusSocket, type StatusClient } from "../../../src/status/client.js";
 import { encodeWav } from "../../fixtures/wav-writer.js";
 import { pathWithFakeBin } from "../../fakes/fake-bin.js";
 

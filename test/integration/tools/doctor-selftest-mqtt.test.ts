@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "../../../src/clock.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config } from "../../../src/config/schema.js";
-import { connectStatusSocket } from "../../../src/daemon/status-client.js";
+import { connectStatusSocket } from "../../../src/status/client.js";
 import { StatusSocketServer } from "../../../src/daemon/status-socket.js";
 import { checkMqtt, type CheckResult, type DoctorContext } from "../../../src/doctor/checks.js";
 import { runSelftest, selftestExitCode, type SelftestDeps } from "../../../src/doctor/selftest.js";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { modelCommand } from "../../../src/cli/model-command.js";
-import { shippedModelDir } from "../../../src/cli/paths.js";
+import { shippedModelDir } from "../../../src/assemble/paths.js";
 import { silentLogger } from "../../../src/log.js";
 
 let root = "";

@@ -1,5 +1,5 @@
 /**
- * createAdaptation's statistics file (src/daemon/build.ts): saves, resets and loads of one file
+ * createAdaptation's statistics file (src/assemble/model.ts): saves, resets and loads of one file
  * happen in the order they were asked for, so a reset is never undone by a save that was already
  * under way, nor by a model loaded during a reload.
  */
@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config } from "../../../src/config/schema.js";
-import { createAdaptation, type DeviceAdaptation } from "../../../src/daemon/build.js";
+import { createAdaptation, type DeviceAdaptation } from "../../../src/assemble/model.js";
 import { DEFAULT_FEATURE_SPEC, staticDims } from "../../../src/features/spec.js";
 import type { LoadedBundle } from "../../../src/model/bundle.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FileAudioSource } from "../../../src/daemon/audio-source.js";
+import { FileAudioSource } from "../../../src/audio/source.js";
 import { silentLogger } from "../../../src/log.js";
 import { FakeClock } from "../../fakes/fake-clock.js";
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClassifier } from "../../../src/daemon/build.js";
+import { createClassifier } from "../../../src/assemble/model.js";
 import { staticDims } from "../../../src/features/spec.js";
 import { selectBackend } from "../../../src/model/backend.js";
 import { loadBundle } from "../../../src/model/bundle.js";

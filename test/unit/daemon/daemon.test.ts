@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config, ConfigInput } from "../../../src/config/schema.js";
 import { Daemon, MAX_ALERT_GRACE_MS, MQTT_DOWN_PROBLEM_MS, STREAM_GAP_MS, TEST_ALERT_MS, TICK_MS, type DaemonDeps, type ModelHandle } from "../../../src/daemon/daemon.js";
-import { createAdaptation, type DeviceAdaptation } from "../../../src/daemon/build.js";
+import { createAdaptation, type DeviceAdaptation } from "../../../src/assemble/model.js";
 import { ConfigError, OutputError } from "../../../src/errors.js";
 import type { AlertEvent } from "../../../src/outputs/sink.js";
 import type { AdaptedStats } from "../../../src/features/normalise.js";
@@ -619,7 +619,7 @@ describe("Daemon", () => {
 const BEHIND_CLEAR_S = 30;
 
 /**
- * reset_adaptation with the real DeviceAdaptation of build.ts (statistics in a temp state dir);
+ * reset_adaptation with the real DeviceAdaptation of assemble/model.ts (statistics in a temp state dir);
  * only the bundle is reduced to the metadata createAdaptation reads.
  */
 describe("Daemon: reset_adaptation", () => {

@@ -2,10 +2,10 @@ import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { shippedModelDir } from "../../../src/cli/paths.js";
+import { shippedModelDir } from "../../../src/assemble/paths.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config } from "../../../src/config/schema.js";
-import { resolveModelDir } from "../../../src/daemon/build.js";
+import { resolveModelDir } from "../../../src/assemble/model.js";
 
 let dir = "";
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
-import { shippedModelArch, shippedModelDir } from "../../../src/cli/paths.js";
+import { shippedModelArch, shippedModelDir } from "../../../src/assemble/paths.js";
 import { ARCHITECTURES, buildModel, effectiveOptions } from "../../../src/model/architectures.js";
 import { selectBackend } from "../../../src/model/backend.js";
 import { runTitle, trainingPlots, type EpochRecord } from "../../../src/train/trainer.js";

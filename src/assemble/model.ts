@@ -1,3 +1,10 @@
+/**
+ * The assembly room's model half: which bundle a configuration runs (the installed current one,
+ * its previous, the shipped one), loading it on the configured backend, every check of the bundle
+ * against the configuration, the engine (lean or tfjs), the running adaptation and the pipeline.
+ * The daemon, replay, eval, calibrate, bench, doctor and model install all build models here, so
+ * what a tool measures is what the daemon runs. Must not own what runs the model (the daemon).
+ */
 import { access, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Config } from "../config/schema.js";
@@ -11,7 +18,7 @@ import { EmotionClassifier } from "../model/classifier.js";
 import { LeanGruClassifier, LeanUnsupportedError } from "../model/lean-gru.js";
 import { selectBackend } from "../model/backend.js";
 import { currentModel, previousModel } from "../model/store.js";
-import { shippedModelDir } from "../cli/paths.js";
+import { shippedModelDir } from "../assemble/paths.js";
 import { Pipeline, type PipelineOptions, type WindowClassifier } from "../pipeline.js";
 import type { Logger } from "../log.js";
 

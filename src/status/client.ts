@@ -5,7 +5,7 @@
  */
 import { createConnection } from "node:net";
 import { OutputError } from "../errors.js";
-import { lineSplitter, SCORES_PAGE_MAX, type ResultMessage, type ScoresMessage, type StatusSocketMessage } from "./status-protocol.js";
+import { lineSplitter, SCORES_PAGE_MAX, type ResultMessage, type ScoresMessage, type StatusSocketMessage } from "./protocol.js";
 
 export interface StatusClient {
   /** Every message as it arrives. */

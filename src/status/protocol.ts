@@ -21,7 +21,7 @@
 import type { Command } from "../outputs/mqtt/commands.js";
 import type { TelemetrySample } from "../outputs/mqtt/contract.js";
 import type { DeviceStatus } from "../outputs/sink.js";
-import type { ScorePage } from "./score-ring.js";
+import type { ScorePage } from "../daemon/score-ring.js";
 
 export const STATUS_SOCKET_SCHEMA = 1 as const;
 export const STATUS_INTERVAL_MS = 1_000;
