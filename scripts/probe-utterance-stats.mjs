@@ -16,6 +16,7 @@ import { DEFAULT_FEATURE_SPEC, staticDims } from "../dist/src/features/spec.js";
 import { defaultCacheDir } from "../dist/src/cli/corpus-options.js";
 import { labelKind } from "../dist/src/label-map.js";
 import { DEFAULT_AUGMENT } from "../dist/src/train/augment.js";
+import { rocAuc } from "../dist/src/train/metrics.js";
 import { silentLogger } from "../dist/src/log.js";
 
 const SIX = ["angry", "disgust", "fear", "happy", "neutral", "sad"];
@@ -96,12 +97,6 @@ function train(X, y, K, { epochs = 300, lr = 0.05, l2 = 1e-3 } = {}) {
   return (x) => { const z = x.map((val, d) => (val - mu[d]) / sd[d]); const l = W.map((Wk) => { let s = Wk[D]; for (let d = 0; d < D; d++) s += Wk[d] * z[d]; return s; }); const mx = Math.max(...l); const e = l.map((q) => Math.exp(q - mx)); const se = e.reduce((a, b) => a + b, 0); return e.map((q) => q / se); };
 }
 
-function auc(scores, pos) {
-  const idx = scores.map((s, i) => i).sort((a, b) => scores[a] - scores[b]);
-  let rank = 0, sumPos = 0, nPos = 0;
-  for (const i of idx) { rank++; if (pos[i]) { sumPos += rank; nPos++; } }
-  const nNeg = scores.length - nPos; return nPos && nNeg ? (sumPos - nPos * (nPos + 1) / 2) / (nPos * nNeg) : NaN;
-}
 
 const data = {};
 for (const c of SPEECH) data[c] = await load(c);
@@ -132,7 +127,7 @@ for (const norm of norms) {
     const present = [...new Set(y)];
     const uar = present.map((k) => { const ii = y.map((v, i) => i).filter((i) => y[i] === k); return ii.filter((i) => P[i].indexOf(Math.max(...P[i])) === k).length / ii.length; }).reduce((a, b) => a + b, 0) / present.length;
     const danger = P.map((p) => p[0] + p[2]);
-    const a = auc(danger, y.map((k) => k === 0 || k === 2));
+    const a = rocAuc(danger, y.map((k) => k === 0 || k === 2));
     rowsOut.push({ held, n: y.length, acc, uar, auc: a });
     console.log(`${norm.padEnd(6)} ${held.padEnd(10)} n=${String(y.length).padStart(5)} acc6=${(acc * 100).toFixed(1)} uar=${(uar * 100).toFixed(1)} auc=${a.toFixed(3)}`);
   }

@@ -4,7 +4,7 @@
 // hashes. The run is verified first (hashes, feature spec), so a damaged run never ships.
 //
 //   node scripts/release-bundle.mjs RUN OUT --name NAME --version V --card CARD.md
-import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { bundleJsonBytes, CARD_FILE, rehashBundle, verifyBundleFiles } from "../dist/src/model/bundle.js";
@@ -22,10 +22,9 @@ const { meta } = await verifyBundleFiles(run);
 await mkdir(out, { recursive: true });
 for (const f of Object.keys(meta.files).filter((f) => f !== CARD_FILE)) await copyFile(path.join(run, f), path.join(out, f));
 await copyFile(v.card, path.join(out, CARD_FILE));
-const { meta_sha256: _stale, ...rest } = meta;
-const renamed = { ...rest, name: v.name, version: v.version, files: Object.fromEntries(Object.entries(meta.files).filter(([f]) => f !== CARD_FILE)) };
+// bundleJsonBytes re-stamps meta_sha256 for the new name and version.
+const renamed = { ...meta, name: v.name, version: v.version, files: Object.fromEntries(Object.entries(meta.files).filter(([f]) => f !== CARD_FILE)) };
 await writeFile(path.join(out, "bundle.json"), bundleJsonBytes(renamed));
 await rehashBundle(out, [CARD_FILE]);
 const check = await verifyBundleFiles(out);
 process.stdout.write(`released ${check.meta.name} ${check.meta.version} in ${out} (bundle.json sha256 ${check.sha256.slice(0, 12)}…)\n`);
-JSON.parse(await readFile(path.join(out, "bundle.json"), "utf8"));

@@ -4,20 +4,15 @@
  * appliance noise, the preamp's hiss, silence) never does. Synthetic, seeded signals.
  */
 import { describe, expect, it } from "vitest";
+import { Rng } from "../../../src/train/random.js";
 import { FORMAT_BLOCK_SAMPLES, FORMAT_RAISE_MS, formatStats, MicFormatWatch, type FormatEvent } from "../../../src/audio/format-check.js";
 
 const RATE = 16_000;
 
-/** A seeded uniform generator in [0, 1). */
+/** A seeded uniform generator in [0, 1) (the project's mulberry32). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function gaussian(r: () => number): number {
