@@ -20,7 +20,7 @@ import { connectStatusSocket } from "../status/client.js";
 import { AudioError, describeError, OutputError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { EmotionClassifier } from "../model/classifier.js";
-import { notifyDaemon } from "../model/store.js";
+import { notifyDaemon } from "../status/pid-file.js";
 import type { Progress, ProgressStarter } from "../report/progress.js";
 import { num, parse, UsageError } from "./args.js";
 import { packageRoot } from "../assemble/paths.js";

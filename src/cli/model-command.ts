@@ -14,13 +14,12 @@ import {
   installModel,
   listModels,
   modelsDir,
-  notifyDaemon,
   rollback,
   verifyInstalled,
   type CheckOptions,
-  type NotifyResult,
   type SelftestCheck,
 } from "../model/store.js";
+import { notifyDaemon, type NotifyResult } from "../status/pid-file.js";
 import { num, parse, UsageError } from "./args.js";
 import { shippedModelDir } from "../assemble/paths.js";
 import { softwareVersion } from "./version.js";

@@ -1,15 +1,12 @@
-import { readFileSync, unlinkSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import path from "node:path";
 import { systemClock } from "../clock.js";
 import { loadConfig } from "../config/load.js";
 import { configuredOutputs, NO_OUTPUT_MESSAGE } from "../config/outputs.js";
 import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import { createDaemonDeps, Daemon } from "../daemon/daemon.js";
 import { ConfigError } from "../errors.js";
-import { PID_FILE } from "../model/store.js";
 import { createLogger, quietTfjsConsole, resolveLogFormat, type Logger } from "../log.js";
+import { pidFilePath, removePidFileSync, writePidFile } from "../status/pid-file.js";
 import { parse } from "./args.js";
 import { softwareVersion } from "./version.js";
 
@@ -64,21 +61,13 @@ export async function runCommand(argv: string[], rootLog: Logger): Promise<numbe
   // `earwitness model install` finds the running daemon through this pid file and checks the
   // process name before sending SIGHUP, so a stale file never signals another program.
   process.title = "earwitness";
-  const pidFile = path.join(config.state_dir, PID_FILE);
+  const pidFile = pidFilePath(config.state_dir);
   try {
-    await mkdir(config.state_dir, { recursive: true });
-    await writeFile(pidFile, `${process.pid}\n`);
+    await writePidFile(config.state_dir);
   } catch (err) {
     log.warn({ pidFile, err: (err as Error).message }, "cannot write the pid file; `earwitness model install` will not reload this daemon by itself (send SIGHUP)");
   }
-  const removePidFile = (): void => {
-    try {
-      if (readFileSync(pidFile, "utf8").trim() === String(process.pid)) unlinkSync(pidFile);
-    } catch {
-      /* already gone */
-    }
-  };
-  process.once("exit", removePidFile);
+  process.once("exit", () => removePidFileSync(pidFile));
   const daemon = new Daemon(
     config,
     createDaemonDeps({ clock: systemClock, log, env: process.env, configPath, stateDir: config.state_dir, softwareVersion: softwareVersion() }),

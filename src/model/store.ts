@@ -6,7 +6,6 @@
  *                                           bundle.json and signature.ed25519 (if signed)
  *     <stateDir>/models/current  → <name>@<version>    (relative symlink: what the daemon loads)
  *     <stateDir>/models/previous → <name>@<version>    (what `rollback` switches back to)
- *     <stateDir>/earwitness.pid                        (written by the daemon; gets SIGHUP)
  *
  * A bundle is staged and checked in a private temp directory — schema, every sha256, feature spec,
  * signature, the configured danger labels, then the self-test — and only when every check passed is
@@ -34,8 +33,6 @@ import { loadTrustedKeys, SIGNATURE_FILE, verifyBundleSignature, type SignatureC
 export const MODELS_DIR = "models";
 export const CURRENT_LINK = "current";
 export const PREVIOUS_LINK = "previous";
-/** The daemon writes its pid here; `notifyDaemon` sends it SIGHUP after a switch. */
-export const PID_FILE = "earwitness.pid";
 export const DEFAULT_KEEP = 3;
 /**
  * What a bundle archive may unpack to (issue #11 §11b: a 2.1 MB tar.gz unpacked to 2 GB in the
@@ -649,45 +646,4 @@ export async function rollback(opts: CheckOptions & { stateDir: string }): Promi
     await setLink(models, CURRENT_LINK, previous);
     return { from: current ?? "(none)", to: previous };
   });
-}
-
-export type NotifyResult = { status: "notified"; pid: number } | { status: "not-running"; reason: string } | { status: "failed"; reason: string };
-
-/**
- * Tells the running daemon to reload (SIGHUP to the pid in `<stateDir>/earwitness.pid`). Never
- * throws: the model is installed either way, and the daemon also picks it up when it restarts.
- * A pid file left from before a reboot may name an unrelated process, whose default action on
- * SIGHUP is to die: on Linux the process's command line must mention earwitness.
- */
-export async function notifyDaemon(stateDir: string, pidFile: string = path.join(stateDir, PID_FILE)): Promise<NotifyResult> {
-  let text: string;
-  try {
-    text = await readFile(pidFile, "utf8");
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return { status: "not-running", reason: `no pid file ${pidFile}` };
-    return { status: "failed", reason: `cannot read ${pidFile}: ${(err as Error).message}` };
-  }
-  const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 1) return { status: "failed", reason: `${pidFile} holds no valid pid (${JSON.stringify(text.trim().slice(0, 20))})` };
-  try {
-    // The daemon names itself (process.title, which sets /proc/<pid>/comm); an installed one also
-    // runs from /opt/earwitness. Either marks it as ours.
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8");
-    const comm = await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "");
-    if (!cmdline.includes("earwitness") && comm.trim() !== "earwitness") return { status: "not-running", reason: `pid ${pid} from ${pidFile} is not an earwitness process (stale pid file)` };
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) {
-      // No such process (or no /proc): let kill decide.
-    } else {
-      return { status: "failed", reason: `cannot inspect pid ${pid}: ${(err as Error).message}` };
-    }
-  }
-  try {
-    process.kill(pid, "SIGHUP");
-    return { status: "notified", pid };
-  } catch (err) {
-    if (isErrno(err, "ESRCH")) return { status: "not-running", reason: `pid ${pid} from ${pidFile} is not running (stale pid file)` };
-    if (isErrno(err, "EPERM")) return { status: "failed", reason: `not allowed to signal pid ${pid}; run as root or the earwitness user, or \`systemctl reload earwitness\`` };
-    return { status: "failed", reason: (err as Error).message };
-  }
 }

@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { modelCommand } from "../../../src/cli/model-command.js";
 import { BundleError } from "../../../src/errors.js";
 import { silentLogger } from "../../../src/log.js";
@@ -16,8 +15,6 @@ import {
   listModels,
   MAX_ARCHIVE_BYTES,
   MAX_ARCHIVE_ENTRIES,
-  notifyDaemon,
-  PID_FILE,
   rollback,
   verifyInstalled,
   type StoreOptions,
@@ -318,46 +315,6 @@ describe("rollback and pruning", () => {
     expect(r4.previous).toBe("tiny@2.0.0");
     expect(r4.pruned).toEqual(["tiny@3.0.0"]);
     expect(await installedIds()).toEqual(["tiny@2.0.0", "tiny@4.0.0"]);
-  });
-});
-
-describe("notifyDaemon", () => {
-  let child: ChildProcess | null = null;
-  afterEach(() => {
-    child?.kill("SIGKILL");
-    child = null;
-  });
-
-  it("sends SIGHUP to the earwitness process in the pid file", async () => {
-    // "earwitness" in its command line, as the real daemon has.
-    child = spawn(process.execPath, ["-e", "process.on('SIGHUP',()=>{process.stdout.write('hup\\n');process.exit(0)});process.stdout.write('ready\\n');setInterval(()=>{},1000)", "earwitness-fake-daemon"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    const exited = new Promise<number | null>((resolve) => child!.on("exit", (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("fake daemon did not start within 20 s")), 20_000);
-      child!.stdout!.on("data", (d: Buffer) => {
-        out += d.toString();
-        if (out.includes("ready")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-    await writeFile(path.join(stateDir, PID_FILE), `${child.pid}\n`);
-    expect(await notifyDaemon(stateDir)).toEqual({ status: "notified", pid: child.pid });
-    expect(await exited).toBe(0);
-    expect(out).toContain("hup");
-  });
-
-  it("does not signal a process that is not earwitness (stale pid file), nor fail without a pid file", async () => {
-    expect((await notifyDaemon(stateDir)).status).toBe("not-running");
-    child = spawn("sleep", ["30"], { stdio: "ignore" });
-    await writeFile(path.join(stateDir, PID_FILE), String(child.pid));
-    expect((await notifyDaemon(stateDir)).status).toBe("not-running");
-    expect(child.exitCode).toBeNull();
-    expect(child.signalCode).toBeNull();
   });
 });
 
