@@ -58,7 +58,7 @@ export const FORMAT_RAISE_MS = 2_000;
 export const FORMAT_CLEAR_MS = 2_000;
 
 export interface FormatStats {
-  /** 20·log10(RMS), full-scale square = 0 dBFS (as src/audio/levels.ts). */
+  /** 20·log10(RMS), full-scale square = 0 dBFS (as src/audio/level-meter.ts). */
   rmsDbfs: number;
   /** Spectral flatness of the block's average power spectrum, 0 (a tone) to 1 (white). */
   flatness: number;

@@ -132,6 +132,15 @@ export class FileAudioSource implements AudioSource {
   };
 }
 
+/**
+ * Float samples to 16-bit, as a microphone would have given them. The round trip through int16
+ * and back (int16ToFloat, in the detection loop) is deliberate: a file is fed through the
+ * daemon's one input path, the `AudioSource` contract of 16-bit samples the microphone gives, so
+ * the demo and the tests run what the unit runs. For a 16-bit file at 16 kHz (demo/*.wav) the
+ * round trip is exact (x/32768 → x → x/32768); a resampled, 24-bit or float file is quantised as
+ * a microphone would have quantised it. Handing the floats on instead would give the daemon a
+ * second input path to keep equal to the first, for no change in what the demo shows.
+ */
 function toInt16(samples: Float32Array): Int16Array {
   const out = new Int16Array(samples.length);
   for (let i = 0; i < samples.length; i++) {
@@ -140,7 +149,11 @@ function toInt16(samples: Float32Array): Int16Array {
   return out;
 }
 
-/** Microphone samples to the pipeline's float scale. */
+/**
+ * 16-bit samples to the pipeline's float scale (full scale = 1): the one int16 → float conversion,
+ * for every `AudioSource` (the microphone's bytes become int16 in microphone.ts; WAV files are read
+ * straight to floats by wav.ts, for every sample format they may hold).
+ */
 export function int16ToFloat(samples: Int16Array): Float32Array {
   const out = new Float32Array(samples.length);
   for (let i = 0; i < samples.length; i++) out[i] = samples[i]! / INT16_FULL_SCALE;

@@ -5,7 +5,7 @@ import type { Config } from "../config/schema.js";
 import { createMicrophone } from "../assemble/parts.js";
 import { runDoctor, doctorExitCode, formatDoctorTable, type DoctorContext } from "../doctor/checks.js";
 import { readDaemonStatus, runCommand } from "../doctor/context.js";
-import { measureLevels } from "../doctor/levels.js";
+import { measureLevels } from "../doctor/measure-levels.js";
 import { machineSuffix, readMachineId } from "../config/machine.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";

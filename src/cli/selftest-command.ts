@@ -6,7 +6,7 @@ import { TEST_ALERT_MS } from "../daemon/daemon.js";
 import { createIndicator } from "../assemble/parts.js";
 import { thresholdsOf } from "../daemon/seams.js";
 import { connectStatusSocket } from "../status/client.js";
-import { formatSelftest, runSelftest, selftestExitCode } from "../doctor/selftest.js";
+import { formatSelftest, runOutputsSelftest, selftestExitCode } from "../doctor/selftest.js";
 import type { Logger } from "../log.js";
 import { verifyBundleFiles } from "../model/bundle.js";
 import { parse } from "./args.js";
@@ -36,7 +36,7 @@ export async function selftestCommand(argv: string[], log: Logger): Promise<numb
   log.level = "warn";
   const daemon = await connectStatusSocket(config.status_socket, 1_500).catch(() => null);
   try {
-    const parts = await runSelftest(config, {
+    const parts = await runOutputsSelftest(config, {
       clock: systemClock,
       daemon,
       createIndicator: (c) => createIndicator(c, systemClock, log),

@@ -13,7 +13,7 @@ import { access } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
-import type { Levels } from "../audio/levels.js";
+import type { Levels } from "../audio/level-meter.js";
 import { checkModelFitsConfig, resolveModelDir } from "../assemble/model.js";
 import type { TelemetryMessage, StatusMessage } from "../status/protocol.js";
 import { configuredOutputs, NO_OUTPUT_MESSAGE } from "../config/outputs.js";

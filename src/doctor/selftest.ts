@@ -46,7 +46,8 @@ export interface SelftestDeps {
 const gpioConfigured = (c: Config): boolean => c.gpio.driver === "console" || (c.gpio.driver === "onoff" && [c.gpio.led, c.gpio.buzzer].some((l) => l.pin !== null));
 const mqttConfigured = (c: Config): boolean => c.mqtt.enabled && c.mqtt.url !== null;
 
-export async function runSelftest(config: Config, deps: SelftestDeps): Promise<SelftestPart[]> {
+/** `earwitness selftest`: the test alert through the outputs (the daemon's, when one answers), one part per output. */
+export async function runOutputsSelftest(config: Config, deps: SelftestDeps): Promise<SelftestPart[]> {
   return deps.daemon ? viaDaemon(config, deps.daemon, deps) : standalone(config, deps);
 }
 

@@ -128,14 +128,15 @@ function isErrno(err: unknown, code: string): boolean {
 // ─── checks ─────────────────────────────────────────────────────────────────────────────────────
 
 /**
- * Runs the bundle's self-test on a loaded model: its stored input must give its stored output
+ * Runs the bundle's self-test (bundle.json `selftest`; `earwitness selftest` is another thing, a
+ * test alert through the outputs) on a loaded model: its stored input must give its stored output
  * within tolerance. Throws BundleError SELFTEST_FAILED / BAD_SELFTEST, or, for a self-test stored
  * by label name, LABELS_MODIFIED (bundle.json names other labels than the self-test was recorded
  * for) / LABELS_REORDERED (the outputs match the record under another label order: bundle.json's
  * labels were reordered after export, issue #11 §5). The daemon can call this on a hot swap
  * before the new model replaces the old one.
  */
-export function runSelftest(bundle: LoadedBundle): SelftestCheck & { status: "passed" } {
+export function runBundleSelftest(bundle: LoadedBundle): SelftestCheck & { status: "passed" } {
   const { meta, dir } = bundle;
   const st = meta.selftest;
   if (st === null) throw new BundleError("NO_SELFTEST", `model bundle ${dir} carries no self-test`);
@@ -250,7 +251,7 @@ export async function checkBundle(dir: string, opts: CheckOptions): Promise<Bund
   } else {
     const loaded = await loadBundle(dir);
     try {
-      selftest = runSelftest(loaded);
+      selftest = runBundleSelftest(loaded);
     } finally {
       loaded.model.dispose();
     }

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Microphone } from "../../../src/audio/microphone.js";
 import { systemClock } from "../../../src/clock.js";
-import { measureLevels } from "../../../src/doctor/levels.js";
+import { measureLevels } from "../../../src/doctor/measure-levels.js";
 import { silentLogger } from "../../../src/log.js";
 import { fakeBinDir } from "../../fakes/fake-bin.js";
 

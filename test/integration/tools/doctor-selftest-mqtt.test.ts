@@ -9,7 +9,7 @@ import type { Config } from "../../../src/config/schema.js";
 import { connectStatusSocket } from "../../../src/status/client.js";
 import { StatusSocketServer } from "../../../src/daemon/status-socket.js";
 import { checkMqtt, type CheckResult, type DoctorContext } from "../../../src/doctor/checks.js";
-import { runSelftest, selftestExitCode, type SelftestDeps } from "../../../src/doctor/selftest.js";
+import { runOutputsSelftest, selftestExitCode, type SelftestDeps } from "../../../src/doctor/selftest.js";
 import { silentLogger } from "../../../src/log.js";
 import type { AlertPayload } from "../../../src/outputs/mqtt/contract.js";
 import { FakeStatusProvider } from "../../fakes/fake-status-provider.js";
@@ -78,7 +78,7 @@ describe("selftest against a real broker", () => {
   it("without a daemon: publishes a test alert in the contract format and reports the PUBACK", async () => {
     const w = await watcher();
     try {
-      const parts = await runSelftest(config("good"), deps());
+      const parts = await runOutputsSelftest(config("good"), deps());
       expect(selftestExitCode(parts)).toBe(0);
       expect(parts.find((p) => p.name === "mqtt")).toMatchObject({ ok: true, skipped: false, detail: expect.stringMatching(/PUBACK/) });
       const deadline = Date.now() + 5000;
@@ -94,7 +94,7 @@ describe("selftest against a real broker", () => {
   });
 
   it("without a daemon and with wrong credentials: fails with the reason", async () => {
-    const parts = await runSelftest(config("bad"), deps());
+    const parts = await runOutputsSelftest(config("bad"), deps());
     expect(selftestExitCode(parts)).toBe(1);
     expect(parts.find((p) => p.name === "mqtt")!.detail).toMatch(/refused/);
   });
@@ -111,7 +111,7 @@ describe("selftest against a real broker", () => {
     await server.start();
     const client = await connectStatusSocket(sock);
     try {
-      const parts = await runSelftest(config("good"), deps({ daemon: client, waitMs: 5000 }));
+      const parts = await runOutputsSelftest(config("good"), deps({ daemon: client, waitMs: 5000 }));
       expect(provider.commands).toEqual([{ command: "test" }]);
       expect(parts.map((p) => [p.name, p.ok, p.skipped])).toEqual([
         ["daemon", true, false],

@@ -2,7 +2,7 @@ import { mkdtemp, rm, chmod, mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Levels } from "../../../src/audio/levels.js";
+import type { Levels } from "../../../src/audio/level-meter.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config } from "../../../src/config/schema.js";
 import {

@@ -3,7 +3,7 @@
  * keeping a sample (only the running sums of LevelMeter).
  */
 import type { Clock } from "../clock.js";
-import { LevelMeter, type Levels } from "../audio/levels.js";
+import { LevelMeter, type Levels } from "../audio/level-meter.js";
 import { int16ToFloat, type AudioSource } from "../audio/source.js";
 import { AudioError } from "../errors.js";
 

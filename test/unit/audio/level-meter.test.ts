@@ -7,7 +7,7 @@ import {
   MIN_DBFS,
   peakAbs,
   rmsDbfs,
-} from "../../../src/audio/levels.js";
+} from "../../../src/audio/level-meter.js";
 import { sine } from "../../fixtures/wav-writer.js";
 
 function square(amplitude: number, n: number, periodSamples = 16): Float32Array {
