@@ -17,7 +17,7 @@ import { connectAsync, type MqttClient } from "mqtt";
 import { systemClock } from "../clock.js";
 import { OutputError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { deviceTopicRoot, topicFor } from "../outputs/mqtt/contract.js";
+import { topicFor } from "../outputs/mqtt/contract.js";
 import { startLocalBroker } from "../outputs/mqtt/local-broker.js";
 import { MqttSink } from "../outputs/mqtt/mqtt-sink.js";
 import { nowMs, summarise, type Summary } from "./stats.js";
@@ -43,6 +43,8 @@ export interface PublishLatencyResults {
 }
 
 const DEVICE_ID = "bench";
+/** Apart from any unit's topics (`earwitness/<device_id>`) on a shared broker. */
+const TOPIC_ROOT = `earwitness-bench/${DEVICE_ID}`;
 const DELIVERY_TIMEOUT_MS = 10_000;
 
 export async function measurePublishLatency(o: PublishLatencyOptions): Promise<PublishLatencyResults> {
@@ -55,7 +57,7 @@ export async function measurePublishLatency(o: PublishLatencyOptions): Promise<P
     {
       url,
       clientId: `earwitness-bench-${process.pid}`,
-      baseTopic: "earwitness-bench",
+      topicRoot: TOPIC_ROOT,
       deviceId: DEVICE_ID,
       discovery: { enabled: false, prefix: "homeassistant" },
       telemetry: { enabled: false },
@@ -85,7 +87,7 @@ export async function measurePublishLatency(o: PublishLatencyOptions): Promise<P
         // not ours
       }
     });
-    await subscriber.subscribeAsync(topicFor(deviceTopicRoot("earwitness-bench", DEVICE_ID), "alert"), { qos: 1 });
+    await subscriber.subscribeAsync(topicFor(TOPIC_ROOT, "alert"), { qos: 1 });
     for (let i = 0; i < o.alerts; i++) {
       const alertId = randomUUID();
       const delivered = new Promise<number>((resolve, reject) => {

@@ -9,6 +9,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { hostname } from "node:os";
 import { loadConfig } from "../config/load.js";
+import { mqttTopicRoot } from "../config/schema.js";
 import { DEFAULT_CONFIG_PATH } from "../constants.js";
 import { connectConfigured, endQuietly } from "../doctor/mqtt.js";
 import type { Logger } from "../log.js";
@@ -70,11 +71,11 @@ async function forgetCommand(argv: string[], log: Logger): Promise<number> {
     return 0;
   }
   const deviceId = (v["device-id"] as string | undefined) ?? config.device_id;
-  // config.mqtt.base_topic is "<base>/<device_id>" unless set; the base is what precedes the id.
-  const baseTopic = m.base_topic.endsWith(`/${config.device_id}`) ? m.base_topic.slice(0, -(config.device_id.length + 1)) : m.base_topic;
+  // Another id's topics live under the same base as this unit's.
+  const topicRoot = mqttTopicRoot(m.base_topic, config.device_id, deviceId);
   const client = await connectConfigured(config, "forget");
   try {
-    const cleared = await forgetDevice(client, { discoveryPrefix: m.discovery.enabled ? m.discovery.prefix : null, baseTopic, deviceId });
+    const cleared = await forgetDevice(client, { discoveryPrefix: m.discovery.enabled ? m.discovery.prefix : null, topicRoot, deviceId });
     process.stdout.write(
       cleared.length === 0
         ? `nothing retained for device id "${deviceId}" on ${m.url}\n`

@@ -339,7 +339,10 @@ export const MqttSchema = z
       })
       .strict()
       .prefault({}),
-    /** null = "earwitness/<device_id>". */
+    /**
+     * Topics live under `<base_topic>/<device_id>`; null = "earwitness/<device_id>". A base_topic
+     * that already ends in `/<device_id>` is that root itself (mqttTopicRoot).
+     */
     base_topic: Topic.nullable().default(null),
     /** Publish level/state telemetry this often; 0 = off. */
     telemetry_interval_s: z.number().min(0).max(86_400).default(60),
@@ -503,6 +506,24 @@ export function defaultDeviceId(hostname: string, machineId: string | null | und
   return `${host.slice(0, 64 - 7)}-${machineSuffix(machineId)}`;
 }
 
+/** The topic level(s) device ids go under when `mqtt.base_topic` is null. */
+export const DEFAULT_TOPIC_BASE = "earwitness";
+
+/**
+ * Where every MQTT topic of a device lives, its topic root: `<base>/<deviceId>`. The base is
+ * `mqtt.base_topic` as written, less a trailing `/<ownDeviceId>` (a base_topic written as the
+ * unit's own root, "home/alarm/kitchen" on unit kitchen, is that root), or "earwitness" when null.
+ *
+ * The only place a root is made from config: resolveConfig derives the unit's own once
+ * (`mqtt.topic_root`, what the daemon, doctor and selftest use); `mqtt forget --device-id OLD`
+ * asks for another id's root under the same base.
+ */
+export function mqttTopicRoot(baseTopic: string | null, ownDeviceId: string, deviceId: string = ownDeviceId): string {
+  const suffix = `/${ownDeviceId}`;
+  const base = baseTopic === null ? DEFAULT_TOPIC_BASE : baseTopic.endsWith(suffix) ? baseTopic.slice(0, -suffix.length) : baseTopic;
+  return `${base}/${deviceId}`;
+}
+
 /** Fills the defaults that depend on other fields or on the machine. */
 export function resolveConfig(file: ConfigFile, context: ResolveContext) {
   const deviceId = file.device_id ?? defaultDeviceId(context.hostname, context.machineId);
@@ -513,7 +534,8 @@ export function resolveConfig(file: ConfigFile, context: ResolveContext) {
     mqtt: {
       ...file.mqtt,
       client_id: file.mqtt.client_id ?? `earwitness-${deviceId}`,
-      base_topic: file.mqtt.base_topic ?? `earwitness/${deviceId}`,
+      /** Every topic of this unit lives under this (mqttTopicRoot); `base_topic` stays as written. */
+      topic_root: mqttTopicRoot(file.mqtt.base_topic, deviceId),
       /** The secret from the environment, if any; else read `password_file` with mqttPassword(). */
       password: context.mqttPassword,
     },

@@ -119,8 +119,6 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
         ...(m.tls.key ? { keyPath: m.tls.key } : {}),
         rejectUnauthorized: m.tls.reject_unauthorized,
       };
-      // config.mqtt.base_topic is already "earwitness/<device_id>"; the sink appends the device id itself.
-      const baseTopic = m.base_topic.endsWith(`/${config.device_id}`) ? m.base_topic.slice(0, -(config.device_id.length + 1)) : m.base_topic;
       // Which machine this is (in the state, so two units with one id can be told apart), and the board for HA.
       const machineId = await readMachineId();
       const hwVersion = await readBoardModel();
@@ -131,7 +129,7 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
           ...(m.username ? { username: m.username } : {}),
           ...(password ? { password } : {}),
           ...(m.url!.startsWith("mqtts:") ? { tls } : {}),
-          baseTopic,
+          topicRoot: m.topic_root,
           deviceId: config.device_id,
           discovery: { enabled: m.discovery.enabled, prefix: m.discovery.prefix },
           telemetry: { enabled: m.telemetry_interval_s > 0 },

@@ -20,7 +20,7 @@ import { configuredOutputs, NO_OUTPUT_MESSAGE } from "../config/outputs.js";
 import { describeError } from "../errors.js";
 import { loadBundle, verifyBundleFiles } from "../model/bundle.js";
 import { resolveSysfsGpio } from "../outputs/gpio/sysfs.js";
-import { connectConfigured, endQuietly, mqttRoot } from "./mqtt.js";
+import { connectConfigured, endQuietly } from "./mqtt.js";
 
 export type CheckStatus = "pass" | "warn" | "fail";
 
@@ -211,12 +211,12 @@ export const checkMqtt: Check = async (ctx) => {
   } catch (err) {
     return fail(name, describeError(err), "check mqtt.url, mqtt.username and the password (mqtt.password_file or EARWITNESS_MQTT_PASSWORD) against the broker");
   }
-  const topic = `${mqttRoot(ctx.config)}/doctor/${randomBytes(4).toString("hex")}`;
+  const topic = `${ctx.config.mqtt.topic_root}/doctor/${randomBytes(4).toString("hex")}`;
   const token = randomBytes(8).toString("hex");
   try {
     const granted = await client.subscribeAsync(topic, { qos: 1 });
     if (granted.some((g) => g.qos === 128)) {
-      return fail(name, `the broker refused the subscription to ${topic}`, `allow the MQTT user ${m.username ?? "(anonymous)"} to read and write ${mqttRoot(ctx.config)}/# in the broker's ACL`);
+      return fail(name, `the broker refused the subscription to ${topic}`, `allow the MQTT user ${m.username ?? "(anonymous)"} to read and write ${ctx.config.mqtt.topic_root}/# in the broker's ACL`);
     }
     const received = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), ROUND_TRIP_TIMEOUT_MS);
@@ -230,7 +230,7 @@ export const checkMqtt: Check = async (ctx) => {
     // QoS 1: publishAsync resolves on the broker's PUBACK.
     await client.publishAsync(topic, token, { qos: 1, retain: false });
     if (!(await received)) {
-      return fail(name, `published on ${topic} (acknowledged) but the message never came back`, `allow the MQTT user ${m.username ?? "(anonymous)"} to read and write ${mqttRoot(ctx.config)}/# in the broker's ACL`);
+      return fail(name, `published on ${topic} (acknowledged) but the message never came back`, `allow the MQTT user ${m.username ?? "(anonymous)"} to read and write ${ctx.config.mqtt.topic_root}/# in the broker's ACL`);
     }
     const ms = Math.round(ctx.clock.monotonicMs() - t0);
     return pass(name, `${m.url}${m.username ? ` as ${m.username}` : ""}: connect, subscribe, publish and receive on a private test topic in ${ms} ms`);
@@ -259,7 +259,7 @@ export const checkMqttIdentity: Check = async (ctx) => {
   } catch (err) {
     return warn(name, `not checked: ${describeError(err)}`, "see the mqtt check");
   }
-  const root = mqttRoot(ctx.config);
+  const root = ctx.config.mqtt.topic_root;
   const seen = new Map<string, string>();
   try {
     client.on("message", (t, payload, packet) => {

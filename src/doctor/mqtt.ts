@@ -10,12 +10,6 @@ import { mqttPassword } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { describeError, OutputError } from "../errors.js";
 
-/** `<base>/<device>`, exactly as the daemon's MQTT sink builds it (see createDaemonDeps). */
-export function mqttRoot(config: Config): string {
-  const base = config.mqtt.base_topic;
-  return base.endsWith(`/${config.device_id}`) ? base : `${base}/${config.device_id}`;
-}
-
 /** MQTT CONNACK return codes (3.1.1) and what to do about each. */
 const REFUSALS: Record<number, string> = {
   1: "the broker does not speak MQTT 3.1.1",

@@ -15,9 +15,9 @@ import type { Config } from "../config/schema.js";
 import type { StatusClient } from "../status/client.js";
 import { describeError } from "../errors.js";
 import type { AlertPayload, ModelInfo } from "../outputs/mqtt/contract.js";
-import { buildAlertPayload, encodePayload } from "../outputs/mqtt/contract.js";
+import { buildAlertPayload, encodePayload, topicFor } from "../outputs/mqtt/contract.js";
 import type { AlertEvent, AlertSink } from "../outputs/sink.js";
-import { connectConfigured, endQuietly, mqttRoot } from "./mqtt.js";
+import { connectConfigured, endQuietly } from "./mqtt.js";
 
 export interface SelftestPart {
   name: "gpio" | "mqtt" | "daemon";
@@ -58,7 +58,7 @@ async function viaDaemon(config: Config, daemon: StatusClient, deps: SelftestDep
   if (mqttConfigured(config)) {
     try {
       watcher = await connectConfigured(config, "selftest");
-      const topic = `${mqttRoot(config)}/alert`;
+      const topic = topicFor(config.mqtt.topic_root, "alert");
       await watcher.subscribeAsync(topic, { qos: 1 });
       const w = watcher;
       seen = new Promise((resolve) => {
@@ -101,8 +101,8 @@ async function viaDaemon(config: Config, daemon: StatusClient, deps: SelftestDep
     await endQuietly(watcher);
     parts.push(
       p
-        ? { name: "mqtt", ok: true, skipped: false, detail: `broker acknowledged the test alert ${p.alert_id} and delivered it on ${mqttRoot(config)}/alert` }
-        : { name: "mqtt", ok: false, skipped: false, detail: `the test alert did not reach ${mqttRoot(config)}/alert within ${(deps.waitMs ?? 10_000) / 1000} s: the daemon cannot reach the broker (see earwitness doctor); it stays in the outbox` },
+        ? { name: "mqtt", ok: true, skipped: false, detail: `broker acknowledged the test alert ${p.alert_id} and delivered it on ${topicFor(config.mqtt.topic_root, "alert")}` }
+        : { name: "mqtt", ok: false, skipped: false, detail: `the test alert did not reach ${topicFor(config.mqtt.topic_root, "alert")} within ${(deps.waitMs ?? 10_000) / 1000} s: the daemon cannot reach the broker (see earwitness doctor); it stays in the outbox` },
     );
   }
   return parts;
@@ -145,7 +145,7 @@ async function standaloneMqtt(config: Config, deps: SelftestDeps, start: AlertEv
   } catch (err) {
     return { name: "mqtt", ok: false, skipped: false, detail: describeError(err) };
   }
-  const topic = `${mqttRoot(config)}/alert`;
+  const topic = topicFor(config.mqtt.topic_root, "alert");
   try {
     const ctx = { deviceId: config.device_id, model: await deps.modelInfo(config), thresholds: deps.thresholds(config) };
     // QoS 1 as the daemon publishes alerts: publishAsync resolves on the broker's PUBACK.

@@ -6,7 +6,8 @@
  * `docs/mqtt/*.schema.json` are generated from them (`earwitness mqtt schemas --out docs/mqtt`),
  * so the types, the validation in tests and what integrators read cannot drift apart.
  *
- * Every topic lives under `<baseTopic>/<deviceId>` (default base `earwitness`):
+ * Every topic lives under the device's topic root, `<base>/<device_id>` (`earwitness/<device_id>`
+ * by default; the config derives it once, as `mqtt.topic_root`):
  *
  * | suffix         | dir | QoS | retained | payload                                              |
  * |----------------|-----|-----|----------|------------------------------------------------------|
@@ -258,24 +259,25 @@ export function encodePayload<K extends OutgoingTopic>(topic: K, payload: Outgoi
 const TOPIC_PART = /^[A-Za-z0-9_-]+$/;
 
 /**
- * `<baseTopic>/<deviceId>`. The device id also becomes part of Home Assistant unique ids and
- * object ids, which only allow `[A-Za-z0-9_-]`, hence the strict check.
+ * Checks the device's topic root (the config's `mqtt.topic_root`, `<base>/<device id>`, made by
+ * config/schema.ts mqttTopicRoot) and id before topics are built from them; returns the root.
+ * The device id also becomes part of Home Assistant unique ids and object ids, which only allow
+ * `[A-Za-z0-9_-]`, hence the strict check.
  */
-export function deviceTopicRoot(baseTopic: string, deviceId: string): string {
+export function checkTopicRoot(root: string, deviceId: string): string {
   if (!TOPIC_PART.test(deviceId)) {
     throw new OutputError(
       "BAD_DEVICE_ID",
-      `mqtt device id "${deviceId}" may only contain letters, digits, "_" and "-"; change mqtt.device_id`,
+      `mqtt device id "${deviceId}" may only contain letters, digits, "_" and "-"; change device_id`,
     );
   }
-  const base = baseTopic.replace(/\/+$/, "");
-  if (base === "" || /[#+]/.test(base) || base.startsWith("/") || base.includes("//")) {
+  if (root === "" || /[#+]/.test(root) || root.startsWith("/") || root.endsWith("/") || root.includes("//")) {
     throw new OutputError(
-      "BAD_BASE_TOPIC",
-      `mqtt base topic "${baseTopic}" must be non-empty, without "+", "#", or empty levels; change mqtt.base_topic`,
+      "BAD_TOPIC_ROOT",
+      `mqtt topic root "${root}" must be non-empty, without "+", "#", or empty levels; change mqtt.base_topic`,
     );
   }
-  return `${base}/${deviceId}`;
+  return root;
 }
 
 export function topicFor(root: string, suffix: OutgoingTopic | CommandTopic): string {

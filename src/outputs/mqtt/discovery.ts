@@ -58,7 +58,7 @@ export const HA_STATUS_ONLINE = "online";
 export interface DiscoveryContext {
   /** Discovery prefix, `homeassistant` by default. */
   prefix: string;
-  /** `<baseTopic>/<deviceId>`, see contract.ts deviceTopicRoot. */
+  /** The device's topic root, `<base>/<deviceId>` (contract.ts checkTopicRoot). */
   root: string;
   deviceId: string;
   deviceName: string;

@@ -9,14 +9,14 @@
  * deliver what it keeps.
  */
 import type { MqttClient } from "mqtt";
-import { deviceTopicRoot, topicFor, type OutgoingTopic } from "./contract.js";
+import { checkTopicRoot, topicFor, type OutgoingTopic } from "./contract.js";
 import { buildDiscoveryMessages } from "./discovery.js";
 
 export interface ForgetOptions {
   /** Home Assistant discovery prefix, or null when discovery is not used. */
   discoveryPrefix: string | null;
-  /** Topic base without the device id (`earwitness`). */
-  baseTopic: string;
+  /** The device's topic root (`earwitness/<deviceId>`: config/schema.ts mqttTopicRoot). */
+  topicRoot: string;
   deviceId: string;
   /** How long to collect retained messages after subscribing (default 1500 ms). */
   settleMs?: number;
@@ -26,7 +26,7 @@ const RETAINED_SUFFIXES: readonly OutgoingTopic[] = ["availability", "state", "a
 
 /** Clears the retained messages of `deviceId`; returns the topics cleared, sorted. */
 export async function forgetDevice(client: MqttClient, o: ForgetOptions): Promise<string[]> {
-  const root = deviceTopicRoot(o.baseTopic, o.deviceId);
+  const root = checkTopicRoot(o.topicRoot, o.deviceId);
   const filters = [`${root}/#`];
   if (o.discoveryPrefix !== null) filters.push(`${o.discoveryPrefix}/+/${o.deviceId}/+/config`);
   const found = new Set<string>();

@@ -28,7 +28,7 @@ import {
   buildStatePayload,
   buildTelemetryPayload,
   COMMAND_TOPICS,
-  deviceTopicRoot,
+  checkTopicRoot,
   encodePayload,
   topicFor,
   TOPIC_SPECS,
@@ -64,8 +64,8 @@ export interface MqttOptions {
   username?: string;
   password?: string;
   tls?: MqttTlsOptions;
-  /** Topics live under `<baseTopic>/<deviceId>`; default base is `earwitness`. */
-  baseTopic: string;
+  /** Every topic lives under this: `<base>/<deviceId>`, the config's `mqtt.topic_root`. */
+  topicRoot: string;
   deviceId: string;
   /** Shown in Home Assistant; default `earwitness <deviceId>`. */
   deviceName?: string;
@@ -293,7 +293,7 @@ export class MqttSink implements AlertSink {
 
   private async doStart(): Promise<void> {
     const o = this.options;
-    this.root = deviceTopicRoot(o.baseTopic, o.deviceId);
+    this.root = checkTopicRoot(o.topicRoot, o.deviceId);
     this.discoveryMessages = o.discovery.enabled
       ? buildDiscoveryMessages({
           prefix: o.discovery.prefix,

@@ -43,7 +43,7 @@ async function makeSink(deviceId: string, overrides: Partial<MqttOptions> = {}):
     {
       url: world.broker.url,
       clientId: `earwitness-${deviceId}`,
-      baseTopic: "earwitness",
+      topicRoot: `earwitness/${deviceId}`,
       deviceId,
       discovery: { enabled: true, prefix: "homeassistant" },
       telemetry: { enabled: true },
@@ -125,7 +125,7 @@ describe("two units with one device id, against a real broker", () => {
     const client = await connectConfigured(config("this-unit"), "forget");
     let cleared: string[];
     try {
-      cleared = await forgetDevice(client, { discoveryPrefix: "homeassistant", baseTopic: "earwitness", deviceId: id, settleMs: 1_000 });
+      cleared = await forgetDevice(client, { discoveryPrefix: "homeassistant", topicRoot: `earwitness/${id}`, deviceId: id, settleMs: 1_000 });
     } finally {
       await endQuietly(client);
     }

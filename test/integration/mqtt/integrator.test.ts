@@ -38,7 +38,7 @@ async function makeSink(overrides: Partial<MqttOptions> = {}): Promise<{ sink: M
     {
       url: world.broker.url,
       clientId: `earwitness-${deviceId}`,
-      baseTopic: "earwitness",
+      topicRoot: `earwitness/${deviceId}`,
       deviceId,
       discovery: { enabled: true, prefix: "homeassistant" },
       telemetry: { enabled: true },

@@ -29,7 +29,7 @@ async function makeSink(overrides: Partial<MqttOptions> = {}, stateDir?: string)
   const options: MqttOptions = {
     url: world.broker.url,
     clientId: `earwitness-${deviceId}-${randomUUID().slice(0, 4)}`,
-    baseTopic: "earwitness",
+    topicRoot: `earwitness/${deviceId}`,
     deviceId,
     discovery: { enabled: true, prefix: "homeassistant" },
     telemetry: { enabled: true },

@@ -5,7 +5,7 @@ import { machineSuffix, readMachineId } from "../../../src/config/machine.js";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { deviceTopicRoot } from "../../../src/outputs/mqtt/contract.js";
+import { checkTopicRoot } from "../../../src/outputs/mqtt/contract.js";
 
 describe("device id", () => {
   it("takes the host part of a dotted hostname, so MQTT and Home Assistant accept it", () => {
@@ -14,7 +14,7 @@ describe("device id", () => {
     expect(deviceIdFromHostname("...")).toBe("earwitness");
     const r = parseConfig(null, { env: {}, hostname: "pi.lan" });
     expect(r.ok && r.config.device_id).toBe("pi");
-    if (r.ok) expect(() => deviceTopicRoot("earwitness", r.config.device_id)).not.toThrow();
+    if (r.ok) expect(() => checkTopicRoot(r.config.mqtt.topic_root, r.config.device_id)).not.toThrow();
   });
 
   it("refuses a configured id with a dot, naming the rule", () => {

@@ -38,7 +38,8 @@ describe("parseConfig defaults", () => {
       enabled: false,
       url: null,
       client_id: "earwitness-kitchen-pi",
-      base_topic: "earwitness/kitchen-pi",
+      base_topic: null,
+      topic_root: "earwitness/kitchen-pi",
       password: null,
       discovery: { enabled: true, prefix: "homeassistant" },
       tls: { reject_unauthorized: true },
@@ -199,7 +200,7 @@ describe("environment overrides", () => {
     });
     expect(c.device_id).toBe("from-env");
     expect(c.log_level).toBe("debug");
-    expect(c.mqtt).toMatchObject({ url: "mqtts://env:8883", username: "wearer", password: "s3cret", base_topic: "earwitness/from-env" });
+    expect(c.mqtt).toMatchObject({ url: "mqtts://env:8883", username: "wearer", password: "s3cret", topic_root: "earwitness/from-env" });
   });
 
   it("refuse a password in mqtt.url without repeating it, from the file or the environment", () => {

@@ -7,7 +7,7 @@ import {
   buildStatePayload,
   buildTelemetryPayload,
   COMMAND_TOPICS,
-  deviceTopicRoot,
+  checkTopicRoot,
   encodePayload,
   topicFor,
   TOPIC_SPECS,
@@ -245,16 +245,16 @@ describe("MQTT contract", () => {
     expect(COMMAND_TOPICS).not.toContain("set/result");
   });
 
-  it("builds topics under <base>/<device> and rejects ids that would break topics or HA ids", () => {
-    const root = deviceTopicRoot("earwitness", "kitchen-1");
+  it("builds topics under the device's root and rejects roots and ids that would break topics or HA ids", () => {
+    const root = checkTopicRoot("earwitness/kitchen-1", "kitchen-1");
     expect(root).toBe("earwitness/kitchen-1");
     expect(topicFor(root, "set/armed")).toBe("earwitness/kitchen-1/set/armed");
-    expect(deviceTopicRoot("home/earwitness/", "a_b")).toBe("home/earwitness/a_b");
+    expect(checkTopicRoot("home/earwitness/a_b", "a_b")).toBe("home/earwitness/a_b");
     for (const bad of ["", "a/b", "a+b", "a#", "küche", "a b"]) {
-      expect(() => deviceTopicRoot("earwitness", bad), bad).toThrow(/device id/);
+      expect(() => checkTopicRoot(`earwitness/${bad}`, bad), bad).toThrow(/device id/);
     }
-    for (const bad of ["", "/abs", "a//b", "a/+", "#"]) {
-      expect(() => deviceTopicRoot(bad, "dev"), bad).toThrow(/base topic/);
+    for (const bad of ["", "/abs/dev", "a//dev", "a/+/dev", "#/dev", "dev/"]) {
+      expect(() => checkTopicRoot(bad, "dev"), bad).toThrow(/topic root/);
     }
   });
 });
