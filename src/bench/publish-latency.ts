@@ -62,7 +62,6 @@ export async function measurePublishLatency(o: PublishLatencyOptions): Promise<P
       discovery: { enabled: false, prefix: "homeassistant" },
       telemetry: { enabled: false },
       model: { name: "bench", version: "0", sha256: "0".repeat(64) },
-      thresholds: {},
       stateDir,
       outbox: { maxEvents: 1000, maxBytes: 10_000_000 },
       keepaliveS: 30,
@@ -98,7 +97,7 @@ export async function measurePublishLatency(o: PublishLatencyOptions): Promise<P
         });
       });
       const t0 = nowMs();
-      await sink.alert({ phase: "start", alertId, startedAtMs: Date.now(), peak: 0.9, mean: 0.8, emotion: "angry", probs: { angry: 0.8 }, dbfs: -20, test: true });
+      await sink.alert({ phase: "start", alertId, startedAtMs: Date.now(), peak: 0.9, mean: 0.8, emotion: "angry", probs: { angry: 0.8 }, dbfs: -20, test: true, thresholds: {} });
       outboxMs.push(nowMs() - t0);
       deliveredMs.push((await delivered) - t0);
       waiting.delete(alertId);

@@ -57,6 +57,8 @@ export function fileAlertJournal(stateDir: string, log: Logger): AlertJournal {
           probs: typeof e.probs === "object" && e.probs !== null ? e.probs : {},
           dbfs: typeof e.dbfs === "number" ? e.dbfs : -120,
           test: false,
+          // Unknown for a record written before alerts carried them: none rather than today's.
+          thresholds: numberRecord(e.thresholds),
         };
       } catch (err) {
         log.warn({ err, file }, "the open-alert file is damaged; ignoring it");
@@ -65,4 +67,10 @@ export function fileAlertJournal(stateDir: string, log: Logger): AlertJournal {
       }
     },
   };
+}
+
+/** A record of numbers from JSON, or {} when it is anything else. */
+function numberRecord(value: unknown): Record<string, number> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return {};
+  return Object.fromEntries(Object.entries(value).filter((kv): kv is [string, number] => typeof kv[1] === "number" && Number.isFinite(kv[1])));
 }

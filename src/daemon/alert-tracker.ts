@@ -12,7 +12,7 @@ import type { DetectEvent } from "../detect/state-machine.js";
 import type { Logger } from "../log.js";
 import type { AlertEndReasonName } from "../outputs/mqtt/contract.js";
 import type { AlertEvent } from "../outputs/sink.js";
-import type { AlertJournal } from "./seams.js";
+import { thresholdsOf, type AlertJournal } from "./seams.js";
 
 /**
  * An alert the detector should have ended by max_alert_s (it runs on window times) is ended by a
@@ -24,6 +24,8 @@ interface OpenAlert {
   id: string;
   startMs: number;
   dbfs: number;
+  /** What it was raised against; its end carries the same (a reload ends an open alert first). */
+  thresholds: Record<string, number>;
 }
 
 export interface AlertTrackerDeps {
@@ -59,7 +61,7 @@ export class AlertTracker {
     const { log } = this.deps;
     for (const e of events) {
       if (e.type === "alert_start") {
-        const alert: OpenAlert = { id: randomUUID(), startMs: e.startMs + wallShiftMs, dbfs };
+        const alert: OpenAlert = { id: randomUUID(), startMs: e.startMs + wallShiftMs, dbfs, thresholds: thresholdsOf(this.deps.config()) };
         this.openAlert = alert;
         this.deps.alertChanged();
         log.warn({ alertId: alert.id, emotion: e.emotion, peak: e.peak }, "ALERT: danger heard");
@@ -73,6 +75,7 @@ export class AlertTracker {
           probs: e.probs,
           dbfs: alert.dbfs,
           test: false,
+          thresholds: alert.thresholds,
         };
         this.deps.emitAlert(start);
         void this.deps.alertJournal?.record(start);
@@ -97,6 +100,7 @@ export class AlertTracker {
           probs: e.probs,
           dbfs: alert.dbfs,
           test: false,
+          thresholds: alert.thresholds,
           endReason,
         });
       }

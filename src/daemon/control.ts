@@ -20,7 +20,7 @@ import type { Command } from "../outputs/mqtt/commands.js";
 import type { AlertEndReasonName } from "../outputs/mqtt/contract.js";
 import type { AlertEvent } from "../outputs/sink.js";
 import type { DeviceAdaptation } from "../assemble/model.js";
-import type { ModelHandle } from "./seams.js";
+import { thresholdsOf, type ModelHandle } from "./seams.js";
 
 /** How long a test alert lasts before its end event. */
 export const TEST_ALERT_MS = DEFAULT_GPIO_OPTIONS.testAlertMs;
@@ -227,7 +227,17 @@ export class Control {
     const id = randomUUID();
     const { clock } = this.deps;
     const startedAtMs = clock.nowMs();
-    const base = { alertId: id, startedAtMs, peak: 1, mean: 1, emotion: "test", probs: {}, dbfs: this.deps.detection().lastDbfs, test: true };
+    const base = {
+      alertId: id,
+      startedAtMs,
+      peak: 1,
+      mean: 1,
+      emotion: "test",
+      probs: {},
+      dbfs: this.deps.detection().lastDbfs,
+      test: true,
+      thresholds: thresholdsOf(this.deps.config()),
+    };
     this.deps.log.info({ alertId: id }, "test alert");
     this.deps.emitAlert({ phase: "start", ...base });
     const timer = clock.setTimeout(() => {

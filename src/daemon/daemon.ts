@@ -40,7 +40,7 @@ import { DetectionLoop } from "./detection-loop.js";
 import { Health } from "./health.js";
 import { Outputs } from "./outputs.js";
 import type { ScorePage } from "./score-ring.js";
-import { thresholdsOf, type DaemonDeps, type ModelHandle } from "./seams.js";
+import { mqttSettingsOf, thresholdsOf, type DaemonDeps, type ModelHandle } from "./seams.js";
 
 // The daemon's public face for its importers (cli/run, demo, calibrate, tests): the parts, the
 // seams and the real dependencies live in their own files and are re-exported from here.
@@ -311,10 +311,12 @@ export class Daemon {
         return false;
       }
       this.warnRestartOnly(this.config, next);
+      // A new connection only when the sink's own settings or the model it announces changed:
+      // thresholds travel with each alert, so a threshold alone never reconnects.
       const mqttChanged =
         JSON.stringify(model.info) !== JSON.stringify(this.model?.info) ||
-        JSON.stringify(thresholdsOf(next)) !== JSON.stringify(thresholdsOf(this.config));
-      if (mqttChanged && this.outputs.mqtt) this.outputs.swapMqtt(next, model.info);
+        JSON.stringify(mqttSettingsOf(next)) !== JSON.stringify(mqttSettingsOf(this.config));
+      if (mqttChanged) this.outputs.swapMqtt(next, model.info);
       this.pendingSwap?.model.dispose();
       this.pendingSwap = { config: next, model };
       if (!this.detectionLoop.streaming) this.applySwap();

@@ -203,17 +203,26 @@ export class Health {
             ? (this.problems.get("mqtt_disconnected") ?? null)
             : null,
       );
+    } else {
+      // MQTT turned off by a reload: nothing is disconnected or taken over any more.
+      this.mqttDownSinceMonoMs = null;
+      this.setProblem("mqtt_disconnected", null);
+      this.setProblem("mqtt_client_id_conflict", null);
     }
     this.deps.detection().clearBehindWhenCaughtUp(now);
     this.updateSystemdStatus();
   }
 
-  /** (Re)starts the telemetry timer at the configured interval; none while MQTT is off. */
+  /**
+   * (Re)starts the telemetry timer at the configured interval. A sample goes to the MQTT sink
+   * there is when it fires (none while MQTT is off): the sink a reload brings may come after the
+   * reload re-armed the timer, so arming does not wait for one.
+   */
   armTelemetry(): void {
     if (this.telemetryTimer) this.deps.clock.clearTimeout(this.telemetryTimer);
     this.telemetryTimer = null;
     const intervalMs = this.deps.config().mqtt.telemetry_interval_s * 1000;
-    if (!this.deps.running() || intervalMs <= 0 || !this.deps.mqtt()) return;
+    if (!this.deps.running() || intervalMs <= 0) return;
     this.telemetryTimer = this.deps.clock.setTimeout(() => {
       this.telemetryTimer = null;
       if (!this.deps.running()) return;

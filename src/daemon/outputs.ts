@@ -22,7 +22,7 @@ import type { Logger } from "../log.js";
 import type { Command } from "../outputs/mqtt/commands.js";
 import type { ModelInfo } from "../outputs/mqtt/contract.js";
 import { notifyAll, type AlertEvent, type AlertSink } from "../outputs/sink.js";
-import type { DaemonDeps, IndicatorOutput, MqttOutput, StatusSocketOutput } from "./seams.js";
+import { mqttSettingsOf, type DaemonDeps, type IndicatorOutput, type MqttOutput, type StatusSocketOutput } from "./seams.js";
 
 export interface OutputsDeps {
   /** The daemon's logger (its lines keep `component: "daemon"`). */
@@ -87,16 +87,32 @@ export class Outputs {
   async startMqtt(info: ModelInfo): Promise<void> {
     let mqtt: MqttOutput | null = null;
     try {
-      mqtt = await this.deps.create.createMqtt(this.deps.config(), info);
+      mqtt = await this.deps.create.createMqtt(mqttSettingsOf(this.deps.config()), info);
+    } catch (err) {
+      this.mqttUnavailable(err);
+      return;
+    }
+    await this.openMqtt(mqtt);
+  }
+
+  /** Starts `mqtt` (null: MQTT is off) as the MQTT sink; one that cannot start is `mqtt_unavailable`, and none is used. */
+  private async openMqtt(mqtt: MqttOutput | null): Promise<void> {
+    try {
       await mqtt?.start();
     } catch (err) {
       await mqtt?.stop().catch(() => undefined);
-      mqtt = null;
-      this.deps.log.error({ err }, "MQTT unavailable: alerts only on the LED and buzzer");
-      this.deps.setProblem("mqtt_unavailable", `MQTT unavailable, alerts only on the LED and buzzer: ${describeError(err)}`);
+      this.mqttUnavailable(err);
+      return;
     }
     this.mqttValue = mqtt;
+    this.deps.setProblem("mqtt_unavailable", null);
     this.attachCommands(mqtt);
+  }
+
+  private mqttUnavailable(err: unknown): void {
+    this.mqttValue = null;
+    this.deps.log.error({ err }, "MQTT unavailable: alerts only on the LED and buzzer");
+    this.deps.setProblem("mqtt_unavailable", `MQTT unavailable, alerts only on the LED and buzzer: ${describeError(err)}`);
   }
 
   /**
@@ -137,27 +153,29 @@ export class Outputs {
     });
   }
 
-  /** The MQTT sink carries model and thresholds in every alert: replace it, in turn with alerts. */
+  /**
+   * A reload changed what the MQTT sink is built from (its settings, seams.ts mqttSettingsOf) or
+   * the model it announces in discovery and state: replace it, in turn with alerts. MQTT turned
+   * on or off, or a sink that could not start before, is replaced the same way. A sink that cannot
+   * be built (an unreadable password file, say) leaves the old one running.
+   */
   swapMqtt(next: Config, info: ModelInfo): void {
-    const old = this.mqttValue;
     const { log } = this.deps;
     this.alertChain = this.alertChain.then(async () => {
       let fresh: MqttOutput | null = null;
       try {
-        fresh = await this.deps.create.createMqtt(next, info);
+        fresh = await this.deps.create.createMqtt(mqttSettingsOf(next), info);
       } catch (err) {
-        log.error({ err }, "could not build the MQTT sink for the new model; keeping the old one");
+        log.error({ err }, "could not build the MQTT sink for the new settings; keeping the old one");
         return;
       }
-      // One client id per broker: the old client must go before the new one connects.
+      // One client id per broker: the old client must go before the new one connects. The old
+      // one is whichever runs when this turn comes (a reload queued behind another replaces the
+      // sink that one made).
+      const old = this.mqttValue;
+      this.mqttValue = null;
       await old?.stop().catch((err: unknown) => log.error({ err }, "stopping the old MQTT sink failed"));
-      this.mqttValue = fresh;
-      try {
-        await fresh?.start();
-      } catch (err) {
-        log.error({ err }, "the new MQTT sink did not start");
-      }
-      this.attachCommands(fresh);
+      await this.openMqtt(fresh);
       this.deps.publishStatus();
     });
   }

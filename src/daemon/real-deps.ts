@@ -21,7 +21,7 @@ import type { AudioSource } from "../audio/source.js";
 import { fileAlertJournal } from "./alert-journal.js";
 import { checkModelFitsConfig, createAdaptation, createClassifier, modelCandidates } from "../assemble/model.js";
 import { createNotifier, type Notifier } from "./sd-notify.js";
-import { thresholdsOf, type DaemonDeps, type IndicatorOutput } from "./seams.js";
+import type { DaemonDeps, IndicatorOutput } from "./seams.js";
 import { StatusSocketServer } from "./status-socket.js";
 import { createIndicator, createMicrophone } from "../assemble/parts.js";
 
@@ -109,10 +109,10 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
       };
     },
     createIndicator: options.indicator ?? ((config) => createIndicator(config, clock, log)),
-    createMqtt: async (config, model) => {
-      if (!config.mqtt.enabled || config.mqtt.url === null) return null;
-      const password = await mqttPassword(config.mqtt);
-      const m = config.mqtt;
+    createMqtt: async (settings, model) => {
+      if (!settings.mqtt.enabled || settings.mqtt.url === null) return null;
+      const password = await mqttPassword(settings.mqtt);
+      const m = settings.mqtt;
       const tls = {
         ...(m.tls.ca ? { caPath: m.tls.ca } : {}),
         ...(m.tls.cert ? { certPath: m.tls.cert } : {}),
@@ -130,12 +130,11 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
           ...(password ? { password } : {}),
           ...(m.url!.startsWith("mqtts:") ? { tls } : {}),
           topicRoot: m.topic_root,
-          deviceId: config.device_id,
+          deviceId: settings.device_id,
           discovery: { enabled: m.discovery.enabled, prefix: m.discovery.prefix },
           telemetry: { enabled: m.telemetry_interval_s > 0 },
           model,
-          thresholds: thresholdsOf(config),
-          stateDir: config.state_dir,
+          stateDir: settings.state_dir,
           outbox: { maxEvents: m.outbox.max_events, maxBytes: m.outbox.max_bytes },
           keepaliveS: m.keepalive_s,
           softwareVersion: options.softwareVersion,

@@ -1,8 +1,8 @@
 /**
  * The daemon's seams (STYLE.md §2): what the conductor (daemon.ts) receives through `DaemonDeps`,
- * built for real by real-deps.ts and by hand in test/fakes/. Owns the interfaces and the one
- * derivation both sides share (`thresholdsOf`); must not own any IO or behaviour: a change here
- * is a change of contract between the daemon and its parts.
+ * built for real by real-deps.ts and by hand in test/fakes/. Owns the interfaces and the
+ * derivations both sides share (`thresholdsOf`, `mqttSettingsOf`); must not own any IO or
+ * behaviour: a change here is a change of contract between the daemon and its parts.
  */
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
@@ -71,8 +71,8 @@ export interface DaemonDeps {
   loadModel(config: Config): Promise<ModelHandle>;
   /** null when no indicator is configured. Throws OutputError for configured GPIO that cannot work. */
   createIndicator(config: Config): Promise<IndicatorOutput | null>;
-  /** null when MQTT is disabled. */
-  createMqtt(config: Config, model: ModelInfo): Promise<MqttOutput | null>;
+  /** null when MQTT is disabled. Built from these settings only, so a reload knows when to rebuild it. */
+  createMqtt(settings: MqttSettings, model: ModelInfo): Promise<MqttOutput | null>;
   /** Re-reads the configuration for SIGHUP; throws ConfigError when it is invalid. */
   reloadConfig(): Promise<Config>;
   /** Where the open alert is remembered across a crash; absent = nowhere. */
@@ -102,4 +102,16 @@ export function thresholdsOf(config: Config): Record<string, number> {
     hold_s: d.hold_s,
     energy_gate_dbfs: d.energy_gate_dbfs,
   };
+}
+
+/**
+ * What the MQTT sink is built from, besides the model's identity: the broker settings, the device
+ * id (topics, payloads, Home Assistant ids) and the state dir (the outbox). A reload that changes
+ * any of it replaces the sink (a new connection); one that changes none, a threshold say, keeps
+ * the connection (thresholds travel with each alert).
+ */
+export type MqttSettings = Pick<Config, "device_id" | "state_dir" | "mqtt">;
+
+export function mqttSettingsOf(config: Config): MqttSettings {
+  return { device_id: config.device_id, state_dir: config.state_dir, mqtt: config.mqtt };
 }

@@ -111,7 +111,7 @@ async function viaDaemon(config: Config, daemon: StatusClient, deps: SelftestDep
 async function standalone(config: Config, deps: SelftestDeps): Promise<SelftestPart[]> {
   const id = randomUUID();
   const startedAtMs = deps.clock.nowMs();
-  const base = { alertId: id, startedAtMs, peak: 1, mean: 1, emotion: "test", probs: {}, dbfs: -120, test: true };
+  const base = { alertId: id, startedAtMs, peak: 1, mean: 1, emotion: "test", probs: {}, dbfs: -120, test: true, thresholds: deps.thresholds(config) };
   const start: AlertEvent = { phase: "start", ...base };
   const end = (): AlertEvent => ({ phase: "end", ...base, endedAtMs: deps.clock.nowMs() });
   // GPIO and MQTT in parallel and isolated: one failing never hides the other's result.
@@ -147,7 +147,7 @@ async function standaloneMqtt(config: Config, deps: SelftestDeps, start: AlertEv
   }
   const topic = topicFor(config.mqtt.topic_root, "alert");
   try {
-    const ctx = { deviceId: config.device_id, model: await deps.modelInfo(config), thresholds: deps.thresholds(config) };
+    const ctx = { deviceId: config.device_id, model: await deps.modelInfo(config) };
     // QoS 1 as the daemon publishes alerts: publishAsync resolves on the broker's PUBACK.
     await client.publishAsync(topic, encodePayload("alert", buildAlertPayload(start, ctx)), { qos: 1, retain: false });
     await deps.sleep(Math.min(deps.testAlertMs, 1_000));

@@ -23,6 +23,12 @@ export interface AlertEvent {
   probs: Record<string, number>;
   dbfs: number;
   test: boolean;
+  /**
+   * The detection settings the alert was raised against (daemon/seams.ts thresholdsOf), published
+   * with it so a reader knows what the decision was made against. With the event, not baked into
+   * a sink: a reload that changes a threshold changes the next alert's, and nothing else.
+   */
+  thresholds: Record<string, number>;
   /** Only for phase "end": why it ended (contract.ts ALERT_END_REASONS). */
   endReason?: AlertEndReasonName;
 }

@@ -47,9 +47,9 @@ function suffixOf(topic: string, wildcardDevice: boolean): string {
 }
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
-const ctx = { deviceId: "kitchen", model: { name: "m", version: "1", sha256: "ab".repeat(32) }, thresholds: {} };
+const ctx = { deviceId: "kitchen", model: { name: "m", version: "1", sha256: "ab".repeat(32) } };
 const start = buildAlertPayload(
-  { phase: "start", alertId: "5b0c8a52-8d2f-4f5e-9d1e-0a6f2d7e9c11", startedAtMs: T0, peak: 0.8, mean: 0.7, emotion: "angry", probs: { angry: 0.8 }, dbfs: -20, test: false },
+  { phase: "start", alertId: "5b0c8a52-8d2f-4f5e-9d1e-0a6f2d7e9c11", startedAtMs: T0, peak: 0.8, mean: 0.7, emotion: "angry", probs: { angry: 0.8 }, dbfs: -20, test: false, thresholds: {} },
   ctx,
 );
 
@@ -86,7 +86,7 @@ describe("examples/node-red/earwitness-flow.json", () => {
     const flowCtx = { get: (k: string) => store.get(k), set: (k: string, v: unknown) => void store.set(k, v) };
     // Node-RED runs a function node's body with msg, flow and context in scope.
     const run = new Function("msg", "flow", "context", dedupe.func!) as (msg: unknown, flow: unknown, context: unknown) => unknown;
-    const end = buildAlertPayload({ phase: "end", alertId: start.alert_id, startedAtMs: T0, endedAtMs: T0 + 5000, peak: 0.8, mean: 0.7, emotion: "angry", probs: {}, dbfs: -20, test: false, endReason: "score_dropped" }, ctx);
+    const end = buildAlertPayload({ phase: "end", alertId: start.alert_id, startedAtMs: T0, endedAtMs: T0 + 5000, peak: 0.8, mean: 0.7, emotion: "angry", probs: {}, dbfs: -20, test: false, thresholds: {}, endReason: "score_dropped" }, ctx);
     expect(run({ payload: start }, flowCtx, flowCtx)).not.toBeNull();
     expect(run({ payload: JSON.parse(JSON.stringify(start)) }, flowCtx, flowCtx)).toBeNull(); // delivered again after an outage
     expect(run({ payload: end }, flowCtx, flowCtx)).not.toBeNull();

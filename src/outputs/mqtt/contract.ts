@@ -288,11 +288,10 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** What an alert payload needs besides the event itself. */
+/** What an alert payload needs besides the event itself (which carries its thresholds). */
 export interface AlertContext {
   deviceId: string;
   model: ModelInfo;
-  thresholds: Record<string, number>;
 }
 
 export function alertEventType(event: Pick<AlertEvent, "phase" | "test">): AlertEventType {
@@ -327,7 +326,7 @@ export function buildAlertPayload(event: AlertEvent, ctx: AlertContext): AlertPa
     probs: roundProbs(event.probs),
     dbfs: round1(event.dbfs),
     model: { ...ctx.model },
-    thresholds: { ...ctx.thresholds },
+    thresholds: { ...event.thresholds },
     test: event.test,
   };
   if (event.phase === "start") return { ...common, event: "start" };

@@ -73,8 +73,6 @@ export interface MqttOptions {
   /** When false, publishTelemetry() does nothing and the dBFS entity is removed from HA. */
   telemetry: { enabled: boolean };
   model: ModelInfo;
-  /** Published with every alert, so a reader knows what the decision was made against. */
-  thresholds: Record<string, number>;
   /** The outbox lives in `<stateDir>/outbox.jsonl`. */
   stateDir: string;
   outbox: OutboxLimits;
@@ -258,11 +256,7 @@ export class MqttSink implements AlertSink {
    */
   async alert(event: AlertEvent): Promise<void> {
     const outbox = this.requireOutbox();
-    const payload = buildAlertPayload(event, {
-      deviceId: this.options.deviceId,
-      model: this.options.model,
-      thresholds: this.options.thresholds,
-    });
+    const payload = buildAlertPayload(event, { deviceId: this.options.deviceId, model: this.options.model });
     const text = encodePayload("alert", payload);
     const createdAtMs = this.deps.clock.nowMs();
     await outbox.append({ id: alertRecordId(event), topic: "alert", payload: text, createdAtMs });

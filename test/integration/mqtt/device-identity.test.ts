@@ -48,7 +48,6 @@ async function makeSink(deviceId: string, overrides: Partial<MqttOptions> = {}):
       discovery: { enabled: true, prefix: "homeassistant" },
       telemetry: { enabled: true },
       model: { name: "m", version: "1", sha256: "ab".repeat(32) },
-      thresholds: {},
       stateDir: dir,
       outbox: { maxEvents: 100, maxBytes: 1_000_000 },
       keepaliveS: 5,
@@ -113,7 +112,7 @@ describe("two units with one device id, against a real broker", () => {
     const old = await makeSink(id);
     await old.sink.start();
     await old.sink.status(STATUS);
-    await old.sink.alert({ phase: "start", alertId: randomUUID(), startedAtMs: Date.now(), peak: 0.9, mean: 0.8, emotion: "angry", probs: {}, dbfs: -20, test: false });
+    await old.sink.alert({ phase: "start", alertId: randomUUID(), startedAtMs: Date.now(), peak: 0.9, mean: 0.8, emotion: "angry", probs: {}, dbfs: -20, test: false, thresholds: {} });
     await waitFor(() => old.sink.pendingAlerts === 0, "alert delivered");
     await sleep(300);
     await old.sink.stop();

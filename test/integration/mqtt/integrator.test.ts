@@ -43,7 +43,6 @@ async function makeSink(overrides: Partial<MqttOptions> = {}): Promise<{ sink: M
       discovery: { enabled: true, prefix: "homeassistant" },
       telemetry: { enabled: true },
       model: { name: "ser-small", version: "1.2.0", sha256: "ab".repeat(32) },
-      thresholds: { enter_threshold: 0.55, exit_threshold: 0.35 },
       stateDir: dir,
       outbox: { maxEvents: 100, maxBytes: 1_000_000 },
       keepaliveS: 5,
@@ -81,6 +80,7 @@ function alertEvent(overrides: Partial<AlertEvent> = {}): AlertEvent {
     probs: { angry: 0.612345678, fear: 0.1, sad: 0.287654322 },
     dbfs: -17.505454480322825,
     test: false,
+    thresholds: { enter_threshold: 0.55, exit_threshold: 0.35 },
     ...overrides,
   };
 }

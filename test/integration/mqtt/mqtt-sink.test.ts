@@ -34,7 +34,6 @@ async function makeSink(overrides: Partial<MqttOptions> = {}, stateDir?: string)
     discovery: { enabled: true, prefix: "homeassistant" },
     telemetry: { enabled: true },
     model: { name: "ser-small", version: "1.2.0", sha256: "ab".repeat(32) },
-    thresholds: { enter: 0.7, exit: 0.4 },
     stateDir: dir,
     outbox: { maxEvents: 100, maxBytes: 1_000_000 },
     keepaliveS: 5,
@@ -77,6 +76,7 @@ function alertEvent(overrides: Partial<AlertEvent> = {}): AlertEvent {
     probs: { fear: 0.8, angry: 0.1, neutral: 0.1 },
     dbfs: -21,
     test: false,
+    thresholds: { enter: 0.7, exit: 0.4 },
     ...overrides,
   };
 }
@@ -195,7 +195,7 @@ describe(`MqttSink against a real broker`, () => {
       probs: { fear: 0.8, angry: 0.1, neutral: 0.1 },
       dbfs: -21,
       model: h.options.model,
-      thresholds: h.options.thresholds,
+      thresholds: { enter: 0.7, exit: 0.4 },
       test: false,
     });
   });

@@ -65,7 +65,7 @@ describe("earwitness monitor against a status socket", () => {
     provider.current = { ...provider.current, state: "ALERT", danger: 0.91, emotion: "angry", sinceMs: Date.UTC(2025, 0, 1, 12) };
     provider.problems = { mic_silent: "the microphone has been silent for 120 s" };
     provider.sample = { ...provider.sample, probs: { angry: 0.88, fear: 0.07, neutral: 0.05 }, dbfs: -18 };
-    server.recordAlert({ phase: "start", alertId: "a1", startedAtMs: Date.UTC(2025, 0, 1, 12), peak: 0.91, mean: 0.8, emotion: "angry", probs: {}, dbfs: -18, test: false });
+    server.recordAlert({ phase: "start", alertId: "a1", startedAtMs: Date.UTC(2025, 0, 1, 12), peak: 0.91, mean: 0.8, emotion: "angry", probs: {}, dbfs: -18, test: false, thresholds: {} });
     clock.advance(1000);
     await until(() => stripAnsi(t.out.text).includes("mic_silent"), "the alert frame");
     t.keys.write("q");

@@ -330,6 +330,115 @@ describe("Daemon", () => {
     expect(starts(h)).toHaveLength(1);
   });
 
+  describe("a reload and the MQTT connection", () => {
+    /** The same model every load (a threshold reload loads the model again, unchanged), and every MQTT sink built. */
+    const sameModel = (h: { clf: ScriptedClassifier }): DaemonDeps["loadModel"] => async () => ({
+      classifier: h.clf,
+      adaptation: null,
+      labels: h.clf.labels,
+      info: { name: "scripted", version: "1", sha256: "0".repeat(64) },
+      dispose: () => undefined,
+    });
+
+    async function mqttHarness(cfg: Config): Promise<Harness & { sinks: FakeMqttOutput[] }> {
+      const sinks: FakeMqttOutput[] = [];
+      const clf = new ScriptedClassifier(DEFAULT_FEATURE_SPEC);
+      const h = await harness(cfg, {
+        deps: {
+          loadModel: sameModel({ clf }),
+          // As the real one: none while MQTT is off.
+          createMqtt: async (settings) => {
+            if (!settings.mqtt.enabled) return null;
+            const sink = new FakeMqttOutput();
+            sinks.push(sink);
+            return sink;
+          },
+        },
+      });
+      return { ...h, clf, sinks };
+    }
+
+    const withMqtt = (overrides: ConfigInput = {}): Config =>
+      config({ ...overrides, mqtt: { enabled: true, url: "mqtt://broker:1883", telemetry_interval_s: 0, ...overrides.mqtt } });
+
+    it("a threshold changed by a reload keeps the connection, and the next alert carries the new thresholds", async () => {
+      const h = await mqttHarness(withMqtt());
+      expect(h.sinks).toHaveLength(1);
+      h.deps.reloadConfig = async () => withMqtt({ detect: { enter_threshold: 0.7, exit_threshold: 0.5, k: 4 } });
+      expect(await h.daemon.reload()).toBe(true);
+      h.clf.angry = 0.95;
+      await h.feed(8);
+      // Not rebuilt, not stopped: the one connection carried on.
+      expect(h.sinks).toHaveLength(1);
+      expect(h.sinks[0]!.started).toBe(1);
+      expect(h.sinks[0]!.stopped).toBe(0);
+      const alert = h.sinks[0]!.alerts.find((a) => a.phase === "start")!;
+      expect(alert.thresholds).toMatchObject({ enter_threshold: 0.7, exit_threshold: 0.5, k: 4, n: 5 });
+    });
+
+    it("an alert open across a reload ends with the thresholds it was raised against", async () => {
+      const h = await mqttHarness(withMqtt());
+      h.clf.angry = 0.95;
+      await h.feed(6);
+      const start = h.sinks[0]!.alerts.find((a) => a.phase === "start")!;
+      expect(start.thresholds).toMatchObject({ enter_threshold: 0.6, exit_threshold: 0.4 });
+      h.deps.reloadConfig = async () => withMqtt({ detect: { enter_threshold: 0.7, exit_threshold: 0.5 } });
+      expect(await h.daemon.reload()).toBe(true);
+      await h.feed(1);
+      const end = h.sinks[0]!.alerts.find((a) => a.phase === "end")!;
+      expect(end).toMatchObject({ alertId: start.alertId, endReason: "reloaded" });
+      expect(end.thresholds).toEqual(start.thresholds);
+    });
+
+    it("a changed MQTT setting replaces the sink: the old one stops before the new one starts", async () => {
+      const h = await mqttHarness(withMqtt());
+      h.deps.reloadConfig = async () => withMqtt({ mqtt: { url: "mqtt://other-broker:1883" } });
+      expect(await h.daemon.reload()).toBe(true);
+      await h.feed(1);
+      expect(h.sinks).toHaveLength(2);
+      expect(h.sinks[0]!.stopped).toBe(1);
+      expect(h.sinks[1]!.started).toBe(1);
+      h.clf.angry = 0.95;
+      await h.feed(6);
+      expect(h.sinks[1]!.alerts.filter((a) => a.phase === "start")).toHaveLength(1);
+      expect(h.sinks[0]!.alerts).toEqual([]);
+    });
+
+    it("MQTT turned on by a reload starts, with its telemetry; turned off again, it stops", async () => {
+      const h = await mqttHarness(config());
+      expect(h.sinks).toHaveLength(0);
+      h.deps.reloadConfig = async () => withMqtt({ mqtt: { telemetry_interval_s: 2 } });
+      expect(await h.daemon.reload()).toBe(true);
+      await h.feed(5);
+      expect(h.sinks).toHaveLength(1);
+      expect(h.sinks[0]!.started).toBe(1);
+      expect(h.sinks[0]!.telemetry.length).toBeGreaterThan(0);
+      h.deps.reloadConfig = async () => config();
+      expect(await h.daemon.reload()).toBe(true);
+      await h.feed(1);
+      expect(h.sinks[0]!.stopped).toBe(1);
+      expect(h.sinks).toHaveLength(1);
+    });
+
+    it("a sink that could not start is reported, and a reload that fixes it clears the problem", async () => {
+      let fail = true;
+      const h = await harness(withMqtt(), {
+        deps: {
+          createMqtt: async () => {
+            if (fail) throw new OutputError("MQTT_TLS_FILE", "cannot read the MQTT TLS ca file /etc/ca.pem");
+            return new FakeMqttOutput();
+          },
+        },
+      });
+      expect(h.daemon.snapshot().problems.mqtt_unavailable).toMatch(/TLS ca file/);
+      fail = false;
+      h.deps.reloadConfig = async () => withMqtt({ mqtt: { keepalive_s: 60 } });
+      expect(await h.daemon.reload()).toBe(true);
+      await h.feed(1);
+      expect(h.daemon.snapshot().problems.mqtt_unavailable).toBeUndefined();
+    });
+  });
+
   it("aggregates source problems into the status and restarts the stream", async () => {
     const h = await harness();
     await h.feed(4);
@@ -566,7 +675,7 @@ describe("Daemon", () => {
 
   it("ends an alert a killed predecessor left open (interrupted, same id), and journals its own", async () => {
     const journal: (AlertEvent | null)[] = [];
-    const left: AlertEvent = { phase: "start", alertId: "left-open", startedAtMs: 5, peak: 0.9, mean: 0.8, emotion: "angry", probs: {}, dbfs: -20, test: false };
+    const left: AlertEvent = { phase: "start", alertId: "left-open", startedAtMs: 5, peak: 0.9, mean: 0.8, emotion: "angry", probs: {}, dbfs: -20, test: false, thresholds: {} };
     const h = await harness(config(), {
       deps: {
         alertJournal: {

@@ -89,9 +89,9 @@ describe("StatusSocketServer", () => {
   it("includes recent alerts, one line per alert, newest first", async () => {
     await server.start();
     const t0 = Date.UTC(2025, 0, 1, 12);
-    server.recordAlert({ phase: "start", alertId: "a1", startedAtMs: t0, peak: 0.9, mean: 0.8, emotion: "fear", probs: {}, dbfs: -20, test: false });
-    server.recordAlert({ phase: "end", alertId: "a1", startedAtMs: t0, endedAtMs: t0 + 5000, peak: 0.95, mean: 0.8, emotion: "fear", probs: {}, dbfs: -20, test: false });
-    server.recordAlert({ phase: "start", alertId: "t2", startedAtMs: t0 + 9000, peak: 1, mean: 1, emotion: "test", probs: {}, dbfs: -20, test: true });
+    server.recordAlert({ phase: "start", alertId: "a1", startedAtMs: t0, peak: 0.9, mean: 0.8, emotion: "fear", probs: {}, dbfs: -20, test: false, thresholds: {} });
+    server.recordAlert({ phase: "end", alertId: "a1", startedAtMs: t0, endedAtMs: t0 + 5000, peak: 0.95, mean: 0.8, emotion: "fear", probs: {}, dbfs: -20, test: false, thresholds: {} });
+    server.recordAlert({ phase: "start", alertId: "t2", startedAtMs: t0 + 9000, peak: 1, mean: 1, emotion: "test", probs: {}, dbfs: -20, test: true, thresholds: {} });
     const { messages, waitFor } = await connect();
     await waitFor(2);
     const status = messages[1]!;

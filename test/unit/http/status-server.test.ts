@@ -83,15 +83,15 @@ describe("status page server", () => {
   it("lists the last alerts with id, time, emotion, peak and duration; an end replaces its start", async () => {
     const { port, server } = await serve();
     const startedAtMs = Date.UTC(2025, 0, 1, 12);
-    server.recordAlert({ phase: "start", alertId: "a-1", startedAtMs, peak: 0.91, mean: 0.8, emotion: "angry", probs: {}, dbfs: -20, test: false });
+    server.recordAlert({ phase: "start", alertId: "a-1", startedAtMs, peak: 0.91, mean: 0.8, emotion: "angry", probs: {}, dbfs: -20, test: false, thresholds: {} });
     let alerts = (JSON.parse((await call(port, "/api/alerts")).body) as { alerts: StatusApiBody["alerts"] }).alerts;
     expect(alerts).toEqual([
       { alert_id: "a-1", test: false, emotion: "angry", peak: 0.91, started_at: "2025-01-01T12:00:00.000Z", ended_at: null, duration_s: null, end_reason: null },
     ]);
     server.recordAlert({
-      phase: "end", alertId: "a-1", startedAtMs, endedAtMs: startedAtMs + 6500, peak: 0.95, mean: 0.8, emotion: "angry", probs: {}, dbfs: -20, test: false, endReason: "score_dropped",
+      phase: "end", alertId: "a-1", startedAtMs, endedAtMs: startedAtMs + 6500, peak: 0.95, mean: 0.8, emotion: "angry", probs: {}, dbfs: -20, test: false, thresholds: {}, endReason: "score_dropped",
     });
-    server.recordAlert({ phase: "start", alertId: "t-2", startedAtMs: startedAtMs + 10_000, peak: 1, mean: 1, emotion: "test", probs: {}, dbfs: -20, test: true });
+    server.recordAlert({ phase: "start", alertId: "t-2", startedAtMs: startedAtMs + 10_000, peak: 1, mean: 1, emotion: "test", probs: {}, dbfs: -20, test: true, thresholds: {} });
     alerts = (JSON.parse((await call(port, "/api/alerts")).body) as { alerts: StatusApiBody["alerts"] }).alerts;
     expect(alerts.map((a) => [a.alert_id, a.duration_s, a.end_reason, a.peak])).toEqual([
       ["t-2", null, null, 1],

@@ -27,6 +27,7 @@ describe("console indicator", () => {
       probs: {},
       dbfs: -20,
       test: false,
+      thresholds: {},
     });
     clock.advance(1200);
     driver.press();

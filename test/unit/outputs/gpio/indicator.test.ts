@@ -63,6 +63,7 @@ function alertEvent(clock: FakeClock, phase: "start" | "end", over: Partial<Aler
     probs: { fear: 0.9 },
     dbfs: -20,
     test: false,
+    thresholds: {},
     ...over,
   };
 }

@@ -24,7 +24,6 @@ const T0 = Date.UTC(2025, 0, 2, 3, 4, 5, 600);
 const ctx: AlertContext = {
   deviceId: "kitchen",
   model: { name: "ser-small", version: "1.2.0", sha256: "ab".repeat(32) },
-  thresholds: { enter: 0.7, exit: 0.4 },
 };
 
 function startEvent(overrides: Partial<AlertEvent> = {}): AlertEvent {
@@ -38,6 +37,7 @@ function startEvent(overrides: Partial<AlertEvent> = {}): AlertEvent {
     probs: { fear: 0.7, angry: 0.2, neutral: 0.1 },
     dbfs: -23.5,
     test: false,
+    thresholds: { enter: 0.7, exit: 0.4 },
     ...overrides,
   };
 }

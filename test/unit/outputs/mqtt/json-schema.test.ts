@@ -24,7 +24,7 @@ async function committed(file: string): Promise<Record<string, unknown>> {
 }
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5, 600);
-const ctx = { deviceId: "kitchen", model: { name: "m", version: "1", sha256: "ab".repeat(32) }, thresholds: { enter_threshold: 0.55 } };
+const ctx = { deviceId: "kitchen", model: { name: "m", version: "1", sha256: "ab".repeat(32) } };
 const event = {
   phase: "start" as const,
   alertId: "5b0c8a52-8d2f-4f5e-9d1e-0a6f2d7e9c11",
@@ -35,6 +35,7 @@ const event = {
   probs: { angry: 0.6, fear: 0.1, sad: 0.3 },
   dbfs: -17.505454480322825,
   test: false,
+  thresholds: { enter_threshold: 0.55 },
 };
 const status = {
   state: "IDLE" as const,
