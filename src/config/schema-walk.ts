@@ -1,22 +1,15 @@
 /**
- * Reading the config schema's shape: the keys valid at a path (for "did you mean" hints) and
- * every leaf key (so a test can prove the example file documents them all). Uses zod's public
- * classes, not its internals.
+ * Reading the config schema's shape: the keys valid at a path (for "did you mean" hints), every
+ * leaf key (so a test can prove the example file documents them all) and the paths a registry
+ * marks (the restart-only settings). Uses zod's public classes, not its internals.
  */
 import * as z from "zod";
 
 /** Strips defaults, optionality, nullability and transforms down to the schema that checks input. */
 export function unwrapSchema(schema: z.ZodType): z.ZodType {
   let s: z.ZodType = schema;
-  for (;;) {
-    if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) {
-      s = s.unwrap() as z.ZodType;
-    } else if (s instanceof z.ZodPipe) {
-      s = s.in as z.ZodType;
-    } else {
-      return s;
-    }
-  }
+  for (let inner = unwrapOnce(s); inner !== null; inner = unwrapOnce(s)) s = inner;
+  return s;
 }
 
 /** The object schemas a value at this schema may be (one for an object, the object options of a union). */
@@ -63,4 +56,28 @@ export function leafPaths(schema: z.ZodType, prefix = "", alternative = false): 
     return [...self, ...objects.flatMap((o) => leafPaths(o, prefix, alternative || scalarToo))];
   }
   return [{ path: prefix, alternative }];
+}
+
+/**
+ * Every path whose schema carries an entry of `registry` (on the field or on any wrapper of it:
+ * default, nullable, …), with that entry, in declaration order. Nothing below a registered path
+ * is looked at: a mark on a section covers its fields.
+ */
+export function registeredPaths<M extends object>(schema: z.ZodType, registry: z.core.$ZodRegistry<M>, prefix = ""): { path: string; entry: M }[] {
+  for (let s: z.ZodType | null = schema; s !== null; s = unwrapOnce(s)) {
+    const entry = registry.get(s);
+    if (entry !== undefined && prefix !== "") return [{ path: prefix, entry: entry as M }];
+  }
+  const s = unwrapSchema(schema);
+  if (!(s instanceof z.ZodObject)) return [];
+  return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) =>
+    registeredPaths(child, registry, prefix === "" ? key : `${prefix}.${key}`),
+  );
+}
+
+/** One wrapper less (see unwrapSchema), or null when there is none. */
+function unwrapOnce(s: z.ZodType): z.ZodType | null {
+  if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) return s.unwrap() as z.ZodType;
+  if (s instanceof z.ZodPipe) return s.in as z.ZodType;
+  return null;
 }

@@ -30,6 +30,16 @@ function crossCheck<T>(check: (value: T, ctx: z.RefinementCtx) => void): (value:
 /** Marks a cross-field message: it names its fields itself and gets no "(got …)" suffix. */
 const CROSS = { cross: true } as const;
 
+/**
+ * Settings the daemon reads once, at start (zigbee2mqtt's `requiresRestart`, STYLE.md §16): a
+ * SIGHUP reload keeps the old value until a restart and says so, with the reason given here
+ * (config/reload.ts derives the warning from these marks, never from a list of its own). A mark
+ * covers everything under it. Every setting without one applies on reload: model, detect and
+ * adaptation from the next window (a new model handle and pipeline), mqtt by replacing the MQTT
+ * client (daemon/outputs.ts swapMqtt), log_level at once.
+ */
+export const RESTART_ONLY = z.registry<{ reason: string }>();
+
 /** Linux limits a unix socket path (sun_path) to 108 bytes including the terminating NUL. */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
@@ -439,24 +449,27 @@ export const ConfigFileSchema = z
       .string()
       .regex(DEVICE_ID_RE, { message: "must be 1-64 letters, digits, '_' or '-', starting with a letter or digit" })
       .nullable()
-      .default(null),
+      .default(null)
+      .register(RESTART_ONLY, { reason: "the status socket and page report the old device id until then (MQTT moves to the new one at once)" }),
     /** Where the daemon keeps its state: outbox, adaptation statistics, status socket. */
-    state_dir: absolutePath.default(DEFAULT_STATE_DIR),
+    state_dir: absolutePath
+      .default(DEFAULT_STATE_DIR)
+      .register(RESTART_ONLY, { reason: "the pid file and the open-alert record stay in the old state_dir until then" }),
     log_level: LogLevelSchema.default("info"),
     /**
      * How log lines look. null = text under systemd (stdout not a terminal and JOURNAL_STREAM set:
      * the journal adds time and unit itself), pretty on a terminal, JSON otherwise.
      */
-    log_format: z.enum(LOG_FORMATS).nullable().default(null),
+    log_format: z.enum(LOG_FORMATS).nullable().default(null).register(RESTART_ONLY, { reason: "the log is set up once, at start" }),
     /** Unix socket for `earwitness monitor`; null = <state_dir>/status.sock. */
-    status_socket: absolutePath.nullable().default(null),
-    audio: AudioSchema.prefault({}),
+    status_socket: absolutePath.nullable().default(null).register(RESTART_ONLY, { reason: "the status socket is opened once, at start" }),
+    audio: AudioSchema.prefault({}).register(RESTART_ONLY, { reason: "the microphone is opened once, at start" }),
     model: ModelSchema.prefault({}),
     detect: DetectSchema.prefault({}),
     adaptation: AdaptationSchema.prefault({}),
-    gpio: GpioSchema.prefault({}),
+    gpio: GpioSchema.prefault({}).register(RESTART_ONLY, { reason: "the LED, buzzer and button are set up once, at start" }),
     mqtt: MqttSchema.prefault({}),
-    http: HttpSchema.prefault({}),
+    http: HttpSchema.prefault({}).register(RESTART_ONLY, { reason: "the status page is opened once, at start" }),
   })
   .strict()
   .superRefine(crossCheck((c, ctx) => {

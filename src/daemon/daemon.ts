@@ -35,6 +35,7 @@ import type { ModelInfo, TelemetrySample } from "../outputs/mqtt/contract.js";
 import type { AlertEvent, DetectorStateName, DeviceStatus } from "../outputs/sink.js";
 import { Pipeline } from "../pipeline.js";
 import type { AudioSource } from "../audio/source.js";
+import { restartOnlyChanges, restartWarning } from "../config/reload.js";
 import { Control } from "./control.js";
 import { DetectionLoop } from "./detection-loop.js";
 import { Health } from "./health.js";
@@ -337,13 +338,11 @@ export class Daemon {
     return false;
   }
 
-  /** Sections that are read only at start: say so instead of silently ignoring the change. */
+  /** Settings read only at start (marked in the schema, config/reload.ts): say so instead of silently ignoring the change. */
   private warnRestartOnly(old: Config, next: Config): void {
-    const keys = ["device_id", "state_dir", "log_format", "audio", "gpio", "mqtt", "adaptation", "http"] as const;
-    const changed = keys.filter((k) => JSON.stringify(old[k]) !== JSON.stringify(next[k]));
-    if (changed.length > 0) {
-      this.log.warn({ changed }, `changes to ${changed.join(", ")} apply only after a restart (systemctl restart earwitness)`);
-    }
+    const changes = restartOnlyChanges(old, next);
+    const warning = restartWarning(changes);
+    if (warning !== null) this.log.warn({ changed: changes.map((c) => c.path) }, warning);
   }
 
   private applySwap(): void {

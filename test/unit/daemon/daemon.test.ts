@@ -330,6 +330,30 @@ describe("Daemon", () => {
     expect(starts(h)).toHaveLength(1);
   });
 
+  it("warns about exactly the restart-only settings a reload changed, and not about those it applies", async () => {
+    const h = await harness();
+    const restartWarnings = () => h.logs.warnings(/apply only after a restart/);
+    h.deps.reloadConfig = async () =>
+      config({ audio: { device: "plughw:1,0" }, http: { port: 8788 }, detect: { enter_threshold: 0.7, exit_threshold: 0.5 }, adaptation: { enabled: true } });
+    expect(await h.daemon.reload()).toBe(true);
+    await h.feed(1);
+    expect(restartWarnings()).toHaveLength(1);
+    expect(restartWarnings()[0]!.changed).toEqual(["audio.device", "http.port"]);
+    expect(restartWarnings()[0]!.msg).toMatch(/the microphone is opened once, at start; the status page is opened once, at start$/);
+    // Thresholds, adaptation and MQTT apply on reload: no warning. (audio and http as running.)
+    h.deps.reloadConfig = async () =>
+      config({
+        audio: { device: "plughw:1,0" },
+        http: { port: 8788 },
+        detect: { enter_threshold: 0.8, exit_threshold: 0.6 },
+        adaptation: { enabled: false, max_weight: 0.2 },
+        mqtt: { telemetry_interval_s: 0, keepalive_s: 60 },
+      });
+    expect(await h.daemon.reload()).toBe(true);
+    await h.feed(1);
+    expect(restartWarnings()).toHaveLength(1);
+  });
+
   describe("a reload and the MQTT connection", () => {
     /** The same model every load (a threshold reload loads the model again, unchanged), and every MQTT sink built. */
     const sameModel = (h: { clf: ScriptedClassifier }): DaemonDeps["loadModel"] => async () => ({
