@@ -173,7 +173,6 @@ export class Outputs {
       // one is whichever runs when this turn comes (a reload queued behind another replaces the
       // sink that one made).
       const old = this.mqttValue;
-      this.mqttValue = null;
       await old?.stop().catch((err: unknown) => log.error({ err }, "stopping the old MQTT sink failed"));
       await this.openMqtt(fresh);
       this.deps.publishStatus();
