@@ -295,7 +295,7 @@ const QUANTIZATIONS: readonly string[] = ["uint8", "float32"];
  * parseBundleJson), so a missing or malformed
  * field is a BAD_METADATA naming it, never a TypeError later. The feature spec and normalisation
  * numbers are checked in depth by assertSupportedSpec / assertNormStats, the self-test's contents
- * by runSelftest; here only that they are objects.
+ * by runBundleSelftest; here only that they are objects.
  */
 function checkMeta(dir: string, m: Record<string, unknown>): BundleMeta {
   const problems: string[] = [];
