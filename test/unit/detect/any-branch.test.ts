@@ -129,9 +129,14 @@ describe("AnyBranchDetector", () => {
     expect(r.starts).toHaveLength(1);
     expect(r.starts[0]).toMatchObject({ startMs: 500, emotion: "scream" });
 
-    const both = replay(new AnyBranchDetector([SPECS[0]!, { ...SPECS[1]!, alert: { ...SCREAM_ALERT, k: 3, n: 5, minDurationMs: 1000 } }], UNION), speech, scream);
+    // with the scream branch as slow as speech both start at 1000; the screams outlast speech
+    const slowScreams: BranchSpec = { ...SPECS[1]!, alert: { ...SCREAM_ALERT, k: 3, n: 5, minDurationMs: 1000 } };
+    const both = replay(new AnyBranchDetector([SPECS[0]!, slowScreams], UNION), [...repeat(0.7, 8), ...repeat(0, 20)], [...repeat(0.9, 20), ...repeat(0, 8)]);
     expect(both.starts).toHaveLength(1);
     expect(both.starts[0]).toMatchObject({ startMs: 1000, score: 0.9, emotion: "scream" });
+    // speech ends at 6000 (drop at 4000, 2 s hold), screams at 11000 (drop at 10000, 1 s hold): the union lasts till the screams end
+    expect(both.ends).toHaveLength(1);
+    expect(both.ends[0]).toMatchObject({ startMs: 1000, endMs: 11_000, peak: 0.9, emotion: "scream" });
   });
 
   it("a branch that would start during the union's cooldown starts nothing; after it, a fresh k of n does", () => {
