@@ -13,7 +13,8 @@ import type { AdaptedStats } from "../features/normalise.js";
 import { stepMs } from "../features/spec.js";
 import { detectParamsFromConfig } from "../config/detect-params.js";
 import { ConfigError } from "../errors.js";
-import { loadBundle, type LoadedBundle } from "../model/bundle.js";
+import { loadBundle, type BundleMeta, type LoadedBundle } from "../model/bundle.js";
+import { SCREAM_LABEL } from "../label-map.js";
 import { EmotionClassifier } from "../model/classifier.js";
 import { LeanGruClassifier, LeanUnsupportedError } from "../model/lean-gru.js";
 import { selectBackend } from "../model/backend.js";
@@ -108,6 +109,12 @@ export function checkModelFitsConfig(config: Config, bundle: LoadedBundle): void
     const issue = `detect.hop_s (${config.detect.hop_s}) must be a whole number of model ${bundle.meta.name}'s ${step} ms feature steps (e.g. ${(Math.max(1, Math.round(hop)) * step) / 1000})`;
     throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
   }
+  // Until the pipeline runs the second model (docs/detection.md, "Two branches: building it"), a
+  // configured scream branch must not be silently ignored.
+  if (config.detect.screams.model_dir !== null) {
+    const issue = `detect.screams.model_dir is set (${config.detect.screams.model_dir}), but this version cannot run a scream branch yet; set it to null`;
+    throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
+  }
   const missing = config.detect.danger.labels.filter((l) => !bundle.meta.labels.includes(l));
   if (missing.length > 0) {
     throw new ConfigError(
@@ -115,6 +122,28 @@ export function checkModelFitsConfig(config: Config, bundle: LoadedBundle): void
       `detect.danger.labels names ${missing.join(", ")}, which model ${bundle.meta.name} does not know (its labels: ${bundle.meta.labels.join(", ")})`,
       { issues: [`detect.danger.labels: ${missing.join(", ")} not among the model's labels ${bundle.meta.labels.join(", ")}`] },
     );
+  }
+}
+
+/**
+ * The scream branch's bundle (detect.screams.model_dir) must have a `scream` class, which is its
+ * whole danger score, or the branch could never alert; and it must read the same features as the
+ * speech model, because the pipeline runs both on the same windows (one front end). Either is a
+ * start-up error naming what to fix.
+ */
+export function checkScreamModelFitsConfig(
+  config: Config,
+  scream: Pick<BundleMeta, "name" | "labels" | "features">,
+  speech: Pick<BundleMeta, "name" | "features">,
+): void {
+  const where = `detect.screams.model_dir (${config.detect.screams.model_dir ?? "null"})`;
+  if (!scream.labels.includes(SCREAM_LABEL)) {
+    const issue = `${where}: model ${scream.name} has no "${SCREAM_LABEL}" class (its labels: ${scream.labels.join(", ")}); point it at a home model that hears screams, or set it to null`;
+    throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
+  }
+  if (JSON.stringify(scream.features) !== JSON.stringify(speech.features)) {
+    const issue = `${where}: model ${scream.name} reads other features than model ${speech.name}, and both must analyse the same windows; use a scream model trained on ${speech.name}'s feature spec`;
+    throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
   }
 }
 

@@ -1,6 +1,8 @@
 /** The `detect` config slice, in seconds, turned into the detector's parameters in milliseconds. */
 import { buildDangerWeights } from "../detect/danger.js";
+import type { BranchSpec } from "../detect/any-branch.js";
 import type { DetectParams, SmoothingSpec } from "../detect/params.js";
+import { SCREAM_LABEL } from "../label-map.js";
 import type { DetectConfig } from "./schema.js";
 
 export function detectParamsFromConfig(detect: DetectConfig): DetectParams {
@@ -19,5 +21,31 @@ export function detectParamsFromConfig(detect: DetectConfig): DetectParams {
     holdMs: Math.round(detect.hold_s * 1000),
     cooldownMs: Math.round(detect.cooldown_s * 1000),
     maxAlertMs: Math.round(detect.max_alert_s * 1000),
+  };
+}
+
+/**
+ * The scream branch's parameters, or null when `detect.screams.model_dir` is null (no branch).
+ * Its danger is the second model's `scream` class alone; hold, cooldown and max duration are
+ * detect's own, shared by both branches (schema.ts ScreamBranchSchema says why).
+ */
+export function screamBranchFromConfig(detect: DetectConfig): BranchSpec | null {
+  const s = detect.screams;
+  if (s.model_dir === null) return null;
+  const smoothing: SmoothingSpec = s.smoothing.method === "none" ? { method: "none" } : { method: s.smoothing.method, windows: s.smoothing.windows };
+  return {
+    name: "screams",
+    smoothing,
+    alert: {
+      dangerWeights: { [SCREAM_LABEL]: 1 },
+      enterThreshold: s.enter_threshold,
+      exitThreshold: s.exit_threshold,
+      k: s.k,
+      n: s.n,
+      minDurationMs: Math.round(s.min_duration_s * 1000),
+      holdMs: Math.round(detect.hold_s * 1000),
+      cooldownMs: Math.round(detect.cooldown_s * 1000),
+      maxAlertMs: Math.round(detect.max_alert_s * 1000),
+    },
   };
 }

@@ -108,6 +108,55 @@ export const ModelSchema = z
 
 const unitInterval = z.number().gt(0).lt(1);
 
+function smoothingSchema(method: "none" | "ema" | "mean", windows: number) {
+  return z
+    .object({
+      method: z.enum(["none", "ema", "mean"]).default(method),
+      /** EMA span or moving-mean length, in windows. */
+      windows: z.number().int().min(1).max(100).default(windows),
+    })
+    .strict()
+    .prefault({});
+}
+
+/**
+ * The scream branch (docs/detection.md, "Two branches, measured"): a second model run on the same
+ * windows, whose `scream` class alone is its danger score, with its own smoothing, thresholds and
+ * k of n; an alert of either branch is the one alert (src/detect/any-branch.ts). The hold,
+ * cooldown and max duration are detect's own, shared: one incident is one alert, and the
+ * cooldown and max duration hold for the house, not per model. Off (model_dir null) by default.
+ * The defaults below are what the tuning rule chose for the `lr` home model on its validation
+ * streams: PROVISIONAL, the pair is not tuned together yet.
+ */
+export const ScreamBranchSchema = z
+  .object({
+    /** A bundle directory of a model with a `scream` class (a home model); null = no scream branch. */
+    model_dir: absolutePath.nullable().default(null),
+    smoothing: smoothingSchema("none", 1),
+    /** Smoothed scream probability at or above which a window counts towards an alert. */
+    enter_threshold: unitInterval.default(0.8),
+    /** While this branch alerts, a score below this starts its hold; must be < enter_threshold. */
+    exit_threshold: unitInterval.default(0.5),
+    k: z.number().int().min(1).max(100).default(2),
+    n: z.number().int().min(1).max(100).default(3),
+    min_duration_s: z.number().min(0).max(60).default(2),
+  })
+  .strict()
+  .superRefine(crossCheck((d, ctx) => {
+    if (num(d.enter_threshold) && num(d.exit_threshold) && d.enter_threshold <= d.exit_threshold) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["enter_threshold"],
+        message: `detect.screams.enter_threshold (${d.enter_threshold}) must be greater than detect.screams.exit_threshold (${d.exit_threshold}), or alerts flicker on and off`,
+        params: CROSS,
+      });
+    }
+    if (num(d.k) && num(d.n) && d.k > d.n) {
+      ctx.addIssue({ code: "custom", path: ["k"], message: `detect.screams.k (${d.k}) must be <= detect.screams.n (${d.n})`, params: CROSS });
+    }
+  }), ALWAYS)
+  .prefault({});
+
 export const DetectSchema = z
   .object({
     /** One analysis window every hop. */
@@ -152,14 +201,7 @@ export const DetectSchema = z
      * were chosen with `earwitness bench --streams … --sweep` for the shipped model (tuned on its
      * validation speakers, checked on its test speakers): docs/detection.md.
      */
-    smoothing: z
-      .object({
-        method: z.enum(["none", "ema", "mean"]).default("mean"),
-        /** EMA span or moving-mean length, in windows. */
-        windows: z.number().int().min(1).max(100).default(4),
-      })
-      .strict()
-      .prefault({}),
+    smoothing: smoothingSchema("mean", 4),
     /** Danger score at or above which a window counts towards an alert. */
     enter_threshold: unitInterval.default(0.55),
     /** While alerting, a score below this starts HOLD; must be < enter_threshold. */
@@ -175,6 +217,7 @@ export const DetectSchema = z
     cooldown_s: z.number().min(0).max(3600).default(10),
     /** An alert ends after this long even if the score stays high (nothing stays stuck on). */
     max_alert_s: z.number().min(1).max(3600).default(120),
+    screams: ScreamBranchSchema,
   })
   .strict()
   .superRefine(crossCheck((d, ctx) => {

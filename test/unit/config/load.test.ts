@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../../../src/errors.js";
 import { checkConfigFile, loadConfig, mqttPassword, parseConfig, readPasswordFile } from "../../../src/config/load.js";
-import { detectParamsFromConfig } from "../../../src/config/detect-params.js";
+import { detectParamsFromConfig, screamBranchFromConfig } from "../../../src/config/detect-params.js";
+import { AnyBranchDetector } from "../../../src/detect/any-branch.js";
 import type { Config } from "../../../src/config/schema.js";
 import { AlertStateMachine } from "../../../src/detect/state-machine.js";
 
@@ -83,6 +84,31 @@ describe("parseConfig defaults", () => {
     expect(() => new AlertStateMachine(p)).not.toThrow();
     expect(detectParamsFromConfig(parseOk(null).detect).smoothing).toEqual({ method: "mean", windows: 4 });
   });
+
+  it("has no scream branch unless detect.screams.model_dir is set; when set, its danger is the scream class alone", () => {
+    expect(parseOk(null).detect.screams.model_dir).toBeNull();
+    expect(screamBranchFromConfig(parseOk(null).detect)).toBeNull();
+    const c = parseOk("detect:\n  hold_s: 1.5\n  cooldown_s: 20\n  screams:\n    model_dir: /opt/home\n    k: 3\n    n: 4\n    smoothing: { method: ema, windows: 2 }\n");
+    const b = screamBranchFromConfig(c.detect);
+    expect(b).toEqual({
+      name: "screams",
+      smoothing: { method: "ema", windows: 2 },
+      alert: {
+        dangerWeights: { scream: 1 },
+        enterThreshold: 0.8,
+        exitThreshold: 0.5,
+        k: 3,
+        n: 4,
+        minDurationMs: 2000,
+        holdMs: 1500,
+        cooldownMs: 20_000,
+        maxAlertMs: 120_000,
+      },
+    });
+    // the union detector accepts the two branches the config derives
+    const speech = detectParamsFromConfig(c.detect);
+    expect(() => new AnyBranchDetector([{ name: "speech", alert: speech, smoothing: speech.smoothing }, b!], speech)).not.toThrow();
+  });
 });
 
 describe("parseConfig errors", () => {
@@ -121,6 +147,12 @@ describe("parseConfig errors", () => {
     ]);
     expect(issuesOf("detect:\n  enter_threshold: 0.5\n  exit_threshold: 0.5\n")).toHaveLength(1);
     expect(issuesOf("detect:\n  k: 11\n")).toEqual(["detect.k (11) must be <= detect.n (10)"]);
+    expect(issuesOf("detect:\n  screams:\n    enter_threshold: 0.4\n")).toEqual([
+      "detect.screams.enter_threshold (0.4) must be greater than detect.screams.exit_threshold (0.5), or alerts flicker on and off",
+    ]);
+    expect(issuesOf("detect:\n  screams:\n    k: 4\n")).toEqual(["detect.screams.k (4) must be <= detect.screams.n (3)"]);
+    expect(issuesOf("detect:\n  screams:\n    model_dir: models/home\n")).toEqual(["detect.screams.model_dir must be an absolute path (got \"models/home\")"]);
+    expect(issuesOf("detect:\n  screams:\n    hold_s: 3\n")[0]).toMatch(/^unknown key "detect\.screams\.hold_s"/);
     expect(issuesOf("audio:\n  restart_backoff_min_s: 90\n")).toEqual([
       "audio.restart_backoff_min_s (90) must be <= audio.restart_backoff_max_s (60)",
     ]);

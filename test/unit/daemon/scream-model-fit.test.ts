@@ -1,0 +1,56 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { shippedModelDir } from "../../../src/cli/paths.js";
+import { parseConfig } from "../../../src/config/load.js";
+import type { Config } from "../../../src/config/schema.js";
+import { checkModelFitsConfig, checkScreamModelFitsConfig } from "../../../src/daemon/build.js";
+import { ConfigError } from "../../../src/errors.js";
+import type { BundleMeta, LoadedBundle } from "../../../src/model/bundle.js";
+
+function config(yaml: string): Config {
+  const r = parseConfig(yaml, { env: {}, hostname: "unit" });
+  if (!r.ok) throw new Error(r.issues.join("; "));
+  return r.config;
+}
+
+const shippedMeta = async (): Promise<BundleMeta> => JSON.parse(await readFile(path.join(shippedModelDir(), "bundle.json"), "utf8")) as BundleMeta;
+
+describe("checkScreamModelFitsConfig", () => {
+  const cfg = config("detect:\n  screams:\n    model_dir: /opt/home\n");
+
+  it("accepts a scream model with a scream class reading the speech model's features", async () => {
+    const speech = await shippedMeta();
+    const home = { name: "home", labels: [...speech.labels, "scream", "sound"], features: speech.features };
+    expect(() => checkScreamModelFitsConfig(cfg, home, speech)).not.toThrow();
+  });
+
+  it("refuses a bundle without a scream class, naming the setting and the model's labels", async () => {
+    const speech = await shippedMeta();
+    // the shipped speech model itself has no scream class
+    let err: unknown;
+    try {
+      checkScreamModelFitsConfig(cfg, speech, speech);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toMatch(/^detect\.screams\.model_dir \(\/opt\/home\): model .* has no "scream" class \(its labels: angry, /);
+  });
+
+  it("refuses a scream model that reads other features", async () => {
+    const speech = await shippedMeta();
+    const home = { name: "home", labels: ["scream", "sound"], features: { ...speech.features, windowSteps: speech.features.windowSteps + 1 } };
+    expect(() => checkScreamModelFitsConfig(cfg, home, speech)).toThrow(/reads other features than model/);
+  });
+});
+
+describe("checkModelFitsConfig while the pipeline has no scream branch", () => {
+  it("refuses a configured scream branch instead of ignoring it, and accepts none", async () => {
+    const speech = await shippedMeta();
+    // checkModelFitsConfig reads only the bundle's metadata
+    const bundle = { meta: speech } as unknown as LoadedBundle;
+    expect(() => checkModelFitsConfig(config("detect:\n  screams:\n    model_dir: /opt/home\n"), bundle)).toThrow(/cannot run a scream branch yet; set it to null/);
+    expect(() => checkModelFitsConfig(config(""), bundle)).not.toThrow();
+  });
+});
