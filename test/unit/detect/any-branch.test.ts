@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AnyBranchDetector, type BranchInput, type BranchSpec, type UnionParams } from "../../../src/detect/any-branch.js";
+import { createSmoother } from "../../../src/detect/danger.js";
 import type { AlertParams } from "../../../src/detect/params.js";
 import {
   AlertStateMachine,
@@ -227,6 +228,42 @@ describe("AnyBranchDetector", () => {
           }
         }
       }
+    }
+  });
+
+  it("with one branch, says exactly what its smoother and state machine alone say (events, states, times)", () => {
+    let seed = 777;
+    const rand = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (const alert of [SPEECH_ALERT, { ...SCREAM_ALERT, holdMs: 0, minDurationMs: 0 }]) {
+      const union = { cooldownMs: 4000, maxAlertMs: 9000 };
+      const smoothing = { method: "ema", windows: 3 } as const;
+      const det = new AnyBranchDetector([{ name: "only", alert, smoothing }], union);
+      const machine = new AlertStateMachine({ ...alert, ...union });
+      const smoother = createSmoother(smoothing);
+      let level = 0;
+      const reasons = new Set<string>();
+      for (let i = 0; i < 2000; i++) {
+        const tMs = i * HOP_MS;
+        if (rand() < 0.08) level = rand() < 0.5 ? rand() : 0;
+        if (rand() < 0.003) {
+          smoother.reset();
+          const a = machine.reset(tMs);
+          const b = det.reset(tMs);
+          expect([b.events, b.state, b.sinceMs]).toEqual([a.events, a.state, a.sinceMs]);
+          continue;
+        }
+        const danger = level + 0.15 * rand();
+        const probs = speechProbs(danger);
+        const a = machine.step({ tMs, score: smoother.push(danger), probs });
+        const b = det.step(tMs, [{ danger, probs }]);
+        expect([b.events, b.state, b.previousState, b.sinceMs]).toEqual([a.events, a.state, a.previousState, a.sinceMs]);
+        for (const e of a.events) if (e.type === "alert_end") reasons.add(e.reason);
+      }
+      // the traces did exercise the ends that matter
+      expect([...reasons].sort()).toEqual(["max_duration", "score_dropped"]);
     }
   });
 
