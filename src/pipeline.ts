@@ -1,11 +1,13 @@
-import { createSmoother, dangerScore, dominantDangerEmotion, type ScoreSmoother } from "./detect/danger.js";
+import { AnyBranchDetector, type BranchInput, type BranchSpec } from "./detect/any-branch.js";
+import { dangerScore, dominantDangerEmotion } from "./detect/danger.js";
 import type { DetectParams } from "./detect/params.js";
-import { AlertStateMachine, type DetectEvent } from "./detect/state-machine.js";
+import type { DetectEvent } from "./detect/state-machine.js";
 import { ConfigError } from "./errors.js";
 import { StepExtractor } from "./features/extract.js";
 import type { AdaptedStats } from "./features/normalise.js";
 import { staticDims, stepMs, stepSamples, type FeatureSpec } from "./features/spec.js";
 import type { DetectorStateName } from "./outputs/sink.js";
+import { SCREAM_LABEL } from "./label-map.js";
 
 /**
  * The one streaming object from audio to decisions (STYLE.md: the daemon, the demo, replay, eval
@@ -14,7 +16,9 @@ import type { DetectorStateName } from "./outputs/sink.js";
  * - front end, `pushAudio`: samples → feature steps → a window every hop, with its level; cheap,
  *   runs on the capture path;
  * - back end, `classify` + `decide`: the network (skipped for windows below the energy gate) →
- *   danger score → smoother → alert state machine.
+ *   danger score → smoother → alert state machine. With a scream branch configured, a second
+ *   network runs on the same windows and its scream class is a second danger score with its own
+ *   smoother and state machine; an alert of either is the one alert (src/detect/any-branch.ts).
  *
  * Results depend only on the samples, never on how they were chunked (tested).
  */
@@ -37,6 +41,22 @@ export interface WindowJob {
   gated: boolean;
 }
 
+/** What `classify` hands to `decide` for one window: null when the window was gated. */
+export type WindowProbs = {
+  probs: Float32Array;
+  /** The scream branch's model's probabilities (its labels' order); null without a scream branch. */
+  screamProbs: Float32Array | null;
+} | null;
+
+/** The scream branch's view of one window. */
+export interface ScreamBranchResult {
+  probs: Record<string, number> | null;
+  /** Its raw danger: the scream probability (0 when gated). */
+  danger: number;
+  /** After its smoother: what its state machine saw. */
+  smoothed: number;
+}
+
 export interface WindowResult {
   index: number;
   tMs: number;
@@ -44,9 +64,12 @@ export interface WindowResult {
   probs: Record<string, number> | null;
   /** Raw danger score of this window (0 when gated). */
   danger: number;
-  /** After smoothing: what the state machine saw. */
+  /** After smoothing: what the state machine saw (the speech branch's, with a scream branch). */
   smoothed: number;
   emotion: string | null;
+  /** The scream branch's scores; null without one. */
+  screams: ScreamBranchResult | null;
+  /** The decision of all branches together. */
   state: DetectorStateName;
   sinceMs: number;
   events: DetectEvent[];
@@ -59,9 +82,19 @@ export interface PipelineOptions {
   startMs: number;
   /** Statistics of what this unit has heard, for bundles normalised per speaker. */
   adaptation?: { current(): AdaptedStats | null; observe(step: Float32Array): void } | null;
+  /**
+   * A second model heard on the same windows, whose `scream` class is the danger of a branch of
+   * its own (config detect.screams; config/detect-params.ts screamBranchFromConfig). It must read
+   * the same features. It runs unadapted: the wearer's statistics are the speech model's.
+   */
+  screams?: { classifier: WindowClassifier; branch: BranchSpec } | null;
 }
 
 const LEVEL_FLOOR_DBFS = -120;
+
+function asRecord(labels: readonly string[], probs: Float32Array): Record<string, number> {
+  return Object.fromEntries(labels.map((l, i) => [l, probs[i]!]));
+}
 
 export class Pipeline {
   readonly spec: FeatureSpec;
@@ -76,8 +109,7 @@ export class Pipeline {
   private stepsSeen = 0;
   private stepsSinceWindow = 0;
   private windowIndex = 0;
-  private readonly machine: AlertStateMachine;
-  private readonly smoother: ScoreSmoother;
+  private readonly detector: AnyBranchDetector;
 
   constructor(opts: PipelineOptions) {
     this.opts = opts;
@@ -93,12 +125,23 @@ export class Pipeline {
     this.extractor = new StepExtractor(this.spec);
     this.ring = new Float32Array(this.T * this.S);
     this.energyRing = new Float64Array(this.T);
-    this.machine = new AlertStateMachine(opts.detect, opts.startMs);
-    this.smoother = createSmoother(opts.detect.smoothing);
+    const branches: BranchSpec[] = [{ name: "speech", alert: opts.detect, smoothing: opts.detect.smoothing }];
+    if (opts.screams) {
+      const other = opts.screams.classifier;
+      if (JSON.stringify(other.spec) !== JSON.stringify(this.spec)) {
+        throw new ConfigError("SCREAM_MODEL_MISMATCH", "the scream branch's model reads other features than the speech model; both must analyse the same windows: use a scream model trained on the speech model's feature spec");
+      }
+      if (!other.labels.includes(SCREAM_LABEL)) {
+        throw new ConfigError("SCREAM_MODEL_MISMATCH", `the scream branch's model has no "${SCREAM_LABEL}" class (its labels: ${other.labels.join(", ")}); point detect.screams.model_dir at a home model`);
+      }
+      branches.push(opts.screams.branch);
+    }
+    // Cooldown and max duration are the alert's, whichever branch raised it (any-branch.ts).
+    this.detector = new AnyBranchDetector(branches, { cooldownMs: opts.detect.cooldownMs, maxAlertMs: opts.detect.maxAlertMs }, opts.startMs);
   }
 
   get state(): DetectorStateName {
-    return this.machine.state;
+    return this.detector.state;
   }
 
   /**
@@ -149,21 +192,35 @@ export class Pipeline {
   }
 
   /** Back end, inference: probabilities for the jobs that passed the gate (null for gated ones). */
-  classify(jobs: WindowJob[]): (Float32Array | null)[] {
+  classify(jobs: WindowJob[]): WindowProbs[] {
     const live = jobs.filter((j) => !j.gated);
-    const probs = live.length > 0 ? this.opts.classifier.predict(live.map((j) => j.steps), this.opts.adaptation?.current() ?? null) : [];
+    if (live.length === 0) return jobs.map(() => null);
+    const steps = live.map((j) => j.steps);
+    const probs = this.opts.classifier.predict(steps, this.opts.adaptation?.current() ?? null);
+    const screamProbs = this.opts.screams ? this.opts.screams.classifier.predict(steps, null) : null;
     let k = 0;
-    return jobs.map((j) => (j.gated ? null : probs[k++]!));
+    return jobs.map((j) => {
+      if (j.gated) return null;
+      const i = k++;
+      return { probs: probs[i]!, screamProbs: screamProbs ? screamProbs[i]! : null };
+    });
   }
 
   /** Back end, decision: one call per window, in order. */
-  decide(job: WindowJob, probs: Float32Array | null): WindowResult {
-    const labels = this.opts.classifier.labels;
-    const p = probs ? Object.fromEntries(labels.map((l, i) => [l, probs[i]!])) : null;
+  decide(job: WindowJob, classified: WindowProbs): WindowResult {
+    const p = classified ? asRecord(this.opts.classifier.labels, classified.probs) : null;
     const weights = this.opts.detect.dangerWeights;
     const danger = p ? dangerScore(p, weights) : 0;
-    const smoothed = this.smoother.push(danger);
-    const r = this.machine.step(p ? { tMs: job.tMs, score: smoothed, probs: p } : { tMs: job.tMs, score: smoothed });
+    const inputs: BranchInput[] = [p ? { danger, probs: p } : { danger }];
+    let sp: Record<string, number> | null = null;
+    let screamDanger = 0;
+    if (this.opts.screams) {
+      sp = classified?.screamProbs ? asRecord(this.opts.screams.classifier.labels, classified.screamProbs) : null;
+      screamDanger = sp ? dangerScore(sp, this.opts.screams.branch.alert.dangerWeights) : 0;
+      inputs.push(sp ? { danger: screamDanger, probs: sp } : { danger: screamDanger });
+    }
+    const r = this.detector.step(job.tMs, inputs);
+    const smoothed = r.branches[0]!.smoothed;
     return {
       index: job.index,
       tMs: job.tMs,
@@ -172,6 +229,7 @@ export class Pipeline {
       danger,
       smoothed,
       emotion: p ? dominantDangerEmotion(p, weights) : null,
+      screams: this.opts.screams ? { probs: sp, danger: screamDanger, smoothed: r.branches[1]!.smoothed } : null,
       state: r.state,
       sinceMs: r.sinceMs,
       events: r.events,
@@ -187,8 +245,7 @@ export class Pipeline {
 
   /** Disarm: back to IDLE, ending an open alert. */
   reset(tMs: number): DetectEvent[] {
-    this.smoother.reset();
-    return this.machine.reset(tMs).events;
+    return this.detector.reset(tMs).events;
   }
 
   /** Mean power of the last T steps (the window's audio), in dBFS. */

@@ -27,7 +27,7 @@ import type { Logger } from "../log.js";
 import type { DetectEvent } from "../detect/state-machine.js";
 import type { AlertEndReasonName } from "../outputs/mqtt/contract.js";
 import type { AlertEvent, DetectorStateName } from "../outputs/sink.js";
-import { Pipeline, type WindowJob, type WindowResult } from "../pipeline.js";
+import { Pipeline, type WindowJob, type WindowProbs, type WindowResult } from "../pipeline.js";
 import { int16ToFloat, type SourceProblem } from "../audio/source.js";
 import { AlertTracker } from "./alert-tracker.js";
 import { BoundedQueue } from "./bounded-queue.js";
@@ -324,7 +324,7 @@ export class DetectionLoop {
       return;
     }
     const t0 = clock.monotonicMs();
-    let probs: (Float32Array | null)[];
+    let probs: WindowProbs[];
     try {
       probs = pipeline.classify(jobs);
       this.deps.setProblem("inference_failed", null);

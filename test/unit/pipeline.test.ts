@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { DetectParams } from "../../src/detect/params.js";
 import { DEFAULT_FEATURE_SPEC } from "../../src/features/spec.js";
 import { Pipeline, type WindowResult } from "../../src/pipeline.js";
-import { FakeClassifier } from "../fakes/fake-classifier.js";
+import type { BranchSpec } from "../../src/detect/any-branch.js";
+import { FakeClassifier, FakeScreamClassifier } from "../fakes/fake-classifier.js";
 import { concatSamples, hissOrMurmur } from "../fixtures/wav-writer.js";
 
 const spec = DEFAULT_FEATURE_SPEC;
@@ -103,5 +104,60 @@ describe("pipeline", () => {
   it("refuses to continue into a model that reads other features", () => {
     const p = new Pipeline({ classifier: new FakeClassifier(spec), detect, startMs: 0 });
     expect(p.successor({ classifier: new FakeClassifier({ ...spec, melBands: 32 }), detect })).toBeNull();
+  });
+});
+
+const screamBranch: BranchSpec = {
+  name: "screams",
+  smoothing: { method: "none" },
+  alert: { enterThreshold: 0.8, exitThreshold: 0.5, k: 2, n: 3, minDurationMs: 0, holdMs: 1000, cooldownMs: 0, maxAlertMs: 60_000, dangerWeights: { scream: 1 } },
+};
+
+function runTwo(chunk: number, d: DetectParams = detect): { results: WindowResult[]; clf: FakeClassifier; screams: FakeScreamClassifier } {
+  const clf = new FakeClassifier(spec);
+  const screams = new FakeScreamClassifier(spec);
+  const p = new Pipeline({ classifier: clf, detect: d, startMs: 0, screams: { classifier: screams, branch: screamBranch } });
+  const results: WindowResult[] = [];
+  for (let i = 0; i < audio.length; i += chunk) results.push(...p.process(audio.subarray(i, i + chunk)));
+  return { results, clf, screams };
+}
+
+const startsOf = (rs: WindowResult[]) => rs.flatMap((r) => r.events.filter((e) => e.type === "alert_start"));
+const endsOf = (rs: WindowResult[]) => rs.flatMap((r) => r.events.filter((e) => e.type === "alert_end"));
+
+describe("pipeline with a scream branch", () => {
+  // The fake scream model hears the murmur (0–6 s, 12–20 s) as screams; the fake speech model hears the hiss (6–12 s) as anger.
+  it("alerts on either branch, one lifecycle, and the shared cooldown holds back the hiss right after a scream alert", () => {
+    const { results } = runTwo(4000);
+    expect(run(4000).results.every((r) => r.screams === null)).toBe(true);
+    // cooldown 5 s: the scream alert ends at 8.5 s, so the hiss (9–12 s) raises nothing; the second murmur does
+    expect(startsOf(results).map((e) => [e.startMs, e.emotion])).toEqual([
+      [3500, "scream"],
+      [15_000, "scream"],
+    ]);
+    expect(endsOf(results).map((e) => e.startMs)).toEqual([3500, 15_000]);
+    const inMurmur = results.find((r) => r.tMs === 4000)!;
+    expect(inMurmur.screams!.danger).toBeGreaterThan(0.9);
+    expect(inMurmur.danger).toBeLessThan(0.1);
+    // without the cooldown the hiss is an alert of its own, from the speech branch
+    const noCooldown = runTwo(4000, { ...detect, cooldownMs: 0 }).results;
+    const starts = startsOf(noCooldown);
+    expect(starts.map((e) => e.emotion)).toEqual(["scream", "angry", "scream"]);
+    expect(starts[1]!.startMs).toBeGreaterThan(6000);
+    expect(starts[1]!.startMs).toBeLessThan(12_000);
+  });
+
+  it("gives identical results whatever the chunk size, and asks the scream model only about windows above the gate", () => {
+    const a = runTwo(audio.length);
+    const b = runTwo(777);
+    expect(b.results).toEqual(a.results);
+    expect(a.screams.windowsSeen).toBe(a.clf.windowsSeen);
+    expect(a.results.some((r) => r.probs === null && r.screams!.probs === null && r.screams!.danger === 0)).toBe(true);
+  });
+
+  it("refuses a scream model that reads other features or has no scream class", () => {
+    const make = (screams: FakeScreamClassifier) => () => new Pipeline({ classifier: new FakeClassifier(spec), detect, startMs: 0, screams: { classifier: screams, branch: screamBranch } });
+    expect(make(new FakeScreamClassifier({ ...spec, melBands: 32 }))).toThrow(/reads other features/);
+    expect(make(new FakeScreamClassifier(spec, ["laughter", "speech"]))).toThrow(/has no "scream" class \(its labels: laughter, speech\)/);
   });
 });
