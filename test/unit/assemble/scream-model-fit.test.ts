@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { shippedModelDir } from "../../../src/cli/paths.js";
+import { shippedModelDir } from "../../../src/assemble/paths.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config } from "../../../src/config/schema.js";
-import { checkModelFitsConfig, checkScreamModelFitsConfig } from "../../../src/daemon/build.js";
+import { checkModelFitsConfig, checkScreamModelFitsConfig } from "../../../src/assemble/model.js";
 import { ConfigError } from "../../../src/errors.js";
 import type { BundleMeta, LoadedBundle } from "../../../src/model/bundle.js";
 
