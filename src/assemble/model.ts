@@ -11,7 +11,7 @@ import type { Config } from "../config/schema.js";
 import { RunningAdaptation } from "../features/adaptation.js";
 import type { AdaptedStats } from "../features/normalise.js";
 import { stepMs } from "../features/spec.js";
-import { detectParamsFromConfig } from "../config/detect-params.js";
+import { pipelineOptions } from "../config/detect-params.js";
 import { ConfigError } from "../errors.js";
 import { loadBundle, type BundleMeta, type LoadedBundle } from "../model/bundle.js";
 import { SCREAM_LABEL } from "../label-map.js";
@@ -19,7 +19,7 @@ import { EmotionClassifier } from "../model/classifier.js";
 import { LeanGruClassifier, LeanUnsupportedError } from "../model/lean-gru.js";
 import { selectBackend } from "../model/backend.js";
 import { currentModel, previousModel } from "../model/store.js";
-import { shippedModelDir } from "../assemble/paths.js";
+import { shippedModelDir, shippedScreamModelDir } from "./paths.js";
 import { Pipeline, type PipelineOptions, type WindowClassifier } from "../pipeline.js";
 import type { Logger } from "../log.js";
 
@@ -109,12 +109,6 @@ export function checkModelFitsConfig(config: Config, bundle: LoadedBundle): void
     const issue = `detect.hop_s (${config.detect.hop_s}) must be a whole number of model ${bundle.meta.name}'s ${step} ms feature steps (e.g. ${(Math.max(1, Math.round(hop)) * step) / 1000})`;
     throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
   }
-  // Until the pipeline runs the second model (docs/detection.md, "Two branches: building it"), a
-  // configured scream branch must not be silently ignored.
-  if (config.detect.screams.model_dir !== null) {
-    const issue = `detect.screams.model_dir is set (${config.detect.screams.model_dir}), but this version cannot run a scream branch yet; set it to null`;
-    throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
-  }
   const missing = config.detect.danger.labels.filter((l) => !bundle.meta.labels.includes(l));
   if (missing.length > 0) {
     throw new ConfigError(
@@ -136,7 +130,7 @@ export function checkScreamModelFitsConfig(
   scream: Pick<BundleMeta, "name" | "labels" | "features">,
   speech: Pick<BundleMeta, "name" | "features">,
 ): void {
-  const where = `detect.screams.model_dir (${config.detect.screams.model_dir ?? "null"})`;
+  const where = config.detect.screams.model_dir === null ? "the shipped scream model (detect.screams)" : `detect.screams.model_dir (${config.detect.screams.model_dir})`;
   if (!scream.labels.includes(SCREAM_LABEL)) {
     const issue = `${where}: model ${scream.name} has no "${SCREAM_LABEL}" class (its labels: ${scream.labels.join(", ")}); point it at a home model that hears screams, or set it to null`;
     throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
@@ -174,13 +168,116 @@ export function createClassifier(bundle: LoadedBundle, log?: Logger): BundleClas
   }
 }
 
+/** The scream branch's model (detect.screams), ready for the pipeline. */
+export interface ScreamModel {
+  classifier: WindowClassifier;
+  info: { name: string; version: string; sha256: string };
+  dir: string;
+  dispose(): void;
+}
+
+/** A loaded speech model with the scream branch's model the configuration asks for. */
+export interface OpenModel {
+  bundle: LoadedBundle;
+  classifier: WindowClassifier;
+  engine: "lean" | "tfjs";
+  /** Null when `detect.screams.enabled` is false or the scream model could not be used. */
+  screams: ScreamModel | null;
+  /** Why the scream branch is off although enabled (a damaged bundle, say); null otherwise. */
+  screamProblem: string | null;
+  dispose(): void;
+}
+
+/**
+ * The scream branch's model when `detect.screams.enabled`: the bundle at `detect.screams.model_dir`,
+ * else the one shipped in the package. A configured bundle that does not fit (no scream class,
+ * other features than the speech model) is the configuration's fault: a ConfigError, as for the
+ * danger labels. Anything else — a damaged or missing bundle, or the shipped scream model not
+ * fitting an installed speech model that reads other features — must not silence the unit: the
+ * speech branch runs alone and `problem` says why (the daemon raises it with the model fallback).
+ */
+export async function loadScreamModel(
+  config: Config,
+  speech: Pick<BundleMeta, "name" | "features">,
+  log?: Logger,
+): Promise<{ model: ScreamModel | null; problem: string | null }> {
+  if (!config.detect.screams.enabled) return { model: null, problem: null };
+  const configured = config.detect.screams.model_dir;
+  const dir = configured ?? shippedScreamModelDir();
+  let bundle: LoadedBundle;
+  try {
+    bundle = await loadBundle(dir);
+  } catch (err) {
+    const problem = `scream branch off: the scream model (${dir}) cannot be loaded: ${(err as Error).message}`;
+    log?.error({ err, model: dir }, problem);
+    return { model: null, problem };
+  }
+  try {
+    checkScreamModelFitsConfig(config, bundle.meta, speech);
+  } catch (err) {
+    bundle.model.dispose();
+    if (configured !== null) throw err;
+    const problem = `scream branch off: ${(err as Error).message}`;
+    log?.error({ model: dir }, problem);
+    return { model: null, problem };
+  }
+  const made = createClassifier(bundle, log);
+  log?.info({ model: bundle.meta.name, version: bundle.meta.version, dir }, "scream branch on");
+  return {
+    model: { classifier: made.classifier, info: { name: bundle.meta.name, version: bundle.meta.version, sha256: bundle.sha256 }, dir, dispose: made.dispose },
+    problem: null,
+  };
+}
+
+/** The engine for a loaded, checked speech bundle and the scream model the configuration asks for. */
+export async function openModel(config: Config, bundle: LoadedBundle, log?: Logger): Promise<OpenModel> {
+  const made = createClassifier(bundle, log);
+  let screams: Awaited<ReturnType<typeof loadScreamModel>>;
+  try {
+    screams = await loadScreamModel(config, bundle.meta, log);
+  } catch (err) {
+    made.dispose();
+    throw err;
+  }
+  return {
+    bundle,
+    classifier: made.classifier,
+    engine: made.engine,
+    screams: screams.model,
+    screamProblem: screams.problem,
+    dispose: () => {
+      screams.model?.dispose();
+      made.dispose();
+    },
+  };
+}
+
+/**
+ * What every tool runs (replay, calibrate, bench): the configured model (or `overrideDir`) on the
+ * configured backend, checked against the configuration, on the engine and with the scream branch
+ * the daemon would use. The daemon itself adds its fallbacks (src/daemon/real-deps.ts).
+ */
+export async function loadModelHandle(config: Config, overrideDir?: string, log?: Logger): Promise<OpenModel> {
+  const bundle = await loadConfiguredModel(config, overrideDir);
+  try {
+    checkModelFitsConfig(config, bundle);
+  } catch (err) {
+    bundle.model.dispose();
+    throw err;
+  }
+  // Quiet (a tool's output is its report); only a scream branch that cannot run is said.
+  const model = await openModel(config, bundle);
+  if (model.screamProblem) log?.warn(model.screamProblem);
+  return model;
+}
+
 export function buildPipeline(
   config: Config,
-  classifier: WindowClassifier,
+  model: { classifier: WindowClassifier; screams?: ScreamModel | null },
   startMs: number,
   adaptation: PipelineOptions["adaptation"] = null,
 ): Pipeline {
-  return new Pipeline({ classifier, detect: detectParamsFromConfig(config.detect), startMs, adaptation });
+  return new Pipeline({ ...pipelineOptions(config, model, adaptation), startMs });
 }
 
 /**

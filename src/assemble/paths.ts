@@ -13,8 +13,15 @@ export function packageRoot(): string {
 
 /** Directory of the model shipped in the package. */
 export const SHIPPED_MODEL_NAME = "earwitness-gru";
+/** The scream branch's model in the package (docs/detection.md, "Two branches"). */
+export const SHIPPED_SCREAM_MODEL_NAME = "earwitness-screams";
 export function shippedModelDir(): string {
   return path.join(packageRoot(), "models", SHIPPED_MODEL_NAME);
+}
+
+/** The scream branch's model shipped in the package (detect.screams with model_dir null). */
+export function shippedScreamModelDir(): string {
+  return path.join(packageRoot(), "models", SHIPPED_SCREAM_MODEL_NAME);
 }
 
 /**

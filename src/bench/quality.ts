@@ -8,7 +8,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadAudioFile } from "../audio/load.js";
 import type { Config } from "../config/schema.js";
-import { buildPipeline, createClassifier, newRunningAdaptation } from "../assemble/model.js";
+import { buildPipeline, newRunningAdaptation, openModel } from "../assemble/model.js";
 import type { LoadedBundle } from "../model/bundle.js";
 import { dangerEmotionsOf } from "../label-map.js";
 import { SAMPLE_RATE_HZ } from "../constants.js";
@@ -79,13 +79,13 @@ export interface QualityResults {
  */
 export function alertsOf(
   config: Config,
-  classifier: Parameters<typeof buildPipeline>[1],
+  model: Parameters<typeof buildPipeline>[1],
   samples: Float32Array,
   adaptation: Parameters<typeof buildPipeline>[3] = null,
   /** Called after each 0.5 s chunk with the seconds of audio run so far. */
   onSeconds?: (seconds: number) => void,
 ): { alerts: StreamAlert[]; points: TracePoint[] } {
-  const pipeline = buildPipeline(config, classifier, 0, adaptation);
+  const pipeline = buildPipeline(config, model, 0, adaptation);
   const alerts: StreamAlert[] = [];
   const points: TracePoint[] = [];
   const open: number[] = [];
@@ -103,7 +103,7 @@ export function alertsOf(
   for (let i = 0; i < samples.length; i += chunk) {
     for (const r of pipeline.process(samples.subarray(i, i + chunk))) {
       onEvents(r.events);
-      points.push({ tMs: r.tMs, danger: r.danger });
+      points.push(r.screams ? { tMs: r.tMs, danger: r.danger, scream: r.screams.danger } : { tMs: r.tMs, danger: r.danger });
       lastT = r.tMs;
     }
     onSeconds?.(Math.min(samples.length, i + chunk) / SAMPLE_RATE_HZ);
@@ -113,7 +113,9 @@ export function alertsOf(
 }
 
 export async function runQuality(o: QualityOptions): Promise<QualityResults> {
-  const made = createClassifier(o.bundle);
+  // The daemon's engine and scream branch (detect.screams), as the daemon would run them.
+  const made = await openModel(o.config, o.bundle);
+  if (made.screamProblem) o.log(made.screamProblem);
   // The emotions that are danger in the streams: what the configured danger classes stand for
   // (a danger-vs-rest model's "danger" class stands for angry and fear; screams always are).
   const dangerLabels = dangerEmotionsOf(o.config.detect.danger.labels as string[]);
@@ -183,7 +185,7 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
       await writeFile(`${base}.json`, JSON.stringify(built.timeline, null, 1) + "\n");
       // A fresh unit's adaptation per stream, in memory (never saved), as `run` would start cold.
       const before = done * o.streamSeconds;
-      const { alerts, points } = alertsOf(o.config, made.classifier, built.samples, newRunningAdaptation(o.config, o.bundle), (s) =>
+      const { alerts, points } = alertsOf(o.config, made, built.samples, newRunningAdaptation(o.config, o.bundle), (s) =>
         task?.update(before + Math.min(s, o.streamSeconds), detail),
       );
       traces.push({ timeline: built.timeline as StreamTimeline, points });

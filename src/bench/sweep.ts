@@ -13,9 +13,9 @@
  * so that a better model gets its defaults the same way.
  */
 import { DEFAULT_KN_GRID } from "../calibrate/simulate.js";
-import { createSmoother } from "../detect/danger.js";
+import { AnyBranchDetector, type BranchSpec } from "../detect/any-branch.js";
 import type { AlertParams, SmoothingSpec } from "../detect/params.js";
-import { AlertStateMachine } from "../detect/state-machine.js";
+import { ConfigError } from "../errors.js";
 import type { StreamTimeline } from "./stream-builder.js";
 import { scoreStream, summariseScores, type QualitySummary, type StreamAlert } from "./stream-score.js";
 
@@ -23,6 +23,8 @@ import { scoreStream, summariseScores, type QualitySummary, type StreamAlert } f
 export interface TracePoint {
   tMs: number;
   danger: number;
+  /** The scream branch's raw danger (its model's scream class), when the pipeline ran one. */
+  scream?: number;
 }
 
 export interface SweepTrace {
@@ -92,10 +94,26 @@ export function sweepSettings(grid: SweepGrid = DEFAULT_SWEEP_GRID): SweepSettin
 /**
  * The alerts the pipeline raises over one trace with these settings: the smoother, then the
  * state machine, then (as `alertsOf` does at the end of a file) a reset that closes an open alert.
+ * With `scream`, the trace's scream scores are a second branch with that setting, decided with the
+ * speech branch by the pipeline's own `AnyBranchDetector` (hold and cooldown are the speech
+ * setting's: the config shares them).
  */
-export function replayAlerts(points: readonly TracePoint[], base: AlertParams, s: SweepSetting): StreamAlert[] {
+export function replayAlerts(points: readonly TracePoint[], base: AlertParams, s: SweepSetting, scream: SweepSetting | null = null): StreamAlert[] {
   if (points.length === 0) return [];
-  const params: AlertParams = {
+  const branches: BranchSpec[] = [{ name: "speech", alert: paramsOf(base, s), smoothing: s.smoothing }];
+  if (scream) branches.push({ name: "screams", alert: paramsOf(base, { ...scream, holdMs: s.holdMs, cooldownMs: s.cooldownMs }), smoothing: scream.smoothing });
+  const detector = new AnyBranchDetector(branches, { cooldownMs: s.cooldownMs, maxAlertMs: base.maxAlertMs }, points[0]!.tMs);
+  const alerts: StreamAlert[] = [];
+  const collect = (events: { type: string; startMs: number; endMs?: number }[]): void => {
+    for (const e of events) if (e.type === "alert_end") alerts.push({ start_s: e.startMs / 1000, end_s: (e.endMs ?? e.startMs) / 1000 });
+  };
+  for (const p of points) collect(detector.step(p.tMs, scream ? [{ danger: p.danger }, { danger: p.scream ?? 0 }] : [{ danger: p.danger }]).events);
+  collect(detector.reset(points[points.length - 1]!.tMs).events);
+  return alerts;
+}
+
+function paramsOf(base: AlertParams, s: SweepSetting): AlertParams {
+  return {
     ...base,
     enterThreshold: s.enterThreshold,
     exitThreshold: s.exitThreshold,
@@ -105,24 +123,34 @@ export function replayAlerts(points: readonly TracePoint[], base: AlertParams, s
     holdMs: s.holdMs,
     cooldownMs: s.cooldownMs,
   };
-  const smoother = createSmoother(s.smoothing);
-  const machine = new AlertStateMachine(params, points[0]!.tMs);
-  const alerts: StreamAlert[] = [];
-  const collect = (events: { type: string; startMs: number; endMs?: number }[]): void => {
-    for (const e of events) if (e.type === "alert_end") alerts.push({ start_s: e.startMs / 1000, end_s: (e.endMs ?? e.startMs) / 1000 });
-  };
-  for (const p of points) collect(machine.step({ tMs: p.tMs, score: smoother.push(p.danger) }).events);
-  collect(machine.reset(points[points.length - 1]!.tMs).events);
-  return alerts;
 }
 
-export function evaluateSetting(traces: readonly SweepTrace[], base: AlertParams, s: SweepSetting, graceS: number): QualitySummary {
-  const scores = traces.map((t) => scoreStream(t.timeline, replayAlerts(t.points, base, s), graceS));
+export function evaluateSetting(traces: readonly SweepTrace[], base: AlertParams, s: SweepSetting, graceS: number, scream: SweepSetting | null = null): QualitySummary {
+  const scores = traces.map((t) => scoreStream(t.timeline, replayAlerts(t.points, base, s, scream), graceS));
   return summariseScores(scores, traces.reduce((a, t) => a + t.timeline.duration_s, 0));
 }
 
 export function runSweep(traces: readonly SweepTrace[], base: AlertParams, settings: readonly SweepSetting[], graceS: number): SweepResult[] {
   return settings.map((setting) => ({ setting, summary: evaluateSetting(traces, base, setting, graceS) }));
+}
+
+/**
+ * The scream branch's sweep (`bench --sweep screams`): the speech branch stays at `speech` (the
+ * configured detect settings) and every scream-branch setting is replayed beside it, so each
+ * result is what the pair would do. Hold and cooldown are shared (the speech setting's), so the
+ * scream settings vary smoothing, thresholds, k of n and minimum duration only.
+ */
+export function runScreamSweep(traces: readonly SweepTrace[], base: AlertParams, speech: SweepSetting, settings: readonly SweepSetting[], graceS: number): SweepResult[] {
+  if (!traces.some((t) => t.points.some((p) => p.scream !== undefined))) {
+    const issue = "sweeping the scream branch needs its scores: turn it on (detect.screams.enabled: true)";
+    throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
+  }
+  return settings.map((setting) => ({ setting, summary: evaluateSetting(traces, base, speech, graceS, setting) }));
+}
+
+/** The scream-branch settings a sweep tries: `sweepSettings` without the shared hold and cooldown. */
+export function screamSweepSettings(speech: SweepSetting, grid: SweepGrid = DEFAULT_SWEEP_GRID): SweepSetting[] {
+  return sweepSettings({ ...grid, holdMs: [speech.holdMs], cooldownMs: [speech.cooldownMs] });
 }
 
 /**
@@ -196,6 +224,12 @@ export function chooseSetting(results: readonly SweepResult[], targets: Targets 
   }
   const fewest = [...results].sort((a, b) => faOf(a) - faOf(b) || caughtOf(b) - caughtOf(a))[0]!;
   return { result: fewest, rule: `no setting keeps within ${targets.maxFalsePerHour} false alerts/h; the one with the fewest`, meetsTargets: false };
+}
+
+/** A scream-branch setting in the config's own words (detect.screams; hold and cooldown are detect's). */
+export function screamSettingAsConfig(s: SweepSetting): Record<string, unknown> {
+  const { hold_s: _h, cooldown_s: _c, ...rest } = settingAsConfig(s);
+  return { enabled: true, ...rest };
 }
 
 /** A setting in the config's own words (seconds, snake_case), for reports and `config.yaml`. */

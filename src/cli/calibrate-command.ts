@@ -13,13 +13,12 @@ import { findConfigPath, loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { DEFAULT_CONFIG_PATH, SAMPLE_RATE_HZ } from "../constants.js";
 import { int16ToFloat } from "../audio/source.js";
-import { buildPipeline, checkModelFitsConfig, loadConfiguredModel } from "../assemble/model.js";
+import { buildPipeline, loadModelHandle, newRunningAdaptation, type OpenModel } from "../assemble/model.js";
 import { createMicrophone } from "../assemble/parts.js";
 import { SCORE_RING_HOURS } from "../daemon/score-ring.js";
 import { connectStatusSocket } from "../status/client.js";
 import { AudioError, describeError, OutputError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { EmotionClassifier } from "../model/classifier.js";
 import { notifyDaemon } from "../status/pid-file.js";
 import type { Progress, ProgressStarter } from "../report/progress.js";
 import { num, parse, UsageError } from "./args.js";
@@ -97,9 +96,9 @@ export async function calibrateCommand(argv: string[], log: Logger, progress: Pr
   }
 
   const passages = await loadBundledPassages(packageRoot());
-  const bundle = await loadConfiguredModel(config);
-  checkModelFitsConfig(config, bundle);
-  const classifier = new EmotionClassifier(bundle);
+  // The daemon's engine and model (src/assemble/model.ts): the scores calibrated are the daemon's.
+  // Calibration tunes the speech branch (detect.*); the scream branch keeps its own settings.
+  const model = await loadModelHandle(config, undefined, log);
   let report: CalibrationReport;
   try {
     if (fromDaemon) {
@@ -107,21 +106,21 @@ export async function calibrateCommand(argv: string[], log: Logger, progress: Pr
       const trace = traceFromDaemon(scores);
       assertEnoughAudio(trace.audioMs, force);
       const roomDbfs = medianDbfs(scores.dbfs);
-      const mixed = scoreMixed(config, classifier, [syntheticRoom(SYNTHETIC_ROOM_S, roomDbfs, seed)], passages, seed, progress);
+      const mixed = scoreMixed(config, model, [syntheticRoom(SYNTHETIC_ROOM_S, roomDbfs, seed)], passages, seed, progress);
       report = reportFor("daemon", trace, mixed, { kind: "synthetic", roomDbfs, seconds: SYNTHETIC_ROOM_S });
     } else {
       const clean = new ScoreTraceRecorder();
       const mixed = new MixedRecorder(passages, seed);
       const maxMs = minutes === null ? Infinity : minutes * 60_000;
-      if (files.length > 0) await replayFiles(files, config, classifier, clean, mixed, maxMs, progress);
-      else await listen(config, classifier, clean, mixed, maxMs, log, progress);
+      if (files.length > 0) await replayFiles(files, config, model, clean, mixed, maxMs, progress);
+      else await listen(config, model, clean, mixed, maxMs, log, progress);
       const trace = clean.trace();
       if (trace.audioMs === 0) throw new AudioError("NO_AUDIO", "no audio was heard; nothing to calibrate");
       assertEnoughAudio(trace.audioMs, force);
       report = reportFor(files.length > 0 ? "recording" : "microphone", trace, mixed.trace(), { kind: "room" });
     }
   } finally {
-    classifier.dispose();
+    model.dispose();
   }
   function reportFor(source: CalibrationReport["source"], trace: ScoreTrace, mixed: MixedTrace, catchSource: CatchSource): CalibrationReport {
     return calibrationReport({ source, trace, mixed, catchSource, seed, detect: config.detect, force });
@@ -129,7 +128,7 @@ export async function calibrateCommand(argv: string[], log: Logger, progress: Pr
   const text = v.json ? JSON.stringify(report, null, 2) + "\n" : formatCalibration(report);
   progress.interject(() => void process.stdout.write(text));
   if (v.plots !== undefined) {
-    const where = `${config.device_id}, ${bundle.meta.name} ${bundle.meta.version}`;
+    const where = `${config.device_id}, ${model.bundle.meta.name} ${model.bundle.meta.version}`;
     const written = await writePictures(String(v.plots), calibrationPictures(report, where));
     progress.say(`pictures: ${written.join(", ")}`);
   }
@@ -187,8 +186,8 @@ class MixedRecorder {
     private readonly seed: number,
   ) {}
 
-  startSegment(config: Config, classifier: EmotionClassifier): void {
-    this.recorder.startSegment(buildPipeline(config, classifier, 0));
+  startSegment(config: Config, model: OpenModel): void {
+    this.recorder.startSegment(buildPipeline(config, model, 0, newRunningAdaptation(config, model.bundle)));
     this.mixers.push(new PassageMixer(this.passages, this.seed + this.mixers.length));
   }
 
@@ -202,14 +201,14 @@ class MixedRecorder {
 }
 
 /** Scores the danger passages mixed into `rooms` (--from-daemon: the synthetic room). */
-function scoreMixed(config: Config, classifier: EmotionClassifier, rooms: Float32Array[], passages: Float32Array[], seed: number, progress: ProgressStarter): MixedTrace {
+function scoreMixed(config: Config, model: OpenModel, rooms: Float32Array[], passages: Float32Array[], seed: number, progress: ProgressStarter): MixedTrace {
   const mixed = new MixedRecorder(passages, seed);
   const chunk = SAMPLE_RATE_HZ / 2;
   const totalS = Math.round(rooms.reduce((n, r) => n + r.length, 0) / SAMPLE_RATE_HZ);
   const task = progress.start("calibrate: danger mixed into noise at the room's level", totalS, "s of audio");
   let doneSamples = 0;
   for (const room of rooms) {
-    mixed.startSegment(config, classifier);
+    mixed.startSegment(config, model);
     for (let i = 0; i < room.length; i += chunk) {
       const part = room.subarray(i, i + chunk);
       mixed.push(part);
@@ -225,7 +224,7 @@ function scoreMixed(config: Config, classifier: EmotionClassifier, rooms: Float3
  * Scores the recordings, each plain and with the danger mixed in. Progress in seconds of audio:
  * files not yet read are assumed as long as those read so far (as `replay` does).
  */
-async function replayFiles(files: string[], config: Config, classifier: EmotionClassifier, recorder: ScoreTraceRecorder, mixed: MixedRecorder, maxMs: number, progress: ProgressStarter): Promise<void> {
+async function replayFiles(files: string[], config: Config, model: OpenModel, recorder: ScoreTraceRecorder, mixed: MixedRecorder, maxMs: number, progress: ProgressStarter): Promise<void> {
   const chunk = SAMPLE_RATE_HZ / 2;
   const task = progress.start("calibrate", 0, "s of audio");
   let knownS = 0;
@@ -234,8 +233,8 @@ async function replayFiles(files: string[], config: Config, classifier: EmotionC
     const audio = await loadAudioFile(file);
     knownS += audio.length / SAMPLE_RATE_HZ;
     const totalS = Math.min(maxMs / 1000, knownS + (files.length - n - 1) * (knownS / (n + 1)));
-    recorder.startSegment(buildPipeline(config, classifier, 0));
-    mixed.startSegment(config, classifier);
+    recorder.startSegment(buildPipeline(config, model, 0, newRunningAdaptation(config, model.bundle)));
+    mixed.startSegment(config, model);
     for (let i = 0; i < audio.length && recorder.audioMs < maxMs; i += chunk) {
       const left = Math.floor(((maxMs - recorder.audioMs) * SAMPLE_RATE_HZ) / 1000);
       const part = audio.subarray(i, Math.min(i + chunk, i + left, audio.length));
@@ -248,11 +247,11 @@ async function replayFiles(files: string[], config: Config, classifier: EmotionC
 }
 
 /** Listens through the configured source until `maxMs` of audio were heard, or Ctrl-C. */
-async function listen(config: Config, classifier: EmotionClassifier, recorder: ScoreTraceRecorder, mixed: MixedRecorder, maxMs: number, log: Logger, progress: ProgressStarter): Promise<void> {
+async function listen(config: Config, model: OpenModel, recorder: ScoreTraceRecorder, mixed: MixedRecorder, maxMs: number, log: Logger, progress: ProgressStarter): Promise<void> {
   const mic = createMicrophone({ ...config, audio: { ...config.audio, wait_for_device_s: 0 } }, systemClock, log);
   const task = progress.start("calibrate: listening", Math.round(maxMs / 1000), "s of audio");
-  recorder.startSegment(buildPipeline(config, classifier, systemClock.nowMs()));
-  mixed.startSegment(config, classifier);
+  recorder.startSegment(buildPipeline(config, model, systemClock.nowMs(), newRunningAdaptation(config, model.bundle)));
+  mixed.startSegment(config, model);
   let sawAudio = false;
   await new Promise<void>((resolve, reject) => {
     const onSigint = (): void => {

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { loadAudioFile } from "../audio/load.js";
 import { loadConfig } from "../config/load.js";
-import { buildPipeline, checkModelFitsConfig, createClassifier, loadConfiguredModel } from "../assemble/model.js";
+import { buildPipeline, loadModelHandle, newRunningAdaptation } from "../assemble/model.js";
 import type { AlertEndEvent } from "../detect/state-machine.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -54,9 +54,9 @@ export async function replayCommand(argv: string[], log: Logger, progress: Progr
   }
   if (files.length === 0) throw new UsageError("give at least one WAV file");
   const config = await loadConfig({ path: v.config as string | undefined, env: process.env, hostname: hostname() });
-  const bundle = await loadConfiguredModel(config, v.model as string | undefined);
-  checkModelFitsConfig(config, bundle);
-  const { classifier, dispose } = createClassifier(bundle);
+  // The daemon's engine, scream branch and (fresh) adaptation (src/assemble/model.ts): what replay
+  // reports is what a unit that has just started would decide.
+  const model = await loadModelHandle(config, v.model as string | undefined, log);
   // stdout carries the report; the bar (stderr) steps aside for each line of it.
   const print = (text: string): void => progress.interject(() => void process.stdout.write(text));
   const out = (obj: unknown): void => print(JSON.stringify(obj) + "\n");
@@ -78,12 +78,12 @@ export async function replayCommand(argv: string[], log: Logger, progress: Progr
     knownS += seconds;
     read++;
     const totalS = knownS + (files.length - n - 1) * (knownS / read);
-    const pipeline = buildPipeline(config, classifier, 0);
+    const pipeline = buildPipeline(config, model, 0, newRunningAdaptation(config, model.bundle));
     const ends: AlertEndEvent[] = [];
     const onResult = (r: WindowResult): void => {
       for (const e of r.events) if (e.type === "alert_end") ends.push(e);
       if (v.json && v.windows) {
-        out({ type: "window", file, t_s: s(r.tMs), probs: r.probs ? roundProbs(r.probs) : null, danger: round(r.danger), state: r.state });
+        out({ type: "window", file, t_s: s(r.tMs), probs: r.probs ? roundProbs(r.probs) : null, danger: round(r.danger), ...(r.screams ? { scream: round(r.screams.danger) } : {}), state: r.state });
       }
     };
     // Feed in 0.5 s chunks, as capture would, though the result does not depend on it.
@@ -108,7 +108,7 @@ export async function replayCommand(argv: string[], log: Logger, progress: Progr
     if (!v.json && ends.length === 0) print(`${path.basename(file)}: no alert (${seconds.toFixed(1)} s)\n`);
   }
   task.finish();
-  dispose();
+  model.dispose();
   if (!v.json) process.stdout.write(`${files.length - failed} file(s), ${alerts} alert(s)${failed ? `, ${failed} unreadable` : ""}\n`);
   return failed > 0 ? 1 : 0;
 }

@@ -1,9 +1,10 @@
-/** The `detect` config slice, in seconds, turned into the detector's parameters in milliseconds. */
+/** The `detect` config slice, in seconds, turned into the detector's parameters in milliseconds, and the pipeline's options from a config and a model: one derivation for the daemon and every tool. */
 import { buildDangerWeights } from "../detect/danger.js";
 import type { BranchSpec } from "../detect/any-branch.js";
 import type { DetectParams, SmoothingSpec } from "../detect/params.js";
 import { SCREAM_LABEL } from "../label-map.js";
-import type { DetectConfig } from "./schema.js";
+import type { PipelineOptions, WindowClassifier } from "../pipeline.js";
+import type { Config, DetectConfig } from "./schema.js";
 
 export function detectParamsFromConfig(detect: DetectConfig): DetectParams {
   const smoothing: SmoothingSpec =
@@ -25,13 +26,13 @@ export function detectParamsFromConfig(detect: DetectConfig): DetectParams {
 }
 
 /**
- * The scream branch's parameters, or null when `detect.screams.model_dir` is null (no branch).
+ * The scream branch's parameters, or null when `detect.screams.enabled` is false (no branch).
  * Its danger is the second model's `scream` class alone; hold, cooldown and max duration are
  * detect's own, shared by both branches (schema.ts ScreamBranchSchema says why).
  */
 export function screamBranchFromConfig(detect: DetectConfig): BranchSpec | null {
   const s = detect.screams;
-  if (s.model_dir === null) return null;
+  if (!s.enabled) return null;
   const smoothing: SmoothingSpec = s.smoothing.method === "none" ? { method: "none" } : { method: s.smoothing.method, windows: s.smoothing.windows };
   return {
     name: "screams",
@@ -48,4 +49,19 @@ export function screamBranchFromConfig(detect: DetectConfig): BranchSpec | null 
       maxAlertMs: Math.round(detect.max_alert_s * 1000),
     },
   };
+}
+
+/** The scream branch for a pipeline: its model and its decision settings, or null when off. */
+export function screamBranchOf(config: Config, screams: { classifier: WindowClassifier } | null | undefined): PipelineOptions["screams"] {
+  const branch = screamBranchFromConfig(config.detect);
+  return screams && branch ? { classifier: screams.classifier, branch } : null;
+}
+
+/** The pipeline's options for a model and configuration, as the daemon and every tool build them. */
+export function pipelineOptions(
+  config: Config,
+  model: { classifier: WindowClassifier; screams?: { classifier: WindowClassifier } | null },
+  adaptation: PipelineOptions["adaptation"] = null,
+): Omit<PipelineOptions, "startMs"> {
+  return { classifier: model.classifier, detect: detectParamsFromConfig(config.detect), adaptation, screams: screamBranchOf(config, model.screams) };
 }

@@ -130,7 +130,12 @@ function smoothingSchema(method: "none" | "ema" | "mean", windows: number) {
  */
 export const ScreamBranchSchema = z
   .object({
-    /** A bundle directory of a model with a `scream` class (a home model); null = no scream branch. */
+    /** Run the scream branch (a second model whose `scream` class is a danger of its own). */
+    enabled: z.boolean().default(false),
+    /**
+     * A bundle directory of a model with a `scream` class (a home model) reading the speech
+     * model's features; null = the scream model shipped in the package (models/earwitness-screams).
+     */
     model_dir: absolutePath.nullable().default(null),
     smoothing: smoothingSchema("none", 1),
     /** Smoothed scream probability at or above which a window counts towards an alert. */

@@ -27,7 +27,7 @@
  * or publishes them (telemetry carries probabilities and a level, never samples).
  */
 import type { Config } from "../config/schema.js";
-import { detectParamsFromConfig } from "../config/detect-params.js";
+import { detectParamsFromConfig, pipelineOptions } from "../config/detect-params.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Command } from "../outputs/mqtt/commands.js";
@@ -302,7 +302,7 @@ export class Daemon {
       }
       try {
         // A hop that is not a whole number of feature steps, say, shows here and not mid-stream.
-        new Pipeline({ classifier: model.classifier, detect: detectParamsFromConfig(next.detect), startMs: 0 });
+        new Pipeline({ ...pipelineOptions(next, model), startMs: 0 });
       } catch (err) {
         model.dispose();
         return this.refuseReload("configuration", err);

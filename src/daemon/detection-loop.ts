@@ -21,7 +21,7 @@
  */
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
-import { detectParamsFromConfig } from "../config/detect-params.js";
+import { detectParamsFromConfig, pipelineOptions } from "../config/detect-params.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { DetectEvent } from "../detect/state-machine.js";
@@ -231,12 +231,7 @@ export class DetectionLoop {
   }
 
   private newPipeline(config: Config, model: ModelHandle, startMs: number): Pipeline {
-    return new Pipeline({
-      classifier: model.classifier,
-      detect: detectParamsFromConfig(config.detect),
-      startMs,
-      adaptation: model.adaptation ?? null,
-    });
+    return new Pipeline({ ...pipelineOptions(config, model, model.adaptation ?? null), startMs });
   }
 
   private onDropped(n: number): void {
@@ -395,11 +390,7 @@ export class DetectionLoop {
     if (old) this.handleEvents(old.reset(this.streamEndMs ?? this.deps.clock.nowMs()), null, "reloaded");
     const carried = this.queue.takeAll();
     this.queue = new BoundedQueue(config.detect.queue_max);
-    const successor = old?.successor({
-      classifier: model.classifier,
-      detect: detectParamsFromConfig(config.detect),
-      adaptation: model.adaptation ?? null,
-    });
+    const successor = old?.successor(pipelineOptions(config, model, model.adaptation ?? null));
     if (successor) {
       this.pipeline = successor;
       for (const job of carried) this.queue.push(job);

@@ -19,7 +19,7 @@ import { MqttSink } from "../outputs/mqtt/mqtt-sink.js";
 import { StatusHttpServer } from "../http/status-server.js";
 import type { AudioSource } from "../audio/source.js";
 import { fileAlertJournal } from "./alert-journal.js";
-import { checkModelFitsConfig, createAdaptation, createClassifier, modelCandidates } from "../assemble/model.js";
+import { checkModelFitsConfig, createAdaptation, modelCandidates, openModel } from "../assemble/model.js";
 import { createNotifier, type Notifier } from "./sd-notify.js";
 import type { DaemonDeps, IndicatorOutput } from "./seams.js";
 import { StatusSocketServer } from "./status-socket.js";
@@ -90,14 +90,19 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
         }
       }
       if (bundle === null) throw firstError;
-      const fallback =
-        failures.length === 0 ? null : `running ${bundle.meta.name} ${bundle.meta.version} (${bundle.dir}) instead: ${failures.join("; ")}`;
       // The lean engine for recurrent bundles (identical outputs within 1e-4, several times
-      // faster than tfjs per window); tfjs for the rest.
-      const { classifier, dispose } = createClassifier(bundle, log);
+      // faster than tfjs per window); tfjs for the rest. The scream branch's model, when on: one
+      // that cannot be used leaves the speech branch running and is said like a fallback.
+      const { classifier, screams, screamProblem, dispose } = await openModel(config, bundle, log);
+      const problems = [
+        ...(failures.length === 0 ? [] : [`running ${bundle.meta.name} ${bundle.meta.version} (${bundle.dir}) instead: ${failures.join("; ")}`]),
+        ...(screamProblem ? [screamProblem] : []),
+      ];
+      const fallback = problems.length === 0 ? null : problems.join("; ");
       const adaptation = await createAdaptation(config, bundle, log);
       return {
         classifier,
+        screams,
         adaptation,
         labels: bundle.meta.labels,
         fallback,

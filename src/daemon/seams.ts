@@ -13,7 +13,7 @@ import type { AlertEvent, AlertSink } from "../outputs/sink.js";
 import type { WindowClassifier } from "../pipeline.js";
 import type { StatusPageProvider } from "../http/status-server.js";
 import type { AudioSource } from "../audio/source.js";
-import type { DeviceAdaptation } from "../assemble/model.js";
+import type { DeviceAdaptation, ScreamModel } from "../assemble/model.js";
 import type { Notifier } from "./sd-notify.js";
 import type { StatusProvider } from "../status/protocol.js";
 
@@ -23,6 +23,8 @@ export interface ModelHandle {
   /** Running adaptation to this unit (speaker-normalised bundles, when enabled); saved on dispose. */
   adaptation?: DeviceAdaptation | null;
   info: ModelInfo;
+  /** The scream branch's model (detect.screams), when it is on and could be loaded. */
+  screams?: ScreamModel | null;
   /** Labels the model knows (checked against `detect.danger.labels`). */
   labels: readonly string[];
   /**

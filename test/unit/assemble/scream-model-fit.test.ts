@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { shippedModelDir } from "../../../src/assemble/paths.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config } from "../../../src/config/schema.js";
-import { checkModelFitsConfig, checkScreamModelFitsConfig } from "../../../src/assemble/model.js";
+import { checkScreamModelFitsConfig } from "../../../src/assemble/model.js";
 import { ConfigError } from "../../../src/errors.js";
-import type { BundleMeta, LoadedBundle } from "../../../src/model/bundle.js";
+import type { BundleMeta } from "../../../src/model/bundle.js";
 
 function config(yaml: string): Config {
   const r = parseConfig(yaml, { env: {}, hostname: "unit" });
@@ -38,19 +38,14 @@ describe("checkScreamModelFitsConfig", () => {
     expect((err as ConfigError).message).toMatch(/^detect\.screams\.model_dir \(\/opt\/home\): model .* has no "scream" class \(its labels: angry, /);
   });
 
+  it("names the shipped scream model when no model_dir is configured", async () => {
+    const speech = await shippedMeta();
+    expect(() => checkScreamModelFitsConfig(config("detect:\n  screams:\n    enabled: true\n"), speech, speech)).toThrow(/^the shipped scream model \(detect\.screams\): model .* has no "scream" class/);
+  });
+
   it("refuses a scream model that reads other features", async () => {
     const speech = await shippedMeta();
     const home = { name: "home", labels: ["scream", "sound"], features: { ...speech.features, windowSteps: speech.features.windowSteps + 1 } };
     expect(() => checkScreamModelFitsConfig(cfg, home, speech)).toThrow(/reads other features than model/);
-  });
-});
-
-describe("checkModelFitsConfig while the pipeline has no scream branch", () => {
-  it("refuses a configured scream branch instead of ignoring it, and accepts none", async () => {
-    const speech = await shippedMeta();
-    // checkModelFitsConfig reads only the bundle's metadata
-    const bundle = { meta: speech } as unknown as LoadedBundle;
-    expect(() => checkModelFitsConfig(config("detect:\n  screams:\n    model_dir: /opt/home\n"), bundle)).toThrow(/cannot run a scream branch yet; set it to null/);
-    expect(() => checkModelFitsConfig(config(""), bundle)).not.toThrow();
   });
 });

@@ -57,7 +57,7 @@ describe("replayAlerts", () => {
   it("raises exactly the alerts the pipeline raises when configured with the same setting", () => {
     const clf = new FakeClassifier(DEFAULT_FEATURE_SPEC);
     const base = configWith(BASE);
-    const { points } = alertsOf(base, clf, AUDIO);
+    const { points } = alertsOf(base, { classifier: clf }, AUDIO);
     expect(points.length).toBeGreaterThan(70);
     const variants: SweepSetting[] = [
       BASE,
@@ -68,7 +68,7 @@ describe("replayAlerts", () => {
     const counts: number[] = [];
     for (const s of variants) {
       const config = configWith(s);
-      const direct = alertsOf(config, clf, AUDIO).alerts;
+      const direct = alertsOf(config, { classifier: clf }, AUDIO).alerts;
       expect(replayAlerts(points, detectParamsFromConfig(config.detect), s), JSON.stringify(s)).toEqual(direct);
       counts.push(direct.length);
     }

@@ -85,10 +85,11 @@ describe("parseConfig defaults", () => {
     expect(detectParamsFromConfig(parseOk(null).detect).smoothing).toEqual({ method: "mean", windows: 4 });
   });
 
-  it("has no scream branch unless detect.screams.model_dir is set; when set, its danger is the scream class alone", () => {
+  it("has no scream branch unless detect.screams.enabled; when on, its danger is the scream class alone", () => {
     expect(parseOk(null).detect.screams.model_dir).toBeNull();
     expect(screamBranchFromConfig(parseOk(null).detect)).toBeNull();
-    const c = parseOk("detect:\n  hold_s: 1.5\n  cooldown_s: 20\n  screams:\n    model_dir: /opt/home\n    k: 3\n    n: 4\n    smoothing: { method: ema, windows: 2 }\n");
+    expect(screamBranchFromConfig(parseOk("detect:\n  screams:\n    model_dir: /opt/home\n    enabled: false\n").detect)).toBeNull();
+    const c = parseOk("detect:\n  hold_s: 1.5\n  cooldown_s: 20\n  screams:\n    enabled: true\n    model_dir: /opt/home\n    k: 3\n    n: 4\n    smoothing: { method: ema, windows: 2 }\n");
     const b = screamBranchFromConfig(c.detect);
     expect(b).toEqual({
       name: "screams",
