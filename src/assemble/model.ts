@@ -273,7 +273,7 @@ export async function loadModelHandle(config: Config, overrideDir?: string, log?
 
 export function buildPipeline(
   config: Config,
-  model: { classifier: WindowClassifier; screams?: ScreamModel | null },
+  model: { classifier: WindowClassifier; screams?: { classifier: WindowClassifier } | null },
   startMs: number,
   adaptation: PipelineOptions["adaptation"] = null,
 ): Pipeline {

@@ -148,6 +148,8 @@ export function formatByLength(buckets: readonly LengthBucket[]): string {
 }
 
 export interface SweepReport {
+  /** Which branch's settings were varied: the speech branch (detect.*) or, beside the configured speech branch, the scream branch (detect.screams). */
+  branch: "speech" | "screams";
   settings: number;
   targets: Targets;
   current: { setting: string; summary: QualitySummary };
@@ -162,13 +164,15 @@ export function formatSweep(r: SweepReport): string {
     f(s.false_alerts_per_h, 2),
     `${s.caught}/${s.passages}`,
     f(s.caught_share * 100, 1),
+    `${s.by_kind.speech.caught} + ${s.by_kind.scream.caught}`,
     f(s.onset_to_alert_s.p50, 1),
   ];
   const chosen = r.choice ? describeSetting(r.choice.setting) : null;
+  const what = r.branch === "screams" ? "scream-branch settings replayed beside the configured speech branch" : "settings replayed";
   return (
-    `sweep: ${r.settings} settings replayed over the same windows; targets ≤ ${r.targets.maxFalsePerHour} false alerts/h, ≥ ${r.targets.minCaught * 100} % caught\n` +
+    `sweep: ${r.settings} ${what} over the same windows; targets ≤ ${r.targets.maxFalsePerHour} false alerts/h, ≥ ${r.targets.minCaught * 100} % caught\n` +
     table(
-      ["setting (Pareto front: nothing catches more with fewer false alerts)", "false/h", "caught", "%", "latency p50 s"],
+      ["setting (Pareto front: nothing catches more with fewer false alerts)", "false/h", "caught", "%", "speech + screams", "latency p50 s"],
       [
         row(`configured: ${r.current.setting}`, r.current.summary),
         ...r.front.map((x) => row(describeSetting(x.setting) + (describeSetting(x.setting) === chosen ? "  ◀ chosen" : ""), x.summary)),
@@ -177,7 +181,7 @@ export function formatSweep(r: SweepReport): string {
       ],
     ) +
     (r.choice
-      ? `chosen (${r.choice.rule}): ${chosen}\n  caught by passage length: ${formatByLength(r.choice.summary.by_length)}\n  detect: ${JSON.stringify(r.choice.config)}\n`
+      ? `chosen (${r.choice.rule}): ${chosen}\n  caught by passage length: ${formatByLength(r.choice.summary.by_length)}\n  ${r.branch === "screams" ? "detect.screams" : "detect"}: ${JSON.stringify(r.choice.config)}\n`
       : "no settings to choose from\n")
   );
 }

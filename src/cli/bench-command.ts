@@ -8,9 +8,10 @@ import { runPerformance, roundDeep, type PerformanceResults } from "../bench/per
 import { runQuality, testSpeakersOf, validationSpeakersOf, type QualityOptions, type QualityResults } from "../bench/quality.js";
 import { verifyBundleFiles } from "../model/bundle.js";
 import { measurePublishLatency, type PublishLatencyResults } from "../bench/publish-latency.js";
-import { chooseSetting, DEFAULT_TARGETS, describeSetting, paretoFront, runSweep, settingAsConfig, sweepSettings, type SweepResult, type Targets } from "../bench/sweep.js";
+import { chooseSetting, DEFAULT_TARGETS, describeSetting, paretoFront, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, type SweepResult, type Targets } from "../bench/sweep.js";
 import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
-import { detectParamsFromConfig } from "../config/detect-params.js";
+import { detectParamsFromConfig, screamBranchFromConfig } from "../config/detect-params.js";
+import type { Config } from "../config/schema.js";
 import { loadConfig } from "../config/load.js";
 import { checkModelFitsConfig, loadConfiguredModel } from "../assemble/model.js";
 import type { Logger } from "../log.js";
@@ -66,6 +67,8 @@ runs them through the replay pipeline and scores the alerts.
   --sweep           also replay the streams' danger scores through every detector setting of a
                     grid (smoothing, thresholds, k of n, minimum duration, cooldown), print the
                     Pareto front and the setting the rule in docs/detection.md picks
+  --sweep-branch B  speech (default): vary the detect settings; screams: keep them and vary the
+                    scream branch's (detect.screams, which must be on), each replayed as the pair
   --target-fa X --target-caught Y   the targets that rule uses (default 0.5 per hour, 0.9)
   --write-config FILE  with --sweep, write the chosen setting as a config file (a detect section),
                     to check it on other speakers: bench --streams … --config FILE
@@ -123,6 +126,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     grace: { type: "string", default: "4" },
     perf: { type: "boolean", default: false },
     sweep: { type: "boolean", default: false },
+    "sweep-branch": { type: "string", default: "speech" },
     "write-config": { type: "string" },
     plots: { type: "string" },
     "target-fa": { type: "string", default: String(DEFAULT_TARGETS.maxFalsePerHour) },
@@ -143,6 +147,8 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
   for (const d of streamDirs) if (!existsSync(path.join(d, "manifest.csv"))) throw new UsageError(`--streams ${d}: no manifest.csv there`);
   if ((v.sweep || v["write-config"]) && streamDirs.length === 0) throw new UsageError("--sweep needs --streams DIR");
   if (v["write-config"] && !v.sweep) throw new UsageError("--write-config needs --sweep");
+  const sweepBranch = String(v["sweep-branch"]);
+  if (sweepBranch !== "speech" && sweepBranch !== "screams") throw new UsageError(`--sweep-branch must be speech or screams (got ${sweepBranch})`);
   const mix = String(v.mix);
   if (mix !== "per-corpus" && mix !== "home" && mix !== "sounds") throw new UsageError(`--mix must be per-corpus, home or sounds (got ${mix})`);
 
@@ -238,19 +244,29 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
         progress,
       });
       if (v.sweep) {
-        const settings = sweepSettings();
-        say(`sweep: replaying ${settings.length} detector settings over ${quality.traces.length} stream(s)…`);
-        const results = runSweep(quality.traces, detect, settings, grace);
+        const screams = sweepBranch === "screams";
+        if (screams && !config.detect.screams.enabled) throw new UsageError("--sweep-branch screams needs the scream branch on (detect.screams.enabled: true in --config)");
+        const speech = { ...detect, smoothing: detect.smoothing };
+        const settings = screams ? screamSweepSettings(speech) : sweepSettings();
+        say(`sweep: replaying ${settings.length} ${screams ? "scream-branch" : "detector"} settings over ${quality.traces.length} stream(s)…`);
+        const results = screams ? runScreamSweep(quality.traces, detect, speech, settings, grace) : runSweep(quality.traces, detect, settings, grace);
         sweepResults = results;
         const choice = chooseSetting(results, targets);
-        const current = describeSetting(detect);
+        const current = screams ? `${describeSetting(detect)}; screams: ${describeScreamBranch(config)}` : describeSetting(detect);
         sweep = {
+          branch: screams ? "screams" : "speech",
           settings: settings.length,
           targets,
           current: { setting: current, summary: quality.summary },
           front: paretoFront(results),
           choice: choice
-            ? { setting: choice.result.setting, summary: choice.result.summary, rule: choice.rule, meets_targets: choice.meetsTargets, config: settingAsConfig(choice.result.setting) }
+            ? {
+                setting: choice.result.setting,
+                summary: choice.result.summary,
+                rule: choice.rule,
+                meets_targets: choice.meetsTargets,
+                config: screams ? screamSettingAsConfig(choice.result.setting) : settingAsConfig(choice.result.setting),
+              }
             : null,
         };
       }
@@ -283,7 +299,9 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
       `# Detector settings chosen by earwitness bench --sweep (${sweep.choice.rule}).\n` +
       `# Tuning streams: ${quality?.speakers ? `speakers ${quality.speakers.join(" ")}` : "all speakers"}; ` +
       `${sweep.choice.summary.false_alerts_per_h.toFixed(2)} false alerts/h, ${(sweep.choice.summary.caught_share * 100).toFixed(1)} % caught there.\n`;
-    await writeFile(writeConfig, header + YAML.stringify({ detect: sweep.choice.config }));
+    // A scream-branch choice keeps the speech branch it was chosen beside.
+    const section = sweep.branch === "screams" ? { ...settingAsConfig(detect), screams: sweep.choice.config } : sweep.choice.config;
+    await writeFile(writeConfig, header + YAML.stringify({ detect: section }));
   }
   await mkdir(path.dirname(outFile), { recursive: true });
   await writeFile(outFile, JSON.stringify(results, null, 2) + "\n");
@@ -306,4 +324,11 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     process.stdout.write(`\nresults: ${outFile} (${Math.round((Date.now() - started) / 1000)} s)\n`);
   }
   return 0;
+}
+
+/** The configured scream branch in a sweep's words. */
+function describeScreamBranch(config: Config): string {
+  const b = screamBranchFromConfig(config.detect);
+  if (!b) return "off";
+  return describeSetting({ ...b.alert, smoothing: b.smoothing }).replace(/, hold .*$/, "");
 }

@@ -5,6 +5,9 @@ import {
   chooseSetting,
   paretoFront,
   replayAlerts,
+  runScreamSweep,
+  screamSettingAsConfig,
+  screamSweepSettings,
   settingAsConfig,
   sweepSettings,
   type SweepResult,
@@ -13,7 +16,7 @@ import {
 import { parseConfig } from "../../../src/config/load.js";
 import { detectParamsFromConfig } from "../../../src/config/detect-params.js";
 import { DEFAULT_FEATURE_SPEC } from "../../../src/features/spec.js";
-import { FakeClassifier } from "../../fakes/fake-classifier.js";
+import { FakeClassifier, FakeScreamClassifier } from "../../fakes/fake-classifier.js";
 import { concatSamples, hissOrMurmur } from "../../fixtures/wav-writer.js";
 
 const noise = (seconds: number, lowpass: boolean, seed: number): Float32Array => hissOrMurmur(Math.round(seconds * 16_000), 0.2, lowpass, seed);
@@ -75,6 +78,51 @@ describe("replayAlerts", () => {
     // The variants really differ, or the comparison would prove little.
     expect(new Set(counts).size).toBeGreaterThan(1);
     expect(Math.max(...counts)).toBeGreaterThan(0);
+  });
+});
+
+describe("replayAlerts with a scream branch", () => {
+  it("raises exactly the alerts the pipeline raises with the scream branch on, for every scream setting tried", () => {
+    const clf = new FakeClassifier(DEFAULT_FEATURE_SPEC);
+    const screamClf = new FakeScreamClassifier(DEFAULT_FEATURE_SPEC);
+    const model = { classifier: clf, screams: { classifier: screamClf } };
+    const withScreams = (s: SweepSetting, scream: SweepSetting) => {
+      const base = configWith(s);
+      const yaml = `detect:\n  energy_gate_dbfs: -50\n  smoothing: ${JSON.stringify(s.smoothing.method === "none" ? { method: "none" } : s.smoothing)}\n` +
+        Object.entries(settingAsConfig(s)).filter(([k]) => k !== "smoothing").map(([k, v]) => `  ${k}: ${String(v)}\n`).join("") +
+        `  screams: ${JSON.stringify(screamSettingAsConfig(scream))}\n`;
+      const r = parseConfig(yaml, { env: {}, hostname: "unit" });
+      if (!r.ok) throw new Error(r.issues.join("; "));
+      expect(r.config.detect.enter_threshold).toBe(base.detect.enter_threshold);
+      return r.config;
+    };
+    const speech: SweepSetting = { ...BASE, cooldownMs: 3000 };
+    const first = withScreams(speech, BASE);
+    const { points } = alertsOf(first, model, AUDIO);
+    expect(points.every((p) => p.scream !== undefined)).toBe(true);
+    const speechOnly = JSON.stringify(alertsOf(configWith(speech), { classifier: clf }, AUDIO).alerts);
+    const seen = new Set<string>();
+    for (const scream of screamSweepSettings(speech).filter((_, i) => i % 97 === 0)) {
+      const config = withScreams(speech, scream);
+      const direct = alertsOf(config, model, AUDIO).alerts;
+      expect(replayAlerts(points, detectParamsFromConfig(config.detect), speech, scream), JSON.stringify(scream)).toEqual(direct);
+      seen.add(JSON.stringify(direct));
+    }
+    // The scream branch changes what alerts (murmur is the fake's scream), or the test proves little.
+    expect([...seen].some((a) => a !== speechOnly)).toBe(true);
+    expect(seen.size).toBeGreaterThan(1);
+  });
+
+  it("keeps hold and cooldown shared: scream settings vary only what the scream branch owns", () => {
+    const settings = screamSweepSettings(BASE);
+    expect(new Set(settings.map((s) => `${s.holdMs}/${s.cooldownMs}`))).toEqual(new Set([`${BASE.holdMs}/${BASE.cooldownMs}`]));
+    expect(settings.length).toBe(sweepSettings().length / 3);
+    expect(screamSettingAsConfig(settings[0]!)).not.toHaveProperty("cooldown_s");
+    expect(screamSettingAsConfig(settings[0]!)).toMatchObject({ enabled: true });
+  });
+
+  it("refuses traces without scream scores instead of sweeping a branch that did not run", () => {
+    expect(() => runScreamSweep([{ timeline: { duration_s: 1, passages: [], sources: [] } as never, points: [{ tMs: 0, danger: 0 }] }], detectParamsFromConfig(configWith(BASE).detect), BASE, [BASE], 4)).toThrow(/detect\.screams\.enabled/);
   });
 });
 
