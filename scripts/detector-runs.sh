@@ -6,7 +6,7 @@
 #   scripts/detector-runs.sh CORPORA_DIR RUNS_DIR [GROUP...]
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
 #     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | pgru2 | pegru2 | lr2 |
-#                  lrh | lrh24 | egru | gru-cs | loco-lr | loco-pgru
+#                  lrh | lrh24 | egru | gru-cs | pair | loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -91,6 +91,38 @@ measure() { # NAME MODEL_DIR [SPLIT_BUNDLE]  (SPLIT_BUNDLE given: score on its s
   fi
 }
 
+# The two-branch decision (docs/detection.md, "Two branches"): SPEECH_MODEL for speech (its
+# configured detect settings), SCREAM_RUN's scream class as the scream branch. The scream
+# branch's settings are tuned beside the speech branch on SCREAM_RUN's validation streams
+# (bench --sweep-branch screams), then checked on its held-out home and sound streams.
+measure_pair() { # NAME SPEECH_MODEL SCREAM_RUN
+  local name=$1 speech=$2 scream=$3 cfg="$runs/$1.config.yaml"
+  printf 'detect:\n  screams:\n    enabled: true\n    model_dir: %s\n' "$scream" > "$cfg"
+  if [ ! -s "$runs/$name.tuned.yaml" ]; then
+    echo "$(date -u +%FT%TZ) tune  $name"
+    "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${train_streams[@]}" --noise "$noise" --mix home --validation-of "$scream" \
+      --per-dir 6 --stream-minutes 20 --seed 1 --sweep --sweep-branch screams --write-config "$runs/$name.tuned.part" --out "$runs/$name.tune.json" > "$runs/$name.tune.txt" 2> "$runs/$name.tune.log" || echo "tune failed: $runs/$name.tune.log"
+    # The chosen scream settings, and where the scream model is.
+    node -e '
+      const YAML = require("yaml"); const fs = require("fs");
+      const part = YAML.parse(fs.readFileSync(process.argv[1], "utf8"));
+      part.detect.screams.model_dir = process.argv[2];
+      fs.writeFileSync(process.argv[3], YAML.stringify(part));
+    ' "$runs/$name.tuned.part" "$scream" "$runs/$name.tuned.yaml"
+  fi
+  cfg="$runs/$name.tuned.yaml"
+  if [ ! -s "$runs/$name.home.json" ]; then
+    echo "$(date -u +%FT%TZ) home streams $name"
+    "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$scream" \
+      --per-dir 6 --stream-minutes 20 --seed 2 --sweep --sweep-branch screams --out "$runs/$name.home.json" > "$runs/$name.home.txt" 2> "$runs/$name.home.log" || echo "bench failed: $runs/$name.home.log"
+  fi
+  if [ ! -s "$runs/$name.sounds.json" ]; then
+    echo "$(date -u +%FT%TZ) sound streams $name"
+    "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$scream" \
+      --per-dir 3 --stream-minutes 20 --seed 3 --out "$runs/$name.sounds.json" > "$runs/$name.sounds.txt" 2> "$runs/$name.sounds.log" || echo "bench failed: $runs/$name.sounds.log"
+  fi
+}
+
 train() { # NAME ARGS...
   local name=$1; shift
   if [ ! -f "$runs/$name/run.json" ]; then
@@ -123,6 +155,8 @@ for g in "${groups[@]}"; do
     lrh24) train loco3-lr24-home --arch lr --classes home --epochs 24 --batch 128 --lr 0.01 ;;
     pegru2) train loco3-pegru2-home --arch pegru --classes home --epochs 8 ;;
     egru) train loco3-egru-home --arch egru --classes home --epochs 12 ;;
+    pair) # the shipped speech model with the lr home model's scream class (run lrh24 first)
+      measure_pair loco3-pair-gru-lr24 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" ;;
     # Ablation: which of the every-corpus additions costs the plain GRU the unseen speech?
     gru-cs) # CREMA-D speech + every sound corpus + the screams (no other speech corpus)
       name=loco3-gru-cremasounds-home

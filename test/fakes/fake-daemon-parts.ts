@@ -139,3 +139,17 @@ export class ScriptedClassifier implements WindowClassifier {
     return stepsWindows.map(() => Float32Array.from([this.angry, 0, 1 - this.angry]));
   }
 }
+
+/** The scream branch's model, scripted: `scream` is every window's scream probability. */
+export class ScriptedScreamClassifier implements WindowClassifier {
+  readonly labels = ["angry", "fear", "neutral", "scream", "sound"];
+  scream = 0;
+  windowsSeen = 0;
+
+  constructor(readonly spec: FeatureSpec) {}
+
+  predict(stepsWindows: Float32Array[], _adapted?: AdaptedStats | null): Float32Array[] {
+    this.windowsSeen += stepsWindows.length;
+    return stepsWindows.map(() => Float32Array.from([0, 0, 0, this.scream, 1 - this.scream]));
+  }
+}

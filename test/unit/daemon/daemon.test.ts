@@ -18,7 +18,7 @@ import { StatusHttpServer, type StatusApiBody } from "../../../src/http/status-s
 import { DEFAULT_GPIO_OPTIONS, GpioIndicator } from "../../../src/outputs/gpio/indicator.js";
 import { captureLogger } from "../../fakes/capture-logger.js";
 import { FakeClock, flushPromises } from "../../fakes/fake-clock.js";
-import { FakeAudioSource, FakeMqttOutput, FakeNotifier, ScriptedClassifier } from "../../fakes/fake-daemon-parts.js";
+import { FakeAudioSource, FakeMqttOutput, FakeNotifier, ScriptedClassifier, ScriptedScreamClassifier } from "../../fakes/fake-daemon-parts.js";
 import { FakeGpioDriver } from "../../fakes/fake-gpio.js";
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -73,6 +73,8 @@ interface HarnessOptions {
   adaptation?: (cfg: Config) => Promise<DeviceAdaptation | null>;
   /** Seams replaced for one test (a GPIO that cannot open, a broker sink that cannot start, …). */
   deps?: Partial<DaemonDeps>;
+  /** The scream branch's model every load hands out when the loaded config turns the branch on. */
+  scream?: ScriptedScreamClassifier;
 }
 
 async function harness(cfg: Config = config(), opts: HarnessOptions = {}): Promise<Harness> {
@@ -95,6 +97,10 @@ async function harness(cfg: Config = config(), opts: HarnessOptions = {}): Promi
         adaptation: opts.adaptation ? await opts.adaptation(loaded) : null,
         labels: clf.labels,
         info: { name: "scripted", version: `${models.length + 1}`, sha256: "0".repeat(64) },
+        screams:
+          opts.scream && loaded.detect.screams.enabled
+            ? { classifier: opts.scream, info: { name: "scripted-screams", version: "1", sha256: "1".repeat(64) }, dir: "/scripted", dispose: () => undefined }
+            : null,
         dispose: () => undefined,
       };
       models.push(m);
@@ -955,5 +961,67 @@ describe("the status page", () => {
     } finally {
       await new Promise((r) => blocker.close(r));
     }
+  });
+});
+
+describe("Daemon with a scream branch (detect.screams)", () => {
+  const SCREAMS = { enabled: true, smoothing: { method: "none" }, enter_threshold: 0.8, exit_threshold: 0.5, k: 2, n: 3, min_duration_s: 1 } as const;
+
+  it("raises one alert, as a scream, when only the scream branch hears danger, and ends it when the screaming stops", async () => {
+    const scream = new ScriptedScreamClassifier(DEFAULT_FEATURE_SPEC);
+    const h = await harness(config({ detect: { screams: SCREAMS } }), { scream });
+    await h.feed(4);
+    expect(starts(h)).toHaveLength(0);
+    scream.scream = 0.95;
+    await h.feed(4);
+    expect(starts(h)).toHaveLength(1);
+    expect(starts(h)[0]!.emotion).toBe("scream");
+    expect(h.gpio.isOn("led")).toBe(true);
+    scream.scream = 0;
+    await h.feed(5);
+    expect(ends(h)).toHaveLength(1);
+    // Both models heard the same windows.
+    expect(scream.windowsSeen).toBe(h.clf.windowsSeen);
+  });
+
+  it("keeps one alert while both branches alert, and the shared cooldown holds for both", async () => {
+    const scream = new ScriptedScreamClassifier(DEFAULT_FEATURE_SPEC);
+    const h = await harness(config({ detect: { screams: SCREAMS } }), { scream });
+    h.clf.angry = 0.95;
+    scream.scream = 0.95;
+    await h.feed(6);
+    expect(starts(h)).toHaveLength(1);
+    h.clf.angry = 0;
+    await h.feed(4);
+    expect(ends(h)).toHaveLength(0);
+    scream.scream = 0;
+    await h.feed(5);
+    expect(ends(h)).toHaveLength(1);
+    // Within the 30 s cooldown a scream starts nothing.
+    scream.scream = 0.95;
+    await h.feed(10);
+    expect(starts(h)).toHaveLength(1);
+  });
+
+  it("without detect.screams.enabled, a scream model's danger starts nothing", async () => {
+    const scream = new ScriptedScreamClassifier(DEFAULT_FEATURE_SPEC);
+    const h = await harness(config(), { scream });
+    scream.scream = 0.95;
+    await h.feed(8);
+    expect(starts(h)).toHaveLength(0);
+    expect(scream.windowsSeen).toBe(0);
+  });
+
+  it("a reload turns the scream branch on between windows", async () => {
+    const scream = new ScriptedScreamClassifier(DEFAULT_FEATURE_SPEC);
+    const h = await harness(config(), { scream });
+    scream.scream = 0.95;
+    await h.feed(4);
+    expect(starts(h)).toHaveLength(0);
+    h.deps.reloadConfig = async () => config({ detect: { screams: SCREAMS } });
+    expect(await h.daemon.reload()).toBe(true);
+    await h.feed(4);
+    expect(starts(h)).toHaveLength(1);
+    expect(starts(h)[0]!.emotion).toBe("scream");
   });
 });
