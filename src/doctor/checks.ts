@@ -14,11 +14,11 @@ import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
 import type { Levels } from "../audio/level-meter.js";
-import { checkModelFitsConfig, resolveModelDir } from "../assemble/model.js";
+import { checkModelFitsConfig, loadScreamModel, resolveModelDir } from "../assemble/model.js";
 import type { TelemetryMessage, StatusMessage } from "../status/protocol.js";
 import { configuredOutputs, NO_OUTPUT_MESSAGE } from "../config/outputs.js";
 import { describeError } from "../errors.js";
-import { loadBundle, verifyBundleFiles } from "../model/bundle.js";
+import { loadBundle, verifyBundleFiles, type BundleMeta } from "../model/bundle.js";
 import { resolveSysfsGpio } from "../outputs/gpio/sysfs.js";
 import { connectConfigured, endQuietly } from "./mqtt.js";
 
@@ -301,6 +301,8 @@ export const checkModel: Check = async (ctx) => {
   } catch (err) {
     return fail(name, describeError(err), "reinstall the model: earwitness model rollback, or earwitness model install BUNDLE");
   }
+  let speech: string;
+  let meta: BundleMeta;
   try {
     const bundle = await loadBundle(dir);
     try {
@@ -308,10 +310,27 @@ export const checkModel: Check = async (ctx) => {
     } finally {
       bundle.model.dispose();
     }
-    return pass(name, `${bundle.meta.name}@${bundle.meta.version} (sha256 ${bundle.sha256.slice(0, 12)}…) from ${dir}: checksums verified, loads`);
+    meta = bundle.meta;
+    speech = `${bundle.meta.name}@${bundle.meta.version} (sha256 ${bundle.sha256.slice(0, 12)}…) from ${dir}: checksums verified, loads`;
   } catch (err) {
     return fail(name, describeError(err), "install a model that fits the configuration (earwitness model install BUNDLE), or fix detect.danger.labels");
   }
+  // The scream branch's model, as the daemon loads it (src/assemble/model.ts loadScreamModel).
+  let screams: Awaited<ReturnType<typeof loadScreamModel>>;
+  try {
+    screams = await loadScreamModel(ctx.config, meta);
+  } catch (err) {
+    return fail(name, `${speech}; but ${describeError(err)}`, "point detect.screams.model_dir at a home model with a scream class trained on the speech model's features, or set it to null (the shipped one)");
+  }
+  if (screams.problem) {
+    return warn(name, `${speech}; ${screams.problem}: the unit hears danger in speech only`, "reinstall the package (the shipped scream model), or set detect.screams.enabled: false to silence this");
+  }
+  if (screams.model) {
+    const m = screams.model;
+    m.dispose();
+    return pass(name, `${speech}; scream branch ${m.info.name}@${m.info.version} from ${m.dir}: loads`);
+  }
+  return pass(name, speech);
 };
 
 /** systemd's timespan text (as `systemctl show` prints WatchdogUSec) → ms; null if unparsable. */

@@ -1,10 +1,11 @@
-import { mkdtemp, rm, chmod, mkdir, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, rm, chmod, mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Levels } from "../../../src/audio/level-meter.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config } from "../../../src/config/schema.js";
+import { shippedModelDir, shippedScreamModelDir } from "../../../src/assemble/paths.js";
 import {
   checkConfig,
   checkGpio,
@@ -227,5 +228,17 @@ describe("doctor model check", () => {
     await writeFile(path.join(dir, "bad", "weights.bin"), "tampered");
     const bad = await one(checkModel(ctx({ config: config(`model: { dir: ${path.join(dir, "bad")}, backend: cpu }`) })));
     expect(bad).toMatchObject({ status: "fail", detail: expect.stringMatching(/CHECKSUM_MISMATCH/) });
+  });
+
+  it("checks the scream branch's model as the daemon loads it: passes for the shipped pair, warns for a damaged one, fails for a wrong configured one", async () => {
+    const on = await one(checkModel(ctx({ config: config("model: { backend: cpu }\ndetect:\n  screams:\n    enabled: true\n") })));
+    expect(on).toMatchObject({ status: "pass", detail: expect.stringMatching(/earwitness-gru@.*; scream branch earwitness-screams@/) });
+    const broken = path.join(dir, "broken-screams");
+    await cp(shippedScreamModelDir(), broken, { recursive: true });
+    await writeFile(path.join(broken, "model.json"), "{");
+    const damaged = await one(checkModel(ctx({ config: config(`model: { backend: cpu }\ndetect:\n  screams: { enabled: true, model_dir: ${broken} }\n`) })));
+    expect(damaged).toMatchObject({ status: "warn", detail: expect.stringMatching(/scream branch off: .*: the unit hears danger in speech only/) });
+    const wrong = await one(checkModel(ctx({ config: config(`model: { backend: cpu }\ndetect:\n  screams: { enabled: true, model_dir: ${shippedModelDir()} }\n`) })));
+    expect(wrong).toMatchObject({ status: "fail", detail: expect.stringMatching(/has no "scream" class/) });
   });
 });
