@@ -7,7 +7,7 @@ import { StepExtractor } from "./features/extract.js";
 import type { AdaptedStats } from "./features/normalise.js";
 import { staticDims, stepMs, stepSamples, type FeatureSpec } from "./features/spec.js";
 import type { DetectorStateName } from "./outputs/sink.js";
-import { SCREAM_LABEL } from "./label-map.js";
+import { SCREAM_LABEL, SOUND_CLASS } from "./label-map.js";
 
 /**
  * The one streaming object from audio to decisions (STYLE.md: the daemon, the demo, replay, eval
@@ -62,7 +62,7 @@ export interface WindowResult {
   tMs: number;
   dbfs: number;
   probs: Record<string, number> | null;
-  /** Raw danger score of this window (0 when gated). */
+  /** Raw danger score of this window (0 when gated; weighed by the scream model's "not a sound" with detect.screams.gate_speech). */
   danger: number;
   /** After smoothing: what the state machine saw (the speech branch's, with a scream branch). */
   smoothed: number;
@@ -87,7 +87,12 @@ export interface PipelineOptions {
    * its own (config detect.screams; config/detect-params.ts screamBranchFromConfig). It must read
    * the same features. It runs unadapted: the wearer's statistics are the speech model's.
    */
-  screams?: { classifier: WindowClassifier; branch: BranchSpec } | null;
+  screams?: {
+    classifier: WindowClassifier;
+    branch: BranchSpec;
+    /** Weigh the speech branch's danger by 1 − the scream model's `sound` probability (detect.screams.gate_speech). */
+    gateSpeech?: boolean;
+  } | null;
 }
 
 const LEVEL_FLOOR_DBFS = -120;
@@ -210,15 +215,18 @@ export class Pipeline {
   decide(job: WindowJob, classified: WindowProbs): WindowResult {
     const p = classified ? asRecord(this.opts.classifier.labels, classified.probs) : null;
     const weights = this.opts.detect.dangerWeights;
-    const danger = p ? dangerScore(p, weights) : 0;
-    const inputs: BranchInput[] = [p ? { danger, probs: p } : { danger }];
     let sp: Record<string, number> | null = null;
     let screamDanger = 0;
     if (this.opts.screams) {
       sp = classified?.screamProbs ? asRecord(this.opts.screams.classifier.labels, classified.screamProbs) : null;
       screamDanger = sp ? dangerScore(sp, this.opts.screams.branch.alert.dangerWeights) : 0;
-      inputs.push(sp ? { danger: screamDanger, probs: sp } : { danger: screamDanger });
     }
+    // With gateSpeech, the speech branch counts a window only as far as the home model hears no
+    // other sound in it: a crying baby or a clattering kitchen is not an angry voice.
+    const gate = this.opts.screams?.gateSpeech && sp ? 1 - Math.min(1, Math.max(0, sp[SOUND_CLASS] ?? 0)) : 1;
+    const danger = p ? dangerScore(p, weights) * gate : 0;
+    const inputs: BranchInput[] = [p ? { danger, probs: p } : { danger }];
+    if (this.opts.screams) inputs.push(sp ? { danger: screamDanger, probs: sp } : { danger: screamDanger });
     const r = this.detector.step(job.tMs, inputs);
     const smoothed = r.branches[0]!.smoothed;
     return {

@@ -54,7 +54,7 @@ export function screamBranchFromConfig(detect: DetectConfig): BranchSpec | null 
 /** The scream branch for a pipeline: its model and its decision settings, or null when off. */
 export function screamBranchOf(config: Config, screams: { classifier: WindowClassifier } | null | undefined): PipelineOptions["screams"] {
   const branch = screamBranchFromConfig(config.detect);
-  return screams && branch ? { classifier: screams.classifier, branch } : null;
+  return screams && branch ? { classifier: screams.classifier, branch, gateSpeech: config.detect.screams.gate_speech } : null;
 }
 
 /** The pipeline's options for a model and configuration, as the daemon and every tool build them. */

@@ -145,6 +145,11 @@ export const ScreamBranchSchema = z
     k: z.number().int().min(1).max(100).default(2),
     n: z.number().int().min(1).max(100).default(3),
     min_duration_s: z.number().min(0).max(60).default(2),
+    /**
+     * Weigh the speech branch's danger by 1 − the scream model's `sound` probability: windows the
+     * home model hears as a non-speech sound (a baby crying, a kitchen) count less as angry speech.
+     */
+    gate_speech: z.boolean().default(false),
   })
   .strict()
   .superRefine(crossCheck((d, ctx) => {

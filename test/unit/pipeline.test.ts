@@ -4,6 +4,7 @@ import { DEFAULT_FEATURE_SPEC } from "../../src/features/spec.js";
 import { Pipeline, type WindowResult } from "../../src/pipeline.js";
 import type { BranchSpec } from "../../src/detect/any-branch.js";
 import { FakeClassifier, FakeScreamClassifier } from "../fakes/fake-classifier.js";
+import { ScriptedClassifier, ScriptedScreamClassifier } from "../fakes/fake-daemon-parts.js";
 import { concatSamples, hissOrMurmur } from "../fixtures/wav-writer.js";
 
 const spec = DEFAULT_FEATURE_SPEC;
@@ -159,5 +160,20 @@ describe("pipeline with a scream branch", () => {
     const make = (screams: FakeScreamClassifier) => () => new Pipeline({ classifier: new FakeClassifier(spec), detect, startMs: 0, screams: { classifier: screams, branch: screamBranch } });
     expect(make(new FakeScreamClassifier({ ...spec, melBands: 32 }))).toThrow(/reads other features/);
     expect(make(new FakeScreamClassifier(spec, ["laughter", "speech"]))).toThrow(/has no "scream" class \(its labels: laughter, speech\)/);
+  });
+
+  it("with gateSpeech, weighs the speech danger by 1 − the scream model's sound probability", () => {
+    const speech = new ScriptedClassifier(spec);
+    const home = new ScriptedScreamClassifier(spec); // sound = 1 − scream
+    speech.angry = 0.9;
+    home.scream = 0.25; // a sound, 0.75
+    const tone = Float32Array.from({ length: sec(6) }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 300 * i) / 16_000));
+    const dangers = (gateSpeech: boolean) =>
+      new Pipeline({ classifier: speech, detect, startMs: 0, screams: { classifier: home, branch: screamBranch, gateSpeech } }).process(tone).map((r) => r.danger);
+    const open = dangers(false);
+    const gated = dangers(true);
+    expect(open.length).toBeGreaterThan(3);
+    open.forEach((d) => expect(d).toBeCloseTo(0.9, 5));
+    gated.forEach((d) => expect(d).toBeCloseTo(0.9 * 0.25, 5));
   });
 });
