@@ -6,7 +6,7 @@
 #   scripts/detector-runs.sh CORPORA_DIR RUNS_DIR [GROUP...]
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
 #     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | pgru2 | pegru2 | lr2 |
-#                  lrh | lrh24 | egru | gru-cs | pair | loco-lr | loco-pgru
+#                  lrh | lrh24 | egru | gru-cs | pair | pair-gate | loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -91,36 +91,44 @@ measure() { # NAME MODEL_DIR [SPLIT_BUNDLE]  (SPLIT_BUNDLE given: score on its s
   fi
 }
 
-# The two-branch decision (docs/detection.md, "Two branches"): SPEECH_MODEL for speech (its
-# configured detect settings), SCREAM_RUN's scream class as the scream branch. The scream
-# branch's settings are tuned beside the speech branch on SCREAM_RUN's validation streams
-# (bench --sweep-branch screams), then checked on its held-out home and sound streams.
-measure_pair() { # NAME SPEECH_MODEL SCREAM_RUN
-  local name=$1 speech=$2 scream=$3 cfg="$runs/$1.config.yaml"
-  printf 'detect:\n  screams:\n    enabled: true\n    model_dir: %s\n' "$scream" > "$cfg"
+# The two-branch decision (docs/detection.md, "Two branches"): SPEECH_MODEL for speech,
+# SCREAM_RUN's scream class as the scream branch (GATE true: the speech danger weighed by the
+# scream model's "not a sound", detect.screams.gate_speech). Both branches' settings are tuned
+# together by the written rule on SCREAM_RUN's validation streams (bench --sweep-branch pair:
+# every pair on the two branches' own fronts), then checked on its held-out home and sound
+# streams (the home streams' pair front is the hindsight front of rule 1).
+measure_pair() { # NAME SPEECH_MODEL SCREAM_RUN GATE
+  local name=$1 speech=$2 scream=$3 gate=$4 cfg="$runs/$1.config.yaml"
+  printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: %s\n    model_dir: %s\n' "$gate" "$scream" > "$cfg"
   if [ ! -s "$runs/$name.tuned.yaml" ]; then
     echo "$(date -u +%FT%TZ) tune  $name"
     "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${train_streams[@]}" --noise "$noise" --mix home --validation-of "$scream" \
-      --per-dir 6 --stream-minutes 20 --seed 1 --sweep --sweep-branch screams --write-config "$runs/$name.tuned.part" --out "$runs/$name.tune.json" > "$runs/$name.tune.txt" 2> "$runs/$name.tune.log" || echo "tune failed: $runs/$name.tune.log"
-    # The chosen scream settings, and where the scream model is.
-    node -e '
-      const YAML = require("yaml"); const fs = require("fs");
-      const part = YAML.parse(fs.readFileSync(process.argv[1], "utf8"));
-      part.detect.screams.model_dir = process.argv[2];
-      fs.writeFileSync(process.argv[3], YAML.stringify(part));
-    ' "$runs/$name.tuned.part" "$scream" "$runs/$name.tuned.yaml"
+      --per-dir 6 --stream-minutes 20 --seed 1 --sweep --sweep-branch pair --write-config "$runs/$name.tuned.part" --out "$runs/$name.tune.json" > "$runs/$name.tune.txt" 2> "$runs/$name.tune.log" || echo "tune failed: $runs/$name.tune.log"
+    merge_detect "$cfg" "$runs/$name.tuned.part" "$runs/$name.tuned.yaml"
   fi
   cfg="$runs/$name.tuned.yaml"
   if [ ! -s "$runs/$name.home.json" ]; then
     echo "$(date -u +%FT%TZ) home streams $name"
     "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$scream" \
-      --per-dir 6 --stream-minutes 20 --seed 2 --sweep --sweep-branch screams --out "$runs/$name.home.json" > "$runs/$name.home.txt" 2> "$runs/$name.home.log" || echo "bench failed: $runs/$name.home.log"
+      --per-dir 6 --stream-minutes 20 --seed 2 --sweep --sweep-branch pair --out "$runs/$name.home.json" > "$runs/$name.home.txt" 2> "$runs/$name.home.log" || echo "bench failed: $runs/$name.home.log"
   fi
   if [ ! -s "$runs/$name.sounds.json" ]; then
     echo "$(date -u +%FT%TZ) sound streams $name"
     "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$scream" \
       --per-dir 3 --stream-minutes 20 --seed 3 --out "$runs/$name.sounds.json" > "$runs/$name.sounds.txt" 2> "$runs/$name.sounds.log" || echo "bench failed: $runs/$name.sounds.log"
   fi
+}
+
+# BASE.yaml's detect section with PART.yaml's detect settings over it (a sweep writes only what it
+# chose; the scream branch's model_dir and gate_speech stay).
+merge_detect() { # BASE PART OUT
+  node -e '
+    const YAML = require("yaml"); const fs = require("fs");
+    const [base, part] = process.argv.slice(1, 3).map((f) => YAML.parse(fs.readFileSync(f, "utf8")) ?? {});
+    const d = { ...(base.detect ?? {}), ...part.detect };
+    d.screams = { ...(base.detect?.screams ?? {}), ...(part.detect.screams ?? {}) };
+    fs.writeFileSync(process.argv[3], YAML.stringify({ ...base, detect: d }));
+  ' "$1" "$2" "$3"
 }
 
 train() { # NAME ARGS...
@@ -156,7 +164,9 @@ for g in "${groups[@]}"; do
     pegru2) train loco3-pegru2-home --arch pegru --classes home --epochs 8 ;;
     egru) train loco3-egru-home --arch egru --classes home --epochs 12 ;;
     pair) # the shipped speech model with the lr home model's scream class (run lrh24 first)
-      measure_pair loco3-pair-gru-lr24 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" ;;
+      measure_pair loco3-pair-gru-lr24 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" false ;;
+    pair-gate) # the same, the speech danger weighed by the home model's "not a sound"
+      measure_pair loco3-pair-gate-gru-lr24 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" true ;;
     # Ablation: which of the every-corpus additions costs the plain GRU the unseen speech?
     gru-cs) # CREMA-D speech + every sound corpus + the screams (no other speech corpus)
       name=loco3-gru-cremasounds-home

@@ -5,7 +5,7 @@ import type { PerformanceResults } from "./performance.js";
 import type { PublishLatencyResults } from "./publish-latency.js";
 import type { QualityResults } from "./quality.js";
 import type { LengthBucket, QualitySummary } from "./stream-score.js";
-import { describeSetting, type SweepSetting, type Targets } from "./sweep.js";
+import { describeResult, type SweepSetting, type Targets } from "./sweep.js";
 
 export interface MachineInfo {
   cpu_model: string;
@@ -149,12 +149,14 @@ export function formatByLength(buckets: readonly LengthBucket[]): string {
 
 export interface SweepReport {
   /** Which branch's settings were varied: the speech branch (detect.*) or, beside the configured speech branch, the scream branch (detect.screams). */
-  branch: "speech" | "screams";
+  branch: "speech" | "screams" | "pair";
+  /** Each setting was replayed as the pair (speech and scream branch together). */
+  pair: boolean;
   settings: number;
   targets: Targets;
   current: { setting: string; summary: QualitySummary };
-  front: { setting: SweepSetting; summary: QualitySummary }[];
-  choice: { setting: SweepSetting; summary: QualitySummary; rule: string; meets_targets: boolean; config: Record<string, unknown> } | null;
+  front: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary }[];
+  choice: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary; rule: string; meets_targets: boolean; config: Record<string, unknown> } | null;
 }
 
 /** The Pareto front of a sweep, the configured setting's figures and the chosen default. */
@@ -167,17 +169,24 @@ export function formatSweep(r: SweepReport): string {
     `${s.by_kind.speech.caught} + ${s.by_kind.scream.caught}`,
     f(s.onset_to_alert_s.p50, 1),
   ];
-  const chosen = r.choice ? describeSetting(r.choice.setting) : null;
-  const what = r.branch === "screams" ? "scream-branch settings replayed beside the configured speech branch" : "settings replayed";
+  const chosen = r.choice ? describeResult(r.choice) : null;
+  const what =
+    r.branch === "pair"
+      ? "pairs of settings (each branch's own front) replayed together"
+      : r.branch === "screams"
+        ? "scream-branch settings replayed beside the configured speech branch"
+        : r.pair
+          ? "speech settings replayed beside the configured scream branch"
+          : "settings replayed";
   return (
     `sweep: ${r.settings} ${what} over the same windows; targets ≤ ${r.targets.maxFalsePerHour} false alerts/h, ≥ ${r.targets.minCaught * 100} % caught\n` +
     table(
       ["setting (Pareto front: nothing catches more with fewer false alerts)", "false/h", "caught", "%", "speech + screams", "latency p50 s"],
       [
         row(`configured: ${r.current.setting}`, r.current.summary),
-        ...r.front.map((x) => row(describeSetting(x.setting) + (describeSetting(x.setting) === chosen ? "  ◀ chosen" : ""), x.summary)),
+        ...r.front.map((x) => row(describeResult(x) + (describeResult(x) === chosen ? "  ◀ chosen" : ""), x.summary)),
         // A choice tied with a front row on both counts (picked for its earlier alerts) is shown too.
-        ...(r.choice && chosen && !r.front.some((x) => describeSetting(x.setting) === chosen) ? [row(`${chosen}  ◀ chosen (ties a front row on both counts)`, r.choice.summary)] : []),
+        ...(r.choice && chosen && !r.front.some((x) => describeResult(x) === chosen) ? [row(`${chosen}  ◀ chosen (ties a front row on both counts)`, r.choice.summary)] : []),
       ],
     ) +
     (r.choice

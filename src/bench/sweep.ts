@@ -39,6 +39,8 @@ export type SweepSetting = Pick<AlertParams, "enterThreshold" | "exitThreshold" 
 
 export interface SweepResult {
   setting: SweepSetting;
+  /** With a pair sweep, the scream branch's setting beside `setting` (the speech branch's). */
+  scream?: SweepSetting;
   summary: QualitySummary;
 }
 
@@ -130,8 +132,12 @@ export function evaluateSetting(traces: readonly SweepTrace[], base: AlertParams
   return summariseScores(scores, traces.reduce((a, t) => a + t.timeline.duration_s, 0));
 }
 
-export function runSweep(traces: readonly SweepTrace[], base: AlertParams, settings: readonly SweepSetting[], graceS: number): SweepResult[] {
-  return settings.map((setting) => ({ setting, summary: evaluateSetting(traces, base, setting, graceS) }));
+/**
+ * Every setting replayed over the traces. With `scream` (the configured scream branch, when the
+ * traces carry its scores), each speech setting is replayed as the pair: what the unit would do.
+ */
+export function runSweep(traces: readonly SweepTrace[], base: AlertParams, settings: readonly SweepSetting[], graceS: number, scream: SweepSetting | null = null): SweepResult[] {
+  return settings.map((setting) => ({ setting, summary: evaluateSetting(traces, base, setting, graceS, scream) }));
 }
 
 /**
@@ -146,6 +152,38 @@ export function runScreamSweep(traces: readonly SweepTrace[], base: AlertParams,
     throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
   }
   return settings.map((setting) => ({ setting, summary: evaluateSetting(traces, base, speech, graceS, setting) }));
+}
+
+/**
+ * Both branches at once (`bench --sweep-branch pair`): each branch's own Pareto front (the speech
+ * branch alone over its scores, the scream branch alone over its scores, with the speech setting's
+ * hold and cooldown), then every pair of settings on the two fronts replayed together through
+ * `AnyBranchDetector`. A setting off its own branch's front is not worth pairing: something on the
+ * front raises no more false alerts and catches no less on its own.
+ */
+export function runPairSweep(traces: readonly SweepTrace[], base: AlertParams, speechSettings: readonly SweepSetting[], screamGrid: SweepGrid, graceS: number): SweepResult[] {
+  if (!traces.some((t) => t.points.some((p) => p.scream !== undefined))) {
+    const issue = "sweeping the pair needs the scream branch's scores: turn it on (detect.screams.enabled: true)";
+    throw new ConfigError("INVALID_CONFIG", issue, { issues: [issue] });
+  }
+  const speechFront = paretoFront(runSweep(traces, base, speechSettings, graceS));
+  const screamAlone = traces.map((t) => ({ timeline: t.timeline, points: t.points.map((p) => ({ tMs: p.tMs, danger: p.scream ?? 0 })) }));
+  // The scream front depends on the speech setting only through the shared hold and cooldown.
+  const screamFronts = new Map<string, SweepResult[]>();
+  const out: SweepResult[] = [];
+  for (const speech of speechFront) {
+    const key = `${speech.setting.holdMs}/${speech.setting.cooldownMs}`;
+    let screamFront = screamFronts.get(key);
+    if (!screamFront) {
+      const screamSettings = sweepSettings({ ...screamGrid, holdMs: [speech.setting.holdMs], cooldownMs: [speech.setting.cooldownMs] });
+      screamFront = paretoFront(runSweep(screamAlone, base, screamSettings, graceS));
+      screamFronts.set(key, screamFront);
+    }
+    for (const scream of screamFront) {
+      out.push({ setting: speech.setting, scream: scream.setting, summary: evaluateSetting(traces, base, speech.setting, graceS, scream.setting) });
+    }
+  }
+  return out;
 }
 
 /** The scream-branch settings a sweep tries: `sweepSettings` without the shared hold and cooldown. */
@@ -244,6 +282,11 @@ export function settingAsConfig(s: SweepSetting): Record<string, unknown> {
     hold_s: s.holdMs / 1000,
     cooldown_s: s.cooldownMs / 1000,
   };
+}
+
+/** A sweep result's setting(s) in words: the speech setting, and the scream branch's beside it. */
+export function describeResult(r: Pick<SweepResult, "setting" | "scream">): string {
+  return r.scream ? `${describeSetting(r.setting)}; screams: ${describeSetting(r.scream).replace(/, hold .*$/, "")}` : describeSetting(r.setting);
 }
 
 export function describeSetting(s: SweepSetting): string {

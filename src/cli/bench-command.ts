@@ -8,7 +8,7 @@ import { runPerformance, roundDeep, type PerformanceResults } from "../bench/per
 import { runQuality, testSpeakersOf, validationSpeakersOf, type QualityOptions, type QualityResults } from "../bench/quality.js";
 import { verifyBundleFiles } from "../model/bundle.js";
 import { measurePublishLatency, type PublishLatencyResults } from "../bench/publish-latency.js";
-import { chooseSetting, DEFAULT_TARGETS, describeSetting, paretoFront, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, type SweepResult, type Targets } from "../bench/sweep.js";
+import { chooseSetting, DEFAULT_SWEEP_GRID, DEFAULT_TARGETS, describeResult, describeSetting, paretoFront, runPairSweep, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, type SweepResult, type Targets } from "../bench/sweep.js";
 import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
 import { detectParamsFromConfig, screamBranchFromConfig } from "../config/detect-params.js";
 import type { Config } from "../config/schema.js";
@@ -68,7 +68,8 @@ runs them through the replay pipeline and scores the alerts.
                     grid (smoothing, thresholds, k of n, minimum duration, cooldown), print the
                     Pareto front and the setting the rule in docs/detection.md picks
   --sweep-branch B  speech (default): vary the detect settings; screams: keep them and vary the
-                    scream branch's (detect.screams, which must be on), each replayed as the pair
+                    scream branch's (detect.screams, which must be on), each replayed as the pair;
+                    pair: every pair of settings on the two branches' own fronts, replayed together
   --target-fa X --target-caught Y   the targets that rule uses (default 0.5 per hour, 0.9)
   --write-config FILE  with --sweep, write the chosen setting as a config file (a detect section),
                     to check it on other speakers: bench --streams … --config FILE
@@ -148,7 +149,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
   if ((v.sweep || v["write-config"]) && streamDirs.length === 0) throw new UsageError("--sweep needs --streams DIR");
   if (v["write-config"] && !v.sweep) throw new UsageError("--write-config needs --sweep");
   const sweepBranch = String(v["sweep-branch"]);
-  if (sweepBranch !== "speech" && sweepBranch !== "screams") throw new UsageError(`--sweep-branch must be speech or screams (got ${sweepBranch})`);
+  if (sweepBranch !== "speech" && sweepBranch !== "screams" && sweepBranch !== "pair") throw new UsageError(`--sweep-branch must be speech, screams or pair (got ${sweepBranch})`);
   const mix = String(v.mix);
   if (mix !== "per-corpus" && mix !== "home" && mix !== "sounds") throw new UsageError(`--mix must be per-corpus, home or sounds (got ${mix})`);
 
@@ -245,27 +246,41 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
       });
       if (v.sweep) {
         const screams = sweepBranch === "screams";
-        if (screams && !config.detect.screams.enabled) throw new UsageError("--sweep-branch screams needs the scream branch on (detect.screams.enabled: true in --config)");
+        const pair = sweepBranch === "pair";
+        if ((screams || pair) && !config.detect.screams.enabled) throw new UsageError(`--sweep-branch ${sweepBranch} needs the scream branch on (detect.screams.enabled: true in --config)`);
         const speech = { ...detect, smoothing: detect.smoothing };
         const settings = screams ? screamSweepSettings(speech) : sweepSettings();
-        say(`sweep: replaying ${settings.length} ${screams ? "scream-branch" : "detector"} settings over ${quality.traces.length} stream(s)…`);
-        const results = screams ? runScreamSweep(quality.traces, detect, speech, settings, grace) : runSweep(quality.traces, detect, settings, grace);
+        say(`sweep: replaying ${settings.length} ${screams ? "scream-branch" : "detector"} settings over ${quality.traces.length} stream(s)${pair ? ", then every pair on the two branches' fronts" : ""}…`);
+        // The speech sweep keeps a configured scream branch beside every setting (the pair is what runs).
+        const screamBranch = screamBranchFromConfig(config.detect);
+        const configuredScream = screamBranch && quality.traces.some((t) => t.points.some((p) => p.scream !== undefined)) ? { ...screamBranch.alert, smoothing: screamBranch.smoothing } : null;
+        const results = pair
+          ? runPairSweep(quality.traces, detect, settings, DEFAULT_SWEEP_GRID, grace)
+          : screams
+            ? runScreamSweep(quality.traces, detect, speech, settings, grace)
+            : runSweep(quality.traces, detect, settings, grace, configuredScream);
         sweepResults = results;
         const choice = chooseSetting(results, targets);
-        const current = screams ? `${describeSetting(detect)}; screams: ${describeScreamBranch(config)}` : describeSetting(detect);
+        const current = config.detect.screams.enabled ? `${describeSetting(detect)}; screams: ${describeScreamBranch(config)}` : describeSetting(detect);
         sweep = {
-          branch: screams ? "screams" : "speech",
-          settings: settings.length,
+          branch: pair ? "pair" : screams ? "screams" : "speech",
+          pair: pair || screams || configuredScream !== null,
+          settings: results.length,
           targets,
           current: { setting: current, summary: quality.summary },
           front: paretoFront(results),
           choice: choice
             ? {
                 setting: choice.result.setting,
+                ...(choice.result.scream ? { scream: choice.result.scream } : {}),
                 summary: choice.result.summary,
                 rule: choice.rule,
                 meets_targets: choice.meetsTargets,
-                config: screams ? screamSettingAsConfig(choice.result.setting) : settingAsConfig(choice.result.setting),
+                config: pair
+                  ? { ...settingAsConfig(choice.result.setting), screams: screamSettingAsConfig(choice.result.scream!) }
+                  : screams
+                    ? screamSettingAsConfig(choice.result.setting)
+                    : settingAsConfig(choice.result.setting),
               }
             : null,
         };
@@ -310,7 +325,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     const plotsDir = (v.plots as string | undefined) ?? path.join(path.dirname(outFile), "plots");
     const streams = quality.streams.map((s, i) => ({ name: path.basename(s.wav, ".wav"), trace: quality!.traces[i]!, alerts: s.alerts }));
     const files = streamTimelines(streams, detect, grace);
-    if (sweep) files["sweep-pareto.svg"] = sweepParetoSvg(sweepResults, sweep, (r) => describeSetting(r.setting));
+    if (sweep) files["sweep-pareto.svg"] = sweepParetoSvg(sweepResults, sweep, (r) => describeResult(r));
     pictures = await writePictures(plotsDir, files);
   }
   if (v.json) process.stdout.write(JSON.stringify(results, null, 2) + "\n");

@@ -1,11 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { alertsOf } from "../../../src/bench/quality.js";
 import type { QualitySummary } from "../../../src/bench/stream-score.js";
+import type { StreamTimeline } from "../../../src/bench/stream-builder.js";
 import {
   chooseSetting,
   paretoFront,
   replayAlerts,
+  DEFAULT_SWEEP_GRID,
+  describeResult,
+  evaluateSetting,
+  runPairSweep,
   runScreamSweep,
+  runSweep,
   screamSettingAsConfig,
   screamSweepSettings,
   settingAsConfig,
@@ -111,6 +117,44 @@ describe("replayAlerts with a scream branch", () => {
     // The scream branch changes what alerts (murmur is the fake's scream), or the test proves little.
     expect([...seen].some((a) => a !== speechOnly)).toBe(true);
     expect(seen.size).toBeGreaterThan(1);
+  });
+
+  it("sweeps pairs: every speech setting on the speech branch's own front, beside every scream setting on the scream branch's", () => {
+    const clf = new FakeClassifier(DEFAULT_FEATURE_SPEC);
+    const model = { classifier: clf, screams: { classifier: new FakeScreamClassifier(DEFAULT_FEATURE_SPEC) } };
+    const speech: SweepSetting = { ...BASE, cooldownMs: 3000 };
+    const config = configWith(speech);
+    const yaml = parseConfig(`detect:\n  energy_gate_dbfs: -50\n  screams: { enabled: true }\n`, { env: {}, hostname: "unit" });
+    if (!yaml.ok) throw new Error(yaml.issues.join("; "));
+    const { points } = alertsOf(yaml.config, model, AUDIO);
+    // The fake speech model hears the hiss bursts as anger, the fake scream model the murmur as screams.
+    const passage = (start_s: number, end_s: number, kind: "speech" | "scream") => ({ start_s, end_s, speaker: null, labels: ["angry"], clips: 1, kind });
+    const timeline: StreamTimeline = {
+      format: 1,
+      seed: 1,
+      sample_rate_hz: 16_000,
+      duration_s: AUDIO.length / 16_000,
+      noise: { source: "none", snr_db: 0 },
+      danger_labels: ["angry", "fear"],
+      segments: [],
+      passages: [passage(5, 6, "speech"), passage(10, 12, "speech"), passage(13.5, 17.5, "speech"), passage(0, 5, "scream"), passage(29.5, 36.5, "scream")],
+    };
+    const traces = [{ timeline, points }];
+    const base = detectParamsFromConfig(config.detect);
+    const grid = { ...DEFAULT_SWEEP_GRID, enter: [0.5, 0.7, 0.9], minDurationMs: [0], cooldownMs: [3000] };
+    const speechSettings = sweepSettings(grid);
+    const pairs = runPairSweep(traces, base, speechSettings, grid, 4);
+    expect(pairs.length).toBeGreaterThan(0);
+    const speechFront = paretoFront(runSweep(traces, base, speechSettings, 4)).map((r) => JSON.stringify(r.setting));
+    for (const r of pairs) {
+      expect(r.scream).toBeDefined();
+      expect(speechFront).toContain(JSON.stringify(r.setting));
+      expect(r.summary).toEqual(evaluateSetting(traces, base, r.setting, 4, r.scream!));
+    }
+    expect(describeResult(pairs[0]!)).toMatch(/; screams: /);
+    // The scream branch adds what the speech branch alone misses.
+    const alone = evaluateSetting(traces, base, pairs[0]!.setting, 4);
+    expect(pairs[0]!.summary.by_kind.scream.caught).toBeGreaterThan(alone.by_kind.scream.caught);
   });
 
   it("keeps hold and cooldown shared: scream settings vary only what the scream branch owns", () => {
