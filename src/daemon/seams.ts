@@ -103,6 +103,16 @@ export function thresholdsOf(config: Config): Record<string, number> {
     min_duration_s: d.min_duration_s,
     hold_s: d.hold_s,
     energy_gate_dbfs: d.energy_gate_dbfs,
+    // The scream branch's own settings, when it runs (hold, cooldown and max duration are shared).
+    ...(d.screams.enabled
+      ? {
+          scream_enter_threshold: d.screams.enter_threshold,
+          scream_exit_threshold: d.screams.exit_threshold,
+          scream_k: d.screams.k,
+          scream_n: d.screams.n,
+          scream_min_duration_s: d.screams.min_duration_s,
+        }
+      : {}),
   };
 }
 

@@ -976,6 +976,8 @@ describe("Daemon with a scream branch (detect.screams)", () => {
     await h.feed(4);
     expect(starts(h)).toHaveLength(1);
     expect(starts(h)[0]!.emotion).toBe("scream");
+    // The alert says what it was decided against: both branches' settings.
+    expect(starts(h)[0]!.thresholds).toMatchObject({ enter_threshold: 0.6, scream_enter_threshold: 0.8, scream_k: 2, scream_n: 3 });
     expect(h.gpio.isOn("led")).toBe(true);
     scream.scream = 0;
     await h.feed(5);
