@@ -57,13 +57,15 @@ export interface ReportInput {
   seed: number;
   detect: DetectConfig;
   force: boolean;
+  /** The yardstick of "as many as the defaults" and of the safety rule (default: the shipped defaults). */
+  defaults?: Candidate;
 }
 
 const settingOf = (d: DetectConfig): Candidate => ({ enterThreshold: d.enter_threshold, exitThreshold: d.exit_threshold, k: d.k, n: d.n });
 
 export function calibrationReport(i: ReportInput): CalibrationReport {
   const base = detectParamsFromConfig(i.detect);
-  const defaultsSetting = defaultSetting();
+  const defaultsSetting = i.defaults ?? defaultSetting();
   const y = { defaults: defaultsSetting, catches: (c: Candidate) => countCatches(i.mixed, base, c), passages: passageCount(i.mixed) };
   const grid = candidateGrid();
   const candidates = evaluateCandidates(i.trace, base, grid.some((c) => sameSetting(c, defaultsSetting)) ? grid : [...grid, defaultsSetting], y);

@@ -131,7 +131,7 @@ function smoothingSchema(method: "none" | "ema" | "mean", windows: number) {
 export const ScreamBranchSchema = z
   .object({
     /** Run the scream branch (a second model whose `scream` class is a danger of its own). */
-    enabled: z.boolean().default(false),
+    enabled: z.boolean().default(true),
     /**
      * A bundle directory of a model with a `scream` class (a home model) reading the speech
      * model's features; null = the scream model shipped in the package (models/earwitness-screams).
@@ -139,9 +139,9 @@ export const ScreamBranchSchema = z
     model_dir: absolutePath.nullable().default(null),
     smoothing: smoothingSchema("none", 1),
     /** Smoothed scream probability at or above which a window counts towards an alert. */
-    enter_threshold: unitInterval.default(0.8),
+    enter_threshold: unitInterval.default(0.85),
     /** While this branch alerts, a score below this starts its hold; must be < enter_threshold. */
-    exit_threshold: unitInterval.default(0.5),
+    exit_threshold: unitInterval.default(0.65),
     k: z.number().int().min(1).max(100).default(2),
     n: z.number().int().min(1).max(100).default(3),
     min_duration_s: z.number().min(0).max(60).default(2),
@@ -149,7 +149,7 @@ export const ScreamBranchSchema = z
      * Weigh the speech branch's danger by 1 − the scream model's `sound` probability: windows the
      * home model hears as a non-speech sound (a baby crying, a kitchen) count less as angry speech.
      */
-    gate_speech: z.boolean().default(false),
+    gate_speech: z.boolean().default(true),
   })
   .strict()
   .superRefine(crossCheck((d, ctx) => {
@@ -211,15 +211,15 @@ export const DetectSchema = z
      * were chosen with `earwitness bench --streams … --sweep` for the shipped model (tuned on its
      * validation speakers, checked on its test speakers): docs/detection.md.
      */
-    smoothing: smoothingSchema("mean", 4),
+    smoothing: smoothingSchema("none", 1),
     /** Danger score at or above which a window counts towards an alert. */
-    enter_threshold: unitInterval.default(0.55),
+    enter_threshold: unitInterval.default(0.85),
     /** While alerting, a score below this starts HOLD; must be < enter_threshold. */
-    exit_threshold: unitInterval.default(0.35),
-    /** k of the last n windows must reach enter_threshold: 8 of 10 at 0.5 s hops, 4 s of 5. */
-    k: z.number().int().min(1).max(100).default(8),
-    n: z.number().int().min(1).max(100).default(10),
-    /** SUSPECT must have lasted this long before ALERT (k of n already asks for 4 s). */
+    exit_threshold: unitInterval.default(0.65),
+    /** k of the last n windows must reach enter_threshold: 2 of 3 at 0.5 s hops. */
+    k: z.number().int().min(1).max(100).default(2),
+    n: z.number().int().min(1).max(100).default(3),
+    /** SUSPECT must have lasted this long before ALERT. */
     min_duration_s: z.number().min(0).max(60).default(0),
     /** After the score drops below exit, keep the alert this long (bridges a breath between shouts). */
     hold_s: z.number().min(0).max(600).default(2),

@@ -33,8 +33,8 @@ function config(yaml: string): Config {
 }
 
 describe("the scream branch's model", () => {
-  it("is not loaded unless detect.screams.enabled", async () => {
-    expect(await loadScreamModel(config(""), speech)).toEqual({ model: null, problem: null });
+  it("is not loaded with detect.screams.enabled false", async () => {
+    expect(await loadScreamModel(config("detect:\n  screams:\n    enabled: false\n"), speech)).toEqual({ model: null, problem: null });
   });
 
   it("is the shipped scream model by default: it hears screams and reads the shipped speech model's features", async () => {
@@ -70,7 +70,7 @@ describe("the scream branch's model", () => {
   });
 
   it("loadModelHandle gives tools the daemon's pair: a pipeline with the scream branch that hears both models", async () => {
-    const cfg = config("detect:\n  screams:\n    enabled: true\n");
+    const cfg = config(""); // the defaults: the scream branch is on
     const m = await loadModelHandle(cfg);
     expect(m.screams).not.toBeNull();
     const pipeline = new Pipeline({ ...pipelineOptions(cfg, m), startMs: 0 });
@@ -79,9 +79,10 @@ describe("the scream branch's model", () => {
     expect(results.length).toBeGreaterThan(0);
     expect(results.every((r) => r.screams !== null && r.screams.probs !== null && Number.isFinite(r.screams.danger))).toBe(true);
     m.dispose();
-    const off = await openModel(config(""), await loadBundle(shippedModelDir()));
+    const offConfig = config("detect:\n  screams:\n    enabled: false\n");
+    const off = await openModel(offConfig, await loadBundle(shippedModelDir()));
     expect(off.screams).toBeNull();
-    expect(new Pipeline({ ...pipelineOptions(config(""), off), startMs: 0 }).process(tone).every((r) => r.screams === null)).toBe(true);
+    expect(new Pipeline({ ...pipelineOptions(offConfig, off), startMs: 0 }).process(tone).every((r) => r.screams === null)).toBe(true);
     off.dispose();
   });
 });

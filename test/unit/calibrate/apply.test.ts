@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyDetectUpdate, applyToConfigFile } from "../../../src/calibrate/apply.js";
 import { parseConfig } from "../../../src/config/load.js";
 
-const UPDATE = { enter_threshold: 0.7, exit_threshold: 0.5, k: 10, n: 12 };
+// More cautious than the shipped defaults (0.85, 2 of 3): the safety rule lets it through.
+const UPDATE = { enter_threshold: 0.9, exit_threshold: 0.7, k: 10, n: 12 };
 const SAFE = { force: false };
 
 const CONFIG = `# earwitness on the kitchen unit
@@ -31,32 +32,32 @@ describe("applyDetectUpdate", () => {
     for (const comment of ["# earwitness on the kitchen unit", "# shown in Home Assistant", "# tuned by hand in May", "# neighbours are loud"]) {
       expect(out).toContain(comment);
     }
-    expect(detectOf(out)).toMatchObject({ enter_threshold: 0.7, exit_threshold: 0.5, k: 10, n: 12, cooldown_s: 45 });
+    expect(detectOf(out)).toMatchObject({ enter_threshold: 0.9, exit_threshold: 0.7, k: 10, n: 12, cooldown_s: 45 });
   });
 
   it("fills an empty or missing detect section, and an empty file", () => {
     expect(detectOf(applyDetectUpdate("detect:\n  # all defaults\nlog_level: info\n", UPDATE, "h", SAFE))).toMatchObject({ k: 10, n: 12 });
-    expect(detectOf(applyDetectUpdate("log_level: debug\n", UPDATE, "h", SAFE))).toMatchObject({ enter_threshold: 0.7 });
-    expect(detectOf(applyDetectUpdate("", UPDATE, "h", SAFE))).toMatchObject({ exit_threshold: 0.5 });
+    expect(detectOf(applyDetectUpdate("log_level: debug\n", UPDATE, "h", SAFE))).toMatchObject({ enter_threshold: 0.9 });
+    expect(detectOf(applyDetectUpdate("", UPDATE, "h", SAFE))).toMatchObject({ exit_threshold: 0.7 });
   });
 
   it("validates the result with the schema and refuses an invalid one", () => {
     // Exit ≥ enter: the schema's own cross-field rule.
-    expect(() => applyDetectUpdate(CONFIG, { ...UPDATE, exit_threshold: 0.8 }, "h", SAFE)).toThrow(/enter_threshold.*must be greater than detect.exit_threshold[\s\S]*nothing was written/);
+    expect(() => applyDetectUpdate(CONFIG, { ...UPDATE, exit_threshold: 0.95 }, "h", SAFE)).toThrow(/enter_threshold.*must be greater than detect.exit_threshold[\s\S]*nothing was written/);
     expect(() => applyDetectUpdate("detect: [1, 2\n", UPDATE, "h", SAFE)).toThrow(/does not parse/);
   });
 });
 
 describe("the safety rule of --apply", () => {
-  it("refuses a setting more sensitive than the defaults (0.55, 8 of 10) without --force, and writes it with", () => {
+  it("refuses a setting more sensitive than the defaults (0.85, 2 of 3) without --force, and writes it with", () => {
     // What issue #12.5 saw written into a live config from 17.5 s of calm speech.
     const trigger = { enter_threshold: 0.4, exit_threshold: 0.2, k: 2, n: 3 };
-    expect(() => applyDetectUpdate(CONFIG, trigger, "h", SAFE)).toThrow(/more sensitive than the defaults \(enter_threshold 0.55, k 8\)[\s\S]*nothing was written — pass --force/);
+    expect(() => applyDetectUpdate(CONFIG, trigger, "h", SAFE)).toThrow(/more sensitive than the defaults \(enter_threshold 0.85, k 2\)[\s\S]*nothing was written — pass --force/);
     // Each half of the rule alone: a lower enter threshold, or fewer windows needed.
     expect(() => applyDetectUpdate(CONFIG, { enter_threshold: 0.5, exit_threshold: 0.3, k: 10, n: 12 }, "h", SAFE)).toThrow(/MORE_SENSITIVE|more sensitive/);
-    expect(() => applyDetectUpdate(CONFIG, { enter_threshold: 0.9, exit_threshold: 0.7, k: 6, n: 8 }, "h", SAFE)).toThrow(/more sensitive/);
+    expect(() => applyDetectUpdate(CONFIG, { enter_threshold: 0.9, exit_threshold: 0.7, k: 1, n: 2 }, "h", SAFE)).toThrow(/more sensitive/);
     // The defaults themselves and anything more cautious pass.
-    expect(detectOf(applyDetectUpdate(CONFIG, { enter_threshold: 0.55, exit_threshold: 0.35, k: 8, n: 10 }, "h", SAFE))).toMatchObject({ k: 8 });
+    expect(detectOf(applyDetectUpdate(CONFIG, { enter_threshold: 0.85, exit_threshold: 0.65, k: 2, n: 3 }, "h", SAFE))).toMatchObject({ k: 2 });
     expect(detectOf(applyDetectUpdate(CONFIG, trigger, "h", { force: true }))).toMatchObject({ enter_threshold: 0.4, k: 2, n: 3 });
   });
 

@@ -5,8 +5,12 @@ import { parseConfig } from "../../../src/config/load.js";
 import { parseSvg, pointsOf, withAttr } from "../../fixtures/svg-check.js";
 import { mixedOf, trace } from "../../fixtures/score-traces.js";
 
+/** The yardstick of simulate.test.ts (the defaults shipped until the two-branch detector), pinned. */
+const PINNED = "detect:\n  smoothing: { method: mean, windows: 4 }\n  enter_threshold: 0.55\n  exit_threshold: 0.35\n  k: 8\n  n: 10\n";
+const DEFAULTS = { enterThreshold: 0.55, exitThreshold: 0.35, k: 8, n: 10 };
+
 function detectConfig() {
-  const r = parseConfig("", { env: {}, hostname: "t" });
+  const r = parseConfig(PINNED, { env: {}, hostname: "t" });
   if (!r.ok) throw new Error(r.issues.join("; "));
   return r.config.detect;
 }
@@ -24,7 +28,7 @@ function tvRoom(passages = true) {
     [6000, 10, 0.6],
   ]);
   const danger = passages ? Array.from({ length: 10 }, (_, i) => [300 + i * 600, 6, 0.9] as [number, number, number]) : [];
-  return calibrationReport({ source: "recording", trace: room, mixed: mixedOf(room, danger), catchSource: { kind: "room" }, seed: 1, detect: detectConfig(), force: false });
+  return calibrationReport({ source: "recording", trace: room, mixed: mixedOf(room, danger), catchSource: { kind: "room" }, seed: 1, detect: detectConfig(), force: false, defaults: DEFAULTS });
 }
 
 describe("calibrate's pictures", () => {

@@ -17,7 +17,14 @@ import {
 import { calibrationReport, formatCalibration } from "../../../src/calibrate/report.js";
 import { HOP_MS, mixedOf, trace } from "../../fixtures/score-traces.js";
 
-function detectConfig(yaml = "") {
+/**
+ * These tests are written against one yardstick, the defaults shipped until the two-branch
+ * detector (mean 4, 0.55/0.35, 8 of 10): pinned here, so the shipped defaults can move.
+ */
+const PINNED = "detect:\n  smoothing: { method: mean, windows: 4 }\n  enter_threshold: 0.55\n  exit_threshold: 0.35\n  k: 8\n  n: 10\n";
+const DEFAULTS = { enterThreshold: 0.55, exitThreshold: 0.35, k: 8, n: 10 };
+
+function detectConfig(yaml = PINNED) {
   const r = parseConfig(yaml, { env: {}, hostname: "t" });
   if (!r.ok) throw new Error(r.issues.join("; "));
   return r.config.detect;
@@ -25,7 +32,7 @@ function detectConfig(yaml = "") {
 
 const HOP = HOP_MS;
 
-const NO_MIX = { defaults: defaultSetting(), catches: () => 0, passages: 0 };
+const NO_MIX = { defaults: DEFAULTS, catches: () => 0, passages: 0 };
 
 describe("calibration simulation", () => {
   const detect = detectConfig("detect: { cooldown_s: 30, min_duration_s: 1, hold_s: 2 }");
@@ -67,7 +74,7 @@ describe("calibration simulation", () => {
 
   it("reports the current setting and how little a short quiet calibration proves", () => {
     const t = trace(1800, 0.1, []);
-    const report = calibrationReport({ source: "recording", trace: t, mixed: mixedOf(t, []), catchSource: { kind: "room" }, seed: 1, detect: detectConfig(), force: false });
+    const report = calibrationReport({ source: "recording", trace: t, mixed: mixedOf(t, []), catchSource: { kind: "room" }, seed: 1, detect: detectConfig(), force: false, defaults: DEFAULTS });
     expect(report.current).toMatchObject({ enterThreshold: 0.55, k: 8, n: 10, alerts: 0 });
     expect(report.zeroAlertBoundPerHour).toBeCloseTo(6, 5);
     expect(zeroAlertUpperBoundPerHour(3_600_000)).toBeCloseTo(3, 5);
@@ -126,7 +133,7 @@ describe("the recommendation: fewest false alerts that still catches as many as 
       [6000, 10, 0.6],
     ]);
     const passages = Array.from({ length: 10 }, (_, i) => [300 + i * 600, 6, 0.9] as [number, number, number]);
-    const input = { source: "recording" as const, trace: room, catchSource: { kind: "room" as const }, seed: 1, detect: detectConfig(), force: false };
+    const input = { source: "recording" as const, trace: room, catchSource: { kind: "room" as const }, seed: 1, detect: detectConfig(), force: false, defaults: DEFAULTS };
     const report = calibrationReport({ ...input, mixed: mixedOf(room, passages) });
     expect(report.defaults).toMatchObject({ enterThreshold: 0.55, k: 8, alerts: 4, caught: 10, passages: 10 });
     expect(report.recommended).toMatchObject({ enterThreshold: 0.65, exitThreshold: 0.45, k: 8, n: 10, alerts: 0, caught: 10, caughtShare: 1 });
@@ -154,6 +161,7 @@ describe("the recommendation: fewest false alerts that still catches as many as 
       seed: 1,
       detect: detectConfig(),
       force: false,
+      defaults: DEFAULTS,
     });
     expect(report.recommended).toBe(report.defaults);
     expect(report.beatsDefaults).toBe(false);

@@ -32,7 +32,8 @@ describe("parseConfig defaults", () => {
     expect(c.log_level).toBe("info");
     expect(c.audio).toMatchObject({ source: "arecord", device: "default", restart_backoff_min_s: 1, restart_backoff_max_s: 60 });
     expect(c.model).toEqual({ dir: null, backend: "auto" });
-    expect(c.detect).toMatchObject({ hop_s: 0.5, danger: { labels: ["angry", "fear"], weights: {} }, enter_threshold: 0.55, exit_threshold: 0.35 });
+    expect(c.detect).toMatchObject({ hop_s: 0.5, danger: { labels: ["angry", "fear"], weights: {} }, enter_threshold: 0.85, exit_threshold: 0.65, k: 2, n: 3 });
+    expect(c.detect.screams).toMatchObject({ enabled: true, model_dir: null, gate_speech: true, enter_threshold: 0.85, exit_threshold: 0.65, k: 2, n: 3, min_duration_s: 2 });
     expect(c.gpio.led).toEqual({ pin: null, active_low: false });
     expect(c.gpio.buzzer_pattern_ms).toEqual([500, 500]);
     expect(c.mqtt).toMatchObject({
@@ -76,18 +77,18 @@ describe("parseConfig defaults", () => {
       cooldownMs: 10_000,
       maxAlertMs: 120_000,
       minDurationMs: 0,
-      k: 8,
-      n: 10,
+      k: 2,
+      n: 3,
       dangerWeights: { angry: 0.5, fear: 1, scream: 1 },
       smoothing: { method: "ema", windows: 4 },
     });
     expect(() => new AlertStateMachine(p)).not.toThrow();
-    expect(detectParamsFromConfig(parseOk(null).detect).smoothing).toEqual({ method: "mean", windows: 4 });
+    expect(detectParamsFromConfig(parseOk(null).detect).smoothing).toEqual({ method: "none" });
   });
 
-  it("has no scream branch unless detect.screams.enabled; when on, its danger is the scream class alone", () => {
+  it("has a scream branch unless detect.screams.enabled is false; its danger is the scream class alone", () => {
     expect(parseOk(null).detect.screams.model_dir).toBeNull();
-    expect(screamBranchFromConfig(parseOk(null).detect)).toBeNull();
+    expect(screamBranchFromConfig(parseOk("detect:\n  screams:\n    enabled: false\n").detect)).toBeNull();
     expect(screamBranchFromConfig(parseOk("detect:\n  screams:\n    model_dir: /opt/home\n    enabled: false\n").detect)).toBeNull();
     const c = parseOk("detect:\n  hold_s: 1.5\n  cooldown_s: 20\n  screams:\n    enabled: true\n    model_dir: /opt/home\n    k: 3\n    n: 4\n    smoothing: { method: ema, windows: 2 }\n");
     const b = screamBranchFromConfig(c.detect);
@@ -96,8 +97,8 @@ describe("parseConfig defaults", () => {
       smoothing: { method: "ema", windows: 2 },
       alert: {
         dangerWeights: { scream: 1 },
-        enterThreshold: 0.8,
-        exitThreshold: 0.5,
+        enterThreshold: 0.85,
+        exitThreshold: 0.65,
         k: 3,
         n: 4,
         minDurationMs: 2000,
@@ -147,9 +148,9 @@ describe("parseConfig errors", () => {
       "detect.enter_threshold (0.4) must be greater than detect.exit_threshold (0.5), or alerts flicker on and off",
     ]);
     expect(issuesOf("detect:\n  enter_threshold: 0.5\n  exit_threshold: 0.5\n")).toHaveLength(1);
-    expect(issuesOf("detect:\n  k: 11\n")).toEqual(["detect.k (11) must be <= detect.n (10)"]);
+    expect(issuesOf("detect:\n  k: 4\n")).toEqual(["detect.k (4) must be <= detect.n (3)"]);
     expect(issuesOf("detect:\n  screams:\n    enter_threshold: 0.4\n")).toEqual([
-      "detect.screams.enter_threshold (0.4) must be greater than detect.screams.exit_threshold (0.5), or alerts flicker on and off",
+      "detect.screams.enter_threshold (0.4) must be greater than detect.screams.exit_threshold (0.65), or alerts flicker on and off",
     ]);
     expect(issuesOf("detect:\n  screams:\n    k: 4\n")).toEqual(["detect.screams.k (4) must be <= detect.screams.n (3)"]);
     expect(issuesOf("detect:\n  screams:\n    model_dir: models/home\n")).toEqual(["detect.screams.model_dir must be an absolute path (got \"models/home\")"]);
@@ -268,7 +269,7 @@ describe("environment overrides", () => {
       hostname: HOST,
       overrides: { log_level: "trace", detect: { k: 2 } },
     });
-    expect(r.ok && [r.config.log_level, r.config.detect.k, r.config.detect.n]).toEqual(["trace", 2, 10]);
+    expect(r.ok && [r.config.log_level, r.config.detect.k, r.config.detect.n]).toEqual(["trace", 2, 3]);
     const bad = parseConfig(null, { env: {}, hostname: HOST, overrides: { detect: { k: 0 } } });
     expect(!bad.ok && bad.issues).toEqual(["detect.k must be >= 1 (got 0, from the command line)"]);
   });
@@ -355,7 +356,7 @@ describe("loadConfig and friends (temp files)", () => {
 
     const bad = join(dir, "bad.yaml");
     await writeFile(bad, "detect:\n  k: 12\n");
-    expect(await checkConfigFile(bad)).toEqual({ ok: false, issues: ["detect.k (12) must be <= detect.n (10)"] });
+    expect(await checkConfigFile(bad)).toEqual({ ok: false, issues: ["detect.k (12) must be <= detect.n (3)"] });
 
     await mkdir(join(dir, "tls"));
     const refs = join(dir, "refs.yaml");

@@ -61,7 +61,7 @@ describe("restart-only settings", () => {
     const running = config(BASE);
     const next = config(
       BASE.replace("mqtt://broker:1883", "mqtt://other:1883") +
-        "detect:\n  enter_threshold: 0.7\n  exit_threshold: 0.5\n  k: 6\n" +
+        "detect:\n  enter_threshold: 0.7\n  exit_threshold: 0.5\n  k: 6\n  n: 8\n" +
         "adaptation:\n  enabled: true\n  max_weight: 0.3\n" +
         "model:\n  backend: cpu\n" +
         "log_level: warn\n",

@@ -1005,9 +1005,9 @@ describe("Daemon with a scream branch (detect.screams)", () => {
     expect(starts(h)).toHaveLength(1);
   });
 
-  it("without detect.screams.enabled, a scream model's danger starts nothing", async () => {
+  it("with detect.screams.enabled false, a scream model's danger starts nothing", async () => {
     const scream = new ScriptedScreamClassifier(DEFAULT_FEATURE_SPEC);
-    const h = await harness(config(), { scream });
+    const h = await harness(config({ detect: { screams: { enabled: false } } }), { scream });
     scream.scream = 0.95;
     await h.feed(8);
     expect(starts(h)).toHaveLength(0);
@@ -1016,7 +1016,7 @@ describe("Daemon with a scream branch (detect.screams)", () => {
 
   it("a reload turns the scream branch on between windows", async () => {
     const scream = new ScriptedScreamClassifier(DEFAULT_FEATURE_SPEC);
-    const h = await harness(config(), { scream });
+    const h = await harness(config({ detect: { screams: { enabled: false } } }), { scream });
     scream.scream = 0.95;
     await h.feed(4);
     expect(starts(h)).toHaveLength(0);
