@@ -6,7 +6,7 @@
 #   scripts/detector-runs.sh CORPORA_DIR RUNS_DIR [GROUP...]
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
 #     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | pgru2 | pegru2 | lr2 |
-#                  lrh | lrh24 | egru | gru-cs | pair | pair-gate | loco-lr | loco-pgru
+#                  lrh | lrh24 | egru | gru-cs | pair | pair-gate | pair-gate-egru | loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -167,6 +167,8 @@ for g in "${groups[@]}"; do
       measure_pair loco3-pair-gru-lr24 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" false ;;
     pair-gate) # the same, the speech danger weighed by the home model's "not a sound"
       measure_pair loco3-pair-gate-gru-lr24 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" true ;;
+    pair-gate-egru) # the enhanced GRU of the shipped GRU's recipe (models/earwitness-egru) for speech
+      measure_pair loco3-pair-gate-egru-lr24 "$here/models/earwitness-egru" "$runs/loco3-lr24-home" true ;;
     # Ablation: which of the every-corpus additions costs the plain GRU the unseen speech?
     gru-cs) # CREMA-D speech + every sound corpus + the screams (no other speech corpus)
       name=loco3-gru-cremasounds-home
