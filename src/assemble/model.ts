@@ -217,8 +217,10 @@ export async function loadScreamModel(
   } catch (err) {
     bundle.model.dispose();
     if (configured !== null) throw err;
+    // The shipped scream model beside a speech model it does not fit (an installed one with other
+    // features): a known limit, said as a problem, not an error of this unit.
     const problem = `scream branch off: ${(err as Error).message}`;
-    log?.error({ model: dir }, problem);
+    log?.warn({ model: dir }, problem);
     return { model: null, problem };
   }
   const made = createClassifier(bundle, log);
@@ -257,7 +259,7 @@ export async function openModel(config: Config, bundle: LoadedBundle, log?: Logg
  * configured backend, checked against the configuration, on the engine and with the scream branch
  * the daemon would use. The daemon itself adds its fallbacks (src/daemon/real-deps.ts).
  */
-export async function loadModelHandle(config: Config, overrideDir?: string, log?: Logger): Promise<OpenModel> {
+export async function loadModelHandle(config: Config, overrideDir?: string, warn?: (message: string) => void): Promise<OpenModel> {
   const bundle = await loadConfiguredModel(config, overrideDir);
   try {
     checkModelFitsConfig(config, bundle);
@@ -265,9 +267,10 @@ export async function loadModelHandle(config: Config, overrideDir?: string, log?
     bundle.model.dispose();
     throw err;
   }
-  // Quiet (a tool's output is its report); only a scream branch that cannot run is said.
+  // Quiet (a tool's output is its report, on stdout); only a scream branch that cannot run is
+  // said, through `warn` (the tools write it on stderr).
   const model = await openModel(config, bundle);
-  if (model.screamProblem) log?.warn(model.screamProblem);
+  if (model.screamProblem) warn?.(model.screamProblem);
   return model;
 }
 

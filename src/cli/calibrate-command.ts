@@ -98,7 +98,7 @@ export async function calibrateCommand(argv: string[], log: Logger, progress: Pr
   const passages = await loadBundledPassages(packageRoot());
   // The daemon's engine and model (src/assemble/model.ts): the scores calibrated are the daemon's.
   // Calibration tunes the speech branch (detect.*); the scream branch keeps its own settings.
-  const model = await loadModelHandle(config, undefined, log);
+  const model = await loadModelHandle(config, undefined, (m) => progress.say(`warning: ${m}`));
   let report: CalibrationReport;
   try {
     if (fromDaemon) {

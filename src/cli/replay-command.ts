@@ -56,7 +56,7 @@ export async function replayCommand(argv: string[], log: Logger, progress: Progr
   const config = await loadConfig({ path: v.config as string | undefined, env: process.env, hostname: hostname() });
   // The daemon's engine, scream branch and (fresh) adaptation (src/assemble/model.ts): what replay
   // reports is what a unit that has just started would decide.
-  const model = await loadModelHandle(config, v.model as string | undefined, log);
+  const model = await loadModelHandle(config, v.model as string | undefined, (m) => progress.say(`warning: ${m}`));
   // stdout carries the report; the bar (stderr) steps aside for each line of it.
   const print = (text: string): void => progress.interject(() => void process.stdout.write(text));
   const out = (obj: unknown): void => print(JSON.stringify(obj) + "\n");

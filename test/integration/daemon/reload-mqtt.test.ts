@@ -66,11 +66,11 @@ describe("SIGHUP and the MQTT connection (integration)", () => {
     };
 
     const first = await testAlertStart("before");
-    expect(first.thresholds).toMatchObject({ enter_threshold: 0.55, exit_threshold: 0.35 });
+    expect(first.thresholds).toMatchObject({ enter_threshold: 0.85, exit_threshold: 0.65 });
     expect(connects()).toHaveLength(1);
 
     // Only thresholds change: the same connection carries on.
-    await reload(yaml("{ enter_threshold: 0.7, exit_threshold: 0.5, k: 6 }"));
+    await reload(yaml("{ enter_threshold: 0.7, exit_threshold: 0.5, k: 6, n: 10 }"));
     const second = await testAlertStart("after-thresholds");
     expect(second.thresholds).toMatchObject({ enter_threshold: 0.7, exit_threshold: 0.5, k: 6, n: 10 });
     await sleep(500);
@@ -79,7 +79,7 @@ describe("SIGHUP and the MQTT connection (integration)", () => {
     expect(d.lines.filter((l) => /apply only after a restart/.test(l.msg))).toEqual([]);
 
     // An MQTT setting changes: the sink is replaced (offline, then a new connection), and goes on.
-    await reload(yaml("{ enter_threshold: 0.7, exit_threshold: 0.5, k: 6 }", ", keepalive_s: 20"));
+    await reload(yaml("{ enter_threshold: 0.7, exit_threshold: 0.5, k: 6, n: 10 }", ", keepalive_s: 20"));
     await waitFor(() => connects().length === 2, "the new connection");
     await waitFor(() => availability().at(-1) === "online" && availability().includes("offline"), "offline, then online again");
     const third = await testAlertStart("after-mqtt");

@@ -19,6 +19,7 @@ gpio: { led: 17 }
 detect:
   # provisional
   enter_threshold: 0.6
+  exit_threshold: 0.4
   cooldown_s: 10
 `;
 
@@ -68,23 +69,23 @@ describe("earwitness calibrate on a recording", () => {
     expect(applied.stdout).toMatch(/recommended: the defaults/);
     const passages = Number(/caught: of (\d+) danger passages/.exec(applied.stdout)![1]);
     expect(passages).toBeGreaterThanOrEqual(5);
-    expect(applied.stdout).toMatch(new RegExp(`0\\.55 {3}0\\.35 {2}8/10 +1 +5\\.45 {2}${passages}/${passages} 100%`));
+    expect(applied.stdout).toMatch(new RegExp(`0\\.85 {3}0\\.65 {2}2/3 +1 +5\\.45 {2}${passages}/${passages} 100%`));
     expect(applied.stderr).toMatch(/previous file kept as .*config.yaml.bak/);
     // Progress on stderr as plain lines (not a terminal), done once the audio was scored.
     expect(applied.stderr).toMatch(/^calibrate: done, 660\/660 s of audio/m);
     expect(applied.stderr).not.toContain("\r");
 
     // The chart: false alerts per hour (1 in 11 min: 5.45/h) and catches, against the threshold at
-    // the recommended 8 of 10.
+    // the recommended 2 of 3 (the defaults).
     expect(applied.stderr).toContain(`pictures: ${path.join(plots, "calibration.svg")}`);
     expect((await readdir(plots)).sort()).toEqual(["calibration-k-of-n.svg", "calibration.svg"]);
     const svg = parseSvg(await readFile(path.join(plots, "calibration.svg"), "utf8"));
-    expect(withAttr(svg, "data-role", "title")[0]!.text).toMatch(/^False alerts per hour against the threshold — .*constant-angry .*k of n 8\/10 \(recommended\)$/);
+    expect(withAttr(svg, "data-role", "title")[0]!.text).toMatch(/^False alerts per hour against the threshold — .*constant-angry .*k of n 2\/3 \(recommended\)$/);
     expect(pointsOf(withAttr(svg, "data-series", "false-alerts-per-hour")[0]!)).toHaveLength(11);
     expect(withAttr(svg, "data-y").map((e) => Number(e.attrs["data-y"]).toFixed(2))).toEqual(Array(11).fill("5.45"));
     expect(pointsOf(withAttr(svg, "data-series", "caught")[0]!)).toHaveLength(11);
-    // The same catches as the report's table rows at 8 of 10 (the higher thresholds miss some).
-    const tableCatches = [...applied.stdout.matchAll(/^\d\.\d\d {3}\d\.\d\d {2}8\/10 +\d+ +[\d.]+ {2}(\d+\/\d+) /gm)].map((m) => m[1]);
+    // The same catches as the report's table rows at 2 of 3 (the higher thresholds miss some).
+    const tableCatches = [...applied.stdout.matchAll(/^\d\.\d\d {3}\d\.\d\d {2}2\/3 +\d+ +[\d.]+ {2}(\d+\/\d+) /gm)].map((m) => m[1]);
     expect(tableCatches).toHaveLength(11);
     expect(withAttr(svg, "data-caught").map((e) => `${e.attrs["data-caught"]}/${e.attrs["data-total"]}`)).toEqual(tableCatches);
     expect(tableCatches.every((c) => c!.endsWith(`/${passages}`))).toBe(true);
@@ -92,8 +93,8 @@ describe("earwitness calibrate on a recording", () => {
     const now = await readFile(cfg, "utf8");
     expect(now).toContain("# the kitchen unit");
     expect(now).toContain("# provisional");
-    expect(now).toMatch(/enter_threshold: 0.55/);
-    expect(now).toMatch(/exit_threshold: 0.35/);
+    expect(now).toMatch(/enter_threshold: 0.85/);
+    expect(now).toMatch(/exit_threshold: 0.65/);
     expect(now).toMatch(/cooldown_s: 10/);
     const check = await run(["config", "check", cfg]);
     expect(check.code, check.stdout + check.stderr).toBe(0);
