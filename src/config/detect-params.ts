@@ -7,18 +7,29 @@ import type { PipelineOptions, WindowClassifier } from "../pipeline.js";
 import type { Config, DetectConfig } from "./schema.js";
 
 export function detectParamsFromConfig(detect: DetectConfig): DetectParams {
-  const smoothing: SmoothingSpec =
-    detect.smoothing.method === "none" ? { method: "none" } : { method: detect.smoothing.method, windows: detect.smoothing.windows };
   return {
     hopMs: Math.round(detect.hop_s * 1000),
     energyGateDbfs: detect.energy_gate_dbfs,
-    smoothing,
+    smoothing: smoothingOf(detect),
     dangerWeights: buildDangerWeights(detect.danger.labels, detect.danger.weights),
-    enterThreshold: detect.enter_threshold,
-    exitThreshold: detect.exit_threshold,
-    k: detect.k,
-    n: detect.n,
-    minDurationMs: Math.round(detect.min_duration_s * 1000),
+    ...branchAlertParams(detect, detect),
+  };
+}
+
+type BranchSettings = Pick<DetectConfig, "smoothing" | "enter_threshold" | "exit_threshold" | "k" | "n" | "min_duration_s">;
+
+function smoothingOf(b: BranchSettings): SmoothingSpec {
+  return b.smoothing.method === "none" ? { method: "none" } : { method: b.smoothing.method, windows: b.smoothing.windows };
+}
+
+/** A branch's own thresholds, k of n and minimum duration; hold, cooldown and max duration are detect's, shared. */
+function branchAlertParams(b: BranchSettings, detect: DetectConfig) {
+  return {
+    enterThreshold: b.enter_threshold,
+    exitThreshold: b.exit_threshold,
+    k: b.k,
+    n: b.n,
+    minDurationMs: Math.round(b.min_duration_s * 1000),
     holdMs: Math.round(detect.hold_s * 1000),
     cooldownMs: Math.round(detect.cooldown_s * 1000),
     maxAlertMs: Math.round(detect.max_alert_s * 1000),
@@ -33,21 +44,10 @@ export function detectParamsFromConfig(detect: DetectConfig): DetectParams {
 export function screamBranchFromConfig(detect: DetectConfig): BranchSpec | null {
   const s = detect.screams;
   if (!s.enabled) return null;
-  const smoothing: SmoothingSpec = s.smoothing.method === "none" ? { method: "none" } : { method: s.smoothing.method, windows: s.smoothing.windows };
   return {
     name: "screams",
-    smoothing,
-    alert: {
-      dangerWeights: { [SCREAM_LABEL]: 1 },
-      enterThreshold: s.enter_threshold,
-      exitThreshold: s.exit_threshold,
-      k: s.k,
-      n: s.n,
-      minDurationMs: Math.round(s.min_duration_s * 1000),
-      holdMs: Math.round(detect.hold_s * 1000),
-      cooldownMs: Math.round(detect.cooldown_s * 1000),
-      maxAlertMs: Math.round(detect.max_alert_s * 1000),
-    },
+    smoothing: smoothingOf(s),
+    alert: { dangerWeights: { [SCREAM_LABEL]: 1 }, ...branchAlertParams(s, detect) },
   };
 }
 

@@ -208,8 +208,9 @@ export const DetectSchema = z
       .prefault({}),
     /**
      * Smoothing of the danger score over windows before the thresholds. The detect defaults below
-     * were chosen with `earwitness bench --streams … --sweep` for the shipped model (tuned on its
-     * validation speakers, checked on its test speakers): docs/detection.md.
+     * and the scream branch's were chosen together for the shipped pair with `earwitness bench
+     * --streams … --sweep --sweep-branch pair` (tuned on validation home streams, checked on
+     * held-out corpora): docs/detection.md, "Two branches".
      */
     smoothing: smoothingSchema("none", 1),
     /** Danger score at or above which a window counts towards an alert. */
