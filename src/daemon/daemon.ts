@@ -27,7 +27,7 @@
  * or publishes them (telemetry carries probabilities and a level, never samples).
  */
 import type { Config } from "../config/schema.js";
-import { detectParamsFromConfig, pipelineOptions } from "../config/detect-params.js";
+import { pipelineOptions } from "../config/detect-params.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Command } from "../outputs/mqtt/commands.js";

@@ -21,7 +21,7 @@
  */
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
-import { detectParamsFromConfig, pipelineOptions } from "../config/detect-params.js";
+import { pipelineOptions } from "../config/detect-params.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { DetectEvent } from "../detect/state-machine.js";

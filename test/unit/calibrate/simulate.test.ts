@@ -7,7 +7,6 @@ import {
   countAlerts,
   evaluateCandidates,
   assertEnoughAudio,
-  defaultSetting,
   MIN_CALIBRATION_MS,
   recommend,
   zeroAlertUpperBoundPerHour,
