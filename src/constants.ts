@@ -23,6 +23,13 @@ export const LABEL_VOCABULARY = [
 ] as const;
 export type Label = (typeof LABEL_VOCABULARY)[number];
 
+/**
+ * ε under the square root of statistics pooling (src/model/stats-pooling.ts), so that a constant
+ * feature has a finite gradient; the lean engine (src/model/lean-gru.ts) pools with the same one.
+ * Here rather than in stats-pooling.ts because that file imports tfjs and the lean engine must not.
+ */
+export const STATS_POOLING_EPSILON = 1e-5;
+
 /** Default state directory of an installed unit. */
 /** The outbox's smallest byte bound (one alert payload with room to spare); the schema enforces it. */
 export const OUTBOX_MIN_BYTES = 4096;

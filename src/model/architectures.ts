@@ -22,11 +22,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors.js";
+import { ARCHITECTURES, type Arch } from "./bundle-files.js";
 import { EnhancedGRU } from "./egru-cell.js";
 import { StatsPooling } from "./stats-pooling.js";
 
-export type Architecture = "gru" | "egru" | "rescnn" | "cnn" | "lr" | "pgru" | "pegru";
-export const ARCHITECTURES: readonly Architecture[] = ["gru", "egru", "rescnn", "cnn", "lr", "pgru", "pegru"];
+// The list lives with the bundle schema (bundle-files.ts), which must not import tfjs.
+export { ARCHITECTURES } from "./bundle-files.js";
+export type Architecture = Arch;
 
 export interface ModelOptions {
   /** [T, F] for the recurrent models; [T, F, 1] for the CNNs. */

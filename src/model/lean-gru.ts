@@ -40,7 +40,7 @@ import { windowFeatures, type AdaptedStats, type NormStats } from "../features/n
 import { modelDims, type FeatureSpec } from "../features/spec.js";
 import type { WindowClassifier } from "../pipeline.js";
 import type { LoadedBundle } from "./bundle.js";
-import { STATS_POOLING_EPSILON } from "./stats-pooling.js";
+import { STATS_POOLING_EPSILON } from "../constants.js";
 
 type GateFn = "sigmoid" | "hardSigmoid";
 

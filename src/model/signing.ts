@@ -17,7 +17,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, t
 import { readdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { BundleError } from "../errors.js";
-import { BUNDLE_FILE, verifyBundleFiles } from "./bundle.js";
+import { BUNDLE_FILE, verifyBundleFiles } from "./bundle-files.js";
 
 export const SIGNATURE_FILE = "signature.ed25519";
 /** Where an installed unit keeps the maintainers' public keys. */

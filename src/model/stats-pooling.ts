@@ -13,10 +13,10 @@
  * config, registered; a save → load round trip is tested.
  */
 import * as tf from "@tensorflow/tfjs";
+import { STATS_POOLING_EPSILON } from "../constants.js";
 import type { LayerArgs } from "./egru-cell.js";
 
-/** ε under the square root, so that a constant feature has a finite gradient. */
-export const STATS_POOLING_EPSILON = 1e-5;
+export { STATS_POOLING_EPSILON };
 
 export class StatsPooling extends tf.layers.Layer {
   static className = "StatsPooling";
