@@ -1,6 +1,7 @@
 /**
  * The recurrent networks (`gru`, `egru`: stacked GRU layers + dense softmax) run in plain
- * TypeScript over Float32Arrays, with the weights of a loaded tfjs model.
+ * TypeScript over Float32Arrays, with the weights of a loaded tfjs model (fromModel) or read from
+ * a bundle's files without tfjs (lean-artifacts.ts; the daemon's way, so that it never loads tfjs).
  *
  * Why: measured on this project's 2-core VM (docs/performance.md, `npm run bench`), tfjs spends
  * tens of milliseconds per 60-step window of a 64-unit GRU on the wasm backend, nearly all of it
@@ -39,7 +40,7 @@ import { BundleError } from "../errors.js";
 import { windowFeatures, type AdaptedStats, type NormStats } from "../features/normalise.js";
 import { modelDims, type FeatureSpec } from "../features/spec.js";
 import type { WindowClassifier } from "../pipeline.js";
-import type { LoadedBundle } from "./bundle.js";
+import type { BundleMeta, LoadedBundle } from "./bundle.js";
 import { STATS_POOLING_EPSILON } from "../constants.js";
 
 type GateFn = "sigmoid" | "hardSigmoid";
@@ -94,23 +95,43 @@ interface LeanHead {
 export class LeanUnsupportedError extends BundleError {}
 
 /** `remedy` replaces the default advice when tfjs cannot run the model either. */
-const unsupported = (why: string, remedy = "run it with tfjs (EmotionClassifier)"): LeanUnsupportedError =>
+export const unsupported = (why: string, remedy = "run it with tfjs (EmotionClassifier)"): LeanUnsupportedError =>
   new LeanUnsupportedError("LEAN_UNSUPPORTED", `lean inference does not support this model: ${why}; ${remedy}`);
 
-/** Weights of a layer by their short name ("kernel", "input_gamma", …), as Float32Arrays. */
-function namedWeights(layer: tf.layers.Layer): Map<string, { shape: number[]; data: Float32Array }> {
-  const vars = layer.weights;
-  const values = layer.getWeights();
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  vars.forEach((v, i) => {
-    const t = values[i]!;
-    const short = v.originalName.split("/").pop()!.replace(/_\d+$/, "");
-    out.set(short, { shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) });
-  });
-  return out;
+/** One weight of a layer, as float32 values. */
+export interface LeanWeight {
+  shape: number[];
+  data: Float32Array;
 }
 
-function need(w: Map<string, { shape: number[]; data: Float32Array }>, name: string, layer: string): { shape: number[]; data: Float32Array } {
+/**
+ * What the lean engine reads of one layer, from a tfjs layer (layerView) or from a bundle's files
+ * without tfjs (lean-artifacts.ts): its class, its name, its config with tfjs's camelCase keys and
+ * values (as `getConfig()` gives them), and its weights by short name ("kernel", "input_gamma", …).
+ */
+export interface LayerView {
+  className: string;
+  name: string;
+  config: Record<string, unknown>;
+  weights: Map<string, LeanWeight>;
+}
+
+/** The short name of a weight ("gru_1/kernel" → "kernel"), as both readers name them. */
+export const shortWeightName = (originalName: string): string => originalName.split("/").pop()!.replace(/_\d+$/, "");
+
+/** A tfjs layer as the lean engine reads it: weights copied out as Float32Arrays. */
+function layerView(layer: tf.layers.Layer): LayerView {
+  const vars = layer.weights;
+  const values = layer.getWeights();
+  const weights = new Map<string, LeanWeight>();
+  vars.forEach((v, i) => {
+    const t = values[i]!;
+    weights.set(shortWeightName(v.originalName), { shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) });
+  });
+  return { className: layer.getClassName(), name: layer.name, config: layer.getConfig(), weights };
+}
+
+function need(w: Map<string, LeanWeight>, name: string, layer: string): LeanWeight {
   const v = w.get(name);
   if (!v) throw unsupported(`layer ${layer} has no weight '${name}' (has ${[...w.keys()].join(", ")})`);
   return v;
@@ -130,21 +151,23 @@ function gateOf(name: unknown, layer: string): GateFn {
   throw unsupported(`layer ${layer} has recurrent activation '${String(name)}' (sigmoid or hardSigmoid only)`);
 }
 
-function readLayer(layer: tf.layers.Layer, inDims: number): FoldedLayer {
-  const cls = layer.getClassName();
-  const cfg = layer.getConfig();
+function readLayer(layer: LayerView, inDims: number): FoldedLayer {
+  const cls = layer.className;
+  const cfg = layer.config;
   const name = layer.name;
   if (cfg["goBackwards"] === true || cfg["stateful"] === true) throw unsupported(`layer ${name} is backwards or stateful`);
   const returnSequences = cfg["returnSequences"] === true;
   const units = Number(cfg["units"]);
   const g3 = 3 * units;
-  const w = namedWeights(layer);
+  const w = layer.weights;
   const kernel = need(w, "kernel", name);
   const recurrent = need(w, "recurrent_kernel", name);
   if (kernel.shape[0] !== inDims || kernel.shape[1] !== g3 || recurrent.shape[0] !== units || recurrent.shape[1] !== g3) {
     throw unsupported(`layer ${name} has kernel ${JSON.stringify(kernel.shape)} / ${JSON.stringify(recurrent.shape)} for ${inDims} inputs and ${units} units`);
   }
-  const bias = Float32Array.from(w.get("bias")?.data ?? new Float32Array(g3));
+  const storedBias = w.get("bias");
+  if (storedBias && storedBias.data.length !== g3) throw unsupported(`layer ${name} has bias of shape ${JSON.stringify(storedBias.shape)} (expected [${g3}])`);
+  const bias = Float32Array.from(storedBias?.data ?? new Float32Array(g3));
   const plain = { inDims, units, kernel: kernel.data, recurrent: recurrent.data, bias, rows: 1, bn: null, returnSequences };
   if (cls === "GRU") {
     if (cfg["activation"] !== "tanh") throw unsupported(`layer ${name} has activation '${String(cfg["activation"])}' (tanh only)`);
@@ -231,18 +254,21 @@ function leanLayer(f: FoldedLayer, steps: number): LeanLayer {
   return { ...common, stepScale, stepBias, recurrentScale };
 }
 
-function denseHead(layer: tf.layers.Layer, inDims: number): LeanHead {
-  const cfg = layer.getConfig();
+function denseHead(layer: LayerView, inDims: number): LeanHead {
+  const cfg = layer.config;
   if (cfg["activation"] !== "softmax") throw unsupported(`output layer ${layer.name} has activation '${String(cfg["activation"])}' (softmax only)`);
-  const w = namedWeights(layer);
+  const w = layer.weights;
   const kernel = need(w, "kernel", layer.name);
   const classes = kernel.shape[1]!;
-  if (kernel.shape[0] !== inDims) throw unsupported(`output layer ${layer.name} expects ${kernel.shape[0]} inputs, gets ${inDims}`);
+  if (kernel.shape.length !== 2 || kernel.shape[0] !== inDims) throw unsupported(`output layer ${layer.name} expects ${kernel.shape[0]} inputs, gets ${inDims}`);
+  if (cfg["units"] !== classes) throw unsupported(`output layer ${layer.name} has ${String(cfg["units"])} units and a kernel of shape ${JSON.stringify(kernel.shape)}`);
+  const storedBias = w.get("bias");
+  if (storedBias && storedBias.data.length !== classes) throw unsupported(`output layer ${layer.name} has bias of shape ${JSON.stringify(storedBias.shape)} (expected [${classes}])`);
   return {
     inDims,
     classes,
     kernelT: transpose(kernel.data, inDims, classes),
-    bias: Float32Array.from(w.get("bias")?.data ?? new Float32Array(classes)),
+    bias: Float32Array.from(storedBias?.data ?? new Float32Array(classes)),
   };
 }
 
@@ -256,7 +282,7 @@ export function foldedGruWeights(
   layer: tf.layers.Layer,
   inDims: number,
 ): { units: number; kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array; recurrentOffset: Float32Array; exact: boolean } {
-  const f = readLayer(layer, inDims);
+  const f = readLayer(layerView(layer), inDims);
   const g3 = 3 * f.units;
   if (!f.bn) {
     return {
@@ -331,23 +357,32 @@ export class LeanGruNetwork {
 
   /** Reads the weights of `model`; throws LeanUnsupportedError for other architectures. */
   static fromModel(model: tf.LayersModel): LeanGruNetwork {
-    const inShape = model.inputs[0]?.shape;
-    if (model.inputs.length !== 1 || model.outputs.length !== 1 || !inShape || inShape.length !== 3) {
-      throw unsupported(`input ${JSON.stringify(inShape)} is not [batch, time, features]`);
+    if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+      throw unsupported(`the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs (one each only)`);
     }
+    const body = model.layers.filter((l) => l.getClassName() !== "InputLayer");
+    return LeanGruNetwork.fromLayers(model.inputs[0]!.shape, body.map(layerView));
+  }
+
+  /**
+   * The network of a chain of layers (without the input layer) fed an input of `inShape`
+   * ([batch, time, features]): one or more GRU / EnhancedGRU layers, optionally StatsPooling, then
+   * a dense softmax. Throws LeanUnsupportedError for anything else.
+   */
+  static fromLayers(inShape: readonly (number | null)[], body: readonly LayerView[]): LeanGruNetwork {
+    if (inShape.length !== 3) throw unsupported(`input ${JSON.stringify(inShape)} is not [batch, time, features]`);
     const steps = inShape[1];
     let dims = inShape[2];
     if (typeof steps !== "number" || typeof dims !== "number") throw unsupported("the time and feature dimensions must be fixed");
-    const body = model.layers.filter((l) => l.getClassName() !== "InputLayer");
     const last = body[body.length - 1];
-    if (!last || last.getClassName() !== "Dense") throw unsupported("the last layer is not a dense softmax");
-    const pooled = body[body.length - 2]?.getClassName() === "StatsPooling";
+    if (!last || last.className !== "Dense") throw unsupported("the last layer is not a dense softmax");
+    const pooled = body[body.length - 2]?.className === "StatsPooling";
     const recurrent = body.slice(0, pooled ? -2 : -1);
     if (recurrent.length === 0 && !pooled) throw unsupported("no recurrent layer");
     const features = dims;
     const layers: LeanLayer[] = [];
     recurrent.forEach((l, i) => {
-      const cls = l.getClassName();
+      const cls = l.className;
       if (cls !== "GRU" && cls !== "EnhancedGRU") throw unsupported(`layer ${l.name} is a ${cls} (GRU and EnhancedGRU only)`);
       const layer = leanLayer(readLayer(l, dims as number), steps);
       // A pooled network reads every step of its last layer; otherwise only the last layer's last state.
@@ -487,6 +522,12 @@ function act(v: number, hard: boolean): number {
   return 1 / (1 + Math.exp(-v));
 }
 
+/** LEAN_UNSUPPORTED for the architectures the lean engine never runs (the CNNs), before reading any layer. */
+export function assertLeanArch(meta: BundleMeta): void {
+  const arch = meta.architecture.arch;
+  if (arch === "rescnn" || arch === "cnn") throw unsupported(`architecture '${arch}' (gru, egru, pgru, pegru and lr only)`);
+}
+
 /**
  * The WindowClassifier of a recurrent bundle on the lean network: static steps in, probabilities
  * out, normalised exactly as EmotionClassifier does (windowFeatures with the bundle's statistics).
@@ -514,17 +555,20 @@ export class LeanGruClassifier implements WindowClassifier {
    * bundle's tfjs model is left for the caller to dispose (the lean copy does not need it).
    */
   static fromBundle(bundle: LoadedBundle): LeanGruClassifier {
-    const arch = bundle.meta.architecture.arch;
-    if (arch === "rescnn" || arch === "cnn") throw unsupported(`architecture '${arch}' (gru, egru, pgru, pegru and lr only)`);
-    const net = LeanGruNetwork.fromModel(bundle.model);
-    const spec = bundle.meta.features;
-    if (net.steps !== spec.windowSteps || net.features !== modelDims(spec) || net.classes !== bundle.meta.labels.length) {
+    assertLeanArch(bundle.meta);
+    return LeanGruClassifier.forBundle(bundle.meta, LeanGruNetwork.fromModel(bundle.model));
+  }
+
+  /** The classifier of a bundle whose network was read (fromModel, or lean-artifacts.ts from its files). */
+  static forBundle(meta: BundleMeta, net: LeanGruNetwork): LeanGruClassifier {
+    const spec = meta.features;
+    if (net.steps !== spec.windowSteps || net.features !== modelDims(spec) || net.classes !== meta.labels.length) {
       throw new BundleError(
         "SHAPE_MISMATCH",
-        `model ${bundle.meta.name}: network is ${net.steps} × ${net.features} → ${net.classes}, the bundle says ${spec.windowSteps} × ${modelDims(spec)} → ${bundle.meta.labels.length}; re-export the bundle`,
+        `model ${meta.name}: network is ${net.steps} × ${net.features} → ${net.classes}, the bundle says ${spec.windowSteps} × ${modelDims(spec)} → ${meta.labels.length}; re-export the bundle`,
       );
     }
-    return new LeanGruClassifier(bundle.meta.labels, spec, bundle.meta.normalisation, net);
+    return new LeanGruClassifier(meta.labels, spec, meta.normalisation, net);
   }
 
   predict(stepsWindows: Float32Array[], adapted?: AdaptedStats | null): Float32Array[] {
