@@ -12,12 +12,16 @@ import { RunningAdaptation } from "../features/adaptation.js";
 import type { AdaptedStats } from "../features/normalise.js";
 import { stepMs } from "../features/spec.js";
 import { pipelineOptions } from "../config/detect-params.js";
-import { ConfigError } from "../errors.js";
-import { loadBundle, type BundleMeta, type LoadedBundle } from "../model/bundle.js";
+import { ConfigError, EarwitnessError } from "../errors.js";
 import { SCREAM_LABEL } from "../label-map.js";
-import { EmotionClassifier } from "../model/classifier.js";
-import { LeanGruClassifier, LeanUnsupportedError } from "../model/lean-gru.js";
-import { selectBackend } from "../model/backend.js";
+// Values from tfjs modules (bundle.js, classifier.js, backend.js) are imported dynamically, and
+// only for a bundle the lean engine cannot run: the daemon's process then never loads tfjs
+// (docs/performance.md, memory). Types are erased.
+import type { BackendRequest } from "../model/backend.js";
+import type { LoadedBundle } from "../model/bundle.js";
+import { checkModelShapes, readBundle, type BundleFiles, type BundleMeta, type VerifiedBundle } from "../model/bundle-files.js";
+import { leanNetworkFromArtifacts } from "../model/lean-artifacts.js";
+import { assertLeanArch, LeanGruClassifier, LeanUnsupportedError } from "../model/lean-gru.js";
 import { currentModel, previousModel } from "../model/store.js";
 import { shippedModelDir, shippedScreamModelDir } from "./paths.js";
 import { Pipeline, type PipelineOptions, type WindowClassifier } from "../pipeline.js";
@@ -71,10 +75,10 @@ export async function checkConfigForStart(config: Config): Promise<string[]> {
   }
   const [first] = await modelCandidates(config);
   if (!first) return issues;
-  let bundle: LoadedBundle;
+  let bundle: RunnableBundle;
   try {
-    await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
-    bundle = await loadBundle(first.dir);
+    // As the daemon loads it: the lean engine without tfjs where it can.
+    bundle = await loadBundleForEngine(first.dir, config.model.backend);
   } catch (err) {
     issues.push(`the ${first.what} model (${first.dir}) cannot be loaded: ${(err as Error).message}`);
     return issues;
@@ -85,13 +89,14 @@ export async function checkConfigForStart(config: Config): Promise<string[]> {
     if (err instanceof ConfigError) issues.push(...err.issues);
     else throw err;
   } finally {
-    bundle.model.dispose();
+    bundle.dispose();
   }
   return issues;
 }
 
-/** Loads the configured model on the configured backend. */
+/** Loads the configured model as a tfjs model, on the configured backend (for the tools that need one). */
 export async function loadConfiguredModel(config: Config, overrideDir?: string): Promise<LoadedBundle> {
+  const [{ selectBackend }, { loadBundle }] = await Promise.all([import("../model/backend.js"), import("../model/bundle.js")]);
   await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
   return loadBundle(await resolveModelDir(config, overrideDir));
 }
@@ -100,7 +105,7 @@ export async function loadConfiguredModel(config: Config, overrideDir?: string):
  * The danger labels of the config must exist in the model, or the unit could never alert: a
  * startup error, not a silent zero.
  */
-export function checkModelFitsConfig(config: Config, bundle: LoadedBundle): void {
+export function checkModelFitsConfig(config: Config, bundle: VerifiedBundle): void {
   // The hop must be a whole number of the model's feature steps, or every chunk would throw.
   const step = stepMs(bundle.meta.features);
   const hopMs = config.detect.hop_s * 1000;
@@ -153,8 +158,10 @@ export interface BundleClassifier {
  * Recurrent bundles (gru, egru) run on the lean implementation, which gives tfjs's outputs within
  * 1e-4 (test/unit/model/lean-gru.test.ts) at a fraction of the CPU (docs/performance.md); any
  * model it does not cover (the CNNs) falls back to tfjs, with no configuration either way.
+ * For a bundle already loaded into tfjs; the daemon and the tools' loadModelHandle use
+ * loadBundleForEngine, which loads tfjs only when the lean engine cannot read the bundle's files.
  */
-export function createClassifier(bundle: LoadedBundle, log?: Logger): BundleClassifier {
+export async function createClassifier(bundle: LoadedBundle, log?: Logger): Promise<BundleClassifier> {
   try {
     const lean = LeanGruClassifier.fromBundle(bundle);
     log?.info({ engine: "lean", model: bundle.meta.name }, "classifier ready");
@@ -163,9 +170,65 @@ export function createClassifier(bundle: LoadedBundle, log?: Logger): BundleClas
   } catch (err) {
     if (!(err instanceof LeanUnsupportedError)) throw err;
     log?.info({ engine: "tfjs", model: bundle.meta.name, reason: err.message }, "classifier ready");
+    const { EmotionClassifier } = await import("../model/classifier.js");
     const clf = new EmotionClassifier(bundle);
     return { classifier: clf, engine: "tfjs", dispose: () => clf.dispose() };
   }
+}
+
+/** A verified bundle with the engine that runs it. */
+export interface RunnableBundle extends VerifiedBundle, BundleClassifier {
+  /** Whether tfjs had to be loaded for this bundle (never for the bundles earwitness trains as gru, egru, pgru, pegru, lr). */
+  tfjs: boolean;
+}
+
+/**
+ * Verifies the bundle in `dir` and readies the engine that runs it — what the daemon, the scream
+ * branch, the tools' loadModelHandle and `config check` load models with. A recurrent bundle's
+ * files are read into the lean engine without tfjs (model/lean-artifacts.ts: the same weights tfjs
+ * would load, bit for bit); only a bundle that reader does not cover (the CNNs, a topology it does
+ * not know) loads tfjs, on `backend` (config model.backend: "auto" defers to EARWITNESS_BACKEND,
+ * then node, wasm, cpu), and then runs as createClassifier decides. So `backend` matters only for
+ * such bundles, and a backend that cannot load is an error only when one needs it.
+ *
+ * Refusals are those of loadBundle: META_MODIFIED, BAD_METADATA, MISSING_FILE, CHECKSUM_MISMATCH,
+ * UNSUPPORTED_FEATURES, UNLISTED_FILE, MODEL_LOAD_FAILED, SHAPE_MISMATCH, and the backend's own
+ * (BACKEND_UNAVAILABLE, BACKEND_INIT_FAILED) when tfjs is needed.
+ */
+export async function loadBundleForEngine(dir: string, backend: BackendRequest, log?: Logger): Promise<RunnableBundle> {
+  const files = await readBundle(dir);
+  const { meta } = files;
+  let why: string;
+  try {
+    assertLeanArch(meta);
+    const net = leanNetworkFromArtifacts(files.artifacts);
+    checkModelShapes(dir, meta, [null, net.steps, net.features], net.classes);
+    const classifier = LeanGruClassifier.forBundle(meta, net);
+    log?.info({ engine: "lean", model: meta.name, tfjs: false }, "classifier ready");
+    return { dir, meta, sha256: files.sha256, classifier, engine: "lean", tfjs: false, dispose: () => undefined };
+  } catch (err) {
+    if (!(err instanceof LeanUnsupportedError)) throw err;
+    why = err.message;
+  }
+  log?.info({ model: meta.name, backend, reason: why }, "the lean engine cannot read this bundle's files; loading tfjs");
+  return { ...(await loadOnTfjs(files, backend, log)), tfjs: true };
+}
+
+/**
+ * An error of the configured tfjs backend (BACKEND_UNAVAILABLE, BACKEND_INIT_FAILED from
+ * model/backend.ts), which is the unit's configuration or installation at fault, not the bundle's.
+ */
+export function isBackendError(err: unknown): boolean {
+  return err instanceof EarwitnessError && (err.code === "BACKEND_UNAVAILABLE" || err.code === "BACKEND_INIT_FAILED");
+}
+
+/** The tfjs half of loadBundleForEngine. */
+async function loadOnTfjs(files: BundleFiles, backend: BackendRequest, log?: Logger): Promise<VerifiedBundle & BundleClassifier> {
+  const [{ selectBackend }, { buildLayersModel }] = await Promise.all([import("../model/backend.js"), import("../model/bundle.js")]);
+  await selectBackend(backend === "auto" ? undefined : backend, log);
+  const loaded = await buildLayersModel(files);
+  const made = await createClassifier(loaded, log);
+  return { dir: loaded.dir, meta: loaded.meta, sha256: loaded.sha256, ...made };
 }
 
 /** The scream branch's model (detect.screams), ready for the pipeline. */
@@ -178,7 +241,7 @@ export interface ScreamModel {
 
 /** A loaded speech model with the scream branch's model the configuration asks for. */
 export interface OpenModel {
-  bundle: LoadedBundle;
+  bundle: VerifiedBundle;
   classifier: WindowClassifier;
   engine: "lean" | "tfjs";
   /** Null when `detect.screams.enabled` is false or the scream model could not be used. */
@@ -204,9 +267,9 @@ export async function loadScreamModel(
   if (!config.detect.screams.enabled) return { model: null, problem: null };
   const configured = config.detect.screams.model_dir;
   const dir = configured ?? shippedScreamModelDir();
-  let bundle: LoadedBundle;
+  let bundle: RunnableBundle;
   try {
-    bundle = await loadBundle(dir);
+    bundle = await loadBundleForEngine(dir, config.model.backend, log);
   } catch (err) {
     const problem = `scream branch off: the scream model (${dir}) cannot be loaded: ${(err as Error).message}`;
     log?.error({ err, model: dir }, problem);
@@ -215,7 +278,7 @@ export async function loadScreamModel(
   try {
     checkScreamModelFitsConfig(config, bundle.meta, speech);
   } catch (err) {
-    bundle.model.dispose();
+    bundle.dispose();
     if (configured !== null) throw err;
     // The shipped scream model beside a speech model it does not fit (an installed one with other
     // features): a known limit, said as a problem, not an error of this unit.
@@ -223,33 +286,34 @@ export async function loadScreamModel(
     log?.warn({ model: dir }, problem);
     return { model: null, problem };
   }
-  const made = createClassifier(bundle, log);
   log?.info({ model: bundle.meta.name, version: bundle.meta.version, dir }, "scream branch on");
   return {
-    model: { classifier: made.classifier, info: { name: bundle.meta.name, version: bundle.meta.version, sha256: bundle.sha256 }, dir, dispose: made.dispose },
+    model: { classifier: bundle.classifier, info: { name: bundle.meta.name, version: bundle.meta.version, sha256: bundle.sha256 }, dir, dispose: bundle.dispose },
     problem: null,
   };
 }
 
-/** The engine for a loaded, checked speech bundle and the scream model the configuration asks for. */
-export async function openModel(config: Config, bundle: LoadedBundle, log?: Logger): Promise<OpenModel> {
-  const made = createClassifier(bundle, log);
+/**
+ * A checked speech bundle ready on its engine (loadBundleForEngine) with the scream model the
+ * configuration asks for; dispose() releases both.
+ */
+export async function openModel(config: Config, bundle: RunnableBundle, log?: Logger): Promise<OpenModel> {
   let screams: Awaited<ReturnType<typeof loadScreamModel>>;
   try {
     screams = await loadScreamModel(config, bundle.meta, log);
   } catch (err) {
-    made.dispose();
+    bundle.dispose();
     throw err;
   }
   return {
-    bundle,
-    classifier: made.classifier,
-    engine: made.engine,
+    bundle: { dir: bundle.dir, meta: bundle.meta, sha256: bundle.sha256 },
+    classifier: bundle.classifier,
+    engine: bundle.engine,
     screams: screams.model,
     screamProblem: screams.problem,
     dispose: () => {
       screams.model?.dispose();
-      made.dispose();
+      bundle.dispose();
     },
   };
 }
@@ -260,11 +324,11 @@ export async function openModel(config: Config, bundle: LoadedBundle, log?: Logg
  * the daemon would use. The daemon itself adds its fallbacks (src/daemon/real-deps.ts).
  */
 export async function loadModelHandle(config: Config, overrideDir?: string, warn?: (message: string) => void): Promise<OpenModel> {
-  const bundle = await loadConfiguredModel(config, overrideDir);
+  const bundle = await loadBundleForEngine(await resolveModelDir(config, overrideDir), config.model.backend);
   try {
     checkModelFitsConfig(config, bundle);
   } catch (err) {
-    bundle.model.dispose();
+    bundle.dispose();
     throw err;
   }
   // Quiet (a tool's output is its report, on stdout); only a scream branch that cannot run is
@@ -287,7 +351,7 @@ export function buildPipeline(
  * Fresh (in-memory, nothing heard yet) running statistics for this bundle, when the configuration
  * enables adaptation and the bundle is normalised per speaker; null otherwise.
  */
-export function newRunningAdaptation(config: Config, bundle: LoadedBundle): RunningAdaptation | null {
+export function newRunningAdaptation(config: Config, bundle: VerifiedBundle): RunningAdaptation | null {
   if (!config.adaptation.enabled || bundle.meta.features.norm !== "speaker") return null;
   return new RunningAdaptation(bundle.meta.normalisation, {
     halfLifeH: config.adaptation.half_life_h,
@@ -333,7 +397,7 @@ function inTurn(file: string, op: () => Promise<void>): Promise<void> {
  * `<state_dir>/adaptation-<model name>.json` (numbers only, never audio) so a restart does not
  * forget the wearer; `reset()` forgets them.
  */
-export async function createAdaptation(config: Config, bundle: LoadedBundle, log?: Logger): Promise<DeviceAdaptation | null> {
+export async function createAdaptation(config: Config, bundle: VerifiedBundle, log?: Logger): Promise<DeviceAdaptation | null> {
   const running = newRunningAdaptation(config, bundle);
   if (!running) return null;
   const file = path.join(config.state_dir, `adaptation-${bundle.meta.name}.json`);

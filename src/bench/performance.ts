@@ -197,13 +197,13 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
   for (let i = 0; i < 3; i++) {
     const t0 = nowMs();
     const l = await timedLoad(shippedDir);
-    const made = createClassifier(l.bundle);
+    const made = await createClassifier(l.bundle);
     loads.push(nowMs() - t0);
     if (i === 0) first = l;
     else made.dispose();
   }
   const shippedBundle = first!.bundle;
-  const shipped = createClassifier(shippedBundle);
+  const shipped = await createClassifier(shippedBundle);
   o.log(`shipped configuration: ${shippedBundle.meta.name} (${shippedBundle.meta.architecture.arch}, ${shippedBundle.meta.quantization}) on ${shipped.engine}${shipped.engine === "tfjs" ? `/${backend}` : ""}`);
 
   const longTask = o.progress?.start("shipped configuration", o.longSeconds + 30, "s of audio");

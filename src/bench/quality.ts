@@ -8,8 +8,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadAudioFile } from "../audio/load.js";
 import type { Config } from "../config/schema.js";
-import { buildPipeline, newRunningAdaptation, openModel } from "../assemble/model.js";
-import type { LoadedBundle } from "../model/bundle.js";
+import { buildPipeline, newRunningAdaptation, openModel, type RunnableBundle } from "../assemble/model.js";
+import type { VerifiedBundle } from "../model/bundle-files.js";
 import { dangerEmotionsOf } from "../label-map.js";
 import { SAMPLE_RATE_HZ } from "../constants.js";
 import type { ProgressStarter } from "../report/progress.js";
@@ -27,7 +27,8 @@ export interface QualityOptions {
   /** Streams are written here (never into the repository). */
   workDir: string;
   config: Config;
-  bundle: LoadedBundle;
+  /** The speech model as the daemon loads it (loadBundleForEngine); runQuality disposes it. */
+  bundle: RunnableBundle;
   streamsPerDir: number;
   streamSeconds: number;
   seed: number;
@@ -37,9 +38,9 @@ export interface QualityOptions {
    * Only the clips this bundle's record says were never trained on (`--held-out`, `--held-out-of`;
    * corpus-report.ts heldOutRows), or all when null.
    */
-  heldOutOf: Pick<LoadedBundle["meta"], "labels" | "danger" | "training"> | null;
+  heldOutOf: Pick<VerifiedBundle["meta"], "labels" | "danger" | "training"> | null;
   /** Only the clips this bundle's record validated on (`--validation-of`, for tuning), or all when null. */
-  validationOf: Pick<LoadedBundle["meta"], "training"> | null;
+  validationOf: Pick<VerifiedBundle["meta"], "training"> | null;
   /**
    * `per-corpus`: speech streams, one set per directory (stream-builder.ts); `home` / `sounds`:
    * streams mixing every directory's clips (home-stream.ts), `streamsPerDir` of them.
@@ -215,7 +216,7 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
 }
 
 /** The held-out (test) speakers a bundle's training record names (train/splits.ts recordedSpeakers). */
-export function testSpeakersOf(bundle: LoadedBundle): string[] | null {
+export function testSpeakersOf(bundle: VerifiedBundle): string[] | null {
   return recordedSpeakers(bundle.meta.training, "test");
 }
 
@@ -223,6 +224,6 @@ export function testSpeakersOf(bundle: LoadedBundle): string[] | null {
  * The validation speakers a bundle records: never trained on, never tested on — the speakers to
  * tune detection settings on before checking them on the test speakers.
  */
-export function validationSpeakersOf(bundle: LoadedBundle): string[] | null {
+export function validationSpeakersOf(bundle: VerifiedBundle): string[] | null {
   return recordedSpeakers(bundle.meta.training, "validation");
 }

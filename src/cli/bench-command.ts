@@ -13,7 +13,7 @@ import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, lo
 import { detectParamsFromConfig, screamBranchFromConfig } from "../config/detect-params.js";
 import type { Config } from "../config/schema.js";
 import { loadConfig } from "../config/load.js";
-import { checkModelFitsConfig, loadConfiguredModel } from "../assemble/model.js";
+import { checkModelFitsConfig, loadBundleForEngine, resolveModelDir } from "../assemble/model.js";
 import type { Logger } from "../log.js";
 import type { Progress } from "../report/progress.js";
 import { streamTimelines, sweepParetoSvg } from "../report/run-plots.js";
@@ -200,7 +200,8 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
       });
     }
     if (streamDirs.length > 0) {
-      const bundle = await loadConfiguredModel(config, v.model as string | undefined);
+      // As the daemon loads it (runQuality runs it and disposes it).
+      const bundle = await loadBundleForEngine(await resolveModelDir(config, v.model as string | undefined), config.model.backend);
       checkModelFitsConfig(config, bundle);
       let speakers: Set<string> | null = null;
       const sp = v.speakers as string | undefined;

@@ -203,7 +203,7 @@ export async function evalCommand(argv: string[], _log: Logger, progress: Progre
     if (spec.norm !== "speaker") warn(`--adapt speaker: this bundle normalises per ${spec.norm}, so speaker adaptation does not change its input`);
   }
   // The lean engine for recurrent bundles (same outputs within 1e-4, ~7x faster), tfjs otherwise.
-  const { classifier: clf, dispose } = createClassifier(bundle);
+  const { classifier: clf, dispose } = await createClassifier(bundle);
   let skipped = rows.length - usable.length;
   const unreadable: string[] = [];
   const clips: ClipFeatures[] = [];
@@ -345,7 +345,7 @@ async function evalCorpora(
     onProgress: (d, t) => featureTask.update(d, undefined, t),
   });
   featureTask.finish();
-  const { classifier: clf, dispose } = createClassifier(bundle);
+  const { classifier: clf, dispose } = await createClassifier(bundle);
   const set = bundleClassSet(meta);
   const hop = stepsPer(spec, CLIP_HOP_MS);
   const S = staticDims(spec);

@@ -13,13 +13,11 @@ import type { Config } from "../config/schema.js";
 import { machineSuffix, readBoardModel, readMachineId } from "../config/machine.js";
 import { ConfigError, describeError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { loadBundle, type LoadedBundle } from "../model/bundle.js";
-import { selectBackend } from "../model/backend.js";
 import { MqttSink } from "../outputs/mqtt/mqtt-sink.js";
 import { StatusHttpServer } from "../http/status-server.js";
 import type { AudioSource } from "../audio/source.js";
 import { fileAlertJournal } from "./alert-journal.js";
-import { checkModelFitsConfig, createAdaptation, modelCandidates, openModel } from "../assemble/model.js";
+import { checkModelFitsConfig, createAdaptation, isBackendError, loadBundleForEngine, modelCandidates, openModel, type RunnableBundle } from "../assemble/model.js";
 import { createNotifier, type Notifier } from "./sd-notify.js";
 import type { DaemonDeps, IndicatorOutput } from "./seams.js";
 import { StatusSocketServer } from "./status-socket.js";
@@ -57,7 +55,6 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
     loadModel: async (config) => {
       // The configured/installed model, else previous, else shipped: a damaged install must not
       // make the unit deaf while an intact model sits next to it.
-      await selectBackend(config.model.backend === "auto" ? undefined : config.model.backend);
       if (config.model.dir) {
         // A configured directory that is not there is a configuration error (78), not a damaged model.
         try {
@@ -68,15 +65,17 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
         }
       }
       const failures: string[] = [];
-      let bundle: LoadedBundle | null = null;
+      let bundle: RunnableBundle | null = null;
       let firstError: unknown = null;
       for (const candidate of await modelCandidates(config)) {
         try {
-          const loaded = await loadBundle(candidate.dir);
+          // The lean engine straight from the bundle's files where it can (no tfjs in this
+          // process, identical outputs); tfjs on model.backend for the rest.
+          const loaded = await loadBundleForEngine(candidate.dir, config.model.backend, log);
           try {
             checkModelFitsConfig(config, loaded);
           } catch (err) {
-            loaded.model.dispose();
+            loaded.dispose();
             throw err;
           }
           bundle = loaded;
@@ -84,15 +83,16 @@ export function createDaemonDeps(options: RealDepsOptions): DaemonDeps {
         } catch (err) {
           // A configuration that does not fit (labels, hop) is the config's fault: 78, as `config check` says.
           if (err instanceof ConfigError) throw err;
+          // So is a model.backend that cannot load (when a bundle needs tfjs): never a silent fallback.
+          if (isBackendError(err)) throw err;
           firstError ??= err;
           failures.push(`${candidate.what} model (${candidate.dir}): ${describeError(err)}`);
           log.error({ err, model: candidate.dir }, `the ${candidate.what} model cannot be used; trying the next one`);
         }
       }
       if (bundle === null) throw firstError;
-      // The lean engine for recurrent bundles (identical outputs within 1e-4, several times
-      // faster than tfjs per window); tfjs for the rest. The scream branch's model, when on: one
-      // that cannot be used leaves the speech branch running and is said like a fallback.
+      // The scream branch's model, when on (loaded the same way): one that cannot be used leaves
+      // the speech branch running and is said like a fallback.
       const { classifier, screams, screamProblem, dispose } = await openModel(config, bundle, log);
       const problems = [
         ...(failures.length === 0 ? [] : [`running ${bundle.meta.name} ${bundle.meta.version} (${bundle.dir}) instead: ${failures.join("; ")}`]),

@@ -26,8 +26,9 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { BundleError } from "../errors.js";
 import { staticDims } from "../features/spec.js";
-import { BUNDLE_FILE, loadBundle, verifyBundleFiles, type BundleMeta, type LoadedBundle } from "./bundle.js";
-import { EmotionClassifier } from "./classifier.js";
+// bundle.js and classifier.js (tfjs) are imported where a check builds the model, so that the
+// daemon, which imports this file for the current/previous links, does not load tfjs.
+import { BUNDLE_FILE, verifyBundleFiles, type BundleMeta, type VerifiedBundle } from "./bundle-files.js";
 import { loadTrustedKeys, SIGNATURE_FILE, verifyBundleSignature, type SignatureCheck } from "./signing.js";
 
 export const MODELS_DIR = "models";
@@ -133,10 +134,14 @@ function isErrno(err: unknown, code: string): boolean {
  * within tolerance. Throws BundleError SELFTEST_FAILED / BAD_SELFTEST, or, for a self-test stored
  * by label name, LABELS_MODIFIED (bundle.json names other labels than the self-test was recorded
  * for) / LABELS_REORDERED (the outputs match the record under another label order: bundle.json's
- * labels were reordered after export, issue #11 §5). The daemon can call this on a hot swap
- * before the new model replaces the old one.
+ * labels were reordered after export, issue #11 §5). `classifier` runs the bundle's model
+ * (checkBundle gives it tfjs's EmotionClassifier). The daemon can call this on a hot swap before
+ * the new model replaces the old one.
  */
-export function runBundleSelftest(bundle: LoadedBundle): SelftestCheck & { status: "passed" } {
+export function runBundleSelftest(
+  bundle: VerifiedBundle,
+  classifier: { predict(steps: Float32Array[]): Float32Array[] },
+): SelftestCheck & { status: "passed" } {
   const { meta, dir } = bundle;
   const st = meta.selftest;
   if (st === null) throw new BundleError("NO_SELFTEST", `model bundle ${dir} carries no self-test`);
@@ -174,8 +179,7 @@ export function runBundleSelftest(bundle: LoadedBundle): SelftestCheck & { statu
   } else {
     expected = st.expected as number[];
   }
-  const clf = new EmotionClassifier(bundle);
-  const got = clf.predict([Float32Array.from(st.steps)])[0]!;
+  const got = classifier.predict([Float32Array.from(st.steps)])[0]!;
   let maxAbsDiff = 0;
   let worst = 0;
   for (let k = 0; k < expected.length; k++) {
@@ -236,6 +240,7 @@ export async function checkBundle(dir: string, opts: CheckOptions): Promise<Bund
     );
   }
   let selftest: SelftestCheck;
+  const [{ loadBundle }, { EmotionClassifier }] = await Promise.all([import("./bundle.js"), import("./classifier.js")]);
   if (meta.selftest === null) {
     if (!opts.allowNoSelftest) {
       throw new BundleError(
@@ -251,7 +256,7 @@ export async function checkBundle(dir: string, opts: CheckOptions): Promise<Bund
   } else {
     const loaded = await loadBundle(dir);
     try {
-      selftest = runBundleSelftest(loaded);
+      selftest = runBundleSelftest(loaded, new EmotionClassifier(loaded));
     } finally {
       loaded.model.dispose();
     }

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
 import { killAll, REPO_ROOT, runCli, startDaemon } from "./harness.js";
 
 describe("logs for people", () => {
@@ -19,19 +20,23 @@ describe("logs for people", () => {
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  async function config(name: string, extra: string): Promise<string> {
+  async function config(name: string, extra: string, model = "{ backend: cpu }"): Promise<string> {
     const dir = path.join(root, name);
     await mkdir(path.join(dir, "tmp"), { recursive: true });
     const file = path.join(dir, "config.yaml");
     await writeFile(
       file,
-      [`device_id: ${name}`, `state_dir: ${path.join(dir, "state")}`, "model: { backend: cpu }", "gpio: { driver: console }", "http: { enabled: false }", extra, ""].join("\n"),
+      [`device_id: ${name}`, `state_dir: ${path.join(dir, "state")}`, `model: ${model}`, "gpio: { driver: console }", "http: { enabled: false }", extra, ""].join("\n"),
     );
     return file;
   }
 
   it("under journald: text lines with priorities; the tfjs banner only as a debug line", async () => {
-    const file = await config("journal", "log_level: debug");
+    // tfjs greets only when it loads, which the daemon does only for a bundle the lean engine
+    // cannot read (the shipped models it can): the constant test bundle, on the cpu backend.
+    const bundle = path.join(root, "constant");
+    await writeConstantBundle(bundle);
+    const file = await config("journal", "log_level: debug", `{ backend: cpu, dir: ${bundle} }`);
     const d = startDaemon(file, { JOURNAL_STREAM: "8:4242" }, path.join(root, "journal", "tmp"));
     await d.waitLog((l) => l.msg.startsWith("<6>INFO daemon: daemon started: listening"), "the text start line");
     await d.waitLog((l) => l.msg.startsWith("<6>INFO daemon: ready: model loaded and audio flowing"), "ready");

@@ -2,7 +2,7 @@ import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModelHandle, loadScreamModel, openModel } from "../../../src/assemble/model.js";
+import { loadBundleForEngine, loadModelHandle, loadScreamModel, openModel } from "../../../src/assemble/model.js";
 import { shippedModelDir, shippedScreamModelDir } from "../../../src/assemble/paths.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { Config } from "../../../src/config/schema.js";
@@ -80,7 +80,7 @@ describe("the scream branch's model", () => {
     expect(results.every((r) => r.screams !== null && r.screams.probs !== null && Number.isFinite(r.screams.danger))).toBe(true);
     m.dispose();
     const offConfig = config("detect:\n  screams:\n    enabled: false\n");
-    const off = await openModel(offConfig, await loadBundle(shippedModelDir()));
+    const off = await openModel(offConfig, await loadBundleForEngine(shippedModelDir(), "auto"));
     expect(off.screams).toBeNull();
     expect(new Pipeline({ ...pipelineOptions(offConfig, off), startMs: 0 }).process(tone).every((r) => r.screams === null)).toBe(true);
     off.dispose();
