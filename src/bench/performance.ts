@@ -9,10 +9,10 @@ import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { DetectParams } from "../detect/params.js";
-import { createClassifier } from "../assemble/model.js";
+import { loadBundleForEngine } from "../assemble/model.js";
 import { DEFAULT_FEATURE_SPEC, modelDims } from "../features/spec.js";
 import { buildModel } from "../model/architectures.js";
-import { availableBackends, selectBackend, type BackendName } from "../model/backend.js";
+import { availableBackends, selectBackend, type BackendName, type BackendRequest } from "../model/backend.js";
 import { BUNDLE_FILE, loadBundle, saveBundle, untrainedBundleMeta, type BundleMeta, type LoadedBundle } from "../model/bundle.js";
 import { EmotionClassifier } from "../model/classifier.js";
 import { foldedGruWeights, LeanGruClassifier, LeanGruNetwork } from "../model/lean-gru.js";
@@ -20,6 +20,7 @@ import { Pipeline, type WindowClassifier } from "../pipeline.js";
 import type { ProgressStarter } from "../report/progress.js";
 import { nowMs, round3, summarise, type Summary } from "./stats.js";
 import { SyntheticSpeech } from "./synthetic.js";
+import { runPipelineProcess } from "./pipeline-process.js";
 import { runPipeline, type MemorySample, type PipelineRun } from "./throughput.js";
 
 export interface PerformanceOptions {
@@ -28,6 +29,8 @@ export interface PerformanceOptions {
   /** Where float/uint8 copies and the stand-in bundle are written. */
   workDir: string;
   detect: DetectParams;
+  /** config model.backend, as the daemon would pass it to loadBundleForEngine. */
+  backend: BackendRequest;
   /** Audio through the shipped configuration, seconds (3600: the "after an hour" figures). */
   longSeconds: number;
   /** Audio per comparison variant by engine, seconds (tfjs on cpu is slow: it gets less). */
@@ -69,9 +72,11 @@ export interface PerformanceResults {
   };
   pipeline: { rtf: number; audio_s: number; features_ms_per_audio_s: number; infer_ms_per_window: Summary; infer_ms_per_audio_s: number; decide_ms_per_window: number; wall_s: number };
   decision_latency_ms: Summary;
+  /** Of the pipeline process (pipeline-process.ts): the model loaded as the daemon loads it and the daemon's pipeline, nothing of the benchmark. */
   rss_mb: { warm: number; after_1h: number | null; end: number; max: number };
   heap_mb: { warm: number; after_1h: number | null; end: number };
   memory_trace: MemorySample[];
+  pipeline_process: { tfjs_loaded: boolean; exec_argv: string[]; rss_split_mb: { anon: number; file: number } | null };
   bundle_bytes: number;
   model_load_ms: { first: number; median_of_3: number };
   backends_available: BackendName[];
@@ -191,33 +196,34 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
     notes.push("models/earwitness-gru not found: measured an untrained egru of the same shape (64 units, 60 × 82, 6 classes, uint8)");
   }
 
-  // Model load: verify hashes, deserialise, build the classifier — as the daemon starts.
-  const loads: number[] = [];
-  let first: { bundle: LoadedBundle; ms: number } | null = null;
-  for (let i = 0; i < 3; i++) {
-    const t0 = nowMs();
-    const l = await timedLoad(shippedDir);
-    const made = await createClassifier(l.bundle);
-    loads.push(nowMs() - t0);
-    if (i === 0) first = l;
-    else made.dispose();
-  }
-  const shippedBundle = first!.bundle;
-  const shipped = await createClassifier(shippedBundle);
-  o.log(`shipped configuration: ${shippedBundle.meta.name} (${shippedBundle.meta.architecture.arch}, ${shippedBundle.meta.quantization}) on ${shipped.engine}${shipped.engine === "tfjs" ? `/${backend}` : ""}`);
-
+  // The shipped configuration as the daemon runs it, in a process of its own (this one holds
+  // tfjs for the comparisons): model load (verify hashes, read, build the classifier — as the
+  // daemon starts), an hour of audio through the pipeline, its memory.
   const longTask = o.progress?.start("shipped configuration", o.longSeconds + 30, "s of audio");
-  const long = runPipeline({
-    classifier: shipped.classifier,
-    detect: o.detect,
-    audioSeconds: o.longSeconds + 30,
-    chunkSamples: o.chunkSamples,
-    seed: 1,
-    warmupSeconds: 30,
-    memoryEverySec: 600,
-    progress: (f) => longTask?.update(Math.round(f * (o.longSeconds + 30))),
-  });
+  const proc = await runPipelineProcess(
+    {
+      modelDir: shippedDir,
+      backend: o.backend,
+      detect: o.detect,
+      audioSeconds: o.longSeconds + 30,
+      warmupSeconds: 30,
+      chunkSamples: o.chunkSamples,
+      seed: 1,
+      memoryEverySec: 600,
+      loads: 3,
+    },
+    (f) => longTask?.update(Math.round(f * (o.longSeconds + 30))),
+  );
   longTask?.finish();
+  const long = proc.run;
+  const loads = proc.load_ms;
+  // Here, for the comparisons: the tfjs model (re-saving, the tfjs variants) and the daemon's classifier (the reference outputs).
+  const shippedBundle = (await timedLoad(shippedDir)).bundle;
+  const shipped = await loadBundleForEngine(shippedDir, o.backend);
+  o.log(
+    `shipped configuration: ${shippedBundle.meta.name} (${shippedBundle.meta.architecture.arch}, ${shippedBundle.meta.quantization}) on ${proc.engine}` +
+      `${proc.engine === "tfjs" ? `/${backend}` : ""}, in its own process (tfjs loaded there: ${proc.tfjs_loaded ? "yes" : "no"})`,
+  );
   const refWindows = sampleWindows(shipped.classifier, o.detect, 24);
   const refProbs = shipped.classifier.predict(refWindows);
 
@@ -305,6 +311,7 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
   const hour = o.longSeconds >= 3600 ? mem.find((m) => m.audio_s >= 3600) ?? mem[mem.length - 1]! : null;
   const end = mem[mem.length - 1]!;
   shipped.dispose();
+  shippedBundle.model.dispose();
   return {
     shipped: {
       source,
@@ -313,7 +320,7 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
       arch: shippedBundle.meta.architecture.arch,
       units: typeof shippedBundle.meta.architecture["units"] === "number" ? (shippedBundle.meta.architecture["units"] as number) : null,
       quantization: shippedBundle.meta.quantization,
-      engine: shipped.engine,
+      engine: proc.engine,
       backend,
     },
     pipeline: {
@@ -329,6 +336,7 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
     rss_mb: { warm: warm.rss_mb, after_1h: hour?.rss_mb ?? null, end: end.rss_mb, max: Math.max(...mem.map((m) => m.rss_mb)) },
     heap_mb: { warm: warm.heap_mb, after_1h: hour?.heap_mb ?? null, end: end.heap_mb },
     memory_trace: mem,
+    pipeline_process: { tfjs_loaded: proc.tfjs_loaded, exec_argv: proc.exec_argv, rss_split_mb: proc.rss_split_mb },
     bundle_bytes: await bundleBytes(shippedDir),
     model_load_ms: { first: loads[0]!, median_of_3: summarise(loads).p50 },
     backends_available: backends,

@@ -67,7 +67,13 @@ export function formatPerformance(p: PerformanceResults, m: MachineInfo): string
     `machine: ${m.cpu_model}, nproc ${m.nproc}, Node ${m.node}, tfjs ${m.tfjs}; ` +
       `${m.pinned ? `pinned to CPU ${m.cpus_allowed}` : `NOT pinned (CPUs ${m.cpus_allowed ?? "?"})`}; load average ${f(m.loadavg_start)} → ${f(m.loadavg_end ?? null)}\n`,
   );
-  out.push(`shipped configuration: ${s.name} (${s.source}), ${s.arch}${s.units ? ` ${s.units} units` : ""}, ${s.quantization}, engine ${s.engine}${s.engine === "tfjs" ? `/${s.backend}` : ""}\n\n`);
+  out.push(`shipped configuration: ${s.name} (${s.source}), ${s.arch}${s.units ? ` ${s.units} units` : ""}, ${s.quantization}, engine ${s.engine}${s.engine === "tfjs" ? `/${s.backend}` : ""}\n`);
+  const pp = p.pipeline_process;
+  out.push(
+    `measured in a process of its own holding what the daemon holds for detection (the model loaded as the daemon loads it, the pipeline); ` +
+      `tfjs loaded there: ${pp.tfjs_loaded ? "yes" : "no"}${pp.exec_argv.length > 0 ? `; node ${pp.exec_argv.join(" ")}` : ""}\n\n`,
+  );
+  const growth = p.rss_mb.after_1h === null ? null : p.rss_mb.after_1h - p.rss_mb.warm;
   const pl = p.pipeline;
   out.push(
     table(
@@ -80,6 +86,8 @@ export function formatPerformance(p: PerformanceResults, m: MachineInfo): string
         ["  decision, ms per window", f(pl.decide_ms_per_window, 3)],
         ["decision latency ms p50 / p95 / p99", `${f(p.decision_latency_ms.p50)} / ${f(p.decision_latency_ms.p95)} / ${f(p.decision_latency_ms.p99)}`],
         ["RSS MB warm / after 1 h / max", `${f(p.rss_mb.warm, 1)} / ${f(p.rss_mb.after_1h, 1)} / ${f(p.rss_mb.max, 1)}`],
+        ["  RSS growth warm → after 1 h, MB", growth === null ? "–" : `${growth >= 0 ? "+" : ""}${f(growth, 1)}`],
+        ["  RSS at the end: anonymous / file-backed, MB", pp.rss_split_mb ? `${f(pp.rss_split_mb.anon, 1)} / ${f(pp.rss_split_mb.file, 1)}` : "–"],
         ["heap MB warm / after 1 h", `${f(p.heap_mb.warm, 1)} / ${f(p.heap_mb.after_1h, 1)}`],
         ["model load ms (first / median of 3)", `${f(p.model_load_ms.first, 0)} / ${f(p.model_load_ms.median_of_3, 0)}`],
         ["bundle bytes", String(p.bundle_bytes)],
