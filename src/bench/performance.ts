@@ -8,11 +8,12 @@ import * as tf from "@tensorflow/tfjs";
 import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import type { Config } from "../config/schema.js";
 import type { DetectParams } from "../detect/params.js";
 import { loadBundleForEngine } from "../assemble/model.js";
 import { DEFAULT_FEATURE_SPEC, modelDims } from "../features/spec.js";
 import { buildModel } from "../model/architectures.js";
-import { availableBackends, selectBackend, type BackendName, type BackendRequest } from "../model/backend.js";
+import { availableBackends, selectBackend, type BackendName } from "../model/backend.js";
 import { BUNDLE_FILE, loadBundle, saveBundle, untrainedBundleMeta, type BundleMeta, type LoadedBundle } from "../model/bundle.js";
 import { EmotionClassifier } from "../model/classifier.js";
 import { foldedGruWeights, LeanGruClassifier, LeanGruNetwork } from "../model/lean-gru.js";
@@ -29,8 +30,8 @@ export interface PerformanceOptions {
   /** Where float/uint8 copies and the stand-in bundle are written. */
   workDir: string;
   detect: DetectParams;
-  /** config model.backend, as the daemon would pass it to loadBundleForEngine. */
-  backend: BackendRequest;
+  /** The configuration the daemon would run: the pipeline process loads its models and builds its pipeline from it. */
+  config: Config;
   /** Audio through the shipped configuration, seconds (3600: the "after an hour" figures). */
   longSeconds: number;
   /** Audio per comparison variant by engine, seconds (tfjs on cpu is slow: it gets less). */
@@ -69,6 +70,8 @@ export interface PerformanceResults {
     quantization: string;
     engine: "lean" | "tfjs";
     backend: BackendName;
+    /** The scream branch's model, when detect.screams is on and it could run (its windows count in the pipeline figures). */
+    screams: { name: string; version: string } | null;
   };
   pipeline: { rtf: number; audio_s: number; features_ms_per_audio_s: number; infer_ms_per_window: Summary; infer_ms_per_audio_s: number; decide_ms_per_window: number; wall_s: number };
   decision_latency_ms: Summary;
@@ -202,9 +205,8 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
   const longTask = o.progress?.start("shipped configuration", o.longSeconds + 30, "s of audio");
   const proc = await runPipelineProcess(
     {
+      config: o.config,
       modelDir: shippedDir,
-      backend: o.backend,
-      detect: o.detect,
       audioSeconds: o.longSeconds + 30,
       warmupSeconds: 30,
       chunkSamples: o.chunkSamples,
@@ -216,10 +218,11 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
   );
   longTask?.finish();
   const long = proc.run;
+  if (proc.scream_problem) notes.push(proc.scream_problem);
   const loads = proc.load_ms;
   // Here, for the comparisons: the tfjs model (re-saving, the tfjs variants) and the daemon's classifier (the reference outputs).
   const shippedBundle = (await timedLoad(shippedDir)).bundle;
-  const shipped = await loadBundleForEngine(shippedDir, o.backend);
+  const shipped = await loadBundleForEngine(shippedDir, o.config.model.backend);
   o.log(
     `shipped configuration: ${shippedBundle.meta.name} (${shippedBundle.meta.architecture.arch}, ${shippedBundle.meta.quantization}) on ${proc.engine}` +
       `${proc.engine === "tfjs" ? `/${backend}` : ""}, in its own process (tfjs loaded there: ${proc.tfjs_loaded ? "yes" : "no"})`,
@@ -322,6 +325,7 @@ export async function runPerformance(o: PerformanceOptions): Promise<Performance
       quantization: shippedBundle.meta.quantization,
       engine: proc.engine,
       backend,
+      screams: proc.screams,
     },
     pipeline: {
       rtf: long.rtf,

@@ -1,8 +1,10 @@
 /**
  * The shipped configuration in a process of its own, holding what the daemon's process holds for
- * detection: the model loaded as the daemon loads it (assemble/model.ts loadBundleForEngine, so
- * tfjs only if the bundle needs it) and the daemon's Pipeline, fed synthetic speech as fast as the
- * CPU allows (throughput.ts runPipeline), with its resident memory sampled as it goes.
+ * detection: the models loaded as the daemon loads them (assemble/model.ts loadModelHandle: the
+ * speech model and, when detect.screams is on, the scream branch's; tfjs only for a bundle that
+ * needs it), the running adaptation and the daemon's Pipeline built by pipelineOptions, fed
+ * synthetic speech as fast as the CPU allows (throughput.ts runPipeline), with its resident memory
+ * sampled as it goes.
  *
  * Why a process of its own: the benchmark itself loads tfjs and its wasm backend to measure the
  * tfjs variants, so memory measured inside it says nothing about the daemon (issue 14, point 7:
@@ -17,24 +19,24 @@
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { loadBundleForEngine } from "../assemble/model.js";
-import type { DetectParams } from "../detect/params.js";
-import type { BackendRequest } from "../model/backend.js";
+import { loadModelHandle, newRunningAdaptation } from "../assemble/model.js";
+import { pipelineOptions } from "../config/detect-params.js";
+import type { Config } from "../config/schema.js";
 import { MB, nowMs } from "./stats.js";
 import { runPipeline, type PipelineRun } from "./throughput.js";
 
 export interface PipelineProcessOptions {
+  /** The configuration the daemon would run (detect, detect.screams, adaptation, model.backend). */
+  config: Config;
+  /** The speech model's directory. */
   modelDir: string;
-  /** config model.backend, as the daemon passes it. */
-  backend: BackendRequest;
-  detect: DetectParams;
   /** Audio fed, seconds, warm-up included. */
   audioSeconds: number;
   warmupSeconds: number;
   chunkSamples: number;
   seed: number;
   memoryEverySec: number;
-  /** Times the model is loaded (the first, cold, is timed separately). */
+  /** Times the models are loaded (the first, cold, is timed separately). */
   loads: number;
 }
 
@@ -42,9 +44,12 @@ export interface PipelineProcessResult {
   run: PipelineRun;
   name: string;
   engine: "lean" | "tfjs";
+  /** The scream branch's model when it ran beside the speech model, and why not when it was on but could not. */
+  screams: { name: string; version: string } | null;
+  scream_problem: string | null;
   /** Whether tfjs-core was evaluated in the process by the end (its engine registers `_tfengine` on the global object). */
   tfjs_loaded: boolean;
-  /** Each load of the model through loadBundleForEngine, ms (the first in a fresh process). */
+  /** Each load of the models through loadModelHandle, ms (the first in a fresh process). */
   load_ms: number[];
   /** Node flags of the process (none: as systemd/earwitness.service starts the daemon). */
   exec_argv: string[];
@@ -96,18 +101,21 @@ function rssSplit(): { anon: number; file: number } | null {
 
 async function measure(o: PipelineProcessOptions, send: (m: ToParent) => void): Promise<PipelineProcessResult> {
   const load_ms: number[] = [];
-  let first: Awaited<ReturnType<typeof loadBundleForEngine>> | null = null;
+  let first: Awaited<ReturnType<typeof loadModelHandle>> | null = null;
   for (let i = 0; i < Math.max(1, o.loads); i++) {
     const t0 = nowMs();
-    const ready = await loadBundleForEngine(o.modelDir, o.backend);
+    const ready = await loadModelHandle(o.config, o.modelDir);
     load_ms.push(nowMs() - t0);
     if (first === null) first = ready;
     else ready.dispose();
   }
   const model = first!;
+  const options = pipelineOptions(o.config, model, newRunningAdaptation(o.config, model.bundle));
   const run = runPipeline({
-    classifier: model.classifier,
-    detect: o.detect,
+    classifier: options.classifier,
+    detect: options.detect,
+    screams: options.screams ?? null,
+    adaptation: options.adaptation ?? null,
     audioSeconds: o.audioSeconds,
     chunkSamples: o.chunkSamples,
     seed: o.seed,
@@ -117,8 +125,10 @@ async function measure(o: PipelineProcessOptions, send: (m: ToParent) => void): 
   });
   const result: PipelineProcessResult = {
     run,
-    name: model.meta.name,
+    name: model.bundle.meta.name,
     engine: model.engine,
+    screams: model.screams ? { name: model.screams.info.name, version: model.screams.info.version } : null,
+    scream_problem: model.screamProblem,
     tfjs_loaded: "_tfengine" in globalThis,
     load_ms,
     exec_argv: process.execArgv,

@@ -67,10 +67,13 @@ export function formatPerformance(p: PerformanceResults, m: MachineInfo): string
     `machine: ${m.cpu_model}, nproc ${m.nproc}, Node ${m.node}, tfjs ${m.tfjs}; ` +
       `${m.pinned ? `pinned to CPU ${m.cpus_allowed}` : `NOT pinned (CPUs ${m.cpus_allowed ?? "?"})`}; load average ${f(m.loadavg_start)} → ${f(m.loadavg_end ?? null)}\n`,
   );
-  out.push(`shipped configuration: ${s.name} (${s.source}), ${s.arch}${s.units ? ` ${s.units} units` : ""}, ${s.quantization}, engine ${s.engine}${s.engine === "tfjs" ? `/${s.backend}` : ""}\n`);
+  out.push(
+    `shipped configuration: ${s.name} (${s.source}), ${s.arch}${s.units ? ` ${s.units} units` : ""}, ${s.quantization}, engine ${s.engine}${s.engine === "tfjs" ? `/${s.backend}` : ""}; ` +
+      `scream branch: ${s.screams ? `${s.screams.name} ${s.screams.version} (its inference is in the pipeline's figures)` : "off"}\n`,
+  );
   const pp = p.pipeline_process;
   out.push(
-    `measured in a process of its own holding what the daemon holds for detection (the model loaded as the daemon loads it, the pipeline); ` +
+    `measured in a process of its own holding what the daemon holds for detection (the models loaded as the daemon loads them, the pipeline); ` +
       `tfjs loaded there: ${pp.tfjs_loaded ? "yes" : "no"}${pp.exec_argv.length > 0 ? `; node ${pp.exec_argv.join(" ")}` : ""}\n\n`,
   );
   const growth = p.rss_mb.after_1h === null ? null : p.rss_mb.after_1h - p.rss_mb.warm;

@@ -1,5 +1,5 @@
 import type { DetectParams } from "../detect/params.js";
-import { Pipeline, type WindowClassifier } from "../pipeline.js";
+import { Pipeline, type PipelineOptions, type WindowClassifier } from "../pipeline.js";
 import { MB, nowMs, summarise, type Summary } from "./stats.js";
 import { SyntheticSpeech } from "./synthetic.js";
 
@@ -12,6 +12,9 @@ export interface MemorySample {
 export interface PipelineRunOptions {
   classifier: WindowClassifier;
   detect: DetectParams;
+  /** The scream branch and the speaker adaptation, as the daemon's pipeline has them (pipelineOptions); none by default. */
+  screams?: PipelineOptions["screams"];
+  adaptation?: PipelineOptions["adaptation"];
   /** Audio fed, seconds (fed as fast as the CPU allows). */
   audioSeconds: number;
   /** Capture chunk, samples: the daemon's audio arrives in ~100 ms chunks. */
@@ -58,7 +61,7 @@ function memorySample(audioS: number): MemorySample {
 /** Feeds synthetic speech through one Pipeline, chunk by chunk, timing each stage. */
 export function runPipeline(o: PipelineRunOptions): PipelineRun {
   const started = nowMs();
-  const pipeline = new Pipeline({ classifier: o.classifier, detect: o.detect, startMs: 0 });
+  const pipeline = new Pipeline({ classifier: o.classifier, detect: o.detect, startMs: 0, screams: o.screams ?? null, adaptation: o.adaptation ?? null });
   const audio = new SyntheticSpeech(o.seed, o.chunkSamples);
   const chunkS = o.chunkSamples / 16000;
   const totalChunks = Math.ceil(o.audioSeconds / chunkS);

@@ -185,7 +185,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
         shippedDir: existsSync(modelDir) ? modelDir : null,
         workDir: scratch,
         detect,
-        backend: config.model.backend,
+        config,
         longSeconds: Math.round(hours * 3600),
         variantSeconds: { lean: 120, wasm: 60, node: 60, cpu: 10 },
         chunkSamples: 1600,
