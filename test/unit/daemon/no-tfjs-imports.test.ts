@@ -1,6 +1,6 @@
 /**
  * The daemon's process does not import tfjs for a bundle the lean engine runs (issue 14, point 7:
- * tfjs and its wasm were about 25 MB of its resident memory): no module that `earwitness run` or
+ * tfjs and its wasm were about 20 MB of its resident memory): no module that `earwitness run` or
  * `earwitness demo` loads imports @tensorflow/* statically. tfjs is loaded with `await import()`
  * only for bundles that need it (assemble/model.ts loadBundleForEngine);
  * test/integration/daemon/no-tfjs.test.ts checks the running daemon itself.
