@@ -99,7 +99,7 @@ export const ModelSchema = z
   .object({
     /** A model bundle directory; null = the installed current version, else the shipped one (assemble/model.ts modelCandidates). */
     dir: absolutePath.nullable().default(null),
-    /** tfjs backend; auto picks node (tfjs-node) if installed, else wasm, else cpu. */
+    /** tfjs backend, for bundles the lean engine cannot run (CNNs); auto picks node (tfjs-node) if installed, else wasm, else cpu. Recurrent and lr bundles never load tfjs. */
     backend: z.enum(["auto", "wasm", "cpu", "node"]).default("auto"),
   })
   .strict();
