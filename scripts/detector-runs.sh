@@ -50,12 +50,13 @@ for c in "${test_corpora[@]}" screams; do test_streams+=(--streams "$corpora/$c"
 train_streams=()
 for c in "${train_corpora[@]}"; do train_streams+=(--streams "$corpora/$c"); done
 
-# A config whose danger labels are the model's own (home models add scream).
+# A config whose danger labels are the model's own (home models add scream), the model alone (the
+# default scream branch off: measure_pair measures pairs).
 config_for() { # MODEL_DIR → path of a config file
   local f="$runs/$(basename "$1").config.yaml"
   node -e '
     const m = JSON.parse(require("fs").readFileSync(process.argv[1] + "/bundle.json", "utf8"));
-    process.stdout.write("detect:\n  danger:\n    labels: [" + m.danger.join(", ") + "]\n");
+    process.stdout.write("detect:\n  danger:\n    labels: [" + m.danger.join(", ") + "]\n  screams:\n    enabled: false\n");
   ' "$1" > "$f"
   echo "$f"
 }

@@ -19,7 +19,7 @@ import { scoreStream, summariseScores } from "../dist/src/bench/stream-score.js"
 import { loadNoises } from "../dist/src/cli/corpus-options.js";
 import { detectParamsFromConfig } from "../dist/src/config/detect-params.js";
 import { loadConfig } from "../dist/src/config/load.js";
-import { loadConfiguredModel } from "../dist/src/assemble/model.js";
+import { loadBundleForEngine } from "../dist/src/assemble/model.js";
 import { verifyBundleFiles } from "../dist/src/model/bundle.js";
 
 const [speechModel, screamModel, splitBundle, corpora, noiseDir = path.resolve("../shared/data/noise")] = process.argv.slice(2);
@@ -37,7 +37,7 @@ async function branch(model, yaml, name) {
   const file = path.join(scratch, `${name}.yaml`);
   await writeFile(file, yaml);
   const config = await loadConfig({ path: file, env: {}, hostname: "probe" });
-  const bundle = await loadConfiguredModel(config, model);
+  const bundle = await loadBundleForEngine(model, config.model.backend);
   const q = await runQuality({
     corpusDirs: dirs, noises, workDir: path.join(scratch, name), config, bundle, streamsPerDir: Number(process.env.PER_DIR ?? 6),
     streamSeconds: 20 * 60, seed: Number(process.env.SEED ?? 2), speakers: null, heldOutOf: split, validationOf: null,
@@ -49,9 +49,11 @@ async function branch(model, yaml, name) {
 }
 
 // Both configs list angry and fear (so both build the same streams); the scream branch weighs
-// only the scream class.
-const speech = await branch(speechModel, "detect:\n  danger:\n    labels: [angry, fear]\n    weights: { scream: 0 }\n", "speech");
-const scream = await branch(screamModel, "detect:\n  danger:\n    labels: [angry, fear]\n    weights: { angry: 0, fear: 0 }\n", "scream");
+// only the scream class. Each model runs alone (the product's own scream branch off): the probe
+// merges their alerts itself. `bench --sweep-branch pair` is the product's way, through
+// AnyBranchDetector.
+const speech = await branch(speechModel, "detect:\n  danger:\n    labels: [angry, fear]\n    weights: { scream: 0 }\n  screams: { enabled: false }\n", "speech");
+const scream = await branch(screamModel, "detect:\n  danger:\n    labels: [angry, fear]\n    weights: { angry: 0, fear: 0 }\n  screams: { enabled: false }\n", "scream");
 await rm(scratch, { recursive: true, force: true });
 const sameStreams = speech.q.traces.every((t, i) => JSON.stringify(t.timeline) === JSON.stringify(scream.q.traces[i]?.timeline));
 if (!sameStreams) throw new Error("the two branches heard different streams");
