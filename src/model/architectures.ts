@@ -23,6 +23,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors.js";
 import { ARCHITECTURES, type Arch } from "./bundle-files.js";
+import { DangerHead } from "./danger-head.js";
 import { EnhancedGRU } from "./egru-cell.js";
 import { StatsPooling } from "./stats-pooling.js";
 
@@ -53,6 +54,11 @@ export interface ModelOptions {
   cnnFilters?: [number, number, number, number];
   /** CNNs: width of the two fully connected layers. Default CNN_FC_UNITS. */
   fcUnits?: number;
+  /**
+   * Indices of the danger classes for a danger head (src/model/danger-head.ts) in place of the
+   * dense softmax; absent or empty: the dense softmax.
+   */
+  dangerHead?: number[];
 }
 
 export const DEFAULT_UNITS = 64;
@@ -133,7 +139,15 @@ export function compileFor(arch: Architecture, model: tf.LayersModel, lr = 0.001
   model.compile({ optimizer, loss: "categoricalCrossentropy", metrics: ["accuracy"] });
 }
 
-function classifier(numClasses: number, seed: number): tf.layers.Layer {
+/** The output layer, named "classifier" either way: the dense softmax, or the danger head over the same classes. */
+function classifier(numClasses: number, seed: number, dangerHead?: number[]): tf.layers.Layer {
+  if (dangerHead && dangerHead.length > 0) {
+    try {
+      return new DangerHead({ units: numClasses, dangerClasses: dangerHead, seed, name: "classifier" });
+    } catch (e) {
+      throw new ConfigError("MODEL_OPTIONS", (e as Error).message);
+    }
+  }
   return tf.layers.dense({
     units: numClasses,
     activation: "softmax",
@@ -149,7 +163,7 @@ function buildLogistic(opts: ModelOptions): tf.LayersModel {
   }
   const input = tf.input({ shape: opts.inputShape, name: "features" });
   const pooled = new StatsPooling({ name: "stats_pooling" }).apply(input) as tf.SymbolicTensor;
-  const output = classifier(opts.numClasses, opts.seed ?? DEFAULT_SEED).apply(pooled) as tf.SymbolicTensor;
+  const output = classifier(opts.numClasses, opts.seed ?? DEFAULT_SEED, opts.dangerHead).apply(pooled) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output, name: "lr" });
 }
 
@@ -197,7 +211,7 @@ function buildRecurrent(arch: "gru" | "egru" | "pgru" | "pegru", opts: ModelOpti
     x = layer.apply(x) as tf.SymbolicTensor;
   }
   if (arch === "pgru" || arch === "pegru") x = new StatsPooling({ name: "stats_pooling" }).apply(x) as tf.SymbolicTensor;
-  const output = classifier(opts.numClasses, seed).apply(x) as tf.SymbolicTensor;
+  const output = classifier(opts.numClasses, seed, opts.dangerHead).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output, name: arch });
 }
 
@@ -274,6 +288,6 @@ function buildCnn(residual: boolean, opts: ModelOptions): tf.LayersModel {
       })
       .apply(x) as tf.SymbolicTensor;
   }
-  const output = classifier(opts.numClasses, seed).apply(x) as tf.SymbolicTensor;
+  const output = classifier(opts.numClasses, seed, opts.dangerHead).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output, name });
 }

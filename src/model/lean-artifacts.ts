@@ -116,6 +116,8 @@ function expectedWeights(cls: string, config: Record<string, unknown>, name: str
       return ["kernel", ...(useBias() ? ["bias"] : [])];
     case "StatsPooling":
       return [];
+    case "DangerHead":
+      return ["kernel", "bias", "danger_kernel", "danger_bias"];
     default:
       return null;
   }

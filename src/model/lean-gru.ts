@@ -42,6 +42,7 @@ import { modelDims, type FeatureSpec } from "../features/spec.js";
 import type { WindowClassifier } from "../pipeline.js";
 import type { BundleMeta, LoadedBundle } from "./bundle.js";
 import { STATS_POOLING_EPSILON } from "../constants.js";
+import { checkDangerClasses, mixDangerHead } from "./danger-mix.js";
 
 type GateFn = "sigmoid" | "hardSigmoid";
 
@@ -89,6 +90,8 @@ interface LeanHead {
   /** [classes][inDims]. */
   kernelT: Float32Array;
   bias: Float32Array;
+  /** The danger head (src/model/danger-head.ts), or null for a dense softmax. */
+  danger: { kernel: Float32Array; bias: number; isDanger: Uint8Array } | null;
 }
 
 /** Thrown for a model this implementation does not cover; callers fall back to tfjs. */
@@ -256,6 +259,7 @@ function leanLayer(f: FoldedLayer, steps: number): LeanLayer {
 
 function denseHead(layer: LayerView, inDims: number): LeanHead {
   const cfg = layer.config;
+  if (layer.className === "DangerHead") return dangerHead(layer, inDims);
   if (cfg["activation"] !== "softmax") throw unsupported(`output layer ${layer.name} has activation '${String(cfg["activation"])}' (softmax only)`);
   const w = layer.weights;
   const kernel = need(w, "kernel", layer.name);
@@ -269,6 +273,38 @@ function denseHead(layer: LayerView, inDims: number): LeanHead {
     classes,
     kernelT: transpose(kernel.data, inDims, classes),
     bias: Float32Array.from(storedBias?.data ?? new Float32Array(classes)),
+    danger: null,
+  };
+}
+
+/** The danger head's class kernel and bias, its danger kernel [inDims, 1] and bias [1], and which classes are danger. */
+function dangerHead(layer: LayerView, inDims: number): LeanHead {
+  const w = layer.weights;
+  const kernel = need(w, "kernel", layer.name);
+  const classes = kernel.shape[1]!;
+  if (kernel.shape.length !== 2 || kernel.shape[0] !== inDims) throw unsupported(`output layer ${layer.name} expects ${kernel.shape[0]} inputs, gets ${inDims}`);
+  const bias = need(w, "bias", layer.name);
+  const dk = need(w, "danger_kernel", layer.name);
+  const db = need(w, "danger_bias", layer.name);
+  if (bias.data.length !== classes || dk.data.length !== inDims || db.data.length !== 1) {
+    throw unsupported(`danger head ${layer.name} has weights of shapes ${JSON.stringify([kernel.shape, bias.shape, dk.shape, db.shape])}`);
+  }
+  const cfg = layer.config;
+  const danger = cfg["dangerClasses"];
+  try {
+    if (cfg["units"] !== classes || !Array.isArray(danger)) throw new Error(`units ${String(cfg["units"])}, danger classes ${JSON.stringify(danger)}`);
+    checkDangerClasses(classes, danger);
+  } catch (e) {
+    throw unsupported(`danger head ${layer.name} for a kernel of ${classes} classes: ${(e as Error).message}`);
+  }
+  const isDanger = new Uint8Array(classes);
+  for (const d of danger as number[]) isDanger[d] = 1;
+  return {
+    inDims,
+    classes,
+    kernelT: transpose(kernel.data, inDims, classes),
+    bias: Float32Array.from(bias.data),
+    danger: { kernel: Float32Array.from(dk.data), bias: db.data[0]!, isDanger },
   };
 }
 
@@ -375,7 +411,7 @@ export class LeanGruNetwork {
     let dims = inShape[2];
     if (typeof steps !== "number" || typeof dims !== "number") throw unsupported("the time and feature dimensions must be fixed");
     const last = body[body.length - 1];
-    if (!last || last.className !== "Dense") throw unsupported("the last layer is not a dense softmax");
+    if (!last || (last.className !== "Dense" && last.className !== "DangerHead")) throw unsupported("the last layer is not a dense softmax or a danger head");
     const pooled = body[body.length - 2]?.className === "StatsPooling";
     const recurrent = body.slice(0, pooled ? -2 : -1);
     if (recurrent.length === 0 && !pooled) throw unsupported("no recurrent layer");
@@ -438,6 +474,12 @@ export class LeanGruNetwork {
       for (let i = 0; i < inDims; i++) acc += kernelT[row + i]! * input[hOff + i]!;
       logits[k] = acc;
       if (acc > max) max = acc;
+    }
+    const dh = this.head.danger;
+    if (dh) {
+      let d = dh.bias;
+      for (let i = 0; i < inDims; i++) d += dh.kernel[i]! * input[hOff + i]!;
+      return mixDangerHead(logits, d, dh.isDanger, out);
     }
     let sum = 0;
     for (let k = 0; k < classes; k++) {
