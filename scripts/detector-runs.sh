@@ -6,7 +6,8 @@
 #   scripts/detector-runs.sh CORPORA_DIR RUNS_DIR [GROUP...]
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
 #     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | pgru2 | pegru2 | lr2 |
-#                  lrh | lrh24 | egru | gru-cs | pair | pair-gate | pair-gate-egru | loco-lr | loco-pgru
+#                  lrh | lrh24 | egru | gru-dh | gru-cs | pair | pair-gate | pair-gate-egru |
+#                  pair-gate-dh | loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -164,6 +165,11 @@ for g in "${groups[@]}"; do
     lrh24) train loco3-lr24-home --arch lr --classes home --epochs 24 --batch 128 --lr 0.01 ;;
     pegru2) train loco3-pegru2-home --arch pegru --classes home --epochs 8 ;;
     egru) train loco3-egru-home --arch egru --classes home --epochs 12 ;;
+    # Danger first (issue 15 §1): the gru group's recipe with a danger head trained jointly with
+    # the classes (src/model/danger-head.ts; epoch chosen by validation danger AUC).
+    gru-dh) train loco3-gru-dh-home --arch gru --classes home --epochs 12 --danger-head ;;
+    pair-gate-dh) # the danger-head GRU for speech beside the shipped scream model (run gru-dh first)
+      measure_pair loco3-pair-gate-gru-dh-lr24 "$runs/loco3-gru-dh-home" "$runs/loco3-lr24-home" true ;;
     pair) # the shipped speech model with the lr home model's scream class (run lrh24 first)
       measure_pair loco3-pair-gru-lr24 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" false ;;
     pair-gate) # the same, the speech danger weighed by the home model's "not a sound"

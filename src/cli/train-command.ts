@@ -29,6 +29,10 @@ export const TRAIN_HELP = `earwitness train — train an emotion model on corpus
                                danger = danger (angry, fear, scream) vs safe (everything else)
   --labels a,b,c               classes of the emotions set (default angry,disgust,fear,happy,neutral,sad)
   --danger a,b                 danger classes (default angry,fear; home: angry,fear,scream)
+  --danger-head                a danger-vs-rest head trained jointly with the classes: the
+                               output is still one probability per class, the danger classes'
+                               sum being the head (src/model/danger-head.ts); the epoch is chosen
+                               by validation danger AUC
   --protocol speaker|random    speaker-independent (default) or random stratified split
   --test-corpus NAME           leave this corpus out (repeatable): it is the test set, the other
                                corpora train and validate (overrides --protocol)
@@ -80,6 +84,7 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
     classes: { type: "string", default: "emotions" },
     labels: { type: "string" },
     danger: { type: "string" },
+    "danger-head": { type: "boolean", default: false },
     "test-corpus": { type: "string", multiple: true },
     protocol: { type: "string", default: "speaker" },
     folds: { type: "string", default: "5" },
@@ -156,6 +161,7 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
     corpora,
     labels,
     danger,
+    dangerHead: v["danger-head"] === true,
     classOf: (l) => set.classOf(l),
     classSet: setName,
     testCorpora,

@@ -25,6 +25,11 @@ export interface TrainOptions {
   /** The model's classes (its softmax), in output order. */
   labels: string[];
   danger: string[];
+  /**
+   * A danger head (src/model/danger-head.ts) over `danger` instead of the dense softmax, and the
+   * epoch chosen by the validation clips' danger AUC instead of their macro recall.
+   */
+  dangerHead?: boolean;
   /** The class of a manifest label (src/label-map.ts), or null to leave the row out. */
   classOf: (label: string) => string | null;
   /** Name of the class set (recorded in the bundle). */
@@ -214,6 +219,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     batchNorm: opts.batchNorm,
     glorot: opts.glorot,
     seed: opts.seed,
+    ...(opts.dangerHead ? { dangerHead: opts.danger.map((d) => labelIndex.get(d)!) } : {}),
   });
   compileFor(opts.arch, model, opts.learningRate ?? undefined);
   log.info({ arch: opts.arch, params: model.countParams(), examples: examples.length }, "model built");
@@ -264,11 +270,13 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     };
     history.push(rec);
     log.info(rec, `epoch ${epoch}/${opts.epochs}`);
-    // Keep the weights of the epoch with the best validation macro recall (validation speakers
-    // are never test speakers, so this choice does not peek at the test set).
-    if (rec.val_macro_recall > best.score) {
+    // Keep the weights of the epoch with the best validation macro recall — with a danger head,
+    // the best validation danger AUC (validation speakers are never test speakers, so this choice
+    // does not peek at the test set).
+    const score = opts.dangerHead ? valReport.danger.auc : rec.val_macro_recall;
+    if (score > best.score) {
       best.weights?.forEach((w) => w.dispose());
-      best = { score: rec.val_macro_recall, epoch, weights: model.getWeights().map((w) => w.clone()) };
+      best = { score, epoch, weights: model.getWeights().map((w) => w.clone()) };
     }
   }
   if (best.weights) {
@@ -290,9 +298,13 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     created: new Date().toISOString(),
     // The base GRU has none of the enhanced cell's options: record only what shaped the network.
     architecture:
-      opts.arch === "gru" || opts.arch === "pgru" || opts.arch === "lr"
-        ? { arch: opts.arch, units: opts.units, layers: opts.layers, params: model.countParams() }
-        : { arch: opts.arch, units: opts.units, layers: opts.layers, ...effectiveOptions(opts.arch, opts), params: model.countParams() },
+      {
+        ...(opts.arch === "gru" || opts.arch === "pgru" || opts.arch === "lr"
+          ? { arch: opts.arch, units: opts.units, layers: opts.layers }
+          : { arch: opts.arch, units: opts.units, layers: opts.layers, ...effectiveOptions(opts.arch, opts) }),
+        ...(opts.dangerHead ? { danger_head: true } : {}),
+        params: model.countParams(),
+      },
     labels: opts.labels,
     danger: opts.danger,
     features: spec,
@@ -420,6 +432,7 @@ async function writeOutputs(opts: TrainOptions, history: EpochRecord[], test: Ev
         protocol: opts.testCorpora.length > 0 ? "corpus" : opts.protocol,
         test_corpora: opts.testCorpora,
         class_set: opts.classSet,
+        danger_head: opts.dangerHead === true,
         fold: opts.fold,
         folds: opts.folds,
         seed: opts.seed,
