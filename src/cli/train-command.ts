@@ -33,6 +33,9 @@ export const TRAIN_HELP = `earwitness train — train an emotion model on corpus
                                output is still one probability per class, the danger classes'
                                sum being the head (src/model/danger-head.ts); the epoch is chosen
                                by validation danger AUC
+  --hard-negatives F           from the 2nd epoch, F (0–0.5) of each epoch's draws are the
+                               training clips' non-danger windows the model scored ≥ 0.5 danger
+                               after the epoch before (default 0 = off)
   --protocol speaker|random    speaker-independent (default) or random stratified split
   --test-corpus NAME           leave this corpus out (repeatable): it is the test set, the other
                                corpora train and validate (overrides --protocol)
@@ -85,6 +88,7 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
     labels: { type: "string" },
     danger: { type: "string" },
     "danger-head": { type: "boolean", default: false },
+    "hard-negatives": { type: "string", default: "0" },
     "test-corpus": { type: "string", multiple: true },
     protocol: { type: "string", default: "speaker" },
     folds: { type: "string", default: "5" },
@@ -162,6 +166,7 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
     labels,
     danger,
     dangerHead: v["danger-head"] === true,
+    hardNegatives: num(v["hard-negatives"], "hard-negatives", { min: 0, max: 0.5 }),
     classOf: (l) => set.classOf(l),
     classSet: setName,
     testCorpora,

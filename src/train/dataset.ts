@@ -10,6 +10,8 @@ export interface Example {
   /** The corpus it came from: within a class, corpora are drawn equally often. */
   corpus: string;
   speakerKey: string;
+  /** A fixed crop (start step) instead of a random one: a mined hard negative (hard-negatives.ts). */
+  start?: number;
 }
 
 /** Start steps of the windows that cover a clip at `hopSteps` (the last one flush with the end). */
@@ -69,7 +71,7 @@ export function trainingBatch(
   const y = new Int32Array(examples.length);
   examples.forEach((ex, b) => {
     const clip = ex.variants[rng.int(ex.variants.length)]!;
-    const start = rng.int(Math.max(1, clip.steps - T + 1));
+    const start = ex.start ?? rng.int(Math.max(1, clip.steps - T + 1));
     const out = x.subarray(b * T * F, (b + 1) * T * F);
     windowFeatures(spec, stats, sliceWindow(spec, clip, start), speakerStats.get(ex.speakerKey) ?? null, out);
     if (mask) maskInPlace(spec, out, rng);

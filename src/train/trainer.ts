@@ -11,6 +11,7 @@ import { loadBundle, saveBundle, type Arch, type BundleMeta, type CorpusInfo, ty
 import { EmotionClassifier, meanProbs, predictBatched } from "../model/classifier.js";
 import type { AugmentOptions } from "./augment.js";
 import { balancedOrder, sliceWindow, trainingBatch, windowStarts, type Example } from "./dataset.js";
+import { mineHardNegatives, withHardNegatives } from "./hard-negatives.js";
 import { extractCorpus, FEATURE_SEED, type ClipFeatures } from "./feature-cache.js";
 import type { ManifestRow } from "./manifest.js";
 import { evaluatePredictions, formatClassificationReport, formatConfusion, type EvalReport } from "./metrics.js";
@@ -30,6 +31,12 @@ export interface TrainOptions {
    * epoch chosen by the validation clips' danger AUC instead of their macro recall.
    */
   dangerHead?: boolean;
+  /**
+   * Hard-negative mining (src/train/hard-negatives.ts): from the second epoch on, this fraction
+   * of each epoch's draws are the training clips' non-danger windows that the model scored ≥ 0.5
+   * danger after the epoch before. 0 or absent: off.
+   */
+  hardNegatives?: number;
   /** The class of a manifest label (src/label-map.ts), or null to leave the row out. */
   classOf: (label: string) => string | null;
   /** Name of the class set (recorded in the bundle). */
@@ -77,6 +84,8 @@ export interface EpochRecord {
   val_acc: number;
   val_macro_recall: number;
   seconds: number;
+  /** Hard-negative mining: the windows mined before this epoch (absent when mining is off). */
+  hard_negatives?: number;
 }
 
 export interface TrainResult {
@@ -108,6 +117,9 @@ export function speakerStatsOf(spec: FeatureSpec, clips: ClipFeatures[]): Map<st
   const S = staticDims(spec);
   return new Map([...by].map(([k, v]) => [k, statsOfSteps(S, v)]));
 }
+
+/** A non-danger training window at or above this danger score is a hard negative (the detector's enter thresholds are 0.5–0.85). */
+export const HARD_NEGATIVE_THRESHOLD = 0.5;
 
 export const speakerKey = (r: ManifestRow): string => `${r.corpus}/${r.speaker ?? r.relPath}`;
 
@@ -234,14 +246,33 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
   const rng = new Rng(opts.seed);
   const history: EpochRecord[] = [];
   let best = { score: -1, epoch: 0, weights: null as tf.Tensor[] | null };
+  const dangerIdx = new Set(opts.danger.map((d) => labelIndex.get(d)!));
+  const hardFraction = opts.hardNegatives ?? 0;
   for (let epoch = 1; epoch <= opts.epochs; epoch++) {
     const t0 = performance.now();
-    const order = balancedOrder(examples, opts.labels.length, rng);
+    let order = balancedOrder(examples, opts.labels.length, rng);
+    let pool = examples;
+    let mined: number | undefined;
+    if (hardFraction > 0 && epoch > 1) {
+      // The windows the model of the epoch before would alert on, fed back at their crops.
+      const hard = mineHardNegatives(
+        examples,
+        (label) => dangerIdx.has(label),
+        (ws) =>
+          predictor
+            .predictFeatures(ws.map((w) => wf(sliceWindow(spec, examples[w.example]!.variants[0]!, w.start), spkStats.get(examples[w.example]!.speakerKey) ?? null)))
+            .map((p) => [...dangerIdx].reduce((a, k) => a + p[k]!, 0)),
+        { windowSteps: T, hopSteps: stepsPer(spec, CLIP_HOP_MS), threshold: HARD_NEGATIVE_THRESHOLD, chunk: 512 },
+      );
+      ({ examples: pool, order } = withHardNegatives(examples, order, hard, hardFraction, rng));
+      mined = hard.length;
+      log.info({ epoch, hard_negatives: hard.length, seconds: Math.round((performance.now() - t0) / 1000) }, "hard negatives mined");
+    }
     const batches = Math.ceil(order.length / opts.batch);
     let lossSum = 0, accSum = 0, seen = 0;
     for (let b = 0; b < batches; b++) {
       const idx = order.slice(b * opts.batch, (b + 1) * opts.batch);
-      const { x, y } = trainingBatch(spec, stats, idx.map((i) => examples[i]!), spkStats, rng, opts.mask);
+      const { x, y } = trainingBatch(spec, stats, idx.map((i) => pool[i]!), spkStats, rng, opts.mask);
       const xs = tf.tensor(x, image ? [idx.length, T, F, 1] : [idx.length, T, F]);
       const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(y, "int32"), opts.labels.length));
       const r = (await model.trainOnBatch(xs, ys)) as number[];
@@ -267,6 +298,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
       val_acc: valReport.accuracy,
       val_macro_recall: valReport.macro_recall,
       seconds: (performance.now() - t0) / 1000,
+      ...(mined === undefined ? {} : { hard_negatives: mined }),
     };
     history.push(rec);
     log.info(rec, `epoch ${epoch}/${opts.epochs}`);
@@ -329,6 +361,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
       best_epoch: best.epoch,
       batch: opts.batch,
       augmented_copies: opts.augmentedCopies,
+      ...(hardFraction > 0 ? { hard_negatives: hardFraction } : {}),
     },
     metrics: { test: summary(test) },
     selftest: null,
@@ -433,6 +466,7 @@ async function writeOutputs(opts: TrainOptions, history: EpochRecord[], test: Ev
         test_corpora: opts.testCorpora,
         class_set: opts.classSet,
         danger_head: opts.dangerHead === true,
+        hard_negatives: opts.hardNegatives ?? 0,
         fold: opts.fold,
         folds: opts.folds,
         seed: opts.seed,
