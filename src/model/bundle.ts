@@ -27,6 +27,7 @@ import {
 import { quantizeArtifacts } from "./quantize.js";
 import "./egru-cell.js"; // registers the custom layers before any model is deserialised
 import "./stats-pooling.js";
+import "./danger-head.js";
 
 export * from "./bundle-files.js";
 
