@@ -14,6 +14,7 @@ export const FEATURES_HELP = `earwitness features — extract and cache features
   --augment N     augmented copies per clip as train will use them (default 2)
   --noise DIR     noise recordings for augmentation (as given to train)
   --images        the CNNs' features (mel bands only) instead of the GRUs'
+  --pitch         with the prosody features (periodicity and log F0), as train --pitch
   --cache DIR     feature cache (default ~/.cache/earwitness/features)
 `;
 
@@ -23,6 +24,7 @@ export async function featuresCommand(argv: string[], log: Logger, progress: Pro
     augment: { type: "string", default: "2" },
     noise: { type: "string" },
     images: { type: "boolean", default: false },
+    pitch: { type: "boolean", default: false },
     cache: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -32,7 +34,8 @@ export async function featuresCommand(argv: string[], log: Logger, progress: Pro
   }
   const dirs = (v.data as string[] | undefined) ?? [];
   if (dirs.length === 0) throw new UsageError("--data DIR is required");
-  const spec: FeatureSpec = v.images ? { ...DEFAULT_FEATURE_SPEC, deltas: false, energy: false } : DEFAULT_FEATURE_SPEC;
+  if (v.images && v.pitch) throw new UsageError("--pitch applies to the GRUs' features, not --images");
+  const spec: FeatureSpec = v.images ? { ...DEFAULT_FEATURE_SPEC, deltas: false, energy: false } : { ...DEFAULT_FEATURE_SPEC, ...(v.pitch ? { pitch: true } : {}) };
   for (const dir of dirs) {
     const rows = await readCorpusDir(dir);
     const task = progress.start(`features ${path.basename(dir)}`, rows.length, "clips");

@@ -49,6 +49,8 @@ export const TRAIN_HELP = `earwitness train — train an emotion model on corpus
   --lr X                       learning rate (default: Adam 0.001 / RMSProp 0.001 for CNNs)
   --norm global|window|speaker feature normalisation (default speaker: per-speaker statistics,
                                what a unit adapts to its wearer; window scored 26 % on CREMA-D)
+  --pitch                      add prosody features: each step's periodicity and log F0 by YIN
+                               (src/features/pitch.ts; recurrent models only)
   --augment N                  augmented copies per training clip (default 2; 0 = off)
   --noise DIR                  noise recordings for augmentation (e.g. ../shared/data/noise)
   --no-mask                    no time/frequency masking
@@ -105,6 +107,7 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
     augment: { type: "string", default: "2" },
     noise: { type: "string" },
     "no-mask": { type: "boolean", default: false },
+    pitch: { type: "boolean", default: false },
     seed: { type: "string", default: "1" },
     cache: { type: "string" },
     name: { type: "string" },
@@ -141,7 +144,8 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
 
   const image = arch === "rescnn" || arch === "cnn";
   // The CNNs read log-spectrogram images (mel bands only), as in the second paper.
-  const spec: FeatureSpec = { ...DEFAULT_FEATURE_SPEC, norm: norm as FeatureSpec["norm"], ...(image ? { deltas: false, energy: false } : {}) };
+  if (image && v.pitch) throw new UsageError(`--pitch applies to the recurrent models and lr, not ${arch}`);
+  const spec: FeatureSpec = { ...DEFAULT_FEATURE_SPEC, norm: norm as FeatureSpec["norm"], ...(image ? { deltas: false, energy: false } : {}), ...(v.pitch ? { pitch: true } : {}) };
 
   const rows: ManifestRow[] = [];
   const corpora: CorpusInfo[] = [];

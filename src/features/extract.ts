@@ -1,5 +1,6 @@
 import meydaModule from "meyda";
-import { staticDims, type FeatureSpec } from "./spec.js";
+import { DEFAULT_PITCH, logPitch, pitchScratch, yinPitch, type PitchOptions } from "./pitch.js";
+import { PITCH_DIMS, staticDims, type FeatureSpec } from "./spec.js";
 
 /**
  * Streaming static-feature extraction: audio samples in (16 kHz float), one step of
@@ -88,12 +89,16 @@ export class StepExtractor {
   private readonly frame: Float32Array;
   private stepsOut = 0;
   private powerAcc = 0;
+  /** Prosody (spec.pitch): YIN's scratch and the step's sums of periodicity, voiced log F0 and voiced frames. */
+  private readonly pitch: { opts: PitchOptions; scratch: Float64Array; periodicity: number; logF0: number; voiced: number } | null;
 
   constructor(spec: FeatureSpec) {
     this.spec = spec;
     this.dims = staticDims(spec);
     this.acc = new Float32Array(this.dims);
     this.frame = new Float32Array(spec.frameSamples);
+    const opts = { ...DEFAULT_PITCH, sampleRateHz: spec.sampleRateHz };
+    this.pitch = spec.pitch ? { opts, scratch: pitchScratch(spec.frameSamples, opts), periodicity: 0, logF0: 0, voiced: 0 } : null;
   }
 
   /** Steps emitted so far. */
@@ -124,10 +129,25 @@ export class StepExtractor {
       let sq = 0;
       for (let i = 0; i < this.frame.length; i++) sq += this.frame[i]! * this.frame[i]!;
       this.powerAcc += sq / this.frame.length;
+      const pitch = this.pitch;
+      if (pitch) {
+        const r = yinPitch(this.frame, pitch.scratch, pitch.opts);
+        pitch.periodicity += r.periodicity;
+        if (r.f0 > 0) {
+          pitch.logF0 += logPitch(r.f0);
+          pitch.voiced++;
+        }
+      }
       pos += spec.hopSamples;
       if (++this.framesInStep === spec.poolFrames) {
         const step = new Float32Array(this.dims);
-        for (let i = 0; i < this.dims; i++) step[i] = this.acc[i]! / spec.poolFrames;
+        const acoustic = this.dims - (pitch ? PITCH_DIMS : 0);
+        for (let i = 0; i < acoustic; i++) step[i] = this.acc[i]! / spec.poolFrames;
+        if (pitch) {
+          step[acoustic] = pitch.periodicity / spec.poolFrames;
+          step[acoustic + 1] = pitch.voiced > 0 ? pitch.logF0 / pitch.voiced : 0;
+          pitch.periodicity = pitch.logF0 = pitch.voiced = 0;
+        }
         out.push({ step, power: this.powerAcc / spec.poolFrames });
         this.powerAcc = 0;
         this.acc.fill(0);
@@ -142,6 +162,7 @@ export class StepExtractor {
   reset(): void {
     this.pending = new Float32Array(0);
     this.acc.fill(0);
+    if (this.pitch) this.pitch.periodicity = this.pitch.logF0 = this.pitch.voiced = 0;
     this.powerAcc = 0;
     this.framesInStep = 0;
     this.stepsOut = 0;

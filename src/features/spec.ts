@@ -36,6 +36,12 @@ export interface FeatureSpec {
    *   hears (adaptation), starting from the training statistics.
    */
   norm: "global" | "window" | "speaker";
+  /**
+   * Add two prosody features after the others (src/features/pitch.ts): the step's mean
+   * periodicity (YIN, 0–1) and its voiced frames' mean log F0 (octaves above 100 Hz; 0 when no
+   * frame of the step is voiced). Absent: false (every bundle before it).
+   */
+  pitch?: boolean;
 }
 
 export const DEFAULT_FEATURE_SPEC: FeatureSpec = {
@@ -52,10 +58,13 @@ export const DEFAULT_FEATURE_SPEC: FeatureSpec = {
   norm: "window",
 };
 
-/** Number of static features per step (mel bands, plus energy). */
+/** Number of static features per step (mel bands, plus energy, plus periodicity and log F0). */
 export function staticDims(spec: FeatureSpec): number {
-  return spec.melBands + (spec.energy ? 1 : 0);
+  return spec.melBands + (spec.energy ? 1 : 0) + (spec.pitch ? PITCH_DIMS : 0);
 }
+
+/** Static features `pitch` adds: periodicity and log F0. */
+export const PITCH_DIMS = 2;
 
 /** Number of features per step the model receives. */
 export function modelDims(spec: FeatureSpec): number {
@@ -93,7 +102,7 @@ export function assertSupportedSpec(spec: unknown): asserts spec is FeatureSpec 
     throw new FeatureError("UNSUPPORTED_SPEC", "feature spec is missing or not an object; re-export the bundle");
   }
   const s = spec as Record<string, unknown>;
-  const known = new Set(Object.keys(DEFAULT_FEATURE_SPEC));
+  const known = new Set([...Object.keys(DEFAULT_FEATURE_SPEC), "pitch"]);
   for (const k of Object.keys(s)) if (!known.has(k)) problems.push(`unknown field "${k}"`);
   if (s.version !== 1) problems.push(`version ${String(s.version)} (this extractor makes version 1)`);
   if (s.sampleRateHz !== SAMPLE_RATE_HZ) problems.push(`sampleRateHz ${String(s.sampleRateHz)} (only ${SAMPLE_RATE_HZ})`);
@@ -109,6 +118,7 @@ export function assertSupportedSpec(spec: unknown): asserts spec is FeatureSpec 
   if (!Number.isInteger(pool) || pool < 1 || pool > 50) problems.push(`poolFrames ${String(pool)} (1 to 50)`);
   if (typeof s.energy !== "boolean") problems.push(`energy must be true or false`);
   if (typeof s.deltas !== "boolean") problems.push(`deltas must be true or false`);
+  if (s.pitch !== undefined && typeof s.pitch !== "boolean") problems.push(`pitch must be true or false`);
   const steps = s.windowSteps as number;
   if (!Number.isInteger(steps) || steps < 5 || steps > 2000) problems.push(`windowSteps ${String(steps)} (5 to 2000)`);
   if (s.norm !== "global" && s.norm !== "window" && s.norm !== "speaker")

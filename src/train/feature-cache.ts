@@ -68,7 +68,8 @@ function extractionKey(spec: FeatureSpec, variant: number, opts: ExtractOptions)
   const { sampleRateHz, frameSamples, hopSamples, window, melBands, poolFrames, energy, windowSteps } = spec;
   return {
     CACHE_VERSION,
-    spec: { sampleRateHz, frameSamples, hopSamples, window, melBands, poolFrames, energy, windowSteps },
+    // pitch only when on, so the caches of every spec before it keep their keys.
+    spec: { sampleRateHz, frameSamples, hopSamples, window, melBands, poolFrames, energy, windowSteps, ...(spec.pitch ? { pitch: true } : {}) },
     variant,
     augment: variant === 0 ? null : { ...opts.augment, noises: opts.augment.noises.map((n) => n.length), seed: opts.seed },
   };

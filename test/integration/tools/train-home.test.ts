@@ -109,17 +109,18 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     expect(alerts[0]!.end_s).toBeLessThan(20);
   });
 
-  it("with a danger head and hard-negative mining: the head is the danger score end to end", { timeout: 240_000 }, async () => {
+  it("with a danger head, hard-negative mining and prosody features: the head is the danger score end to end", { timeout: 240_000 }, async () => {
     const out = path.join(dir, "run-dh");
     const dataArgs = data.flatMap((d) => ["--data", d]);
     const r = await run([
       "train", "--arch", "lr", "--classes", "home", ...dataArgs, "--test-corpus", "talk-b", "--test-corpus", "yells:0.5",
-      "--danger-head", "--hard-negatives", "0.25",
+      "--danger-head", "--hard-negatives", "0.25", "--pitch",
       "--epochs", "12", "--batch", "16", "--lr", "0.05", "--augment", "0", "--seed", "3", "--cache", path.join(dir, "cache"), "--out", out,
     ]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    const meta = JSON.parse(await readFile(path.join(out, "bundle.json"), "utf8")) as { architecture: Record<string, unknown>; training: Record<string, unknown> };
+    const meta = JSON.parse(await readFile(path.join(out, "bundle.json"), "utf8")) as { architecture: Record<string, unknown>; training: Record<string, unknown>; features: Record<string, unknown> };
     expect(meta.architecture).toMatchObject({ arch: "lr", danger_head: true });
+    expect(meta.features["pitch"]).toBe(true);
     expect(meta.training["hard_negatives"]).toBe(0.25);
     const runJson = JSON.parse(await readFile(path.join(out, "run.json"), "utf8")) as { danger_head: boolean; hard_negatives: number };
     expect(runJson).toMatchObject({ danger_head: true, hard_negatives: 0.25 });
@@ -133,7 +134,7 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     const report = JSON.parse(ev.stdout) as { unadapted: { pooled: { danger: { auc: number | null } } } };
     expect(report.unadapted.pooled.danger.auc).toBeGreaterThan(0.85);
 
-    // The daemon's engine runs the head: a scream in calm speech alerts, as scream.
+    // The daemon's engine runs the head on the bundle's features: a scream in calm speech alerts, as scream.
     const rnd = lcg(98);
     const calm = (): Float32Array => utterance("neutral", 1.15, 1.2, rnd, 6);
     const wav = path.join(dir, "scream-in-speech-2.wav");
