@@ -21,6 +21,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { loadModelHandle, newRunningAdaptation } from "../assemble/model.js";
 import { pipelineOptions } from "../config/detect-params.js";
+import { DAEMON_NODE_FLAGS } from "../daemon/node-flags.js";
 import type { Config } from "../config/schema.js";
 import { MB, nowMs } from "./stats.js";
 import { runPipeline, type PipelineRun } from "./throughput.js";
@@ -51,7 +52,7 @@ export interface PipelineProcessResult {
   tfjs_loaded: boolean;
   /** Each load of the models through loadModelHandle, ms (the first in a fresh process). */
   load_ms: number[];
-  /** Node flags of the process (none: as systemd/earwitness.service starts the daemon). */
+  /** Node flags of the process: DAEMON_NODE_FLAGS, as systemd/earwitness.service starts the daemon. */
   exec_argv: string[];
   /** /proc/self/status at the end: anonymous memory (heap, wasm, buffers) and file-backed pages (the node binary, libraries); null off Linux. */
   rss_split_mb: { anon: number; file: number } | null;
@@ -64,8 +65,17 @@ const THIS_FILE = fileURLToPath(import.meta.url);
 /** Runs the measurement in a child process; `onProgress` gets the fraction of audio done. */
 export function runPipelineProcess(o: PipelineProcessOptions, onProgress?: (fraction: number) => void): Promise<PipelineProcessResult> {
   return new Promise((resolve, reject) => {
-    // No inherited flags (the bench's own, a debugger's): the daemon runs on plain node.
-    const child = fork(THIS_FILE, [], { execArgv: [], serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    // The daemon's node flags, as the systemd unit gives them (src/daemon/node-flags.ts), and no
+    // other: not the bench's own (a debugger's), nor NODE_OPTIONS, which the environment would
+    // pass on without showing in the process's execArgv, the flags this result reports.
+    const env = { ...process.env };
+    delete env["NODE_OPTIONS"];
+    const child = fork(THIS_FILE, [], {
+      execArgv: [...DAEMON_NODE_FLAGS],
+      env,
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     let settled = false;
     child.on("message", (m: ToParent) => {
       if (m.type === "progress") onProgress?.(m.fraction);

@@ -74,7 +74,7 @@ export function formatPerformance(p: PerformanceResults, m: MachineInfo): string
   const pp = p.pipeline_process;
   out.push(
     `measured in a process of its own holding what the daemon holds for detection (the models loaded as the daemon loads them, the pipeline); ` +
-      `tfjs loaded there: ${pp.tfjs_loaded ? "yes" : "no"}${pp.exec_argv.length > 0 ? `; node ${pp.exec_argv.join(" ")}` : ""}\n\n`,
+      `tfjs loaded there: ${pp.tfjs_loaded ? "yes" : "no"}; node flags: ${pp.exec_argv.length > 0 ? pp.exec_argv.join(" ") : "none"}\n\n`,
   );
   const growth = p.rss_mb.after_1h === null ? null : p.rss_mb.after_1h - p.rss_mb.warm;
   const pl = p.pipeline;

@@ -329,6 +329,14 @@ export class MqttSink implements AlertSink {
         // 3.1.1: what every broker speaks, aedes included.
         protocolVersion: 4,
         queueQoSZero: false,
+        // No number cache: by default mqtt-packet builds 65 536 two-byte Buffers at the first
+        // packet (~6.6 MB of V8 heap, kept for the life of the process: `node -e` over
+        // mqtt-packet/numbers' generateCache, gc before and after) to save microseconds per
+        // packet, and we send a few packets a minute. With this option mqtt.js sets
+        // `writeToStream.cacheNumbers = false` on the very copy of mqtt-packet it writes with
+        // (process-wide), so we need not import or declare mqtt-packet. Issue 14, point 7;
+        // docs/performance.md, "Memory".
+        writeCache: false,
         will: { topic: topicFor(this.root, "availability"), payload: Buffer.from(AVAILABILITY_OFFLINE), qos: 1, retain: true },
         ...tls,
       });

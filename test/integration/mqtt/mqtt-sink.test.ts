@@ -2,6 +2,7 @@
  * MqttSink against a real broker (Mosquitto when installed, else aedes; see ../broker.ts).
  */
 import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
 import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
 import { connect, type MqttClient } from "mqtt";
 import { describe, expect, it } from "vitest";
@@ -14,6 +15,12 @@ import { daemonWorld } from "../world.js";
 import { sleep, waitFor, watch, type Watcher } from "./watcher.js";
 
 const world = daemonWorld("earwitness-mqtt");
+
+/** The copy of mqtt-packet that mqtt.js writes with (resolved from mqtt, as mqtt resolves it). */
+function mqttPacketOfMqtt(): { writeToStream: { cacheNumbers: boolean } } {
+  const require = createRequire(import.meta.url);
+  return createRequire(require.resolve("mqtt"))("mqtt-packet") as { writeToStream: { cacheNumbers: boolean } };
+}
 
 interface Harness {
   sink: MqttSink;
@@ -198,6 +205,17 @@ describe(`MqttSink against a real broker`, () => {
       thresholds: { enter: 0.7, exit: 0.4 },
       test: false,
     });
+  });
+
+  it("publishes without mqtt-packet's number cache (~6.6 MB the daemon would keep for nothing)", async () => {
+    const { writeToStream } = mqttPacketOfMqtt();
+    writeToStream.cacheNumbers = true; // mqtt-packet's default, whatever earlier tests in this process set
+    const h = await makeSink();
+    await h.sink.start();
+    const w = await watcher([`${h.root}/alert`]);
+    await h.sink.alert(alertEvent());
+    await waitFor(() => w.on(`${h.root}/alert`).length > 0, "the alert");
+    expect(writeToStream.cacheNumbers).toBe(false);
   });
 
   it("keeps an alert raised while the broker is down and delivers it once, with its original id, after", async () => {
