@@ -21,7 +21,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { loadModelHandle, newRunningAdaptation } from "../assemble/model.js";
 import { pipelineOptions } from "../config/detect-params.js";
-import { DAEMON_NODE_FLAGS } from "../daemon/node-flags.js";
+import { DAEMON_NODE_FLAGS } from "../assemble/node-flags.js";
 import type { Config } from "../config/schema.js";
 import { MB, nowMs } from "./stats.js";
 import { runPipeline, type PipelineRun } from "./throughput.js";
@@ -65,7 +65,7 @@ const THIS_FILE = fileURLToPath(import.meta.url);
 /** Runs the measurement in a child process; `onProgress` gets the fraction of audio done. */
 export function runPipelineProcess(o: PipelineProcessOptions, onProgress?: (fraction: number) => void): Promise<PipelineProcessResult> {
   return new Promise((resolve, reject) => {
-    // The daemon's node flags, as the systemd unit gives them (src/daemon/node-flags.ts), and no
+    // The daemon's node flags, as the systemd unit gives them (src/assemble/node-flags.ts), and no
     // other: not the bench's own (a debugger's), nor NODE_OPTIONS, which the environment would
     // pass on without showing in the process's execArgv, the flags this result reports.
     const env = { ...process.env };

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/load.js";
 import { configuredOutputs } from "../../../src/config/outputs.js";
 import { defaultDeviceId } from "../../../src/config/schema.js";
-import { DAEMON_NODE_FLAGS } from "../../../src/daemon/node-flags.js";
+import { DAEMON_NODE_FLAGS } from "../../../src/assemble/node-flags.js";
 import { snapshotTree } from "../../fixtures/tree-snapshot.js";
 import { makePackage } from "./fake-package.js";
 import { parseLog, writeFakeNode, writeFakeTools, type LoggedCall } from "./fake-system-tools.js";
@@ -138,7 +138,7 @@ describe("scripts/install.sh --destdir", () => {
     expect(calls(r, "systemctl")).toEqual([`--root=${dest} enable earwitness.service`]);
     const unit = await readFile(path.join(dest, "etc/systemd/system/earwitness.service"), "utf8");
     const nodeBin = spawnSync("bash", ["-c", "command -v node"], { encoding: "utf8" }).stdout.trim();
-    // The node found here replaces /usr/bin/node; the daemon's node flags stay (src/daemon/node-flags.ts).
+    // The node found here replaces /usr/bin/node; the daemon's node flags stay (src/assemble/node-flags.ts).
     expect(unit).toContain(`ExecStart=${[nodeBin, ...DAEMON_NODE_FLAGS].join(" ")} /opt/earwitness/dist/src/cli/main.js run --config /etc/earwitness/config.yaml`);
     expect(unit).toContain("SupplementaryGroups=audio gpio");
 

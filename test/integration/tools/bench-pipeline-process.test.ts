@@ -1,7 +1,7 @@
 /**
  * `earwitness bench` measures the daemon's memory and latency in a process of its own
  * (src/bench/pipeline-process.ts). That process must run on the node flags the systemd unit
- * gives the daemon (src/daemon/node-flags.ts), and on no others, or the bench measures something
+ * gives the daemon (src/assemble/node-flags.ts), and on no others, or the bench measures something
  * that does not run. It forks the built file, so this runs dist/ (built by the global setup).
  */
 import path from "node:path";
@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config/load.js";
 import { shippedModelDir } from "../../../src/assemble/paths.js";
-import { DAEMON_NODE_FLAGS } from "../../../src/daemon/node-flags.js";
+import { DAEMON_NODE_FLAGS } from "../../../src/assemble/node-flags.js";
 import { REPO_ROOT } from "../daemon/harness.js";
 
 type PipelineProcessModule = typeof import("../../../src/bench/pipeline-process.js");

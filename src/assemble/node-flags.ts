@@ -1,6 +1,6 @@
 /**
  * The node flags the daemon runs with, written once. systemd/earwitness.service carries them in
- * its ExecStart line (test/unit/daemon/node-flags.test.ts holds that line to this list), and
+ * its ExecStart line (test/unit/assemble/node-flags.test.ts holds that line to this list), and
  * `earwitness bench` forks its detection process with them (src/bench/pipeline-process.ts), so
  * what the benchmark measures is what runs.
  *

@@ -1,5 +1,5 @@
 /**
- * The node flags are written once (src/daemon/node-flags.ts) and the unit file, which systemd
+ * The node flags are written once (src/assemble/node-flags.ts) and the unit file, which systemd
  * reads as it is (scripts/install.sh only swaps /usr/bin/node for the node it finds), carries
  * them between node and the script: this holds the two equal, so what `npm run bench` measures
  * (its detection process is forked with DAEMON_NODE_FLAGS) is what the installed daemon runs.
@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DAEMON_NODE_FLAGS } from "../../../src/daemon/node-flags.js";
+import { DAEMON_NODE_FLAGS } from "../../../src/assemble/node-flags.js";
 
 const UNIT = readFileSync(fileURLToPath(new URL("../../../systemd/earwitness.service", import.meta.url)), "utf8");
 
