@@ -6,8 +6,8 @@
 #   scripts/detector-runs.sh CORPORA_DIR RUNS_DIR [GROUP...]
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
 #     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | pgru2 | pegru2 | lr2 |
-#                  lrh | lrh24 | egru | gru-dh | gru-cs | pair | pair-gate | pair-gate-egru |
-#                  pair-gate-dh | loco-lr | loco-pgru
+#                  lrh | lrh24 | egru | gru-dh | gru-dh-hn | gru-cs | pair | pair-gate | pair-gate-egru |
+#                  pair-gate-dh | pair-gate-dh-hn | loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -168,6 +168,11 @@ for g in "${groups[@]}"; do
     # Danger first (issue 15 §1): the gru group's recipe with a danger head trained jointly with
     # the classes (src/model/danger-head.ts; epoch chosen by validation danger AUC).
     gru-dh) train loco3-gru-dh-home --arch gru --classes home --epochs 12 --danger-head ;;
+    # … and hard negatives: a fifth of each epoch's draws are the non-danger training windows the
+    # model scored ≥ 0.5 after the epoch before (src/train/hard-negatives.ts).
+    gru-dh-hn) train loco3-gru-dh-hn-home --arch gru --classes home --epochs 12 --danger-head --hard-negatives 0.2 ;;
+    pair-gate-dh-hn)
+      measure_pair loco3-pair-gate-gru-dh-hn-lr24 "$runs/loco3-gru-dh-hn-home" "$runs/loco3-lr24-home" true ;;
     pair-gate-dh) # the danger-head GRU for speech beside the shipped scream model (run gru-dh first)
       measure_pair loco3-pair-gate-gru-dh-lr24 "$runs/loco3-gru-dh-home" "$runs/loco3-lr24-home" true ;;
     pair) # the shipped speech model with the lr home model's scream class (run lrh24 first)
