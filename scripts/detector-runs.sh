@@ -7,7 +7,7 @@
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
 #     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | pgru2 | pegru2 | lr2 |
 #                  lrh | lrh24 | egru | gru-dh | gru-dh-hn | gru-cs | pair | pair-gate | pair-gate-egru |
-#                  pair-gate-dh | pair-gate-dh-hn | loco-lr | loco-pgru
+#                  pair-gate-dh | pair-gate-dh-hn | lrh24p | gru-dh-pitch | pair-gate-dhp-lr24p | loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -173,6 +173,11 @@ for g in "${groups[@]}"; do
     gru-dh-hn) train loco3-gru-dh-hn-home --arch gru --classes home --epochs 12 --danger-head --hard-negatives 0.2 ;;
     pair-gate-dh-hn)
       measure_pair loco3-pair-gate-gru-dh-hn-lr24 "$runs/loco3-gru-dh-hn-home" "$runs/loco3-lr24-home" true ;;
+    # Prosody features (issue 15 §2, src/features/pitch.ts): the lrh24 and gru-dh recipes with --pitch.
+    lrh24p) train loco3-lr24p-home --arch lr --classes home --epochs 24 --batch 128 --lr 0.01 --pitch ;;
+    gru-dh-pitch) train loco3-gru-dh-pitch-home --arch gru --classes home --epochs 12 --danger-head --pitch ;;
+    pair-gate-dhp-lr24p) # both with prosody features (one front end: a pair shares its features)
+      measure_pair loco3-pair-gate-gru-dh-pitch-lr24p "$runs/loco3-gru-dh-pitch-home" "$runs/loco3-lr24p-home" true ;;
     pair-gate-dh) # the danger-head GRU for speech beside the shipped scream model (run gru-dh first)
       measure_pair loco3-pair-gate-gru-dh-lr24 "$runs/loco3-gru-dh-home" "$runs/loco3-lr24-home" true ;;
     pair) # the shipped speech model with the lr home model's scream class (run lrh24 first)
