@@ -7,7 +7,8 @@
 #     CORPORA_DIR  every corpus of ../shared/data (get-corpus NAME CORPORA_DIR), emodb included
 #     GROUP        floor | candidates (= pgru pegru gru) | pgru | pegru | gru | pgru2 | pegru2 | lr2 |
 #                  lrh | lrh24 | egru | gru-dh | gru-dh-hn | gru-cs | pair | pair-gate | pair-gate-egru |
-#                  pair-gate-dh | pair-gate-dh-hn | lrh24p | gru-dh-pitch | pair-gate-dhp-lr24p | loco-lr | loco-pgru
+#                  pair-gate-dh | pair-gate-dh-hn | lrh24p | gru-dh-pitch | pair-gate-dhp-lr24p |
+#                  adapt-dh | adapt-dh-pitch | loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -62,9 +63,13 @@ config_for() { # MODEL_DIR → path of a config file
   echo "$f"
 }
 
-measure() { # NAME MODEL_DIR [SPLIT_BUNDLE]  (SPLIT_BUNDLE given: score on its split, default detector)
-  local name=$1 model=$2 split=${3:-} cfg
+measure() { # NAME MODEL_DIR [SPLIT_BUNDLE [EXTRA_YAML]]  (SPLIT_BUNDLE given and not "": score on its split, default detector; EXTRA_YAML: top-level config sections added to the model's config)
+  local name=$1 model=$2 split=${3:-} extra=${4:-} cfg
   cfg=$(config_for "$model")
+  if [ -n "$extra" ]; then
+    { cat "$cfg"; printf '%s\n' "$extra"; } > "$runs/$name.config.yaml"
+    cfg="$runs/$name.config.yaml"
+  fi
   if [ ! -s "$runs/$name.eval.txt" ]; then
     echo "$(date -u +%FT%TZ) eval  $name"
     "${ew[@]}" eval --model "$model" "${all_data[@]}" --held-out-of "${split:-$model}" > "$runs/$name.eval.txt" 2> "$runs/$name.eval.log" || echo "eval failed: $runs/$name.eval.log"
@@ -133,6 +138,8 @@ merge_detect() { # BASE PART OUT
   ' "$1" "$2" "$3"
 }
 
+adapt5=$'adaptation:\n  enabled: true\n  warmup_min: 5\n  half_life_h: 1\n  max_weight: 0.5'
+
 train() { # NAME ARGS...
   local name=$1; shift
   if [ ! -f "$runs/$name/run.json" ]; then
@@ -178,6 +185,10 @@ for g in "${groups[@]}"; do
     gru-dh-pitch) train loco3-gru-dh-pitch-home --arch gru --classes home --epochs 12 --danger-head --pitch ;;
     pair-gate-dhp-lr24p) # both with prosody features (one front end: a pair shares its features)
       measure_pair loco3-pair-gate-gru-dh-pitch-lr24p "$runs/loco3-gru-dh-pitch-home" "$runs/loco3-lr24p-home" true ;;
+    # The same models with the running normalisation on (adaptation warming up in 5 minutes, a
+    # fresh unit per stream), tuned with it on: does speaker-relative pitch need it?
+    adapt-dh) measure loco3-gru-dh-home-adapt5 "$runs/loco3-gru-dh-home" "" "$adapt5" ;;
+    adapt-dh-pitch) measure loco3-gru-dh-pitch-home-adapt5 "$runs/loco3-gru-dh-pitch-home" "" "$adapt5" ;;
     pair-gate-dh) # the danger-head GRU for speech beside the shipped scream model (run gru-dh first)
       measure_pair loco3-pair-gate-gru-dh-lr24 "$runs/loco3-gru-dh-home" "$runs/loco3-lr24-home" true ;;
     pair) # the shipped speech model with the lr home model's scream class (run lrh24 first)
