@@ -116,11 +116,16 @@ export function run(name) {
   const [kind, arg] = mode.split(":");
   const limitMs = kind === "exit-after" || kind === "stall-after" ? Number(arg) : Infinity;
 
+  // A stalled recorder never writes, so it never meets EPIPE: when its reader's process is gone
+  // (the daemon killed by a test, this process re-parented) it goes too, instead of outliving
+  // the test run.
+  const parent = process.ppid;
   const startedMs = performance.now();
   let sent = 0; // bytes written in total
   let pos = 0; // position in source
   let stalled = false;
   setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
     const elapsedMs = performance.now() - startedMs;
     if (elapsedMs >= limitMs) {
       if (kind === "exit-after") fail(name, `${name}: pcm_read:2221: read error: Input/output error`, 1);
