@@ -49,6 +49,8 @@ export class DangerHead extends tf.layers.Layer {
   readonly units: number;
   readonly dangerClasses: number[];
   readonly seed: number | undefined;
+  /** 1 for a danger class, 0 for the others. */
+  private readonly mask: number[];
   private kernel: LayerVariable | null = null;
   private bias: LayerVariable | null = null;
   private dangerKernel: LayerVariable | null = null;
@@ -59,6 +61,7 @@ export class DangerHead extends tf.layers.Layer {
     checkDangerClasses(args.units, args.dangerClasses);
     this.units = args.units;
     this.dangerClasses = [...args.dangerClasses].sort((a, b) => a - b);
+    this.mask = Array.from({ length: this.units }, (_, i) => (this.dangerClasses.includes(i) ? 1 : 0));
     this.seed = args.seed;
   }
 
@@ -84,7 +87,7 @@ export class DangerHead extends tf.layers.Layer {
       const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor2D;
       const z = tf.add(tf.matMul(x, this.kernel!.read() as tf.Tensor2D), this.bias!.read());
       const h = tf.sigmoid(tf.add(tf.matMul(x, this.dangerKernel!.read() as tf.Tensor2D), this.dangerBias!.read()));
-      const isDanger = tf.tensor1d(Array.from({ length: this.units }, (_, i) => (this.dangerClasses.includes(i) ? 1 : 0)));
+      const isDanger = tf.tensor1d(this.mask);
       const pDanger = tf.softmax(tf.add(z, tf.mul(tf.sub(1, isDanger), MASKED)));
       const pSafe = tf.softmax(tf.add(z, tf.mul(isDanger, MASKED)));
       return tf.add(tf.mul(h, pDanger), tf.mul(tf.sub(1, h), pSafe));

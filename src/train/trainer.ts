@@ -246,7 +246,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
   const rng = new Rng(opts.seed);
   const history: EpochRecord[] = [];
   let best = { score: -1, epoch: 0, weights: null as tf.Tensor[] | null };
-  const dangerIdx = new Set(opts.danger.map((d) => labelIndex.get(d)!));
+  const dangerIdx = opts.danger.map((d) => labelIndex.get(d)!);
   const hardFraction = opts.hardNegatives ?? 0;
   for (let epoch = 1; epoch <= opts.epochs; epoch++) {
     const t0 = performance.now();
@@ -257,11 +257,11 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
       // The windows the model of the epoch before would alert on, fed back at their crops.
       const hard = mineHardNegatives(
         examples,
-        (label) => dangerIdx.has(label),
+        (label) => dangerIdx.includes(label),
         (ws) =>
           predictor
             .predictFeatures(ws.map((w) => wf(sliceWindow(spec, examples[w.example]!.variants[0]!, w.start), spkStats.get(examples[w.example]!.speakerKey) ?? null)))
-            .map((p) => [...dangerIdx].reduce((a, k) => a + p[k]!, 0)),
+            .map((p) => dangerIdx.reduce((a, k) => a + p[k]!, 0)),
         { windowSteps: T, hopSteps: stepsPer(spec, CLIP_HOP_MS), threshold: HARD_NEGATIVE_THRESHOLD, chunk: 512 },
       );
       ({ examples: pool, order } = withHardNegatives(examples, order, hard, hardFraction, rng));
@@ -305,7 +305,8 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
     // Keep the weights of the epoch with the best validation macro recall — with a danger head,
     // the best validation danger AUC (validation speakers are never test speakers, so this choice
     // does not peek at the test set).
-    const score = opts.dangerHead ? valReport.danger.auc : rec.val_macro_recall;
+    // (AUC is undefined without danger clips among the validation ones: macro recall then.)
+    const score = opts.dangerHead && Number.isFinite(valReport.danger.auc) ? valReport.danger.auc : rec.val_macro_recall;
     if (score > best.score) {
       best.weights?.forEach((w) => w.dispose());
       best = { score, epoch, weights: model.getWeights().map((w) => w.clone()) };
