@@ -8,7 +8,7 @@ import { runPerformance, roundDeep, type PerformanceResults } from "../bench/per
 import { runQuality, testSpeakersOf, validationSpeakersOf, type QualityOptions, type QualityResults } from "../bench/quality.js";
 import { verifyBundleFiles } from "../model/bundle.js";
 import { measurePublishLatency, type PublishLatencyResults } from "../bench/publish-latency.js";
-import { chooseSetting, DEFAULT_SWEEP_GRID, DEFAULT_TARGETS, describeResult, describeSetting, paretoFront, runPairSweep, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, type SweepResult, type Targets } from "../bench/sweep.js";
+import { chooseSetting, DEFAULT_SWEEP_GRID, DEFAULT_TARGETS, describeResult, describeSetting, paretoFront, runPairSweep, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, type SweepGrid, type SweepResult, type Targets } from "../bench/sweep.js";
 import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
 import { detectParamsFromConfig, screamBranchFromConfig } from "../config/detect-params.js";
 import type { Config } from "../config/schema.js";
@@ -70,6 +70,9 @@ runs them through the replay pipeline and scores the alerts.
   --sweep-branch B  speech (default): vary the detect settings; screams: keep them and vary the
                     scream branch's (detect.screams, which must be on), each replayed as the pair;
                     pair: every pair of settings on the two branches' own fronts, replayed together
+  --sweep-cooldown LIST  the cooldowns (seconds, comma-separated) the sweep may choose from
+                    (default 10,30,120); --sweep-cooldown 10 holds it at the shipped default, so a
+                    setting cannot buy fewer false alerts by staying deaf for minutes after each
   --target-fa X --target-caught Y   the targets that rule uses (default 0.5 per hour, 0.9)
   --write-config FILE  with --sweep, write the chosen setting as a config file (a detect section),
                     to check it on other speakers: bench --streams … --config FILE
@@ -84,6 +87,18 @@ runs them through the replay pipeline and scores the alerts.
 `;
 
 const PIN_ENV = "EARWITNESS_BENCH_PINNED";
+
+/** The sweep's grid, its cooldowns replaced by --sweep-cooldown's (seconds) when given. */
+function sweepGridOf(cooldowns: string | undefined): SweepGrid {
+  if (cooldowns === undefined) return DEFAULT_SWEEP_GRID;
+  const seconds = cooldowns.split(",").map((x) => x.trim());
+  const ms = seconds.map((x) => {
+    const n = Number(x);
+    if (x === "" || !Number.isFinite(n) || n < 0 || n > 3600) throw new UsageError(`--sweep-cooldown: "${x}" is not a cooldown in seconds (0–3600); give e.g. 10 or 10,30,120`);
+    return Math.round(n * 1000);
+  });
+  return { ...DEFAULT_SWEEP_GRID, cooldownMs: [...new Set(ms)] };
+}
 
 /** Re-runs this command under `taskset -c CPU`; null when taskset is not there. */
 async function reexecPinned(cpu: number): Promise<number | null> {
@@ -128,6 +143,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     perf: { type: "boolean", default: false },
     sweep: { type: "boolean", default: false },
     "sweep-branch": { type: "string", default: "speech" },
+    "sweep-cooldown": { type: "string" },
     "write-config": { type: "string" },
     plots: { type: "string" },
     "target-fa": { type: "string", default: String(DEFAULT_TARGETS.maxFalsePerHour) },
@@ -148,8 +164,10 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
   for (const d of streamDirs) if (!existsSync(path.join(d, "manifest.csv"))) throw new UsageError(`--streams ${d}: no manifest.csv there`);
   if ((v.sweep || v["write-config"]) && streamDirs.length === 0) throw new UsageError("--sweep needs --streams DIR");
   if (v["write-config"] && !v.sweep) throw new UsageError("--write-config needs --sweep");
+  if (v["sweep-cooldown"] !== undefined && !v.sweep) throw new UsageError("--sweep-cooldown needs --sweep");
   const sweepBranch = String(v["sweep-branch"]);
   if (sweepBranch !== "speech" && sweepBranch !== "screams" && sweepBranch !== "pair") throw new UsageError(`--sweep-branch must be speech, screams or pair (got ${sweepBranch})`);
+  const grid = sweepGridOf(v["sweep-cooldown"] as string | undefined);
   const mix = String(v.mix);
   if (mix !== "per-corpus" && mix !== "home" && mix !== "sounds") throw new UsageError(`--mix must be per-corpus, home or sounds (got ${mix})`);
 
@@ -251,13 +269,13 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
         const pair = sweepBranch === "pair";
         if ((screams || pair) && !config.detect.screams.enabled) throw new UsageError(`--sweep-branch ${sweepBranch} needs the scream branch on (detect.screams.enabled: true in --config)`);
         const speech = { ...detect, smoothing: detect.smoothing };
-        const settings = screams ? screamSweepSettings(speech) : sweepSettings();
+        const settings = screams ? screamSweepSettings(speech, grid) : sweepSettings(grid);
         say(`sweep: replaying ${settings.length} ${screams ? "scream-branch" : "detector"} settings over ${quality.traces.length} stream(s)${pair ? ", then every pair on the two branches' fronts" : ""}…`);
         // The speech sweep keeps a configured scream branch beside every setting (the pair is what runs).
         const screamBranch = screamBranchFromConfig(config.detect);
         const configuredScream = screamBranch && quality.traces.some((t) => t.points.some((p) => p.scream !== undefined)) ? { ...screamBranch.alert, smoothing: screamBranch.smoothing } : null;
         const results = pair
-          ? runPairSweep(quality.traces, detect, settings, DEFAULT_SWEEP_GRID, grace)
+          ? runPairSweep(quality.traces, detect, settings, grid, grace)
           : screams
             ? runScreamSweep(quality.traces, detect, speech, settings, grace)
             : runSweep(quality.traces, detect, settings, grace, configuredScream);

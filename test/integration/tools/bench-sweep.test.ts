@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sweepSettings } from "../../../src/bench/sweep.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
 import { noise, runCli, silence, writeWav, type CliResult } from "../daemon/harness.js";
 
@@ -72,6 +73,28 @@ describe("earwitness bench --sweep", () => {
     expect(alone.stderr).toMatch(/no output configured/);
     const again = await run([...STREAMS(), "--config", chosen, "--out", path.join(dir, "again.json")]);
     expect(again.code, again.stderr).toBe(0);
+  });
+
+  it("--sweep-cooldown holds the cooldown: every setting on the front, and the choice, use it", { timeout: 120_000 }, async () => {
+    const out = path.join(dir, "held.json");
+    const chosen = path.join(dir, "held.yaml");
+    const r = await run([...STREAMS(), "--sweep", "--sweep-cooldown", "10", "--write-config", chosen, "--out", out]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const results = JSON.parse(await readFile(out, "utf8")) as { sweep: { settings: number; front: { setting: { cooldownMs: number } }[] } };
+    // One cooldown of the default three: a third of the settings.
+    expect(results.sweep.settings).toBe(sweepSettings().length / 3);
+    expect(results.sweep.front.length).toBeGreaterThan(0);
+    for (const f of results.sweep.front) expect(f.setting.cooldownMs).toBe(10_000);
+    expect(await readFile(chosen, "utf8")).toMatch(/cooldown_s: 10\n/);
+  });
+
+  it("refuses a --sweep-cooldown that is not seconds, or without --sweep", async () => {
+    const bad = await run([...STREAMS(), "--sweep", "--sweep-cooldown", "10,soon"]);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toMatch(/--sweep-cooldown: "soon" is not a cooldown in seconds/);
+    const alone = await run([...STREAMS(), "--sweep-cooldown", "10"]);
+    expect(alone.code).toBe(64);
+    expect(alone.stderr).toMatch(/--sweep-cooldown needs --sweep/);
   });
 
   it("refuses --speakers validation for a bundle that records no split, and --sweep without streams", async () => {
