@@ -67,10 +67,16 @@ export function mineHardNegatives(
   return [...best.values()].sort((a, b) => b.score - a.score || a.example - b.example);
 }
 
+/** How often one mined window may be drawn in an epoch (`withHardNegatives`). */
+export const MAX_HARD_REPEATS = 2;
+
 /**
  * The epoch's examples with the mined windows added (each a clean, fixed crop of its clip), and
  * its order with `fraction` of the draws, at random positions, replaced by mined windows in
- * turn (hardest first, cycling). No mined windows or fraction 0: the inputs unchanged.
+ * turn (hardest first, cycling) — but no window more than `maxRepeats` times: when few windows
+ * are mined, fewer draws are replaced. Session 12 found why: with a fifth of an epoch given to a
+ * few dozen windows, each was drawn tens of times, and the model learnt to call nearly everything
+ * calm (1 of 52 unseen danger passages caught). No mined windows or fraction 0: the inputs unchanged.
  */
 export function withHardNegatives(
   examples: Example[],
@@ -78,8 +84,9 @@ export function withHardNegatives(
   mined: readonly MinedWindow[],
   fraction: number,
   rng: Rng,
+  maxRepeats: number = MAX_HARD_REPEATS,
 ): { examples: Example[]; order: number[] } {
-  const n = Math.round(order.length * Math.min(1, Math.max(0, fraction)));
+  const n = Math.min(Math.round(order.length * Math.min(1, Math.max(0, fraction))), mined.length * Math.max(0, Math.floor(maxRepeats)));
   if (mined.length === 0 || n === 0) return { examples, order };
   const hard: Example[] = mined.map((m) => {
     const e = examples[m.example]!;

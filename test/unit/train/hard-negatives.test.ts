@@ -59,7 +59,7 @@ describe("withHardNegatives", () => {
   ];
 
   it("replaces the fraction of draws by the mined windows in turn, as clean fixed crops", () => {
-    const r = withHardNegatives(examples, order, mined, 0.25, new Rng(1));
+    const r = withHardNegatives(examples, order, mined, 0.25, new Rng(1), 3);
     expect(r.examples.slice(0, 3)).toEqual(examples);
     expect(r.examples).toHaveLength(5);
     const replaced = r.order.map((v, i) => (v !== order[i] ? v : -1)).filter((v) => v >= 0);
@@ -71,6 +71,18 @@ describe("withHardNegatives", () => {
     expect(y[0]).toBe(1);
     expect(x[0]).toBeCloseTo(5);
     expect(x[3 * S]).toBeCloseTo(8);
+  });
+
+  it("draws no mined window more than twice an epoch by default: fewer draws are replaced when few are mined", () => {
+    const r = withHardNegatives(examples, order, mined, 0.25, new Rng(1));
+    const replaced = r.order.map((v, i) => (v !== order[i] ? v : -1)).filter((v) => v >= 0);
+    expect(replaced.sort()).toEqual([3, 3, 4, 4]);
+    expect(r.order).toHaveLength(order.length);
+    // Enough windows mined: the whole fraction is replaced.
+    const many = Array.from({ length: 3 }, (_, i) => ({ example: i, start: 0, score: 0.9 }));
+    const all = withHardNegatives(examples, order, many, 0.25, new Rng(1));
+    expect(all.order.filter((v) => v >= 3)).toHaveLength(5);
+    expect(withHardNegatives(examples, order, mined, 0.25, new Rng(1), 0)).toEqual({ examples, order });
   });
 
   it("leaves the epoch as it was with nothing mined or fraction 0", () => {
