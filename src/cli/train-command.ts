@@ -5,7 +5,7 @@ import { DEFAULT_FEATURE_SPEC, type FeatureSpec } from "../features/spec.js";
 import type { Logger } from "../log.js";
 import { ARCHITECTURES } from "../model/architectures.js";
 import { selectBackend } from "../model/backend.js";
-import type { Arch, CorpusInfo } from "../model/bundle.js";
+import { verifyBundleFiles, type Arch, type CorpusInfo } from "../model/bundle.js";
 import { DEFAULT_AUGMENT } from "../train/augment.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { train } from "../train/trainer.js";
@@ -39,6 +39,10 @@ export const TRAIN_HELP = `earwitness train — train an emotion model on corpus
   --protocol speaker|random    speaker-independent (default) or random stratified split
   --test-corpus NAME           leave this corpus out (repeatable): it is the test set, the other
                                corpora train and validate (overrides --protocol)
+  --validation-of DIR          with --test-corpus: validate on the speakers the bundle in DIR
+                               validated on (training.validation_groups), train on the rest — a
+                               second model for the pair that never hears the first's validation
+                               speakers, so the pair can be tuned on them (bench --validation-of)
   --folds K --fold I           speaker folds and which one is the test fold (default 5, 0)
   --epochs N --batch N         (default 30, 64)
   --dropout R                  enhanced GRU: dropout on gates and hidden state; CNNs: before
@@ -92,6 +96,7 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
     "danger-head": { type: "boolean", default: false },
     "hard-negatives": { type: "string", default: "0" },
     "test-corpus": { type: "string", multiple: true },
+    "validation-of": { type: "string" },
     protocol: { type: "string", default: "speaker" },
     folds: { type: "string", default: "5" },
     fold: { type: "string", default: "0" },
@@ -141,6 +146,14 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
   const danger = set.danger;
   for (const d of danger) if (!labels.includes(d)) throw new UsageError(`danger class ${d} is not among the classes (${labels.join(",")})`);
   const testCorpora = (v["test-corpus"] as string[] | undefined) ?? [];
+  let validationGroups: string[] | undefined;
+  if (v["validation-of"] !== undefined) {
+    if (testCorpora.length === 0) throw new UsageError("--validation-of needs --test-corpus (it names a leave-corpora-out split's validation speakers)");
+    const of = (await verifyBundleFiles(String(v["validation-of"]))).meta;
+    const groups = of.training["validation_groups"];
+    if (!Array.isArray(groups) || groups.length === 0) throw new UsageError(`--validation-of: bundle ${of.name} ${of.version} records no validation groups (a leave-corpora-out run does)`);
+    validationGroups = groups.map(String);
+  }
 
   const image = arch === "rescnn" || arch === "cnn";
   // The CNNs read log-spectrogram images (mel bands only), as in the second paper.
@@ -174,6 +187,7 @@ export async function trainCommand(argv: string[], log: Logger, progress: Progre
     classOf: (l) => set.classOf(l),
     classSet: setName,
     testCorpora,
+    ...(validationGroups ? { validationGroups } : {}),
     protocol,
     folds: num(v.folds, "folds", { integer: true, min: 2 }),
     fold: num(v.fold, "fold", { integer: true, min: 0 }),

@@ -114,7 +114,7 @@ export function heldOutSelector(rows: ManifestRow[], testCorpora: string[], seed
  * see speakerGroup) one in ten validates, the rest train. Throws when a named corpus has no rows
  * or nothing is left to train on.
  */
-export function corpusSplit(rows: ManifestRow[], testCorpora: string[], seed: number): Split {
+export function corpusSplit(rows: ManifestRow[], testCorpora: string[], seed: number, validationGroups?: readonly string[]): Split {
   const present = new Set(rows.map((r) => r.corpus));
   const held = heldOutSelector(rows, testCorpora, seed);
   const missing = [...held.names].filter((c) => !present.has(c));
@@ -129,6 +129,7 @@ export function corpusSplit(rows: ManifestRow[], testCorpora: string[], seed: nu
     }
   });
   if (groups.size < 2) throw new Error(`leaving out ${testCorpora.join(", ")} leaves ${groups.size} speaker(s) to train and validate on`);
+  if (validationGroups) return givenValidation(rows, groups, test, testCorpora, validationGroups);
   const rng = new Rng(seed);
   const order = rng.shuffle([...groups.keys()].sort());
   // About a tenth of the rows validate; a group holding more than 2 % of them (emospeech's 5 709
@@ -154,6 +155,26 @@ export function corpusSplit(rows: ManifestRow[], testCorpora: string[], seed: nu
     describe:
       `leave-corpora-out: test corpora ${testCorpora.join(" ")}; ` +
       `validation ${valSpeakers.join(" ")}${valGroups.length > valSpeakers.length ? ` and ${valGroups.length - valSpeakers.length} recordings without a speaker` : ""}`,
+  };
+}
+
+/**
+ * corpusSplit with the validation groups given (another bundle's, `train --validation-of`): those
+ * of them present validate, every other group trains. Two models so split never train on each
+ * other's validation speakers, so the pair can be tuned on them (bench --validation-of).
+ */
+function givenValidation(rows: ManifestRow[], groups: Map<string, number[]>, test: number[], testCorpora: string[], given: readonly string[]): Split {
+  const isVal = new Set(given.filter((g) => groups.has(g)));
+  if (isVal.size === 0) throw new Error(`none of the ${given.length} validation groups given is among these corpora's speakers (e.g. ${given.slice(0, 3).join(", ")})`);
+  if (isVal.size === groups.size) throw new Error("the validation groups given take every speaker: nothing is left to train on");
+  const keys = [...groups.keys()].sort();
+  const pick = (ks: string[]): number[] => ks.flatMap((k) => groups.get(k)!).sort((a, b) => a - b);
+  const valKeys = keys.filter((k) => isVal.has(k));
+  return {
+    train: pick(keys.filter((k) => !isVal.has(k))),
+    val: pick(valKeys),
+    test,
+    describe: `leave-corpora-out: test corpora ${testCorpora.join(" ")}; validation: ${valKeys.length} of ${given.length} groups given (${[...new Set(valKeys.map((k) => rows[groups.get(k)![0]!]!.corpus))].sort().join(", ")})`,
   };
 }
 

@@ -47,6 +47,8 @@ export interface TrainOptions {
    * used to choose the epoch; validation speakers come from the other corpora. Empty: `protocol`.
    */
   testCorpora: string[];
+  /** With testCorpora: validate on exactly these speaker groups (another bundle's), train on the rest. */
+  validationGroups?: string[];
   folds: number;
   fold: number;
   epochs: number;
@@ -175,7 +177,7 @@ async function trainInner(opts: TrainOptions): Promise<TrainResult> {
   });
   const classIndex = (r: ManifestRow): number => labelIndex.get(opts.classOf(r.label)!)!;
   const split =
-    opts.testCorpora.length > 0 ? corpusSplit(rows, opts.testCorpora, opts.seed) : makeSplit(rows, opts.protocol, opts.seed, opts.folds, opts.fold);
+    opts.testCorpora.length > 0 ? corpusSplit(rows, opts.testCorpora, opts.seed, opts.validationGroups) : makeSplit(rows, opts.protocol, opts.seed, opts.folds, opts.fold);
   log.info({ split: split.describe, train: split.train.length, val: split.val.length, test: split.test.length }, "split");
 
   const trainRows = split.train.map((i) => rows[i]!);

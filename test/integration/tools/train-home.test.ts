@@ -107,6 +107,22 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     expect(alerts[0]!.start_s).toBeGreaterThan(6);
     expect(alerts[0]!.start_s).toBeLessThan(14);
     expect(alerts[0]!.end_s).toBeLessThan(20);
+
+    // A second model for a pair, on other corpora (no screams), split on this one's validation
+    // groups (train --validation-of): it never trains on them, so the pair can be tuned there.
+    const secondOut = path.join(dir, "run-second");
+    const sp = await run([
+      "train", "--arch", "lr", "--classes", "home", "--data", data[0]!, "--data", data[1]!, "--data", data[2]!, "--test-corpus", "talk-b", "--validation-of", out,
+      "--epochs", "2", "--batch", "16", "--augment", "0", "--seed", "5", "--cache", path.join(dir, "cache"), "--out", secondOut,
+    ]);
+    expect(sp.code, sp.stderr + sp.stdout).toBe(0);
+    const secondMeta = JSON.parse(await readFile(path.join(secondOut, "bundle.json"), "utf8")) as { training: { validation_groups: string[] } };
+    const present = meta.training.validation_groups.filter((g) => !g.startsWith("yells/"));
+    expect(present.length).toBeGreaterThan(0);
+    expect(secondMeta.training.validation_groups).toEqual(present);
+    const refused = await run(["train", "--arch", "lr", "--data", data[0]!, "--validation-of", out, "--out", path.join(dir, "no")]);
+    expect(refused.code).toBe(64);
+    expect(refused.stderr).toMatch(/--validation-of needs --test-corpus/);
   });
 
   it("with a danger head, hard-negative mining and prosody features: the head is the danger score end to end", { timeout: 240_000 }, async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { balancedOrder, type Example } from "../../../src/train/dataset.js";
 import type { ManifestRow } from "../../../src/train/manifest.js";
 import { Rng } from "../../../src/train/random.js";
-import { corpusSplit, heldOutSelector, recordedSpeakers, speakerMatch, speakerSplit } from "../../../src/train/splits.js";
+import { corpusSplit, heldOutSelector, recordedSpeakers, speakerGroup, speakerMatch, speakerSplit } from "../../../src/train/splits.js";
 
 const row = (corpus: string, speaker: string | null, label: string, i: number): ManifestRow => ({
   file: `/c/${corpus}/${i}.wav`,
@@ -38,6 +38,20 @@ describe("corpusSplit (leave-corpora-out)", () => {
     expect(split.val.length).toBeLessThan(30);
     expect(split.val.some((i) => rows[i]!.speaker === "unknown")).toBe(false);
     expect(split.describe).toMatch(/test corpora c/);
+  });
+
+  it("with another split's validation groups: those present validate, the rest train, whatever the corpora", () => {
+    // A speech-only model that takes the validation speakers of a pooled one (which also had sounds).
+    const speech = corpusRows().filter((r) => r.corpus !== "sounds");
+    const given = ["a/s1", "b/s2", "b/s7", "sounds/file:3.wav"];
+    const split = corpusSplit(speech, ["c"], 7, given);
+    expect([...new Set(split.val.map((i) => speakerGroup(speech[i]!)))].sort()).toEqual(["a/s1", "b/s2", "b/s7"]);
+    expect(split.val).toHaveLength(9);
+    for (const i of split.train) expect(given).not.toContain(speakerGroup(speech[i]!));
+    expect(split.test.every((i) => speech[i]!.corpus === "c")).toBe(true);
+    expect(split.train.length + split.val.length + split.test.length).toBe(speech.length);
+    expect(split.describe).toMatch(/validation: 3 of 4 groups given \(a, b\)/);
+    expect(() => corpusSplit(speech, ["c"], 1, ["z/nobody"])).toThrow(/none of the 1 validation groups/);
   });
 
   it("is seeded", () => {
