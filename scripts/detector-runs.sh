@@ -9,7 +9,8 @@
 #                  lrh | lrh24 | egru | gru-dh | gru-dh-hn | gru-cs | pair | pair-gate | pair-gate-egru |
 #                  pair-gate-dh | pair-gate-dh-hn | lrh24p | gru-dh-pitch | pair-gate-dhp-lr24p |
 #                  adapt-dh | adapt-dh-pitch | ship-dh | pair-gate-ship-dh | pair-gate-ship-dh-cd10 |
-#                  pair-gate-cd10 | loco-lr | loco-pgru
+#                  pair-gate-cd10 | ship-dh-hn | pair-gate-ship-dh-hn-cd10 | ship-edh |
+#                  speech-dh | pair-gate-speech-dh-cd10 | loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -210,6 +211,39 @@ for g in "${groups[@]}"; do
       measure_pair loco3-pair-gate-gru-cremad-dh-lr24-cd10 "$runs/ship/gru-cremad-dh" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
     pair-gate-cd10)
       measure_pair loco3-pair-gate-gru-lr24-cd10 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
+    # The shipped recipe with the danger head and hard negatives (capped at 2 draws a window).
+    ship-dh-hn)
+      name=ship/gru-cremad-dh-hn
+      if [ ! -f "$runs/$name/run.json" ]; then
+        echo "$(date -u +%FT%TZ) train $name"
+        mkdir -p "$runs/ship"
+        "${ew[@]}" train --arch gru --data "$corpora/crema-d" --epochs 15 --augment 2 --noise "$noise" --norm speaker --seed 1 --danger-head --hard-negatives 0.2 \
+          --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
+      fi ;;
+    pair-gate-ship-dh-hn-cd10) # run ship-dh-hn first
+      measure_pair loco3-pair-gate-gru-cremad-dh-hn-lr24-cd10 "$runs/ship/gru-cremad-dh-hn" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
+    # The enhanced GRU of the same recipe (to ship beside it, issue 15 §3).
+    ship-edh)
+      name=ship/egru-cremad-dh
+      if [ ! -f "$runs/$name/run.json" ]; then
+        echo "$(date -u +%FT%TZ) train $name"
+        mkdir -p "$runs/ship"
+        "${ew[@]}" train --arch egru --data "$corpora/crema-d" --epochs 15 --augment 2 --noise "$noise" --norm speaker --seed 1 --danger-head \
+          --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
+      fi ;;
+    # The speech branch on every training speech corpus (no sounds: the gate hears those), with
+    # the danger head, validated on the scream model's validation speakers (train --validation-of)
+    # so the pair is tuned on voices neither branch trained on.
+    speech-dh)
+      name=loco3-gru-speech-dh
+      if [ ! -f "$runs/$name/run.json" ]; then
+        echo "$(date -u +%FT%TZ) train $name"
+        d=(); for c in crema-d nemo ased baved emospeech ravdess casia emodb; do d+=(--data "$corpora/$c"); done
+        "${ew[@]}" train --arch gru --epochs 12 "${d[@]}" --test-corpus ravdess --test-corpus casia --test-corpus emodb --validation-of "$runs/loco3-lr24-home" \
+          --danger-head --noise "$noise" --augment 1 --norm speaker --seed 1 --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
+      fi ;;
+    pair-gate-speech-dh-cd10) # run speech-dh first
+      measure_pair loco3-pair-gate-gru-speech-dh-lr24-cd10 "$runs/loco3-gru-speech-dh" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
     pair-gate-dh) # the danger-head GRU for speech beside the shipped scream model (run gru-dh first)
       measure_pair loco3-pair-gate-gru-dh-lr24 "$runs/loco3-gru-dh-home" "$runs/loco3-lr24-home" true ;;
     pair) # the shipped speech model with the lr home model's scream class (run lrh24 first)
