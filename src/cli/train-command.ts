@@ -16,11 +16,13 @@ import { SHIPPED_MODEL_NAME, shippedModelArch } from "../assemble/paths.js";
 
 export const TRAIN_HELP = `earwitness train — train an emotion model on corpus directories
 
-  --arch gru|egru|rescnn|cnn|lr|pgru|pegru
+  --arch gru|egru|rescnn|cnn|lr|pgru|pegru|cnnp
                                network (default: the shipped model's, from
                                models/${SHIPPED_MODEL_NAME}/bundle.json; lr = logistic regression on window
                                statistics, pgru/pegru = GRU/enhanced GRU with a
-                               statistics-pooled head)
+                               statistics-pooled head, cnnp = a small 1-D CNN over the
+                               window's steps with a statistics-pooled head; --units sets
+                               its width)
   --data DIR                   corpus directory with manifest.csv (repeatable)
   --classes emotions|home|danger
                                class set (src/label-map.ts): emotions (default) = --labels as

@@ -16,8 +16,14 @@
  *              window) before the softmax, rather than read from the last state only: the
  *              recurrent model with a pooled head the detector issue (#15) asks for.
  *  - `pegru`:  the same with the enhanced GRU cell.
+ *  - `cnnp`:   a small CNN with statistics pooling (issue #15 §3): three 1-D convolutions over
+ *              time (the window's feature vectors as channels; kernels 5, 5, 3, each of the first
+ *              two followed by max pooling by 2, so the last layer sees about a second; tfjs has
+ *              no gradient for dilated convolutions), the mean and spread of the last
+ *              layer's maps over the window, one hidden layer, the softmax. It reads the
+ *              recurrent models' features, so it can be a branch of the pair beside them.
  *
- * Recurrent models take [T, F] (frames × features); the CNNs take a log-spectrogram image
+ * Recurrent models and `cnnp` take [T, F] (frames × features); the CNNs take a log-spectrogram image
  * [T, F, 1]. Every random initialiser is seeded from `seed`, so one seed gives one set of weights.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -101,6 +107,7 @@ export function effectiveOptions(arch: Architecture, asked: { dropout: number; b
       return { dropout: asked.dropout, batchNorm: asked.batchNorm, glorot: asked.glorot };
     case "rescnn":
     case "cnn":
+    case "cnnp":
       return { dropout: asked.dropout, batchNorm: false, glorot: true };
     default:
       return { dropout: 0, batchNorm: false, glorot: true };
@@ -124,6 +131,8 @@ export function buildModel(arch: Architecture, opts: ModelOptions): tf.LayersMod
     case "pgru":
     case "pegru":
       return buildRecurrent(arch, opts);
+    case "cnnp":
+      return buildPooledCnn(opts);
     default:
       throw new ConfigError("MODEL_ARCH", `unknown architecture '${String(arch)}'; use one of ${ARCHITECTURES.join(", ")}`);
   }
@@ -213,6 +222,46 @@ function buildRecurrent(arch: "gru" | "egru" | "pgru" | "pegru", opts: ModelOpti
   if (arch === "pgru" || arch === "pegru") x = new StatsPooling({ name: "stats_pooling" }).apply(x) as tf.SymbolicTensor;
   const output = classifier(opts.numClasses, seed, opts.dangerHead).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output, name: arch });
+}
+
+/** cnnp's convolutions: kernel size of each and the max pooling after it (width: `units`). */
+export const CNNP_LAYERS: readonly { kernel: number; pool: number }[] = [
+  { kernel: 5, pool: 2 },
+  { kernel: 5, pool: 2 },
+  { kernel: 3, pool: 1 },
+];
+export const CNNP_HIDDEN = 32;
+
+function buildPooledCnn(opts: ModelOptions): tf.LayersModel {
+  if (opts.inputShape.length !== 2) {
+    throw new ConfigError("MODEL_INPUT_SHAPE", `cnnp expects inputShape [frames, features] (got [${opts.inputShape.join(", ")}])`);
+  }
+  const units = opts.units ?? DEFAULT_UNITS;
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const dropout = opts.dropout ?? 0;
+  const input = tf.input({ shape: opts.inputShape, name: "features" });
+  let x: tf.SymbolicTensor = input;
+  CNNP_LAYERS.forEach(({ kernel, pool }, i) => {
+    x = tf.layers
+      .conv1d({
+        filters: units,
+        kernelSize: kernel,
+        padding: "same",
+        activation: "relu",
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 10 * (i + 1) }),
+        biasInitializer: "zeros",
+        name: `conv_${i + 1}`,
+      })
+      .apply(x) as tf.SymbolicTensor;
+    if (pool > 1) x = tf.layers.maxPooling1d({ poolSize: pool, strides: pool, padding: "same", name: `pool_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+  });
+  x = new StatsPooling({ name: "stats_pooling" }).apply(x) as tf.SymbolicTensor;
+  if (dropout > 0) x = tf.layers.dropout({ rate: dropout, seed: seed + 60, name: "fc_dropout" }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .dense({ units: CNNP_HIDDEN, activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 70 }), biasInitializer: "zeros", name: "fc_1" })
+    .apply(x) as tf.SymbolicTensor;
+  const output = classifier(opts.numClasses, seed, opts.dangerHead).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: output, name: "cnnp" });
 }
 
 function buildCnn(residual: boolean, opts: ModelOptions): tf.LayersModel {

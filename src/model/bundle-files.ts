@@ -17,7 +17,7 @@ import { assertSupportedSpec, modelDims, staticDims, windowSeconds, type Feature
  * The architectures a bundle may declare (architecture.arch), built by architectures.ts. Here,
  * not there, so that checking a bundle.json does not import tfjs.
  */
-export const ARCHITECTURES = ["gru", "egru", "rescnn", "cnn", "lr", "pgru", "pegru"] as const;
+export const ARCHITECTURES = ["gru", "egru", "rescnn", "cnn", "lr", "pgru", "pegru", "cnnp"] as const;
 export type Arch = (typeof ARCHITECTURES)[number];
 
 export const BUNDLE_FORMAT = 1;

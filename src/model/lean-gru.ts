@@ -567,7 +567,7 @@ function act(v: number, hard: boolean): number {
 /** LEAN_UNSUPPORTED for the architectures the lean engine never runs (the CNNs), before reading any layer. */
 export function assertLeanArch(meta: BundleMeta): void {
   const arch = meta.architecture.arch;
-  if (arch === "rescnn" || arch === "cnn") throw unsupported(`architecture '${arch}' (gru, egru, pgru, pegru and lr only)`);
+  if (arch === "rescnn" || arch === "cnn" || arch === "cnnp") throw unsupported(`architecture '${arch}' (gru, egru, pgru, pegru and lr only)`);
 }
 
 /**

@@ -161,4 +161,30 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     expect(alerts).toHaveLength(1);
     expect(alerts[0]!.emotion).toBe("scream");
   });
+
+  it("cnnp, the small CNN with statistics pooling: trains with a danger head, and the daemon's pipeline runs it on tfjs", { timeout: 240_000 }, async () => {
+    const out = path.join(dir, "run-cnnp");
+    const dataArgs = data.flatMap((d) => ["--data", d]);
+    const r = await run([
+      "train", "--arch", "cnnp", "--units", "16", "--classes", "home", ...dataArgs, "--test-corpus", "talk-b", "--test-corpus", "yells:0.5",
+      "--danger-head", "--epochs", "12", "--batch", "16", "--lr", "0.01", "--augment", "0", "--seed", "3", "--cache", path.join(dir, "cache"), "--out", out,
+    ]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const meta = JSON.parse(await readFile(path.join(out, "bundle.json"), "utf8")) as { architecture: Record<string, unknown>; quantization: string };
+    expect(meta.architecture).toMatchObject({ arch: "cnnp", units: 16, danger_head: true });
+    expect(meta.quantization).toBe("uint8");
+    const ev = await run(["eval", "--model", out, ...dataArgs, "--held-out", "--json"]);
+    expect(ev.code, ev.stderr).toBe(0);
+    const report = JSON.parse(ev.stdout) as { unadapted: { pooled: { danger: { auc: number | null } } } };
+    expect(report.unadapted.pooled.danger.auc).toBeGreaterThan(0.85);
+    const rnd = lcg(97);
+    const calm = (): Float32Array => utterance("neutral", 1.15, 1.2, rnd, 6);
+    const wav = path.join(dir, "scream-in-speech-3.wav");
+    await writeFile(wav, encodeWav([Float32Array.from([...calm(), ...scream(rnd, 8), ...calm()])], 16_000, "pcm16"));
+    const rep = await run(["replay", "--model", out, "--json", wav]);
+    expect(rep.code, rep.stderr).toBe(0);
+    const alerts = rep.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; emotion: string }).filter((e) => e.type === "alert");
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.emotion).toBe("scream");
+  });
 });
