@@ -1,8 +1,9 @@
 /**
  * A bundle's tfjs layers-model files read into the lean engine without tfjs: model.json's Keras
  * topology (layer classes, configs, how they connect) and its weight manifest, the weights
- * dequantised exactly as tfjs does. The daemon runs recurrent bundles this way, so that its process
- * never imports tfjs or its wasm for them — about 20 MB of its resident memory (docs/performance.md).
+ * dequantised exactly as tfjs does. The daemon runs every bundle but the image CNNs' this way
+ * (recurrent, lr, cnnp), so that its process never imports tfjs or its wasm for them — about 20 MB
+ * of its resident memory (docs/performance.md).
  *
  * Only the layout earwitness's own bundles have is read (saveBundle of a buildModel network: a
  * functional model that is a chain input → GRU/EnhancedGRU … or Conv1D/MaxPooling1D … →

@@ -42,8 +42,8 @@
  * k contiguous input rows; where the window reaches into the padding, the padded rows (zeros) are
  * left out, and a pooling window compares only real steps — where tfjs-core puts that padding
  * (more of it after than before for even sizes; for cnnp's pooling by 2 of an odd length, one
- * step after) is quoted at readConv and readMaxPool. Here the reason is memory, not speed: so that
- * a cnnp bundle need not make the daemon load tfjs (~20 MB, docs/performance.md). lean-gru.test.ts
+ * step after) is quoted at readConv and readMaxPool. Here the reason is memory, not speed: a cnnp
+ * bundle no longer makes the daemon load tfjs (~20 MB, docs/performance.md). lean-gru.test.ts
  * holds the outputs to tfjs's within 1e-4: odd and even window lengths, danger head, dropout,
  * random and trained-then-quantised weights, and the variants cnnp does not use but this code
  * computes (even kernels, 'valid' padding, other pool sizes). Strided, dilated, causal or
@@ -845,14 +845,14 @@ function act(v: number, hard: boolean): number {
   return 1 / (1 + Math.exp(-v));
 }
 
-/** LEAN_UNSUPPORTED for the architectures the lean engine never runs (the CNNs), before reading any layer. */
+/** LEAN_UNSUPPORTED for the architectures the lean engine never runs (the image CNNs), before reading any layer. */
 export function assertLeanArch(meta: BundleMeta): void {
   const arch = meta.architecture.arch;
-  if (arch === "rescnn" || arch === "cnn" || arch === "cnnp") throw unsupported(`architecture '${arch}' (gru, egru, pgru, pegru and lr only)`);
+  if (arch === "rescnn" || arch === "cnn") throw unsupported(`architecture '${arch}' (gru, egru, pgru, pegru, lr and cnnp only)`);
 }
 
 /**
- * The WindowClassifier of a recurrent bundle on the lean network: static steps in, probabilities
+ * The WindowClassifier of a bundle on the lean network: static steps in, probabilities
  * out, normalised exactly as EmotionClassifier does (windowFeatures with the bundle's statistics).
  * Buffers are allocated once; a call allocates only the returned probability vectors (which the
  * caller keeps) and windowFeatures' two small per-window scratch vectors.
@@ -873,7 +873,7 @@ export class LeanGruClassifier implements WindowClassifier {
   }
 
   /**
-   * From a loaded bundle. Throws LeanUnsupportedError (LEAN_UNSUPPORTED) for the CNNs or any
+   * From a loaded bundle. Throws LeanUnsupportedError (LEAN_UNSUPPORTED) for the image CNNs or any
    * other layer layout, and BundleError SHAPE_MISMATCH if the network and the spec disagree. The
    * bundle's tfjs model is left for the caller to dispose (the lean copy does not need it).
    */
