@@ -155,9 +155,10 @@ export interface BundleClassifier {
 }
 
 /**
- * Recurrent bundles (gru, egru) run on the lean implementation, which gives tfjs's outputs within
- * 1e-4 (test/unit/model/lean-gru.test.ts) at a fraction of the CPU (docs/performance.md); any
- * model it does not cover (the CNNs) falls back to tfjs, with no configuration either way.
+ * Bundles of every architecture but the image CNNs (gru, egru, pgru, pegru, lr, cnnp) run on the
+ * lean implementation, which gives tfjs's outputs within 1e-4 (test/unit/model/lean-gru.test.ts),
+ * for the recurrent ones at a fraction of the CPU (docs/performance.md); any model it does not
+ * cover (the image CNNs cnn and rescnn) falls back to tfjs, with no configuration either way.
  * For a bundle already loaded into tfjs; the daemon and the tools' loadModelHandle use
  * loadBundleForEngine, which loads tfjs only when the lean engine cannot read the bundle's files.
  */
@@ -178,17 +179,17 @@ export async function createClassifier(bundle: LoadedBundle, log?: Logger): Prom
 
 /** A verified bundle with the engine that runs it. */
 export interface RunnableBundle extends VerifiedBundle, BundleClassifier {
-  /** Whether tfjs had to be loaded for this bundle (never for the bundles earwitness trains as gru, egru, pgru, pegru, lr). */
+  /** Whether tfjs had to be loaded for this bundle (never for the bundles earwitness trains as gru, egru, pgru, pegru, lr, cnnp). */
   tfjs: boolean;
 }
 
 /**
  * Verifies the bundle in `dir` and readies the engine that runs it — what the daemon, the scream
- * branch, the tools' loadModelHandle and `config check` load models with. A recurrent bundle's
- * files are read into the lean engine without tfjs (model/lean-artifacts.ts: the same weights tfjs
- * would load, bit for bit); only a bundle that reader does not cover (the CNNs, a topology it does
- * not know) loads tfjs, on `backend` (config model.backend: "auto" defers to EARWITNESS_BACKEND,
- * then node, wasm, cpu), and then runs as createClassifier decides. So `backend` matters only for
+ * branch, the tools' loadModelHandle and `config check` load models with. The files of a
+ * recurrent, lr or cnnp bundle are read into the lean engine without tfjs (model/lean-artifacts.ts:
+ * the same weights tfjs would load, bit for bit); only a bundle that reader does not cover (the
+ * image CNNs, a topology it does not know) loads tfjs, on `backend` (config model.backend: "auto"
+ * defers to EARWITNESS_BACKEND, then node, wasm, cpu), and then runs as createClassifier decides. So `backend` matters only for
  * such bundles, and a backend that cannot load is an error only when one needs it.
  *
  * Refusals are those of loadBundle: META_MODIFIED, BAD_METADATA, MISSING_FILE, CHECKSUM_MISMATCH,

@@ -1,12 +1,14 @@
 /**
  * A bundle's tfjs layers-model files read into the lean engine without tfjs: model.json's Keras
  * topology (layer classes, configs, how they connect) and its weight manifest, the weights
- * dequantised exactly as tfjs does. The daemon runs recurrent bundles this way, so that its process
- * never imports tfjs or its wasm for them — about 20 MB of its resident memory (docs/performance.md).
+ * dequantised exactly as tfjs does. The daemon runs every bundle but the image CNNs' this way
+ * (recurrent, lr, cnnp), so that its process never imports tfjs or its wasm for them — about 20 MB
+ * of its resident memory (docs/performance.md).
  *
  * Only the layout earwitness's own bundles have is read (saveBundle of a buildModel network: a
- * functional model that is a chain input → GRU/EnhancedGRU … → [StatsPooling] → Dense, every
- * weight stored float32 or uint8/uint16-quantised). Anything else throws LeanUnsupportedError and
+ * functional model that is a chain input → GRU/EnhancedGRU … or Conv1D/MaxPooling1D … →
+ * [StatsPooling] → [Dropout] → [Dense] … → Dense or DangerHead, every weight stored float32 or
+ * uint8/uint16-quantised); what each layer's config may say is lean-gru.ts's to check. Anything else throws LeanUnsupportedError and
  * the caller loads the bundle with tfjs, which either runs it or says why not: this reader may
  * refuse what tfjs accepts, never compute something other than tfjs would from the same files.
  * The weights it yields are bit-identical to the ones tfjs loads into its variables
@@ -99,7 +101,7 @@ export function decodeWeights(specs: readonly WeightSpec[], data: ArrayBuffer): 
 /** The weights tfjs creates for a layer of class `cls` with (camelCase) `config`, by short name; null for a class not read here. */
 function expectedWeights(cls: string, config: Record<string, unknown>, name: string): string[] | null {
   const useBias = (): boolean => {
-    if (config["useBias"] === undefined) return true; // tfjs's default for GRU and Dense
+    if (config["useBias"] === undefined) return true; // tfjs's default for GRU, Dense and Conv1D
     if (typeof config["useBias"] !== "boolean") throw unsupported(`layer ${name} has use_bias ${JSON.stringify(config["useBias"])}`);
     return config["useBias"];
   };
@@ -113,8 +115,11 @@ function expectedWeights(cls: string, config: Record<string, unknown>, name: str
       return ["kernel", "recurrent_kernel", "bias", ...(config["batchNorm"] ? bn : [])];
     }
     case "Dense":
+    case "Conv1D":
       return ["kernel", ...(useBias() ? ["bias"] : [])];
     case "StatsPooling":
+    case "MaxPooling1D":
+    case "Dropout":
       return [];
     case "DangerHead":
       return ["kernel", "bias", "danger_kernel", "danger_bias"];

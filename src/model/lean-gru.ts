@@ -1,7 +1,9 @@
 /**
- * The recurrent networks (`gru`, `egru`: stacked GRU layers + dense softmax) run in plain
- * TypeScript over Float32Arrays, with the weights of a loaded tfjs model (fromModel) or read from
- * a bundle's files without tfjs (lean-artifacts.ts; the daemon's way, so that it never loads tfjs).
+ * The networks earwitness trains, but for the image CNNs (`cnn`, `rescnn`), run in plain
+ * TypeScript over Float32Arrays: the recurrent ones (`gru`, `egru`: stacked GRU layers + dense
+ * softmax; `pgru`, `pegru` with statistics pooling), `lr` (pooling alone) and the small 1-D CNN
+ * `cnnp` — with the weights of a loaded tfjs model (fromModel) or read from a bundle's files
+ * without tfjs (lean-artifacts.ts; the daemon's way, so that it never loads tfjs).
  *
  * Why: measured on this project's 2-core VM (docs/performance.md, `npm run bench`), tfjs spends
  * tens of milliseconds per 60-step window of a 64-unit GRU on the wasm backend, nearly all of it
@@ -33,7 +35,22 @@
  * to the same outputs. Statistics of any other shape (the [3u] shared ones of older bundles,
  * which tfjs can no longer load into the layer either) are refused.
  *
- * Dropout is a training-only operation and is ignored, as tfjs ignores it at inference.
+ * `cnnp` (buildPooledCnn in architectures.ts): Conv1D layers (stride 1, no dilation, relu,
+ * 'same' or 'valid' padding, channels last, kernel [k, in, filters] as tfjs stores it) and
+ * MaxPooling1D layers, then statistics pooling, hidden Dense layers with relu and the head, as the
+ * pooled recurrent networks have. Each output of a convolution is one dot product of a filter with
+ * k contiguous input rows; where the window reaches into the padding, the padded rows (zeros) are
+ * left out, and a pooling window compares only real steps — where tfjs-core puts that padding
+ * (more of it after than before for even sizes; for cnnp's pooling by 2 of an odd length, one
+ * step after) is quoted at readConv and readMaxPool. Here the reason is memory, not speed: a cnnp
+ * bundle no longer makes the daemon load tfjs (~20 MB, docs/performance.md). lean-gru.test.ts
+ * holds the outputs to tfjs's within 1e-4: odd and even window lengths, danger head, dropout,
+ * random and trained-then-quantised weights, and the variants cnnp does not use but this code
+ * computes (even kernels, 'valid' padding, other pool sizes). Strided, dilated, causal or
+ * channels-first convolutions, other activations and other poolings are refused.
+ *
+ * Dropout is a training-only operation and is ignored, as tfjs ignores it at inference (the
+ * EnhancedGRU's inside the cell, and Dropout layers anywhere in the chain).
  */
 import type * as tf from "@tensorflow/tfjs";
 import { BundleError } from "../errors.js";
@@ -94,6 +111,41 @@ interface LeanHead {
   danger: { kernel: Float32Array; bias: number; isDanger: Uint8Array } | null;
 }
 
+/**
+ * One stage of a convolutional front (`cnnp`), over a sequence of `inLen` steps of `inDims`
+ * channels, row-major [step][channel] like every sequence here: a 1-D convolution with stride 1
+ * and relu, or a max pooling over time. `padStart` is how many steps of padding come before the
+ * first input step, as tfjs-core's conv_util.getPadAndOutInfo places them; padded steps add
+ * nothing to a convolution (zeros) and are skipped by a pooling (tfjs's max starts from −∞).
+ */
+type LeanConvStage = {
+  inLen: number;
+  inDims: number;
+  outLen: number;
+  outDims: number;
+  padStart: number;
+} & (
+  | {
+      kind: "conv";
+      kernelSize: number;
+      /** [filters][kernelSize × inDims]: filter f's weights over a window of input rows, laid out as those rows are. */
+      kernelT: Float32Array;
+      /** [filters], zeros without a bias. */
+      bias: Float32Array;
+    }
+  | { kind: "maxPool"; poolSize: number; stride: number }
+);
+
+/** A hidden dense layer with relu, between the pooled (or last) state and the head (`cnnp`'s fc_1). */
+interface LeanDense {
+  inDims: number;
+  units: number;
+  /** [units][inDims]. */
+  kernelT: Float32Array;
+  /** [units], zeros without a bias. */
+  bias: Float32Array;
+}
+
 /** Thrown for a model this implementation does not cover; callers fall back to tfjs. */
 export class LeanUnsupportedError extends BundleError {}
 
@@ -131,7 +183,12 @@ function layerView(layer: tf.layers.Layer): LayerView {
     const t = values[i]!;
     weights.set(shortWeightName(v.originalName), { shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) });
   });
-  return { className: layer.getClassName(), name: layer.name, config: layer.getConfig(), weights };
+  const config: Record<string, unknown> = layer.getConfig();
+  // tfjs's Conv1D leaves its data format out of getConfig (a saved one reloads as channelsLast),
+  // but the live layer computes with it: read it from the layer so that channelsFirst is refused.
+  const format = (layer as unknown as { dataFormat?: unknown }).dataFormat;
+  if (config["dataFormat"] === undefined && format !== undefined) config["dataFormat"] = format;
+  return { className: layer.getClassName(), name: layer.name, config, weights };
 }
 
 function need(w: Map<string, LeanWeight>, name: string, layer: string): LeanWeight {
@@ -309,6 +366,112 @@ function dangerHead(layer: LayerView, inDims: number): LeanHead {
 }
 
 /**
+ * A positive integer of a layer's config that tfjs holds as a one-element array (kernelSize,
+ * strides, dilationRate, poolSize; a Keras file may give a plain number); `fallback` when absent,
+ * as tfjs's constructors default it (null: required).
+ */
+function single(cfg: Record<string, unknown>, key: string, fallback: number | null, layer: string): number {
+  const raw = cfg[key] ?? fallback;
+  if (raw === null) throw unsupported(`layer ${layer} has no ${key}`);
+  const v = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw unsupported(`layer ${layer} has ${key} ${JSON.stringify(raw)} (one positive integer)`);
+  return v;
+}
+
+/** Refuses a channelsFirst layer: the stages read [step][channel] (tfjs's default, channelsLast). */
+function channelsLast(layer: LayerView): void {
+  const format = layer.config["dataFormat"];
+  if (format !== undefined && format !== null && format !== "channelsLast") {
+    throw unsupported(`layer ${layer.name} has data format '${String(format)}' (channelsLast only)`);
+  }
+}
+
+/** 'same' or 'valid' (tfjs's default when absent); 'causal' and anything else are refused. */
+function paddingOf(layer: LayerView): "same" | "valid" {
+  const p = layer.config["padding"] ?? "valid";
+  if (p !== "same" && p !== "valid") throw unsupported(`layer ${layer.name} has padding '${String(p)}' (same or valid only)`);
+  return p;
+}
+
+/**
+ * A Conv1D layer over `inLen` steps of `inDims` channels: stride 1, no dilation, relu, 'same' or
+ * 'valid' padding. tfjs computes it as conv1dWithBias (tfjs-layers' layers/convolutional.ts):
+ * tfjs-core's conv1d, a conv2d over a [1, L] image whose 'same' padding (conv_util's
+ * getPadAndOutInfo) is k − 1 zeros with ⌊(k − 1)/2⌋ of them before the first step — so for an
+ * even kernel one more after than before — then the bias, then the activation.
+ */
+function readConv(layer: LayerView, inLen: number, inDims: number): LeanConvStage {
+  const { config: cfg, name } = layer;
+  channelsLast(layer);
+  const kernelSize = single(cfg, "kernelSize", null, name);
+  const stride = single(cfg, "strides", 1, name);
+  const dilation = single(cfg, "dilationRate", 1, name);
+  if (stride !== 1) throw unsupported(`convolution ${name} has strides ${stride} (1 only)`);
+  if (dilation !== 1) throw unsupported(`convolution ${name} has dilation rate ${dilation} (1 only)`);
+  const padding = paddingOf(layer);
+  if (cfg["activation"] !== "relu") throw unsupported(`convolution ${name} has activation '${String(cfg["activation"])}' (relu only)`);
+  const filters = Number(cfg["filters"]);
+  const kernel = need(layer.weights, "kernel", name);
+  if (JSON.stringify(kernel.shape) !== JSON.stringify([kernelSize, inDims, filters])) {
+    throw unsupported(`convolution ${name} has a kernel of shape ${JSON.stringify(kernel.shape)} for kernel size ${kernelSize}, ${inDims} input channels and ${String(cfg["filters"])} filters`);
+  }
+  const storedBias = layer.weights.get("bias");
+  if (storedBias && storedBias.data.length !== filters) throw unsupported(`convolution ${name} has bias of shape ${JSON.stringify(storedBias.shape)} (expected [${filters}])`);
+  const outLen = padding === "same" ? inLen : inLen - kernelSize + 1;
+  if (outLen < 1) throw unsupported(`convolution ${name} of kernel size ${kernelSize} over ${inLen} steps without padding has no output`);
+  return {
+    kind: "conv",
+    inLen,
+    inDims,
+    outLen,
+    outDims: filters,
+    padStart: padding === "same" ? Math.floor((kernelSize - 1) / 2) : 0,
+    kernelSize,
+    // [kernelSize × inDims][filters] as stored → one contiguous row per filter.
+    kernelT: transpose(kernel.data, kernelSize * inDims, filters),
+    bias: Float32Array.from(storedBias?.data ?? new Float32Array(filters)),
+  };
+}
+
+/**
+ * A MaxPooling1D layer: tfjs-layers' Pooling1D runs tfjs-core's maxPool over [L, 1] with
+ * [poolSize, 1] windows and [strides, 1] steps, so the output length and the padding before the
+ * first step are getPadAndOutInfo's: 'same' gives ⌈L/s⌉ steps and ⌊pad/2⌋ padding before
+ * (for poolSize = strides = 2 and odd L, none before and one after: the last window holds the
+ * last step alone); 'valid' gives ⌈(L − p + 1)/s⌉ and none. Padded steps are not compared.
+ */
+function readMaxPool(layer: LayerView, inLen: number, dims: number): LeanConvStage {
+  const { config: cfg, name } = layer;
+  channelsLast(layer);
+  const poolSize = single(cfg, "poolSize", 2, name);
+  const stride = single(cfg, "strides", poolSize, name);
+  const padding = paddingOf(layer);
+  const outLen = padding === "same" ? Math.ceil(inLen / stride) : Math.ceil((inLen - poolSize + 1) / stride);
+  if (outLen < 1) throw unsupported(`pooling ${name} of size ${poolSize} over ${inLen} steps without padding has no output`);
+  const padAlong = padding === "same" ? Math.max(0, (outLen - 1) * stride + poolSize - inLen) : 0;
+  return { kind: "maxPool", inLen, inDims: dims, outLen, outDims: dims, padStart: Math.floor(padAlong / 2), poolSize, stride };
+}
+
+/** A hidden Dense layer with relu (tfjs's dense: x·W + b, then the activation). */
+function readHidden(layer: LayerView, inDims: number): LeanDense {
+  const { config: cfg, name } = layer;
+  if (cfg["activation"] !== "relu") throw unsupported(`hidden layer ${name} has activation '${String(cfg["activation"])}' (relu only)`);
+  const kernel = need(layer.weights, "kernel", name);
+  const units = kernel.shape[1]!;
+  if (kernel.shape.length !== 2 || kernel.shape[0] !== inDims || cfg["units"] !== units) {
+    throw unsupported(`hidden layer ${name} has ${String(cfg["units"])} units and a kernel of shape ${JSON.stringify(kernel.shape)} for ${inDims} inputs`);
+  }
+  const storedBias = layer.weights.get("bias");
+  if (storedBias && storedBias.data.length !== units) throw unsupported(`hidden layer ${name} has bias of shape ${JSON.stringify(storedBias.shape)} (expected [${units}])`);
+  return {
+    inDims,
+    units,
+    kernelT: transpose(kernel.data, inDims, units),
+    bias: Float32Array.from(storedBias?.data ?? new Float32Array(units)),
+  };
+}
+
+/**
  * The inference-time weights of one GRU or EnhancedGRU layer in tfjs's stock GRU layout
  * (kernel [in][3u], recurrent kernel [u][3u], bias [3u]), batch norm folded in, plus the
  * recurrent offset that the stock layer cannot express (0 for a GRU or an EGRU without batch
@@ -348,44 +511,77 @@ export function foldedGruWeights(
   };
 }
 
+/** What a LeanGruNetwork is made of, read by fromLayers. */
+interface LeanParts {
+  steps: number;
+  features: number;
+  /** The recurrent front (gru, egru, pgru, pegru); empty for the others. */
+  recurrent: LeanLayer[];
+  /** The convolutional front (cnnp); empty for the others. Never both fronts. */
+  convs: LeanConvStage[];
+  /**
+   * Statistics pooling after the front (`pgru`, `lr`, `cnnp`; src/model/stats-pooling.ts): what
+   * follows reads the mean and spread over all steps of the front's outputs (of the input when
+   * there is no front) instead of the last step.
+   */
+  pooled: boolean;
+  hidden: LeanDense[];
+  head: LeanHead;
+}
+
 /**
  * The network part: model-ready windows (T × F) in, probabilities out. Built from a tfjs
- * LayersModel of the shape `buildModel("gru" | "egru")` makes: input → one or more GRU /
- * EnhancedGRU layers (all but the last returning sequences) → dense softmax. Anything else throws
+ * LayersModel of the shape `buildModel` makes for gru, egru, pgru, pegru, lr and cnnp: input →
+ * one or more GRU / EnhancedGRU layers (all but the last returning sequences), or Conv1D and
+ * MaxPooling1D layers → [StatsPooling] → [Dense relu …] → dense softmax or danger head, Dropout
+ * anywhere (tfjs's Dropout returns its input at inference). Anything else throws
  * LeanUnsupportedError (code LEAN_UNSUPPORTED). The tfjs model is only read; it can be disposed
- * afterwards.
+ * afterwards. (The name is from when it ran only the recurrent networks.)
  */
 export class LeanGruNetwork {
   readonly steps: number;
   readonly features: number;
   readonly classes: number;
   private readonly layers: LeanLayer[];
+  private readonly convs: LeanConvStage[];
+  private readonly hidden: LeanDense[];
   private readonly head: LeanHead;
-  /**
-   * Statistics pooling before the head (`pgru`, `lr`; src/model/stats-pooling.ts): the head
-   * reads the mean and spread over all steps of the last layer's outputs (of the input when there
-   * is no recurrent layer) instead of the last step.
-   */
   private readonly pooled: boolean;
+  /** Steps the pooling averages over: T, or the length the convolutional front leaves. */
+  private readonly poolSteps: number;
+  /** [2n]: the means, then the spreads, of the front's n outputs. */
   private readonly pool: Float32Array;
   /** Per layer: its output sequence [T][u] (only the last row is used for the last layer). */
   private readonly seqs: Float32Array[];
+  /** Per convolutional stage: its output sequence [outLen][outDims]. */
+  private readonly convOuts: Float32Array[];
+  /** Per hidden layer: its output [units]. */
+  private readonly hiddenOuts: Float32Array[];
   private readonly pre: Float32Array;
   private readonly gates: Float32Array;
   private readonly rh: Float32Array;
   private readonly logits: Float64Array;
 
-  constructor(layers: LeanLayer[], head: LeanHead, steps: number, pooled = false, features = layers[0]?.inDims ?? 0) {
+  constructor(parts: LeanParts) {
+    const { recurrent: layers, convs, hidden, head, steps, pooled } = parts;
     this.layers = layers;
+    this.convs = convs;
+    this.hidden = hidden;
     this.head = head;
     this.steps = steps;
-    this.features = features;
+    this.features = parts.features;
     this.classes = head.classes;
     this.pooled = pooled;
-    this.pool = new Float32Array(pooled ? head.inDims : 0);
+    const lastConv = convs[convs.length - 1];
+    const lastLayer = layers[layers.length - 1];
+    this.poolSteps = lastConv ? lastConv.outLen : steps;
+    const frontDims = lastConv ? lastConv.outDims : lastLayer ? lastLayer.units : parts.features;
+    this.pool = new Float32Array(pooled ? 2 * frontDims : 0);
     const maxU = Math.max(1, ...layers.map((l) => l.units));
     this.seqs = layers.map((l) => new Float32Array(steps * l.units));
-    this.pre = new Float32Array(steps * 3 * maxU);
+    this.convOuts = convs.map((c) => new Float32Array(c.outLen * c.outDims));
+    this.hiddenOuts = hidden.map((h) => new Float32Array(h.units));
+    this.pre = new Float32Array(layers.length > 0 ? steps * 3 * maxU : 0);
     this.gates = new Float32Array(2 * maxU);
     this.rh = new Float32Array(maxU);
     this.logits = new Float64Array(head.classes);
@@ -402,33 +598,59 @@ export class LeanGruNetwork {
 
   /**
    * The network of a chain of layers (without the input layer) fed an input of `inShape`
-   * ([batch, time, features]): one or more GRU / EnhancedGRU layers, optionally StatsPooling, then
-   * a dense softmax. Throws LeanUnsupportedError for anything else.
+   * ([batch, time, features]): one or more GRU / EnhancedGRU layers, or Conv1D / MaxPooling1D
+   * layers, or neither; StatsPooling (required after convolutions); hidden Dense layers with
+   * relu; a dense softmax or a danger head; Dropout layers anywhere. Throws LeanUnsupportedError
+   * for anything else.
    */
-  static fromLayers(inShape: readonly (number | null)[], body: readonly LayerView[]): LeanGruNetwork {
+  static fromLayers(inShape: readonly (number | null)[], allLayers: readonly LayerView[]): LeanGruNetwork {
     if (inShape.length !== 3) throw unsupported(`input ${JSON.stringify(inShape)} is not [batch, time, features]`);
     const steps = inShape[1];
-    let dims = inShape[2];
-    if (typeof steps !== "number" || typeof dims !== "number") throw unsupported("the time and feature dimensions must be fixed");
+    const features = inShape[2];
+    if (typeof steps !== "number" || typeof features !== "number") throw unsupported("the time and feature dimensions must be fixed");
+    let dims = features;
+    // Dropout is the identity at inference (tfjs-layers' Dropout.call returns its input unless training).
+    const body = allLayers.filter((l) => l.className !== "Dropout");
     const last = body[body.length - 1];
     if (!last || (last.className !== "Dense" && last.className !== "DangerHead")) throw unsupported("the last layer is not a dense softmax or a danger head");
-    const pooled = body[body.length - 2]?.className === "StatsPooling";
-    const recurrent = body.slice(0, pooled ? -2 : -1);
-    if (recurrent.length === 0 && !pooled) throw unsupported("no recurrent layer");
-    const features = dims;
+    let end = body.length - 1;
+    while (body[end - 1]?.className === "Dense") end--;
+    const hiddenViews = body.slice(end, -1);
+    const pooled = body[end - 1]?.className === "StatsPooling";
+    const front = body.slice(0, pooled ? end - 1 : end);
     const layers: LeanLayer[] = [];
-    recurrent.forEach((l, i) => {
-      const cls = l.className;
-      if (cls !== "GRU" && cls !== "EnhancedGRU") throw unsupported(`layer ${l.name} is a ${cls} (GRU and EnhancedGRU only)`);
-      const layer = leanLayer(readLayer(l, dims as number), steps);
-      // A pooled network reads every step of its last layer; otherwise only the last layer's last state.
-      if (layer.returnSequences !== (pooled || i < recurrent.length - 1)) {
-        throw unsupported(`layer ${l.name} ${layer.returnSequences ? "returns" : "does not return"} sequences`);
+    const convs: LeanConvStage[] = [];
+    if (front[0]?.className === "Conv1D" || front[0]?.className === "MaxPooling1D") {
+      if (!pooled) throw unsupported(`the convolutions are not followed by StatsPooling (the lean engine pools what they give over time)`);
+      let len = steps;
+      for (const l of front) {
+        if (l.className !== "Conv1D" && l.className !== "MaxPooling1D") throw unsupported(`layer ${l.name} is a ${l.className} after a convolution (Conv1D and MaxPooling1D only)`);
+        const stage: LeanConvStage = l.className === "Conv1D" ? readConv(l, len, dims) : readMaxPool(l, len, dims);
+        convs.push(stage);
+        len = stage.outLen;
+        dims = stage.outDims;
       }
-      layers.push(layer);
-      dims = layer.units;
+    } else {
+      if (front.length === 0 && !pooled) throw unsupported("no recurrent layer");
+      front.forEach((l, i) => {
+        const cls = l.className;
+        if (cls !== "GRU" && cls !== "EnhancedGRU") throw unsupported(`layer ${l.name} is a ${cls} (GRU and EnhancedGRU only, or Conv1D and MaxPooling1D before a StatsPooling)`);
+        const layer = leanLayer(readLayer(l, dims), steps);
+        // A pooled network reads every step of its last layer; otherwise only the last layer's last state.
+        if (layer.returnSequences !== (pooled || i < front.length - 1)) {
+          throw unsupported(`layer ${l.name} ${layer.returnSequences ? "returns" : "does not return"} sequences`);
+        }
+        layers.push(layer);
+        dims = layer.units;
+      });
+    }
+    let inDims = pooled ? 2 * dims : dims;
+    const hidden = hiddenViews.map((l) => {
+      const h = readHidden(l, inDims);
+      inDims = h.units;
+      return h;
     });
-    return new LeanGruNetwork(layers, denseHead(last, pooled ? 2 * dims : dims), steps, pooled, features);
+    return new LeanGruNetwork({ steps, features, recurrent: layers, convs, pooled, hidden, head: denseHead(last, inDims) });
   }
 
   /** Probabilities of one model-ready window (T × F, row-major), written into `out`. */
@@ -443,29 +665,47 @@ export class LeanGruNetwork {
       this.runLayer(this.layers[li]!, input, seq);
       input = seq;
     }
-    const { kernelT, bias, inDims, classes } = this.head;
+    for (let ci = 0; ci < this.convs.length; ci++) {
+      const stage = this.convs[ci]!;
+      const y = this.convOuts[ci]!;
+      if (stage.kind === "conv") runConv(stage, input, y);
+      else runMaxPool(stage, input, y);
+      input = y;
+    }
     let hOff: number;
     if (this.pooled) {
       // Mean, then √(variance + ε) of each output over the steps, as StatsPooling computes them.
-      const n = inDims / 2;
       const pool = this.pool;
+      const n = pool.length / 2;
+      const S = this.poolSteps;
       for (let i = 0; i < n; i++) {
         let m = 0;
-        for (let t = 0; t < T; t++) m += input[t * n + i]!;
-        m /= T;
+        for (let t = 0; t < S; t++) m += input[t * n + i]!;
+        m /= S;
         let v = 0;
-        for (let t = 0; t < T; t++) {
+        for (let t = 0; t < S; t++) {
           const d = input[t * n + i]! - m;
           v += d * d;
         }
         pool[i] = m;
-        pool[n + i] = Math.sqrt(v / T + STATS_POOLING_EPSILON);
+        pool[n + i] = Math.sqrt(v / S + STATS_POOLING_EPSILON);
       }
       input = pool;
       hOff = 0;
     } else {
       hOff = (T - 1) * this.layers[this.layers.length - 1]!.units;
     }
+    for (let hi = 0; hi < this.hidden.length; hi++) {
+      const h = this.hidden[hi]!;
+      const y = this.hiddenOuts[hi]!;
+      for (let j = 0; j < h.units; j++) {
+        const v = h.bias[j]! + dot(h.kernelT, j * h.inDims, input, hOff, h.inDims);
+        y[j] = v < 0 ? 0 : v;
+      }
+      input = y;
+      hOff = 0;
+    }
+    const { kernelT, bias, inDims, classes } = this.head;
     const logits = this.logits;
     let max = -Infinity;
     for (let k = 0; k < classes; k++) {
@@ -540,6 +780,47 @@ export class LeanGruNetwork {
 }
 
 /**
+ * A convolution with relu, `x` [inLen][inDims] → `y` [outLen][filters]. Output step t reads input
+ * rows t − padStart … t − padStart + k − 1, contiguous in `x`, so each filter is one dot product
+ * with its row of kernelT; rows in the padding are zeros and are left out of the product.
+ */
+function runConv(c: Extract<LeanConvStage, { kind: "conv" }>, x: Float32Array, y: Float32Array): void {
+  const { inLen, inDims: C, outLen, outDims: F, padStart, kernelSize: k, kernelT, bias } = c;
+  const kC = k * C;
+  for (let t = 0; t < outLen; t++) {
+    const first = t - padStart;
+    const j0 = first < 0 ? -first : 0;
+    const j1 = Math.min(k, inLen - first);
+    const n = (j1 - j0) * C;
+    const xo = (first + j0) * C;
+    const yo = t * F;
+    for (let f = 0; f < F; f++) {
+      const v = bias[f]! + dot(kernelT, f * kC + j0 * C, x, xo, n);
+      y[yo + f] = v < 0 ? 0 : v;
+    }
+  }
+}
+
+/** A max pooling over time, `x` [inLen][C] → `y` [outLen][C]; padded steps are not compared. */
+function runMaxPool(p: Extract<LeanConvStage, { kind: "maxPool" }>, x: Float32Array, y: Float32Array): void {
+  const { inLen, inDims: C, outLen, padStart, poolSize, stride } = p;
+  for (let o = 0; o < outLen; o++) {
+    const first = o * stride - padStart;
+    const t0 = Math.max(0, first);
+    const t1 = Math.min(inLen, first + poolSize);
+    const yo = o * C;
+    for (let ch = 0; ch < C; ch++) {
+      let m = -Infinity;
+      for (let t = t0; t < t1; t++) {
+        const v = x[t * C + ch]!;
+        if (v > m) m = v;
+      }
+      y[yo + ch] = m;
+    }
+  }
+}
+
+/**
  * Σ a[ao + i]·b[bo + i] for i < n. Four independent accumulators: the loop-carried dependency of
  * a single sum limits V8's code to one multiply-add per FP latency.
  */
@@ -564,14 +845,14 @@ function act(v: number, hard: boolean): number {
   return 1 / (1 + Math.exp(-v));
 }
 
-/** LEAN_UNSUPPORTED for the architectures the lean engine never runs (the CNNs), before reading any layer. */
+/** LEAN_UNSUPPORTED for the architectures the lean engine never runs (the image CNNs), before reading any layer. */
 export function assertLeanArch(meta: BundleMeta): void {
   const arch = meta.architecture.arch;
-  if (arch === "rescnn" || arch === "cnn" || arch === "cnnp") throw unsupported(`architecture '${arch}' (gru, egru, pgru, pegru and lr only)`);
+  if (arch === "rescnn" || arch === "cnn") throw unsupported(`architecture '${arch}' (gru, egru, pgru, pegru, lr and cnnp only)`);
 }
 
 /**
- * The WindowClassifier of a recurrent bundle on the lean network: static steps in, probabilities
+ * The WindowClassifier of a bundle on the lean network: static steps in, probabilities
  * out, normalised exactly as EmotionClassifier does (windowFeatures with the bundle's statistics).
  * Buffers are allocated once; a call allocates only the returned probability vectors (which the
  * caller keeps) and windowFeatures' two small per-window scratch vectors.
@@ -592,7 +873,7 @@ export class LeanGruClassifier implements WindowClassifier {
   }
 
   /**
-   * From a loaded bundle. Throws LeanUnsupportedError (LEAN_UNSUPPORTED) for the CNNs or any
+   * From a loaded bundle. Throws LeanUnsupportedError (LEAN_UNSUPPORTED) for the image CNNs or any
    * other layer layout, and BundleError SHAPE_MISMATCH if the network and the spec disagree. The
    * bundle's tfjs model is left for the caller to dispose (the lean copy does not need it).
    */

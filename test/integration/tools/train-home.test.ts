@@ -162,7 +162,7 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     expect(alerts[0]!.emotion).toBe("scream");
   });
 
-  it("cnnp, the small CNN with statistics pooling: trains with a danger head, and the daemon's pipeline runs it on tfjs", { timeout: 240_000 }, async () => {
+  it("cnnp, the small CNN with statistics pooling: trains with a danger head, and the daemon's pipeline runs it", { timeout: 240_000 }, async () => {
     const out = path.join(dir, "run-cnnp");
     const dataArgs = data.flatMap((d) => ["--data", d]);
     const r = await run([

@@ -13,9 +13,11 @@ import { createDaemonDeps } from "../../../src/daemon/real-deps.js";
 import { silentLogger } from "../../../src/log.js";
 import { staticDims } from "../../../src/features/spec.js";
 import { selectBackend } from "../../../src/model/backend.js";
-import { loadBundle } from "../../../src/model/bundle.js";
+import { buildModel } from "../../../src/model/architectures.js";
+import { loadBundle, saveBundle, untrainedBundleMeta } from "../../../src/model/bundle.js";
 import { EmotionClassifier } from "../../../src/model/classifier.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
+import { randomiseByFanIn } from "../../fixtures/fan-in-weights.js";
 import { editBundleJson, makeTinyBundle, TINY_SPEC } from "../../fixtures/tiny-bundle.js";
 
 let dir: string;
@@ -105,6 +107,23 @@ describe("loadBundleForEngine", () => {
     const made = await createClassifier(loaded);
     expect(ready.classifier.predict(tinySteps).map((p) => Array.from(p))).toEqual(made.classifier.predict(tinySteps).map((p) => Array.from(p)));
     made.dispose();
+  });
+
+  it("runs a cnnp bundle (uint8) on the lean engine without tfjs, with tfjs's outputs", async () => {
+    const d = path.join(dir, "cnnp-engine");
+    const labels = ["angry", "fear", "neutral"];
+    const model = buildModel("cnnp", { inputShape: [TINY_SPEC.windowSteps, S], numClasses: labels.length, units: 6, seed: 4, dangerHead: [0, 1] });
+    randomiseByFanIn(model, 9);
+    await saveBundle(d, model, untrainedBundleMeta(TINY_SPEC, labels, { name: "tiny-cnnp", version: "1.0.0", arch: "cnnp", units: 6 }), { quantize: true });
+    model.dispose();
+    const ready = await loadBundleForEngine(d, "auto");
+    expect([ready.engine, ready.tfjs]).toEqual(["lean", false]);
+    const loaded = await loadBundle(d);
+    const ref = new EmotionClassifier(loaded);
+    const expected = ref.predict(tinySteps);
+    ready.classifier.predict(tinySteps).forEach((p, i) => p.forEach((v, k) => expect(Math.abs(v - expected[i]![k]!)).toBeLessThan(1e-4)));
+    ref.dispose();
+    ready.dispose();
   });
 
   it("loads tfjs for a bundle the lean engine cannot read, and releases its tensors on dispose", async () => {

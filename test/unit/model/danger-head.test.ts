@@ -113,7 +113,7 @@ describe("DangerHead", () => {
     model.dispose();
   });
 
-  for (const arch of ["gru", "egru", "pgru", "lr"] as const satisfies readonly Architecture[]) {
+  for (const arch of ["gru", "egru", "pgru", "lr", "cnnp"] as const satisfies readonly Architecture[]) {
     it(`${arch}: saved as uint8 and read back, the lean engine (from tfjs and from the files) gives tfjs's probabilities`, async () => {
       const model = buildModel(arch, { inputShape: [T, F], numClasses: labels.length, units: 6, seed: 5, dangerHead: DANGER });
       compileFor(arch, model, 0.01);

@@ -2,7 +2,7 @@
  * The tfjs-free reader of a bundle's files (src/model/lean-artifacts.ts) against tfjs itself: the
  * same weights bit for bit as tfjs loads into its variables, hence the same probabilities as the
  * lean engine built from the tfjs model, on the shipped bundle and on fixture bundles of every
- * recurrent architecture, quantised and not. What it does not read, it refuses (LEAN_UNSUPPORTED),
+ * architecture it runs (the recurrent ones, lr and cnnp), quantised and not. What it does not read, it refuses (LEAN_UNSUPPORTED),
  * so that the caller loads tfjs instead.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -20,6 +20,7 @@ import { decodeWeights, leanNetworkFromArtifacts, readLayerChain } from "../../.
 import { LeanGruNetwork, LeanUnsupportedError, shortWeightName } from "../../../src/model/lean-gru.js";
 import { Rng } from "../../../src/train/random.js";
 import { writeConstantBundle } from "../../fixtures/constant-bundle.js";
+import { randomiseByFanIn } from "../../fixtures/fan-in-weights.js";
 
 let dir: string;
 
@@ -141,7 +142,9 @@ async function fixtureBundle(sub: string, model: tf.LayersModel, arch: Architect
 
 async function builtBundle(arch: Architecture, opts: Record<string, unknown>, quantize: boolean, sub: string): Promise<string> {
   const model = buildModel(arch, { inputShape: [SPEC.windowSteps, modelDims(SPEC)], numClasses: 3, units: 20, seed: 3, ...opts });
-  randomiseWeights(model, 17);
+  // cnnp's relu chain saturates its softmax under the flat draws (fan-in-weights.ts).
+  if (arch === "cnnp") randomiseByFanIn(model, 17);
+  else randomiseWeights(model, 17);
   return fixtureBundle(sub, model, arch, quantize);
 }
 
@@ -156,6 +159,9 @@ describe("the tfjs-free bundle reader gives tfjs's weights and the lean engine's
     { name: "two-layer gru", arch: "gru", opts: { layers: 2 } },
     { name: "pegru (pooled head)", arch: "pegru", opts: {} },
     { name: "lr (no recurrent layer)", arch: "lr", opts: {} },
+    // 12 steps: the poolings halve 12 → 6 → 3 (the odd lengths are in lean-gru.test.ts).
+    { name: "cnnp (convolutions, pooling, a hidden layer)", arch: "cnnp", opts: {} },
+    { name: "cnnp with dropout and a danger head", arch: "cnnp", opts: { dropout: 0.3, dangerHead: [0, 1] } },
   ];
   for (const c of cases) {
     for (const quantize of [true, false]) {
@@ -254,6 +260,31 @@ describe("what the reader refuses, so that tfjs loads the bundle instead (LEAN_U
     rewired.config.layers[2]!.inbound_nodes = [[["features", 0, 0, {}]]];
     expect(() => readLayerChain({ ...files.artifacts, modelTopology: rewired as unknown as Record<string, unknown> })).toThrow(/not a chain/);
     expect(() => readLayerChain({ ...files.artifacts, modelTopology: { ...topo, class_name: "Sequential" } })).toThrow(/a functional Model only/);
+  });
+
+  it("a convolution or pooling it does not compute (strides, dilation, causal padding, channels first, another activation)", async () => {
+    const d = await builtBundle("cnnp", {}, false, "cnnp-configs");
+    const files = await readBundle(d);
+    // The refusal names the key as tfjs reads it: model.json's snake_case, camelCased.
+    const edits: { layer: string; key: string; value: unknown; why: RegExp }[] = [
+      { layer: "conv_2", key: "strides", value: [2], why: /conv_2 has strides 2 \(1 only\)/ },
+      { layer: "conv_2", key: "dilation_rate", value: [2], why: /conv_2 has dilation rate 2 \(1 only\)/ },
+      { layer: "conv_1", key: "padding", value: "causal", why: /conv_1 has padding 'causal'/ },
+      { layer: "conv_1", key: "data_format", value: "channels_first", why: /conv_1 has data format 'channelsFirst'/ },
+      { layer: "pool_1", key: "data_format", value: "channels_first", why: /pool_1 has data format 'channelsFirst'/ },
+      { layer: "conv_3", key: "activation", value: "elu", why: /conv_3 has activation 'elu' \(relu only\)/ },
+      { layer: "fc_1", key: "activation", value: "sigmoid", why: /fc_1 has activation 'sigmoid' \(relu only\)/ },
+    ];
+    for (const e of edits) {
+      const topo = JSON.parse(JSON.stringify(files.artifacts.modelTopology)) as { config: { layers: { name: string; config: Record<string, unknown> }[] } };
+      const layer = topo.config.layers.find((l) => l.name === e.layer)!;
+      layer.config[e.key] = e.value;
+      expect(() => leanNetworkFromArtifacts({ ...files.artifacts, modelTopology: topo as unknown as Record<string, unknown> }), `${e.layer}.${e.key}`).toThrow(
+        expect.objectContaining({ code: "LEAN_UNSUPPORTED", message: expect.stringMatching(e.why) }),
+      );
+    }
+    // The unedited topology reads (so the refusals above are the edits').
+    expect(leanNetworkFromArtifacts(files.artifacts).classes).toBe(3);
   });
 
   it("a model.json edited to another shape is still refused by the bundle's hashes first", async () => {

@@ -12,7 +12,9 @@ import { loadBundle, saveBundle } from "../../../src/model/bundle.js";
 import { EmotionClassifier } from "../../../src/model/classifier.js";
 import { calibrateBatchNorm } from "../../../src/model/egru-cell.js";
 import { LeanGruClassifier, LeanGruNetwork, LeanUnsupportedError } from "../../../src/model/lean-gru.js";
+import { StatsPooling } from "../../../src/model/stats-pooling.js";
 import { Rng } from "../../../src/train/random.js";
+import { randomiseByFanIn } from "../../fixtures/fan-in-weights.js";
 
 const T = 12;
 const F = 7;
@@ -90,6 +92,138 @@ describe("LeanGruNetwork matches tfjs", () => {
       expect(maxDiff([lean[0]!], [lean[1]!])).toBeGreaterThan(1e-3);
     });
   }
+
+  // cnnp pools by 2 twice: 13 steps → 7 → 4 and 15 → 8 → 4 end on a window with one step and one
+  // padded step ('same'), 16 → 8 → 4 never does.
+  const cnnpCases: { steps: number; opts: Record<string, unknown> }[] = [
+    { steps: 13, opts: {} },
+    { steps: 15, opts: { dangerHead: [0, 2], dropout: 0.25 } },
+    { steps: 16, opts: { dropout: 0.25 } },
+    { steps: 16, opts: { dangerHead: [1] } },
+  ];
+  for (const c of cnnpCases) {
+    it(`cnnp over ${c.steps} steps, ${c.opts["dangerHead"] ? "danger head" : "dense softmax"}${c.opts["dropout"] ? ", dropout" : ""}: random weights, within 1e-4`, () => {
+      const model = buildModel("cnnp", { inputShape: [c.steps, F], numClasses: K, units: 8, seed: 3, ...c.opts });
+      expect(model.layers.some((l) => l.getClassName() === "Dropout")).toBe(c.opts["dropout"] !== undefined);
+      expect(model.layers.some((l) => l.getClassName() === "DangerHead")).toBe(c.opts["dangerHead"] !== undefined);
+      randomiseByFanIn(model, 11);
+      const net = LeanGruNetwork.fromModel(model);
+      const xs = [...windows(6, c.steps, F, 5), ...windows(2, c.steps, F, 6, 6)];
+      const lean = xs.map((x) => net.predictInto(x, new Float32Array(K)));
+      const ref = tfjsPredict(model, xs, c.steps, F);
+      model.dispose();
+      expect(maxDiff(lean, ref)).toBeLessThan(1e-4);
+      for (const p of lean) expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(maxDiff([lean[0]!], [lean[1]!])).toBeGreaterThan(1e-3);
+    });
+  }
+
+  it("cnnp: the last step of an odd-length window counts (the pooling's padded window is not dropped)", () => {
+    // A window of 13 steps whose last step alone differs: 'same' pooling keeps it in a window of
+    // its own (7 steps, then 4), so tfjs's output changes, and the lean engine's must change alike.
+    const steps = 13;
+    const model = buildModel("cnnp", { inputShape: [steps, F], numClasses: K, units: 8, seed: 3 });
+    randomiseByFanIn(model, 13);
+    const net = LeanGruNetwork.fromModel(model);
+    const base = windows(1, steps, F, 21)[0]!;
+    const changed = base.slice();
+    for (let i = (steps - 1) * F; i < steps * F; i++) changed[i] = 4;
+    const lean = [base, changed].map((x) => net.predictInto(x, new Float32Array(K)));
+    const ref = tfjsPredict(model, [base, changed], steps, F);
+    model.dispose();
+    expect(maxDiff(ref.slice(0, 1), ref.slice(1))).toBeGreaterThan(1e-3);
+    expect(maxDiff(lean, ref)).toBeLessThan(1e-4);
+  });
+
+  /** input [steps, F] → `front` → StatsPooling → `tail` (default: a dense softmax). */
+  function chain(steps: number, front: tf.layers.Layer[], tail: tf.layers.Layer[] = []): tf.LayersModel {
+    const input = tf.input({ shape: [steps, F] });
+    let x: tf.SymbolicTensor = input;
+    for (const l of front) x = l.apply(x) as tf.SymbolicTensor;
+    x = new StatsPooling({}).apply(x) as tf.SymbolicTensor;
+    for (const l of tail) x = l.apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: K, activation: "softmax" }).apply(x) as tf.SymbolicTensor;
+    return tf.model({ inputs: input, outputs: x });
+  }
+
+  const conv = (kernelSize: number, more: Partial<Parameters<typeof tf.layers.conv1d>[0]> = {}): tf.layers.Layer =>
+    tf.layers.conv1d({ filters: 6, kernelSize, padding: "same", activation: "relu", ...more });
+
+  it("convolutions and poolings cnnp does not use but computes the same way: even kernels, 'valid' padding, other pool sizes and strides, no bias", () => {
+    const variants: { name: string; steps: number; front: () => tf.layers.Layer[]; tail?: () => tf.layers.Layer[] }[] = [
+      // 'same' with an even kernel pads one more step after than before.
+      { name: "even kernels", steps: 11, front: () => [conv(4), conv(2), conv(6)] },
+      { name: "'valid' convolutions", steps: 14, front: () => [conv(3, { padding: "valid" }), conv(5, { padding: "valid" })] },
+      {
+        name: "pool 3 stride 1 'same' (padding before and after), pool 3 stride 2 'same', pool 2 'valid' on an odd length",
+        steps: 17,
+        front: () => [
+          conv(3),
+          tf.layers.maxPooling1d({ poolSize: 3, strides: 1, padding: "same" }),
+          tf.layers.maxPooling1d({ poolSize: 3, strides: 2, padding: "same" }),
+          conv(3),
+          tf.layers.maxPooling1d({ poolSize: 2, padding: "valid" }),
+        ],
+      },
+      { name: "pooling first, a convolution without bias, two hidden layers", steps: 12, front: () => [tf.layers.maxPooling1d({ poolSize: 2, padding: "same" }), conv(3, { useBias: false })], tail: () => [tf.layers.dense({ units: 5, activation: "relu" }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 4, activation: "relu" })] },
+    ];
+    for (const v of variants) {
+      const model = chain(v.steps, v.front(), v.tail?.() ?? []);
+      randomiseByFanIn(model, 8);
+      const xs = windows(5, v.steps, F, 14);
+      const lean = LeanGruNetwork.fromModel(model);
+      const got = xs.map((x) => lean.predictInto(x, new Float32Array(K)));
+      const ref = tfjsPredict(model, xs, v.steps, F);
+      model.dispose();
+      expect(maxDiff(got, ref), v.name).toBeLessThan(1e-4);
+      expect(maxDiff([got[0]!], [got[1]!]), v.name).toBeGreaterThan(1e-3);
+    }
+  });
+
+  it("a hidden dense layer and dropout after a recurrent layer's last state", () => {
+    const input = tf.input({ shape: [T, F] });
+    let x = tf.layers.gru({ units: 5, recurrentActivation: "sigmoid" }).apply(input) as tf.SymbolicTensor;
+    x = tf.layers.dropout({ rate: 0.3 }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: 6, activation: "relu" }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: K, activation: "softmax" }).apply(x) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: x });
+    randomiseWeights(model, 5);
+    const xs = windows(5, T, F, 15);
+    const got = xs.map((w) => LeanGruNetwork.fromModel(model).predictInto(w, new Float32Array(K)));
+    expect(maxDiff(got, tfjsPredict(model, xs, T, F))).toBeLessThan(1e-4);
+    model.dispose();
+  });
+
+  it("refuses what it does not compute, with LEAN_UNSUPPORTED: strided, dilated, causal, channelsFirst or tanh convolutions, unpooled convolutions, average pooling, a tanh hidden layer", () => {
+    const refused: { name: string; model: () => tf.LayersModel; why: RegExp }[] = [
+      { name: "strides 2", model: () => chain(16, [conv(5, { strides: 2 })]), why: /strides 2 \(1 only\)/ },
+      { name: "dilation 2", model: () => chain(16, [conv(3), conv(3, { dilationRate: 2 })]), why: /dilation rate 2 \(1 only\)/ },
+      { name: "causal padding", model: () => chain(16, [conv(3, { padding: "causal" })]), why: /padding 'causal' \(same or valid only\)/ },
+      { name: "channelsFirst", model: () => chain(F, [conv(3, { dataFormat: "channelsFirst" })]), why: /data format 'channelsFirst' \(channelsLast only\)/ },
+      { name: "tanh", model: () => chain(16, [conv(3, { activation: "tanh" })]), why: /activation 'tanh' \(relu only\)/ },
+      { name: "average pooling", model: () => chain(16, [conv(3), tf.layers.averagePooling1d({ poolSize: 2 })]), why: /AveragePooling1D after a convolution/ },
+      { name: "tanh hidden layer", model: () => chain(16, [conv(3)], [tf.layers.dense({ units: 4, activation: "tanh" })]), why: /hidden layer .* activation 'tanh' \(relu only\)/ },
+      {
+        name: "no statistics pooling",
+        model: () => {
+          const input = tf.input({ shape: [16, F] });
+          let x = conv(3).apply(input) as tf.SymbolicTensor;
+          x = tf.layers.globalMaxPooling1d({}).apply(x) as tf.SymbolicTensor;
+          x = tf.layers.dense({ units: K, activation: "softmax" }).apply(x) as tf.SymbolicTensor;
+          return tf.model({ inputs: input, outputs: x });
+        },
+        why: /not followed by StatsPooling/,
+      },
+    ];
+    for (const r of refused) {
+      const model = r.model();
+      try {
+        expect(() => LeanGruNetwork.fromModel(model), r.name).toThrow(expect.objectContaining({ code: "LEAN_UNSUPPORTED", message: expect.stringMatching(r.why) }));
+      } finally {
+        model.dispose();
+      }
+    }
+  });
 
   it("stock tfjs GRU with its default hardSigmoid gates", () => {
     const input = tf.input({ shape: [T, F] });
@@ -230,8 +364,8 @@ describe("LeanGruClassifier on a bundle", () => {
   const Fm = modelDims(spec);
   const labels = ["angry", "fear", "neutral", "sad"];
 
-  async function trainedBundle(arch: Architecture, quantize: boolean, sub: string): Promise<string> {
-    const model = buildModel(arch, { inputShape: [spec.windowSteps, Fm], numClasses: labels.length, units: 8, seed: 4 });
+  async function trainedBundle(arch: Architecture, quantize: boolean, sub: string, opts: { dangerHead?: number[]; dropout?: number } = {}): Promise<string> {
+    const model = buildModel(arch, { inputShape: [spec.windowSteps, Fm], numClasses: labels.length, units: 8, seed: 4, ...opts });
     compileFor(arch, model, 0.01);
     // A few epochs on random, learnable data: moves the weights and the BN moving statistics.
     const rng = new Rng(1);
@@ -249,7 +383,7 @@ describe("LeanGruClassifier on a bundle", () => {
         name: sub,
         version: "0.0.1",
         created: "2025-01-01T00:00:00.000Z",
-        architecture: { arch },
+        architecture: { arch, ...(opts.dangerHead ? { danger_head: true } : {}) },
         labels,
         danger: ["angry", "fear"],
         features: spec,
@@ -269,15 +403,24 @@ describe("LeanGruClassifier on a bundle", () => {
     return d;
   }
 
-  for (const arch of ["egru", "gru", "pgru", "pegru", "lr"] as const) {
-    it(`${arch}: trained, saved as uint8, loaded — same probabilities as EmotionClassifier within 1e-4`, async () => {
-      const bundle = await loadBundle(await trainedBundle(arch, true, `${arch}-q`));
+  const bundleCases: { arch: Architecture; name: string; opts?: { dangerHead?: number[]; dropout?: number } }[] = [
+    ...(["egru", "gru", "pgru", "pegru", "lr", "cnnp"] as const).map((arch) => ({ arch, name: arch })),
+    // 15 steps: both of cnnp's poolings see an odd length (15 → 8 → 4).
+    { arch: "cnnp", name: "cnnp with a danger head and dropout", opts: { dangerHead: [0, 1], dropout: 0.2 } },
+  ];
+  for (const { arch, name, opts } of bundleCases) {
+    it(`${name}: trained, saved as uint8, loaded — same probabilities as EmotionClassifier within 1e-4`, async () => {
+      const bundle = await loadBundle(await trainedBundle(arch, true, `${name.replace(/ /g, "-")}-q`, opts));
       const ref = new EmotionClassifier(bundle);
       const lean = LeanGruClassifier.fromBundle(bundle);
       const steps = windows(10, spec.windowSteps, S, 3, 2);
       const a = lean.predict(steps);
       const b = ref.predict(steps);
       expect(maxDiff(a, b)).toBeLessThan(1e-4);
+      if (arch === "cnnp") {
+        // Outputs that differ between windows, so that the comparison is not of constants.
+        expect(Math.max(...a.map((p) => maxDiff([p], [a[0]!])))).toBeGreaterThan(1e-3);
+      }
       // With adapted statistics too (norm "speaker" bundles pass them; "window" ignores the mean).
       const adapted = { mean: new Float32Array(S).fill(0.3), std: new Float32Array(S).fill(1.2) };
       expect(maxDiff(lean.predict(steps, adapted), ref.predict(steps, adapted))).toBeLessThan(1e-4);
