@@ -10,7 +10,11 @@
 #                  pair-gate-dh | pair-gate-dh-hn | lrh24p | gru-dh-pitch | pair-gate-dhp-lr24p |
 #                  adapt-dh | adapt-dh-pitch | ship-dh | pair-gate-ship-dh | pair-gate-ship-dh-cd10 |
 #                  pair-gate-cd10 | ship-dh-hn | pair-gate-ship-dh-hn-cd10 | ship-edh |
-#                  speech-dh | pair-gate-speech-dh-cd10 | loco-lr | loco-pgru
+#                  speech-dh | pair-gate-speech-dh-cd10 | cnnp-dh | pair-gate-cnnp-cd10 |
+#                  pair-gate-dh-cnnp-cd10 | cnnp-dh-hn | pair-gate-dh-cnnp-hn-cd10 |
+#                  ship-edh128 | pair-gate-edh128-cd10 | pair-gate-edh128-cnnp-cd10 |
+#                  ship-dh-s2 | pair-gate-dh2-cnnp-hn-cd10 |
+#                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
 #                  classes) on all the others and the sound corpora, test on it; summarise with
@@ -242,6 +246,41 @@ for g in "${groups[@]}"; do
         "${ew[@]}" train --arch gru --epochs 12 "${d[@]}" --test-corpus ravdess --test-corpus casia --test-corpus emodb --validation-of "$runs/loco3-lr24-home" \
           --danger-head --noise "$noise" --augment 1 --norm speaker --seed 1 --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
       fi ;;
+    # The small CNN with statistics pooling (cnnp), home classes, every corpus, the danger head:
+    # alone, and as the scream branch beside the shipped speech model.
+    cnnp-dh) train loco3-cnnp-dh-home --arch cnnp --classes home --epochs 12 --danger-head
+      measure loco3-cnnp-dh-home "$runs/loco3-cnnp-dh-home" ;;
+    pair-gate-cnnp-cd10) # run cnnp-dh first
+      measure_pair loco3-pair-gate-gru-cnnp-cd10 "$here/models/earwitness-gru" "$runs/loco3-cnnp-dh-home" true --sweep-cooldown 10 ;;
+    pair-gate-dh-cnnp-cd10) # the CREMA-D danger-head GRU for speech, cnnp for screams and the gate (run ship-dh, cnnp-dh first)
+      measure_pair loco3-pair-gate-gru-cremad-dh-cnnp-cd10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-home" true --sweep-cooldown 10 ;;
+    cnnp-dh-hn) # cnnp with hard negatives (a fifth of the draws, each mined window at most twice an epoch)
+      train loco3-cnnp-dh-hn-home --arch cnnp --classes home --epochs 12 --danger-head --hard-negatives 0.2 ;;
+    pair-gate-dh-cnnp-hn-cd10) # run ship-dh, cnnp-dh-hn first
+      measure_pair loco3-pair-gate-gru-cremad-dh-cnnp-hn-cd10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" true --sweep-cooldown 10 ;;
+    # The enhanced GRU's fair chance (issue 15 §3): 128 units, 25 epochs, the CREMA-D recipe with the head.
+    ship-edh128)
+      name=ship/egru128-cremad-dh
+      if [ ! -f "$runs/$name/run.json" ]; then
+        echo "$(date -u +%FT%TZ) train $name"
+        mkdir -p "$runs/ship"
+        "${ew[@]}" train --arch egru --units 128 --epochs 25 --data "$corpora/crema-d" --augment 2 --noise "$noise" --norm speaker --seed 1 --danger-head \
+          --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
+      fi ;;
+    pair-gate-edh128-cd10) # run ship-edh128 first
+      measure_pair loco3-pair-gate-egru128-cremad-dh-lr24-cd10 "$runs/ship/egru128-cremad-dh" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
+    pair-gate-edh128-cnnp-cd10) # run ship-edh128, cnnp-dh first
+      measure_pair loco3-pair-gate-egru128-cremad-dh-cnnp-cd10 "$runs/ship/egru128-cremad-dh" "$runs/loco3-cnnp-dh-home" true --sweep-cooldown 10 ;;
+    ship-dh-s2) # the CREMA-D danger-head GRU with seed 2 (another speaker split and initialisation)
+      name=ship/gru-cremad-dh-s2
+      if [ ! -f "$runs/$name/run.json" ]; then
+        echo "$(date -u +%FT%TZ) train $name"
+        mkdir -p "$runs/ship"
+        "${ew[@]}" train --arch gru --data "$corpora/crema-d" --epochs 15 --augment 2 --noise "$noise" --norm speaker --seed 2 --danger-head \
+          --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
+      fi ;;
+    pair-gate-dh2-cnnp-hn-cd10) # seed 2 of the CREMA-D danger-head GRU beside cnnp-hn (run ship-dh-s2, cnnp-dh-hn first)
+      measure_pair loco3-pair-gate-gru-cremad-dh-s2-cnnp-hn-cd10 "$runs/ship/gru-cremad-dh-s2" "$runs/loco3-cnnp-dh-hn-home" true --sweep-cooldown 10 ;;
     pair-gate-speech-dh-cd10) # run speech-dh first
       measure_pair loco3-pair-gate-gru-speech-dh-lr24-cd10 "$runs/loco3-gru-speech-dh" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
     pair-gate-dh) # the danger-head GRU for speech beside the shipped scream model (run gru-dh first)
