@@ -167,6 +167,8 @@ export interface SweepReport {
   targets: Targets;
   current: { setting: string; summary: QualitySummary };
   front: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary }[];
+  /** The front on false alerts, speech passages and screams apart (kindFront); for rule checks, not printed. */
+  kind_front: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary }[];
   choice: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary; rule: string; meets_targets: boolean; config: Record<string, unknown> } | null;
 }
 

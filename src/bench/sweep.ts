@@ -209,6 +209,28 @@ export function paretoFront(results: readonly SweepResult[]): SweepResult[] {
   return front;
 }
 
+/**
+ * The settings no other setting beats on all three counts — fewer false alerts per hour, more
+ * speech passages caught, more screams caught — fewest false alerts first. The front of totals
+ * (paretoFront) reads a candidate at the points that catch most in all, so a detector better at
+ * speech is read at its speech-heavy points; this front keeps, at each false-alert budget, every
+ * trade between the two kinds, so "as many screams and nearly as much speech" can be asked.
+ */
+export function kindFront(results: readonly SweepResult[]): SweepResult[] {
+  const kinds = (r: SweepResult): [number, number, number] => [faOf(r), r.summary.by_kind.speech.caught, r.summary.by_kind.scream.caught];
+  const sorted = [...results].sort((a, b) => faOf(a) - faOf(b) || caughtOf(b) - caughtOf(a));
+  const front: SweepResult[] = [];
+  for (const r of sorted) {
+    const [fa, sp, sc] = kinds(r);
+    const dominated = front.some((q) => {
+      const [qfa, qsp, qsc] = kinds(q);
+      return qfa <= fa && qsp >= sp && qsc >= sc;
+    });
+    if (!dominated) front.push(r);
+  }
+  return front;
+}
+
 // Streams without a danger passage have no catch rate (counted as nothing caught), streams
 // without non-danger audio no false-alert rate (counted as the worst): a sweep never favours
 // a setting for what it was not shown.

@@ -8,7 +8,7 @@ import { runPerformance, roundDeep, type PerformanceResults } from "../bench/per
 import { runQuality, testSpeakersOf, validationSpeakersOf, type QualityOptions, type QualityResults } from "../bench/quality.js";
 import { verifyBundleFiles } from "../model/bundle.js";
 import { measurePublishLatency, type PublishLatencyResults } from "../bench/publish-latency.js";
-import { chooseSetting, DEFAULT_SWEEP_GRID, DEFAULT_TARGETS, describeResult, describeSetting, paretoFront, runPairSweep, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, type SweepGrid, type SweepResult, type Targets } from "../bench/sweep.js";
+import { chooseSetting, DEFAULT_SWEEP_GRID, DEFAULT_TARGETS, describeResult, describeSetting, kindFront, paretoFront, runPairSweep, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, type SweepGrid, type SweepResult, type Targets } from "../bench/sweep.js";
 import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
 import { detectParamsFromConfig, screamBranchFromConfig } from "../config/detect-params.js";
 import type { Config } from "../config/schema.js";
@@ -289,6 +289,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
           targets,
           current: { setting: current, summary: quality.summary },
           front: paretoFront(results),
+          kind_front: kindFront(results),
           choice: choice
             ? {
                 setting: choice.result.setting,

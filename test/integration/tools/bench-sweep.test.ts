@@ -50,11 +50,13 @@ describe("earwitness bench --sweep", () => {
     expect(r.stdout).toMatch(/Pareto front/);
     expect(r.stdout).toMatch(/chosen \(/);
     const results = JSON.parse(await readFile(out, "utf8")) as {
-      sweep: { settings: number; front: unknown[]; choice: { config: Record<string, unknown>; rule: string } };
+      sweep: { settings: number; front: unknown[]; kind_front: unknown[]; choice: { config: Record<string, unknown>; rule: string } };
       quality: { traces?: unknown };
     };
     expect(results.sweep.settings).toBeGreaterThan(1000);
     expect(results.sweep.front.length).toBeGreaterThan(0);
+    // Every point of the totals' front is on the front by kind too.
+    expect(results.sweep.kind_front.length).toBeGreaterThanOrEqual(results.sweep.front.length);
     // Per-window traces are for the sweep only; the results file stays small.
     expect(results.quality.traces).toBeUndefined();
 

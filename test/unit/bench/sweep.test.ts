@@ -4,6 +4,7 @@ import type { QualitySummary } from "../../../src/bench/stream-score.js";
 import type { StreamTimeline } from "../../../src/bench/stream-builder.js";
 import {
   chooseSetting,
+  kindFront,
   paretoFront,
   replayAlerts,
   DEFAULT_SWEEP_GRID,
@@ -200,6 +201,24 @@ describe("paretoFront", () => {
     const rs = [none, noCalm, result(0.6, 1, 0.5)];
     expect(paretoFront(rs).map((r) => r.setting.enterThreshold)).toEqual([0.9, 0.6, 0.3]);
     expect(chooseSetting(rs)?.result.setting.enterThreshold).toBe(0.9);
+  });
+});
+
+describe("kindFront", () => {
+  /** A result catching `speech` passages and `screams` of 10 each at `fa` false alerts an hour. */
+  const kinds = (enter: number, fa: number, speech: number, screams: number): SweepResult => {
+    const base = summary(fa, (speech + screams) / 20);
+    return {
+      setting: { ...BASE, enterThreshold: enter, exitThreshold: enter - 0.2 },
+      summary: { ...base, passages: 20, caught: speech + screams, by_kind: { speech: { passages: 10, caught: speech }, scream: { passages: 10, caught: screams } } },
+    };
+  };
+  it("keeps every trade between speech and screams that nothing beats on all three counts", () => {
+    const rs = [kinds(0.5, 0, 6, 2), kinds(0.6, 0, 3, 5), kinds(0.7, 0, 3, 4), kinds(0.8, 1, 6, 2), kinds(0.4, 1, 7, 5), kinds(0.45, 0, 6, 2)];
+    // The totals' front keeps one setting at 0 an hour (6 + 2 = 8 > 3 + 5) and loses the screams-heavy one.
+    expect(paretoFront(rs).map((r) => r.setting.enterThreshold)).toEqual([0.5, 0.4]);
+    // By kind: both trades at 0 an hour (equal figures once), and the one at 1 an hour that beats both.
+    expect(kindFront(rs).map((r) => r.setting.enterThreshold)).toEqual([0.5, 0.6, 0.4]);
   });
 });
 
