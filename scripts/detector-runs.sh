@@ -13,7 +13,7 @@
 #                  speech-dh | pair-gate-speech-dh-cd10 | cnnp-dh | pair-gate-cnnp-cd10 |
 #                  pair-gate-dh-cnnp-cd10 | cnnp-dh-hn | pair-gate-dh-cnnp-hn-cd10 |
 #                  ship-edh128 | pair-gate-edh128-cd10 | pair-gate-edh128-cnnp-cd10 |
-#                  ship-dh-s2 | pair-gate-dh2-cnnp-hn-cd10 |
+#                  ship-dh-s2 | pair-gate-dh2-cnnp-hn-cd10 | pair-gate-edh128-cnnp-hn-cd10 |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -281,6 +281,8 @@ for g in "${groups[@]}"; do
       fi ;;
     pair-gate-dh2-cnnp-hn-cd10) # seed 2 of the CREMA-D danger-head GRU beside cnnp-hn (run ship-dh-s2, cnnp-dh-hn first)
       measure_pair loco3-pair-gate-gru-cremad-dh-s2-cnnp-hn-cd10 "$runs/ship/gru-cremad-dh-s2" "$runs/loco3-cnnp-dh-hn-home" true --sweep-cooldown 10 ;;
+    pair-gate-edh128-cnnp-hn-cd10) # run ship-edh128, cnnp-dh-hn first
+      measure_pair loco3-pair-gate-egru128-cremad-dh-cnnp-hn-cd10 "$runs/ship/egru128-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" true --sweep-cooldown 10 ;;
     pair-gate-speech-dh-cd10) # run speech-dh first
       measure_pair loco3-pair-gate-gru-speech-dh-lr24-cd10 "$runs/loco3-gru-speech-dh" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
     pair-gate-dh) # the danger-head GRU for speech beside the shipped scream model (run gru-dh first)
