@@ -147,6 +147,18 @@ merge_detect() { # BASE PART OUT
 
 adapt5=$'adaptation:\n  enabled: true\n  warmup_min: 5\n  half_life_h: 1\n  max_weight: 0.5'
 
+# The shipped speech model's recipe (CREMA-D only, six emotions, two augmented copies, per-speaker
+# normalisation) with ARGS added, as RUNS/ship/NAME.
+train_cremad() { # NAME ARGS...
+  local name=ship/$1; shift
+  if [ ! -f "$runs/$name/run.json" ]; then
+    echo "$(date -u +%FT%TZ) train $name"
+    mkdir -p "$runs/ship"
+    "${ew[@]}" train --data "$corpora/crema-d" --augment 2 --noise "$noise" --norm speaker "$@" \
+      --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
+  fi
+}
+
 train() { # NAME ARGS...
   local name=$1; shift
   if [ ! -f "$runs/$name/run.json" ]; then
@@ -199,13 +211,7 @@ for g in "${groups[@]}"; do
     # The shipped speech model's recipe (CREMA-D only, six emotions) with the danger head, as the
     # speech branch of the shipped pair: the best speech branch so far, with danger first.
     ship-dh)
-      name=ship/gru-cremad-dh
-      if [ ! -f "$runs/$name/run.json" ]; then
-        echo "$(date -u +%FT%TZ) train $name"
-        mkdir -p "$runs/ship"
-        "${ew[@]}" train --arch gru --data "$corpora/crema-d" --epochs 15 --augment 2 --noise "$noise" --norm speaker --seed 1 --danger-head \
-          --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
-      fi ;;
+      train_cremad gru-cremad-dh --arch gru --epochs 15 --seed 1 --danger-head ;;
     pair-gate-ship-dh) # run ship-dh first
       measure_pair loco3-pair-gate-gru-cremad-dh-lr24 "$runs/ship/gru-cremad-dh" "$runs/loco3-lr24-home" true ;;
     # Tuned with the cooldown held at the shipped 10 s (session 13): the rule's choice for the
@@ -217,24 +223,12 @@ for g in "${groups[@]}"; do
       measure_pair loco3-pair-gate-gru-lr24-cd10 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
     # The shipped recipe with the danger head and hard negatives (capped at 2 draws a window).
     ship-dh-hn)
-      name=ship/gru-cremad-dh-hn
-      if [ ! -f "$runs/$name/run.json" ]; then
-        echo "$(date -u +%FT%TZ) train $name"
-        mkdir -p "$runs/ship"
-        "${ew[@]}" train --arch gru --data "$corpora/crema-d" --epochs 15 --augment 2 --noise "$noise" --norm speaker --seed 1 --danger-head --hard-negatives 0.2 \
-          --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
-      fi ;;
+      train_cremad gru-cremad-dh-hn --arch gru --epochs 15 --seed 1 --danger-head --hard-negatives 0.2 ;;
     pair-gate-ship-dh-hn-cd10) # run ship-dh-hn first
       measure_pair loco3-pair-gate-gru-cremad-dh-hn-lr24-cd10 "$runs/ship/gru-cremad-dh-hn" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
     # The enhanced GRU of the same recipe (to ship beside it, issue 15 §3).
     ship-edh)
-      name=ship/egru-cremad-dh
-      if [ ! -f "$runs/$name/run.json" ]; then
-        echo "$(date -u +%FT%TZ) train $name"
-        mkdir -p "$runs/ship"
-        "${ew[@]}" train --arch egru --data "$corpora/crema-d" --epochs 15 --augment 2 --noise "$noise" --norm speaker --seed 1 --danger-head \
-          --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
-      fi ;;
+      train_cremad egru-cremad-dh --arch egru --epochs 15 --seed 1 --danger-head ;;
     # The speech branch on every training speech corpus (no sounds: the gate hears those), with
     # the danger head, validated on the scream model's validation speakers (train --validation-of)
     # so the pair is tuned on voices neither branch trained on.
@@ -260,25 +254,13 @@ for g in "${groups[@]}"; do
       measure_pair loco3-pair-gate-gru-cremad-dh-cnnp-hn-cd10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" true --sweep-cooldown 10 ;;
     # The enhanced GRU's fair chance (issue 15 §3): 128 units, 25 epochs, the CREMA-D recipe with the head.
     ship-edh128)
-      name=ship/egru128-cremad-dh
-      if [ ! -f "$runs/$name/run.json" ]; then
-        echo "$(date -u +%FT%TZ) train $name"
-        mkdir -p "$runs/ship"
-        "${ew[@]}" train --arch egru --units 128 --epochs 25 --data "$corpora/crema-d" --augment 2 --noise "$noise" --norm speaker --seed 1 --danger-head \
-          --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
-      fi ;;
+      train_cremad egru128-cremad-dh --arch egru --units 128 --epochs 25 --seed 1 --danger-head ;;
     pair-gate-edh128-cd10) # run ship-edh128 first
       measure_pair loco3-pair-gate-egru128-cremad-dh-lr24-cd10 "$runs/ship/egru128-cremad-dh" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
     pair-gate-edh128-cnnp-cd10) # run ship-edh128, cnnp-dh first
       measure_pair loco3-pair-gate-egru128-cremad-dh-cnnp-cd10 "$runs/ship/egru128-cremad-dh" "$runs/loco3-cnnp-dh-home" true --sweep-cooldown 10 ;;
     ship-dh-s2) # the CREMA-D danger-head GRU with seed 2 (another speaker split and initialisation)
-      name=ship/gru-cremad-dh-s2
-      if [ ! -f "$runs/$name/run.json" ]; then
-        echo "$(date -u +%FT%TZ) train $name"
-        mkdir -p "$runs/ship"
-        "${ew[@]}" train --arch gru --data "$corpora/crema-d" --epochs 15 --augment 2 --noise "$noise" --norm speaker --seed 2 --danger-head \
-          --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
-      fi ;;
+      train_cremad gru-cremad-dh-s2 --arch gru --epochs 15 --seed 2 --danger-head ;;
     pair-gate-dh2-cnnp-hn-cd10) # seed 2 of the CREMA-D danger-head GRU beside cnnp-hn (run ship-dh-s2, cnnp-dh-hn first)
       measure_pair loco3-pair-gate-gru-cremad-dh-s2-cnnp-hn-cd10 "$runs/ship/gru-cremad-dh-s2" "$runs/loco3-cnnp-dh-hn-home" true --sweep-cooldown 10 ;;
     pair-gate-edh128-cnnp-hn-cd10) # run ship-edh128, cnnp-dh-hn first

@@ -61,6 +61,26 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * The bundle in `out` separates the held-out danger clips (AUC > 0.85), and replayed as the daemon
+ * runs it, 8 s of screaming between calm speech raises one alert, as a scream.
+ */
+async function expectHeldOutAucAndScreamAlert(out: string, dataArgs: string[], seed: number): Promise<void> {
+  const ev = await run(["eval", "--model", out, ...dataArgs, "--held-out", "--json"]);
+  expect(ev.code, ev.stderr).toBe(0);
+  const report = JSON.parse(ev.stdout) as { unadapted: { pooled: { danger: { auc: number | null } } } };
+  expect(report.unadapted.pooled.danger.auc).toBeGreaterThan(0.85);
+  const rnd = lcg(seed);
+  const calm = (): Float32Array => utterance("neutral", 1.15, 1.2, rnd, 6);
+  const wav = path.join(dir, `scream-in-speech-${seed}.wav`);
+  await writeFile(wav, encodeWav([Float32Array.from([...calm(), ...scream(rnd, 8), ...calm()])], 16_000, "pcm16"));
+  const rep = await run(["replay", "--model", out, "--json", wav]);
+  expect(rep.code, rep.stderr).toBe(0);
+  const alerts = rep.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; emotion: string }).filter((e) => e.type === "alert");
+  expect(alerts).toHaveLength(1);
+  expect(alerts[0]!.emotion).toBe("scream");
+}
+
 describe("the danger output of a home model (synthetic corpora)", () => {
   it("trains on speech, sounds and screams, counts screams as danger, and holds the test corpora out", { timeout: 240_000 }, async () => {
     const out = path.join(dir, "run");
@@ -145,21 +165,8 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     expect(history[0]!.hard_negatives).toBeUndefined();
     expect(history.slice(1).every((h) => typeof h.hard_negatives === "number")).toBe(true);
 
-    const ev = await run(["eval", "--model", out, ...dataArgs, "--held-out", "--json"]);
-    expect(ev.code, ev.stderr).toBe(0);
-    const report = JSON.parse(ev.stdout) as { unadapted: { pooled: { danger: { auc: number | null } } } };
-    expect(report.unadapted.pooled.danger.auc).toBeGreaterThan(0.85);
-
-    // The daemon's engine runs the head on the bundle's features: a scream in calm speech alerts, as scream.
-    const rnd = lcg(98);
-    const calm = (): Float32Array => utterance("neutral", 1.15, 1.2, rnd, 6);
-    const wav = path.join(dir, "scream-in-speech-2.wav");
-    await writeFile(wav, encodeWav([Float32Array.from([...calm(), ...scream(rnd, 8), ...calm()])], 16_000, "pcm16"));
-    const rep = await run(["replay", "--model", out, "--json", wav]);
-    expect(rep.code, rep.stderr).toBe(0);
-    const alerts = rep.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; emotion: string }).filter((e) => e.type === "alert");
-    expect(alerts).toHaveLength(1);
-    expect(alerts[0]!.emotion).toBe("scream");
+    // The daemon's engine runs the head on the bundle's features.
+    await expectHeldOutAucAndScreamAlert(out, dataArgs, 98);
   });
 
   it("cnnp, the small CNN with statistics pooling: trains with a danger head, and the daemon's pipeline runs it", { timeout: 240_000 }, async () => {
@@ -173,18 +180,6 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     const meta = JSON.parse(await readFile(path.join(out, "bundle.json"), "utf8")) as { architecture: Record<string, unknown>; quantization: string };
     expect(meta.architecture).toMatchObject({ arch: "cnnp", units: 16, danger_head: true });
     expect(meta.quantization).toBe("uint8");
-    const ev = await run(["eval", "--model", out, ...dataArgs, "--held-out", "--json"]);
-    expect(ev.code, ev.stderr).toBe(0);
-    const report = JSON.parse(ev.stdout) as { unadapted: { pooled: { danger: { auc: number | null } } } };
-    expect(report.unadapted.pooled.danger.auc).toBeGreaterThan(0.85);
-    const rnd = lcg(97);
-    const calm = (): Float32Array => utterance("neutral", 1.15, 1.2, rnd, 6);
-    const wav = path.join(dir, "scream-in-speech-3.wav");
-    await writeFile(wav, encodeWav([Float32Array.from([...calm(), ...scream(rnd, 8), ...calm()])], 16_000, "pcm16"));
-    const rep = await run(["replay", "--model", out, "--json", wav]);
-    expect(rep.code, rep.stderr).toBe(0);
-    const alerts = rep.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; emotion: string }).filter((e) => e.type === "alert");
-    expect(alerts).toHaveLength(1);
-    expect(alerts[0]!.emotion).toBe("scream");
+    await expectHeldOutAucAndScreamAlert(out, dataArgs, 97);
   });
 });
