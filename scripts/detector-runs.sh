@@ -14,6 +14,7 @@
 #                  pair-gate-dh-cnnp-cd10 | cnnp-dh-hn | pair-gate-dh-cnnp-hn-cd10 |
 #                  ship-edh128 | pair-gate-edh128-cd10 | pair-gate-edh128-cnnp-cd10 |
 #                  ship-dh-s2 | pair-gate-dh2-cnnp-hn-cd10 | pair-gate-edh128-cnnp-hn-cd10 |
+#                  cnnp-dh-hn10 | pair-gate-dh-cnnp-hn10-cd10 |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -265,6 +266,10 @@ for g in "${groups[@]}"; do
       measure_pair loco3-pair-gate-gru-cremad-dh-s2-cnnp-hn-cd10 "$runs/ship/gru-cremad-dh-s2" "$runs/loco3-cnnp-dh-hn-home" true --sweep-cooldown 10 ;;
     pair-gate-edh128-cnnp-hn-cd10) # run ship-edh128, cnnp-dh-hn first
       measure_pair loco3-pair-gate-egru128-cremad-dh-cnnp-hn-cd10 "$runs/ship/egru128-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" true --sweep-cooldown 10 ;;
+    cnnp-dh-hn10) # cnnp with half the hard negatives (a tenth of the draws): more of the lr model's screams kept?
+      train loco3-cnnp-dh-hn10-home --arch cnnp --classes home --epochs 12 --danger-head --hard-negatives 0.1 ;;
+    pair-gate-dh-cnnp-hn10-cd10) # run ship-dh, cnnp-dh-hn10 first
+      measure_pair loco3-pair-gate-gru-cremad-dh-cnnp-hn10-cd10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn10-home" true --sweep-cooldown 10 ;;
     pair-gate-speech-dh-cd10) # run speech-dh first
       measure_pair loco3-pair-gate-gru-speech-dh-lr24-cd10 "$runs/loco3-gru-speech-dh" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
     pair-gate-dh) # the danger-head GRU for speech beside the shipped scream model (run gru-dh first)
