@@ -129,7 +129,7 @@ export function corpusSplit(rows: ManifestRow[], testCorpora: string[], seed: nu
     }
   });
   if (groups.size < 2) throw new Error(`leaving out ${testCorpora.join(", ")} leaves ${groups.size} speaker(s) to train and validate on`);
-  if (validationGroups) return givenValidation(rows, groups, test, testCorpora, validationGroups);
+  if (validationGroups) return givenValidation(groups, test, testCorpora, validationGroups);
   const rng = new Rng(seed);
   const order = rng.shuffle([...groups.keys()].sort());
   // About a tenth of the rows validate; a group holding more than 2 % of them (emospeech's 5 709
@@ -163,7 +163,7 @@ export function corpusSplit(rows: ManifestRow[], testCorpora: string[], seed: nu
  * of them present validate, every other group trains. Two models so split never train on each
  * other's validation speakers, so the pair can be tuned on them (bench --validation-of).
  */
-function givenValidation(rows: ManifestRow[], groups: Map<string, number[]>, test: number[], testCorpora: string[], given: readonly string[]): Split {
+function givenValidation(groups: Map<string, number[]>, test: number[], testCorpora: string[], given: readonly string[]): Split {
   const isVal = new Set(given.filter((g) => groups.has(g)));
   if (isVal.size === 0) throw new Error(`none of the ${given.length} validation groups given is among these corpora's speakers (e.g. ${given.slice(0, 3).join(", ")})`);
   if (isVal.size === groups.size) throw new Error("the validation groups given take every speaker: nothing is left to train on");
@@ -174,7 +174,8 @@ function givenValidation(rows: ManifestRow[], groups: Map<string, number[]>, tes
     train: pick(keys.filter((k) => !isVal.has(k))),
     val: pick(valKeys),
     test,
-    describe: `leave-corpora-out: test corpora ${testCorpora.join(" ")}; validation: ${valKeys.length} of ${given.length} groups given (${[...new Set(valKeys.map((k) => rows[groups.get(k)![0]!]!.corpus))].sort().join(", ")})`,
+    // A group key is "corpus/speaker" (speakerGroup), and a corpus is a directory name.
+    describe: `leave-corpora-out: test corpora ${testCorpora.join(" ")}; validation: ${valKeys.length} of ${given.length} groups given (${[...new Set(valKeys.map((k) => k.slice(0, k.indexOf("/"))))].sort().join(", ")})`,
   };
 }
 
