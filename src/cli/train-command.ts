@@ -40,7 +40,9 @@ export const TRAIN_HELP = `earwitness train — train an emotion model on corpus
                                after the epoch before (default 0 = off)
   --protocol speaker|random    speaker-independent (default) or random stratified split
   --test-corpus NAME           leave this corpus out (repeatable): it is the test set, the other
-                               corpora train and validate (overrides --protocol)
+                               corpora train and validate (overrides --protocol); NAME:0.5 leaves
+                               out half its speakers (seeded), NAME:0.5-0.75 the next quarter of
+                               the same order (folds of the part a LOCO split trains on)
   --validation-of DIR          with --test-corpus: validate on the speakers the bundle in DIR
                                validated on (training.validation_groups), train on the rest — a
                                second model for the pair that never hears the first's validation

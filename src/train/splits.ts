@@ -82,26 +82,34 @@ export function makeSplit(rows: ManifestRow[], protocol: Protocol, seed: number,
 }
 
 /**
- * Which rows a leave-corpora-out list holds out. An entry is a corpus name (all its rows) or
- * `name:fraction` (that share of its speaker groups, drawn with `seed`): a corpus too small to
- * leave out whole — 71 screams, the only ones there are — gives half to training and half to the
- * test. The same rows, seed and list always select the same groups, so `bench --held-out` rebuilds
- * exactly the trainer's test set from the bundle's record.
+ * Which rows a leave-corpora-out list holds out. An entry is a corpus name (all its rows),
+ * `name:fraction` (that share of its speaker groups, drawn with `seed`) or `name:from-to` (the
+ * groups from share `from` to share `to` of the same seeded order): a corpus too small to leave out
+ * whole — 71 screams, the only ones there are — gives half to training and half to the test, and
+ * the training half can be cut again for folds (`screams:0.5` plus `screams:0.5-0.75`: the same
+ * first half and the next quarter). Entries naming one corpus add up. The same rows, seed and list
+ * always select the same groups, so `bench --held-out` rebuilds exactly the trainer's test set
+ * from the bundle's record.
  */
 export function heldOutSelector(rows: ManifestRow[], testCorpora: string[], seed: number): { names: Set<string>; isTest(r: ManifestRow): boolean } {
   const whole = new Set<string>();
   const partial = new Map<string, Set<string>>();
+  const share = "(0(?:\\.\\d+)?|1(?:\\.0+)?)";
+  const pattern = new RegExp(`^(.+):${share}(?:-${share})?$`);
   for (const entry of testCorpora) {
-    const m = /^(.+):(0(?:\.\d+)?|1(?:\.0+)?)$/.exec(entry);
+    const m = pattern.exec(entry);
     if (!m) {
       whole.add(entry);
       continue;
     }
     const name = m[1]!;
-    const fraction = Number(m[2]);
+    const [from, to] = m[3] === undefined ? [0, Number(m[2])] : [Number(m[2]), Number(m[3])];
+    if (from > to) throw new Error(`test corpus ${entry}: the share's start ${from} is after its end ${to}`);
     const keys = [...new Set(rows.filter((r) => r.corpus === name).map(speakerGroup))].sort();
-    const picked = new Rng(seed).shuffle(keys).slice(0, Math.round(fraction * keys.length));
-    partial.set(name, new Set(picked));
+    const picked = new Rng(seed).shuffle(keys).slice(Math.round(from * keys.length), Math.round(to * keys.length));
+    const set = partial.get(name) ?? new Set<string>();
+    for (const k of picked) set.add(k);
+    partial.set(name, set);
   }
   return {
     names: new Set([...whole, ...partial.keys()]),

@@ -73,6 +73,23 @@ describe("corpusSplit (leave-corpora-out)", () => {
     expect(split.test.every((i) => again.isTest(rows[i]!))).toBe(true);
   });
 
+  it("name:from-to holds out a later slice of the same seeded order, and entries for one corpus add up (folds of the training half)", () => {
+    const rows = corpusRows();
+    const groups = (list: string[]): Set<string> => new Set(rows.filter((r) => r.corpus === "sounds" && heldOutSelector(rows, list, 2).isTest(r)).map(speakerGroup));
+    const half = groups(["sounds:0.5"]);
+    const next = groups(["sounds:0.5-0.75"]);
+    const last = groups(["sounds:0.75-1"]);
+    expect([half.size, next.size, last.size]).toEqual([15, 8, 7]);
+    // The slices do not overlap and together are the whole corpus.
+    expect(new Set([...half, ...next, ...last]).size).toBe(30);
+    // 0-0.75 is the first half plus the next quarter, and so is the list of both.
+    expect(groups(["sounds:0-0.75"])).toEqual(new Set([...half, ...next]));
+    expect(groups(["sounds:0.5", "sounds:0.5-0.75"])).toEqual(new Set([...half, ...next]));
+    const split = corpusSplit(rows, ["a", "sounds:0.5", "sounds:0.75-1"], 2);
+    expect(split.test.filter((i) => rows[i]!.corpus === "sounds").length).toBe(22);
+    expect(() => heldOutSelector(rows, ["sounds:0.75-0.5"], 2)).toThrow(/start 0.75 is after its end 0.5/);
+  });
+
   it("names a test corpus that has no rows", () => {
     expect(() => corpusSplit(corpusRows(), ["zz"], 1)).toThrow(/test corpus zz has no usable rows/);
   });
