@@ -15,6 +15,7 @@
 #                  ship-edh128 | pair-gate-edh128-cd10 | pair-gate-edh128-cnnp-cd10 |
 #                  ship-dh-s2 | pair-gate-dh2-cnnp-hn-cd10 | pair-gate-edh128-cnnp-hn-cd10 |
 #                  cnnp-dh-hn10 | pair-gate-dh-cnnp-hn10-cd10 |
+#                  fold-cnnp-dh-hn | fold-cnnp-dh-hn10 |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -171,6 +172,25 @@ train() { # NAME ARGS...
   measure "$name" "$runs/$name"
 }
 
+# Tuning folds (docs/detection.md, "Session 14"): the training corpora cut in two, each fold's
+# model trained without its half (and without LOCO-3's held-out corpora, as always), so that the
+# pair's settings are chosen on corpora its scream branch never heard — as a unit meets a home.
+# CREMA-D stays in both (the speech branch trained on it; fold streams never hold it). The
+# screams' training half is cut in two slices of the same seeded order (splits.ts).
+fold_a=(nemo baved kitchen20 snoring screams:0.5-0.75)
+fold_b=(ased emospeech donateacry urbansound screams:0.75-1)
+train_fold() { # NAME FOLD(a|b) ARGS...  → RUNS/loco3f-FOLD-NAME (no measuring: bench --fold tunes on it)
+  local fold=$2 name="loco3f-$2-$1"; shift 2
+  local extra=() c
+  if [ "$fold" = a ]; then for c in "${fold_a[@]}"; do extra+=(--test-corpus "$c"); done
+  else for c in "${fold_b[@]}"; do extra+=(--test-corpus "$c"); done; fi
+  if [ ! -f "$runs/$name/run.json" ]; then
+    echo "$(date -u +%FT%TZ) train $name"
+    "${ew[@]}" train "$@" "${all_data[@]}" "${held[@]}" "${extra[@]}" --noise "$noise" --augment 1 --seed 1 --out "$runs/$name" > "$runs/$name.log" 2>&1 \
+      || echo "$(date -u +%FT%TZ) FAIL  $name (see $runs/$name.log)"
+  fi
+}
+
 for g in "${groups[@]}"; do
   case $g in
     floor) # the two reference rows every later model must beat
@@ -289,6 +309,10 @@ for g in "${groups[@]}"; do
         "${ew[@]}" train --arch gru --classes home --epochs 12 "${d[@]}" "${held[@]}" --noise "$noise" --augment 1 --seed 1 --out "$runs/$name" > "$runs/$name.log" 2>&1 || echo "FAIL $name"
       fi
       measure "$name" "$runs/$name" ;;
+    fold-cnnp-dh-hn) # the two tuning folds of cnnp-dh-hn's recipe
+      for f in a b; do train_fold cnnp-dh-hn-home "$f" --arch cnnp --classes home --epochs 12 --danger-head --hard-negatives 0.2; done ;;
+    fold-cnnp-dh-hn10)
+      for f in a b; do train_fold cnnp-dh-hn10-home "$f" --arch cnnp --classes home --epochs 12 --danger-head --hard-negatives 0.1; done ;;
     loco-*)
       arch=${g#loco-}
       for s in crema-d ravdess emodb nemo ased casia baved emospeech; do

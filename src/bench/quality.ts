@@ -42,6 +42,20 @@ export interface QualityOptions {
   /** Only the clips this bundle's record validated on (`--validation-of`, for tuning), or all when null. */
   validationOf: Pick<VerifiedBundle["meta"], "training"> | null;
   /**
+   * Never the clips this bundle's record held out (`--except-held-out-of`): tuning streams built
+   * from folds keep out every recording the final check holds out. Null: nothing kept out.
+   */
+  exceptHeldOutOf?: Pick<VerifiedBundle["meta"], "labels" | "danger" | "training"> | null;
+  /**
+   * Refuse (throw) when a stream would hold a clip one of these bundles trained on (`--fold`: a
+   * fold's streams stand for corpora the unit never heard, so no model scoring them may have).
+   */
+  unheardBy?: { who: string; meta: Pick<VerifiedBundle["meta"], "labels" | "danger" | "training"> }[];
+  /** Throw when the configured scream branch cannot run (`--fold`: a fold without it tunes nothing). */
+  requireScreams?: boolean;
+  /** Prefix of the per-corpus names (`--fold`: which fold a stream came from). */
+  label?: string;
+  /**
    * `per-corpus`: speech streams, one set per directory (stream-builder.ts); `home` / `sounds`:
    * streams mixing every directory's clips (home-stream.ts), `streamsPerDir` of them.
    */
@@ -72,6 +86,30 @@ export interface QualityResults {
   adaptation: boolean;
   /** Per stream, the window times and raw danger scores (for --sweep; not written to results). */
   traces: SweepTrace[];
+  /** Per stream, its score with every passage's detail (for mergeQuality; not written to results). */
+  scores: StreamScore[];
+}
+
+/**
+ * Several runs' streams as one result (`bench --fold`: each fold's streams, swept together):
+ * their streams and traces in order, the summary over all of them, per-corpus figures as each
+ * run labelled them.
+ */
+export function mergeQuality(parts: QualityResults[]): QualityResults {
+  if (parts.length === 0) throw new Error("mergeQuality: no results to merge");
+  const scores = parts.flatMap((p) => p.scores);
+  const seconds = parts.reduce((a, p) => a + p.streams.reduce((b, s) => b + s.duration_s, 0), 0);
+  const speakers = parts.some((p) => p.speakers) ? [...new Set(parts.flatMap((p) => p.speakers ?? []))].sort() : null;
+  return {
+    summary: summariseScores(scores, seconds),
+    per_corpus: Object.assign({}, ...parts.map((p) => p.per_corpus)) as Record<string, QualitySummary>,
+    streams: parts.flatMap((p) => p.streams),
+    grace_s: parts[0]!.grace_s,
+    speakers,
+    adaptation: parts.some((p) => p.adaptation),
+    traces: parts.flatMap((p) => p.traces),
+    scores,
+  };
 }
 
 /**
@@ -116,13 +154,20 @@ export function alertsOf(
 export async function runQuality(o: QualityOptions): Promise<QualityResults> {
   // The daemon's engine and scream branch (detect.screams), as the daemon would run them.
   const made = await openModel(o.config, o.bundle);
-  if (made.screamProblem) o.log(made.screamProblem);
+  if (made.screamProblem) {
+    if (o.requireScreams) {
+      made.dispose();
+      throw new Error(made.screamProblem);
+    }
+    o.log(made.screamProblem);
+  }
   // The emotions that are danger in the streams: what the configured danger classes stand for
   // (a danger-vs-rest model's "danger" class stands for angry and fear; screams always are).
   const dangerLabels = dangerEmotionsOf(o.config.detect.danger.labels as string[]);
   const reports: StreamReport[] = [];
   const traces: SweepTrace[] = [];
   const scores = new Map<string, { scores: StreamScore[]; seconds: number }>();
+  const streamScores: StreamScore[] = [];
   await mkdir(o.workDir, { recursive: true });
   const cache = new Map<string, Float32Array>();
   const load = async (c: { file: string }): Promise<Float32Array> => {
@@ -138,10 +183,12 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
   // Per corpus, or one group holding every directory's clips for the mixed recipes.
   const groups: { name: string; clips: StreamClip[] }[] = [];
   for (const dir of o.corpusDirs) {
-    let rows: ManifestRow[] = await readCorpusDir(dir);
-    const corpus = path.basename(path.resolve(dir));
+    const allRows: ManifestRow[] = await readCorpusDir(dir);
+    let rows = allRows;
+    const name = path.basename(path.resolve(dir));
+    const corpus = o.label ? `${o.label}/${name}` : name;
     if (o.heldOutOf) {
-      const isHeldOut = heldOutRows(o.heldOutOf, rows);
+      const isHeldOut = heldOutRows(o.heldOutOf, allRows);
       rows = isHeldOut ? rows.filter(isHeldOut) : [];
       if (rows.length === 0) {
         o.log(`${corpus}: the model trained on it (not one of its left-out corpora); skipped`);
@@ -156,16 +203,29 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
         continue;
       }
     }
+    if (o.exceptHeldOutOf) {
+      // Over the whole corpus: a share of its groups is drawn from all of them (splits.ts).
+      const isHeldOut = heldOutRows(o.exceptHeldOutOf, allRows);
+      if (isHeldOut) rows = rows.filter((r) => !isHeldOut(r));
+      if (rows.length === 0) {
+        o.log(`${corpus}: every clip is one the final check holds out (--except-held-out-of); skipped`);
+        continue;
+      }
+    }
     // A speaker filter applies to corpora with speakers; sound corpora have none to filter.
     if (o.speakers && rows.some((r) => r.speaker !== null)) rows = rows.filter((r) => speakerMatch(o.speakers!, r) !== null);
+    for (const { who, meta } of o.unheardBy ?? []) {
+      const heard = heardRows(meta, allRows, rows);
+      if (heard > 0) throw new Error(`${corpus}: ${heard} of these clips trained ${who} (its training.corpora holds ${name} and its record does not hold them out); streams for tuning on folds must be new to every model that scores them`);
+    }
     if (rows.length === 0) {
       o.log(`${corpus}: no clips left after the speaker filter; skipped`);
       continue;
     }
     // Clips are qualified by corpus so that two corpora's speaker "01" stay two people.
-    const clips = rows.map((r) => ({ file: r.file, label: r.label, speaker: r.speaker === null ? null : `${corpus}/${r.speaker}` }));
+    const clips = rows.map((r) => ({ file: r.file, label: r.label, speaker: r.speaker === null ? null : `${name}/${r.speaker}` }));
     if (o.mix === "per-corpus") groups.push({ name: corpus, clips });
-    else if (groups.length === 0) groups.push({ name: o.mix, clips });
+    else if (groups.length === 0) groups.push({ name: o.label ? `${o.label}/${o.mix}` : o.mix, clips });
     else groups[0]!.clips.push(...clips);
   }
   const total = groups.length * o.streamsPerDir;
@@ -181,7 +241,7 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
         o.mix === "per-corpus"
           ? await buildStream(clips, load, o.noises, { ...DEFAULT_STREAM_OPTIONS, durationS: o.streamSeconds, seed, dangerLabels })
           : await buildHomeStream(clips, load, o.noises, { ...HOME_STREAM_DEFAULTS[o.mix], durationS: o.streamSeconds, seed, dangerLabels });
-      const base = path.join(o.workDir, `${corpus}-stream-${seed}`);
+      const base = path.join(o.workDir, `${corpus.replaceAll("/", "-")}-stream-${seed}`);
       await writeFile(`${base}.wav`, encodeWav16(built.samples));
       await writeFile(`${base}.json`, JSON.stringify(built.timeline, null, 1) + "\n");
       // A fresh unit's adaptation per stream, in memory (never saved), as `run` would start cold.
@@ -191,6 +251,7 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
       );
       traces.push({ timeline: built.timeline as StreamTimeline, points });
       const score = scoreStream(built.timeline as StreamTimeline, alerts, o.graceS);
+      streamScores.push(score);
       const entry = scores.get(corpus) ?? { scores: [], seconds: 0 };
       entry.scores.push(score);
       entry.seconds += built.timeline.duration_s;
@@ -212,7 +273,18 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     speakers: o.speakers ? [...o.speakers].sort() : null,
     adaptation: newRunningAdaptation(o.config, o.bundle) !== null,
     traces,
+    scores: streamScores,
   };
+}
+
+/**
+ * How many of `rows` (some of the corpus `all`) a bundle trained or validated on: its corpora's
+ * rows that its record does not hold out.
+ */
+function heardRows(meta: Pick<VerifiedBundle["meta"], "labels" | "danger" | "training">, all: ManifestRow[], rows: ManifestRow[]): number {
+  const given = new Set(meta.training.corpora.map((c) => c.name));
+  const isHeldOut = heldOutRows(meta, all);
+  return rows.filter((r) => given.has(r.corpus) && !(isHeldOut?.(r) ?? false)).length;
 }
 
 /** The held-out (test) speakers a bundle's training record names (train/splits.ts recordedSpeakers). */

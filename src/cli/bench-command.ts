@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { runPerformance, roundDeep, type PerformanceResults } from "../bench/performance.js";
-import { runQuality, testSpeakersOf, validationSpeakersOf, type QualityOptions, type QualityResults } from "../bench/quality.js";
+import { mergeQuality, runQuality, testSpeakersOf, validationSpeakersOf, type QualityOptions, type QualityResults } from "../bench/quality.js";
 import { verifyBundleFiles } from "../model/bundle.js";
 import { measurePublishLatency, type PublishLatencyResults } from "../bench/publish-latency.js";
 import { chooseSetting, DEFAULT_SWEEP_GRID, DEFAULT_TARGETS, describeResult, describeSetting, kindFront, paretoFront, runPairSweep, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, type SweepGrid, type SweepResult, type Targets } from "../bench/sweep.js";
@@ -55,6 +55,15 @@ runs them through the replay pipeline and scores the alerts.
   --validation-of DIR  only the validation speakers and recordings a leave-corpora-out bundle
                     records (training.validation_groups): where detector settings are tuned
                     (--sweep --write-config) before the check on the held-out streams
+  --fold DIR        tune on folds (repeat, one per fold; needs the scream branch on): DIR is the
+                    scream branch's model trained without some of the corpora (train
+                    --test-corpus); its streams are built from those corpora only and scored by
+                    the speech model beside DIR, and every fold's streams are swept together — so
+                    settings are chosen on corpora the models never heard, as a unit meets a
+                    home. A clip the speech model trained on is refused. Replaces --held-out,
+                    --held-out-of, --validation-of and --speakers
+  --except-held-out-of DIR  never a clip the bundle in DIR holds out (with --fold: keep the
+                    final check's recordings out of the tuning streams)
   --noise DIR       background noise WAVs (default: white noise)
   --work DIR        where streams and their timelines go (default: a temp dir, removed afterwards)
   --speakers LIST   only these speakers (comma-separated), or "test" / "validation" for the
@@ -136,6 +145,8 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     "held-out": { type: "boolean", default: false },
     "held-out-of": { type: "string" },
     "validation-of": { type: "string" },
+    fold: { type: "string", multiple: true },
+    "except-held-out-of": { type: "string" },
     "stream-minutes": { type: "string", default: "20" },
     "per-dir": { type: "string", default: "3" },
     seed: { type: "string", default: "1" },
@@ -168,6 +179,12 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
   const sweepBranch = String(v["sweep-branch"]);
   if (sweepBranch !== "speech" && sweepBranch !== "screams" && sweepBranch !== "pair") throw new UsageError(`--sweep-branch must be speech, screams or pair (got ${sweepBranch})`);
   const grid = sweepGridOf(v["sweep-cooldown"] as string | undefined);
+  const folds = (v.fold as string[] | undefined) ?? [];
+  if (folds.length > 0) {
+    if (streamDirs.length === 0) throw new UsageError("--fold needs --streams DIR (the corpora the folds left out)");
+    const clash = (["held-out", "held-out-of", "validation-of", "speakers"] as const).filter((k) => v[k]);
+    if (clash.length > 0) throw new UsageError(`--fold builds each fold's streams from the corpora its model left out: drop ${clash.map((k) => `--${k}`).join(", ")}`);
+  }
   const mix = String(v.mix);
   if (mix !== "per-corpus" && mix !== "home" && mix !== "sounds") throw new UsageError(`--mix must be per-corpus, home or sounds (got ${mix})`);
 
@@ -220,7 +237,8 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     }
     if (streamDirs.length > 0) {
       // As the daemon loads it (runQuality runs it and disposes it).
-      const bundle = await loadBundleForEngine(await resolveModelDir(config, v.model as string | undefined), config.model.backend);
+      const speechDir = await resolveModelDir(config, v.model as string | undefined);
+      const bundle = await loadBundleForEngine(speechDir, config.model.backend);
       checkModelFitsConfig(config, bundle);
       let speakers: Set<string> | null = null;
       const sp = v.speakers as string | undefined;
@@ -246,24 +264,52 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
         }
         validationOf = of;
       }
+      const exceptHeldOutOf = v["except-held-out-of"] ? (await verifyBundleFiles(String(v["except-held-out-of"]))).meta : null;
       const workDir = (v.work as string | undefined) ?? path.join(scratch, "streams");
-      quality = await runQuality({
+      const common = {
         corpusDirs: streamDirs,
         noises: (await loadNoises(v.noise as string | undefined)).map((samples, i) => ({ name: `noise-${i}`, samples })),
-        workDir,
-        config,
-        bundle,
         streamsPerDir: perDir,
         streamSeconds: streamMinutes * 60,
         seed,
-        speakers,
-        heldOutOf,
-        validationOf,
         mix,
         graceS: grace,
+        exceptHeldOutOf,
         log: say,
         progress,
-      });
+      } as const;
+      if (folds.length === 0) quality = await runQuality({ ...common, workDir, config, bundle, speakers, heldOutOf, validationOf });
+      else {
+        bundle.dispose();
+        if (!config.detect.screams.enabled) throw new UsageError("--fold puts each fold's model in the scream branch: turn it on (detect.screams.enabled: true in --config)");
+        const parts: QualityResults[] = [];
+        for (const [i, dir] of folds.entries()) {
+          const of = (await verifyBundleFiles(dir)).meta;
+          const left = of.training["test_corpora"];
+          if (!Array.isArray(left) || left.length === 0) throw new UsageError(`--fold ${dir}: bundle ${of.name} left no corpus out of training (train it with --test-corpus)`);
+          say(`fold ${i + 1} of ${folds.length}: ${dir} (left out: ${left.join(" ")})`);
+          const foldConfig: Config = { ...config, detect: { ...config.detect, screams: { ...config.detect.screams, model_dir: path.resolve(dir) } } };
+          const speech = await loadBundleForEngine(speechDir, config.model.backend);
+          parts.push(
+            await runQuality({
+              ...common,
+              workDir: path.join(workDir, `fold${i + 1}`),
+              config: foldConfig,
+              bundle: speech,
+              speakers: null,
+              heldOutOf: of,
+              validationOf: null,
+              unheardBy: [
+                { who: `the speech model (${speechDir})`, meta: speech.meta },
+                { who: `the fold's model (${dir})`, meta: of },
+              ],
+              label: `fold${i + 1}`,
+              requireScreams: true,
+            }),
+          );
+        }
+        quality = mergeQuality(parts);
+      }
       if (v.sweep) {
         const screams = sweepBranch === "screams";
         const pair = sweepBranch === "pair";
@@ -323,7 +369,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     ...previous,
     ...(perf ? { ...roundDeep(perf), performance_machine: machine } : {}),
     ...(publish ? { publish_latency: roundDeep(publish) } : {}),
-    ...(quality ? { quality: roundDeep({ ...quality, traces: undefined }), quality_machine: machine } : {}),
+    ...(quality ? { quality: roundDeep({ ...quality, traces: undefined, scores: undefined }), ...(folds.length > 0 ? { folds } : {}), quality_machine: machine } : {}),
     ...(sweep ? { sweep: roundDeep(sweep) } : {}),
     machine,
     finished: new Date().toISOString(),
@@ -333,7 +379,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
   if (writeConfig && sweep?.choice) {
     const header =
       `# Detector settings chosen by earwitness bench --sweep (${sweep.choice.rule}).\n` +
-      `# Tuning streams: ${quality?.speakers ? `speakers ${quality.speakers.join(" ")}` : "all speakers"}; ` +
+      `# Tuning streams: ${folds.length > 0 ? `folds ${folds.join(" ")}` : quality?.speakers ? `speakers ${quality.speakers.join(" ")}` : "all speakers"}; ` +
       `${sweep.choice.summary.false_alerts_per_h.toFixed(2)} false alerts/h, ${(sweep.choice.summary.caught_share * 100).toFixed(1)} % caught there.\n`;
     // A scream-branch choice keeps the speech branch it was chosen beside.
     const section = sweep.branch === "screams" ? { ...settingAsConfig(detect), screams: sweep.choice.config } : sweep.choice.config;

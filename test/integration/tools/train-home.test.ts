@@ -6,10 +6,12 @@
  * in calm speech raises an alert whose emotion is "scream" under the default configuration, which
  * lists only angry and fear (a scream is danger for every model that hears screams).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readCorpusDir } from "../../../src/train/manifest.js";
+import { heldOutSelector } from "../../../src/train/splits.js";
 import { lcg, scream, sound, utterance, type VoiceClass } from "../../fixtures/synthetic-voice.js";
 import { encodeWav } from "../../fixtures/wav-writer.js";
 import { runCli, type CliResult } from "../daemon/harness.js";
@@ -181,5 +183,72 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     expect(meta.architecture).toMatchObject({ arch: "cnnp", units: 16, danger_head: true });
     expect(meta.quantization).toBe("uint8");
     await expectHeldOutAucAndScreamAlert(out, dataArgs, 97);
+  });
+
+  it("bench --fold tunes a pair on folds: each fold's streams only from the corpora its model left out, never the final check's, swept together", { timeout: 300_000 }, async () => {
+    const rnd = lcg(21);
+    const houseClips = (prefix: string): { rel: string; label: string; speaker: string; audio: Float32Array }[] =>
+      Array.from({ length: 12 }, (_, i) => {
+        const kind = i % 2 === 0 ? "rain" : "dog_bark";
+        return { rel: `${prefix}-${kind}-${i}.wav`, label: kind, speaker: "", audio: sound(kind, rnd) };
+      });
+    const talkC = await corpus("talk-c", speech(20, 3, rnd));
+    const talkD = await corpus("talk-d", speech(30, 3, rnd));
+    const houseC = await corpus("house-c", houseClips("c"));
+    const houseD = await corpus("house-d", houseClips("d"));
+    const all = [...data, talkC, talkD, houseC, houseD].flatMap((d) => ["--data", d]);
+    const train = async (name: string, args: string[]): Promise<string> => {
+      const out = path.join(dir, name);
+      const r = await run(["train", "--arch", "lr", "--classes", "home", ...args, "--epochs", "2", "--batch", "16", "--augment", "0", "--seed", "1", "--cache", path.join(dir, "cache"), "--out", out]);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      return out;
+    };
+    const final = ["--test-corpus", "talk-b", "--test-corpus", "yells:0.5"];
+    // The speech branch never heard the folds' corpora; the final split holds out talk-b and half the screams.
+    const speechModel = await train("fold-speech", ["--data", data[0]!, "--data", data[2]!]);
+    const finalModel = await train("fold-final", [...all, ...final]);
+    const fold1 = await train("fold-1", [...all, ...final, "--test-corpus", "talk-c", "--test-corpus", "house-c", "--test-corpus", "yells:0.5-0.75"]);
+    const fold2 = await train("fold-2", [...all, ...final, "--test-corpus", "talk-d", "--test-corpus", "house-d", "--test-corpus", "yells:0.75-1"]);
+    const cfg = path.join(dir, "fold-pair.yaml");
+    await writeFile(cfg, `detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: ${finalModel}\n`);
+    const work = path.join(dir, "fold-work");
+    const out = path.join(dir, "fold-tune.json");
+    const chosen = path.join(dir, "fold-chosen.yaml");
+    const streams = [...data, talkC, talkD, houseC, houseD].flatMap((d) => ["--streams", d]);
+    const args = ["bench", "--no-pin", "--model", speechModel, "--config", cfg, ...streams, "--mix", "home", "--stream-minutes", "8", "--per-dir", "1", "--work", work];
+    const r = await run([...args, "--fold", fold1, "--fold", fold2, "--except-held-out-of", finalModel, "--sweep", "--sweep-branch", "pair", "--sweep-cooldown", "10", "--write-config", chosen, "--out", out]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const results = JSON.parse(await readFile(out, "utf8")) as { folds: string[]; quality: { summary: { streams: number }; per_corpus: Record<string, unknown> }; sweep: { choice: { config: { screams: unknown } } } };
+    expect(results.folds).toEqual([fold1, fold2]);
+    expect(results.quality.summary.streams).toBe(2);
+    expect(Object.keys(results.quality.per_corpus).sort()).toEqual(["fold1/home", "fold2/home"]);
+    expect(results.sweep.choice.config.screams).toBeDefined();
+    expect(await readFile(chosen, "utf8")).toMatch(/Tuning streams: folds /);
+
+    // Each fold's stream holds only its own corpora, and only screams of its own slice.
+    const screamRows = await readCorpusDir(data[3]!);
+    const slice = (list: string[]): Set<string> => new Set(screamRows.filter((row) => heldOutSelector(screamRows, list, 1).isTest(row)).map((row) => row.file));
+    const own = { fold1: { dirs: [talkC, houseC], screams: slice(["yells:0.5-0.75"]) }, fold2: { dirs: [talkD, houseD], screams: slice(["yells:0.75-1"]) } };
+    for (const [fold, want] of Object.entries(own)) {
+      const files = (await readdir(path.join(work, fold))).filter((f) => f.endsWith(".json"));
+      expect(files).toHaveLength(1);
+      const timeline = JSON.parse(await readFile(path.join(work, fold, files[0]!), "utf8")) as { segments: { kind: string; file: string }[] };
+      const segs = timeline.segments;
+      expect(segs.some((sg) => sg.kind === "scream")).toBe(true);
+      for (const sg of segs) {
+        if (sg.kind === "scream") expect(want.screams.has(sg.file), sg.file).toBe(true);
+        else expect(want.dirs.some((d) => sg.file.startsWith(d + path.sep)), sg.file).toBe(true);
+      }
+    }
+
+    // A speech model that heard a fold's corpus is refused: a fold must be new to every model scoring it.
+    const heard = await train("fold-speech-heard", ["--data", data[0]!, "--data", talkC, "--data", data[2]!]);
+    const refused = await run(["bench", "--no-pin", "--model", heard, "--config", cfg, ...streams, "--mix", "home", "--stream-minutes", "1", "--per-dir", "1", "--fold", fold1, "--out", path.join(dir, "refused.json")]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/fold1\/talk-c: \d+ of these clips trained/);
+    // --fold chooses the streams itself.
+    const clash = await run([...args, "--fold", fold1, "--held-out-of", finalModel]);
+    expect(clash.code).toBe(64);
+    expect(clash.stderr).toMatch(/drop --held-out-of/);
   });
 });
