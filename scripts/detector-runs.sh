@@ -15,7 +15,8 @@
 #                  ship-edh128 | pair-gate-edh128-cd10 | pair-gate-edh128-cnnp-cd10 |
 #                  ship-dh-s2 | pair-gate-dh2-cnnp-hn-cd10 | pair-gate-edh128-cnnp-hn-cd10 |
 #                  cnnp-dh-hn10 | pair-gate-dh-cnnp-hn10-cd10 |
-#                  fold-cnnp-dh-hn | fold-cnnp-dh-hn10 |
+#                  fold-cnnp-dh-hn | fold-cnnp-dh-hn10 | fold-pair-dh-cnnp-hn10 |
+#                  fold-pair-dh-cnnp-hn |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -122,7 +123,13 @@ measure_pair() { # NAME SPEECH_MODEL SCREAM_RUN GATE [TUNE_ARG...] (e.g. --sweep
       --per-dir 6 --stream-minutes 20 --seed 1 --sweep --sweep-branch pair "${tune_args[@]}" --write-config "$runs/$name.tuned.part" --out "$runs/$name.tune.json" > "$runs/$name.tune.txt" 2> "$runs/$name.tune.log" || echo "tune failed: $runs/$name.tune.log"
     merge_detect "$cfg" "$runs/$name.tuned.part" "$runs/$name.tuned.yaml"
   fi
-  cfg="$runs/$name.tuned.yaml"
+  check_pair "$name" "$speech" "$scream"
+}
+
+# The held-out checks of a tuned pair (RUNS/NAME.tuned.yaml): home streams with the pair's front,
+# and sound streams.
+check_pair() { # NAME SPEECH_MODEL SCREAM_RUN
+  local name=$1 speech=$2 scream=$3 cfg="$runs/$1.tuned.yaml"
   if [ ! -s "$runs/$name.home.json" ]; then
     echo "$(date -u +%FT%TZ) home streams $name"
     "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$scream" \
@@ -133,6 +140,23 @@ measure_pair() { # NAME SPEECH_MODEL SCREAM_RUN GATE [TUNE_ARG...] (e.g. --sweep
     "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$scream" \
       --per-dir 3 --stream-minutes 20 --seed 3 --out "$runs/$name.sounds.json" > "$runs/$name.sounds.txt" 2> "$runs/$name.sounds.log" || echo "bench failed: $runs/$name.sounds.log"
   fi
+}
+
+# measure_pair with the settings chosen on the two tuning folds instead of the validation streams
+# (docs/detection.md, "Session 14"): FOLD_A and FOLD_B are SCREAM_RUN's recipe trained without
+# the folds' corpora (train_fold); each fold's 6 home streams × 20 min (seed 1) are built from the
+# corpora its model left out — never a recording SCREAM_RUN holds out — scored by SPEECH_MODEL
+# and that fold's model, and the 4 hours are swept together by the written rule (cooldown 10 s).
+measure_pair_folds() { # NAME SPEECH_MODEL SCREAM_RUN FOLD_A FOLD_B
+  local name=$1 speech=$2 scream=$3 cfg="$runs/$1.config.yaml"
+  printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$scream" > "$cfg"
+  if [ ! -s "$runs/$name.tuned.yaml" ]; then
+    echo "$(date -u +%FT%TZ) tune on folds $name"
+    "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${train_streams[@]}" --noise "$noise" --mix home --fold "$4" --fold "$5" --except-held-out-of "$scream" \
+      --per-dir 6 --stream-minutes 20 --seed 1 --sweep --sweep-branch pair --sweep-cooldown 10 --write-config "$runs/$name.tuned.part" --out "$runs/$name.tune.json" > "$runs/$name.tune.txt" 2> "$runs/$name.tune.log" || { echo "tune failed: $runs/$name.tune.log"; return; }
+    merge_detect "$cfg" "$runs/$name.tuned.part" "$runs/$name.tuned.yaml"
+  fi
+  check_pair "$name" "$speech" "$scream"
 }
 
 # BASE.yaml's detect section with PART.yaml's detect settings over it (a sweep writes only what it
@@ -313,6 +337,12 @@ for g in "${groups[@]}"; do
       for f in a b; do train_fold cnnp-dh-hn-home "$f" --arch cnnp --classes home --epochs 12 --danger-head --hard-negatives 0.2; done ;;
     fold-cnnp-dh-hn10)
       for f in a b; do train_fold cnnp-dh-hn10-home "$f" --arch cnnp --classes home --epochs 12 --danger-head --hard-negatives 0.1; done ;;
+    fold-pair-dh-cnnp-hn10) # run ship-dh, cnnp-dh-hn10, fold-cnnp-dh-hn10 first
+      measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn10-home" \
+        "$runs/loco3f-a-cnnp-dh-hn10-home" "$runs/loco3f-b-cnnp-dh-hn10-home" ;;
+    fold-pair-dh-cnnp-hn) # run ship-dh, cnnp-dh-hn, fold-cnnp-dh-hn first
+      measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" \
+        "$runs/loco3f-a-cnnp-dh-hn-home" "$runs/loco3f-b-cnnp-dh-hn-home" ;;
     loco-*)
       arch=${g#loco-}
       for s in crema-d ravdess emodb nemo ased casia baved emospeech; do
