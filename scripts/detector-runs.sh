@@ -16,7 +16,8 @@
 #                  ship-dh-s2 | pair-gate-dh2-cnnp-hn-cd10 | pair-gate-edh128-cnnp-hn-cd10 |
 #                  cnnp-dh-hn10 | pair-gate-dh-cnnp-hn10-cd10 |
 #                  fold-cnnp-dh-hn | fold-cnnp-dh-hn10 | fold-pair-dh-cnnp-hn10 |
-#                  fold-pair-dh-cnnp-hn |
+#                  fold-pair-dh-cnnp-hn | fold2-pair-dh-cnnp-hn10 | fresh-fold2-pair-dh-cnnp-hn10 |
+#                  fresh-shipped |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -127,18 +128,20 @@ measure_pair() { # NAME SPEECH_MODEL SCREAM_RUN GATE [TUNE_ARG...] (e.g. --sweep
 }
 
 # The held-out checks of a tuned pair (RUNS/NAME.tuned.yaml): home streams with the pair's front,
-# and sound streams.
-check_pair() { # NAME SPEECH_MODEL SCREAM_RUN
+# and sound streams; seeds 2 and 3, or others as RUNS/NAME.TAG.{home,sounds}.* (new streams of the
+# same held-out corpora).
+check_pair() { # NAME SPEECH_MODEL SCREAM_RUN [HOME_SEED SOUNDS_SEED TAG]
   local name=$1 speech=$2 scream=$3 cfg="$runs/$1.tuned.yaml"
-  if [ ! -s "$runs/$name.home.json" ]; then
-    echo "$(date -u +%FT%TZ) home streams $name"
+  local home_seed=${4:-2} sounds_seed=${5:-3} out="$runs/$1${6:+.$6}"
+  if [ ! -s "$out.home.json" ]; then
+    echo "$(date -u +%FT%TZ) home streams $name ${6:-}"
     "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$scream" \
-      --per-dir 6 --stream-minutes 20 --seed 2 --sweep --sweep-branch pair --out "$runs/$name.home.json" > "$runs/$name.home.txt" 2> "$runs/$name.home.log" || echo "bench failed: $runs/$name.home.log"
+      --per-dir 6 --stream-minutes 20 --seed "$home_seed" --sweep --sweep-branch pair --out "$out.home.json" > "$out.home.txt" 2> "$out.home.log" || echo "bench failed: $out.home.log"
   fi
-  if [ ! -s "$runs/$name.sounds.json" ]; then
-    echo "$(date -u +%FT%TZ) sound streams $name"
+  if [ ! -s "$out.sounds.json" ]; then
+    echo "$(date -u +%FT%TZ) sound streams $name ${6:-}"
     "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$scream" \
-      --per-dir 3 --stream-minutes 20 --seed 3 --out "$runs/$name.sounds.json" > "$runs/$name.sounds.txt" 2> "$runs/$name.sounds.log" || echo "bench failed: $runs/$name.sounds.log"
+      --per-dir 3 --stream-minutes 20 --seed "$sounds_seed" --out "$out.sounds.json" > "$out.sounds.txt" 2> "$out.sounds.log" || echo "bench failed: $out.sounds.log"
   fi
 }
 
@@ -147,12 +150,12 @@ check_pair() { # NAME SPEECH_MODEL SCREAM_RUN
 # the folds' corpora (train_fold); each fold's 6 home streams × 20 min (seed 1) are built from the
 # corpora its model left out — never a recording SCREAM_RUN holds out — scored by SPEECH_MODEL
 # and that fold's model, and the 4 hours are swept together by the written rule (cooldown 10 s).
-measure_pair_folds() { # NAME SPEECH_MODEL SCREAM_RUN FOLD_A FOLD_B
-  local name=$1 speech=$2 scream=$3 cfg="$runs/$1.config.yaml"
+measure_pair_folds() { # NAME SPEECH_MODEL SCREAM_RUN FOLD_A FOLD_B [MIX (home, or home+sounds)]
+  local name=$1 speech=$2 scream=$3 cfg="$runs/$1.config.yaml" mix=${6:-home}
   printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$scream" > "$cfg"
   if [ ! -s "$runs/$name.tuned.yaml" ]; then
     echo "$(date -u +%FT%TZ) tune on folds $name"
-    "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${train_streams[@]}" --noise "$noise" --mix home --fold "$4" --fold "$5" --except-held-out-of "$scream" \
+    "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${train_streams[@]}" --noise "$noise" --mix "$mix" --fold "$4" --fold "$5" --except-held-out-of "$scream" \
       --per-dir 6 --stream-minutes 20 --seed 1 --sweep --sweep-branch pair --sweep-cooldown 10 --write-config "$runs/$name.tuned.part" --out "$runs/$name.tune.json" > "$runs/$name.tune.txt" 2> "$runs/$name.tune.log" || { echo "tune failed: $runs/$name.tune.log"; return; }
     merge_detect "$cfg" "$runs/$name.tuned.part" "$runs/$name.tuned.yaml"
   fi
@@ -340,6 +343,14 @@ for g in "${groups[@]}"; do
     fold-pair-dh-cnnp-hn10) # run ship-dh, cnnp-dh-hn10, fold-cnnp-dh-hn10 first
       measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn10-home" \
         "$runs/loco3f-a-cnnp-dh-hn10-home" "$runs/loco3f-b-cnnp-dh-hn10-home" ;;
+    fold2-pair-dh-cnnp-hn10) # the same, tuned on the folds' home and sound streams (6 + 3 per fold)
+      measure_pair_folds loco3-fold2-pair-gru-cremad-dh-cnnp-hn10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn10-home" \
+        "$runs/loco3f-a-cnnp-dh-hn10-home" "$runs/loco3f-b-cnnp-dh-hn10-home" home+sounds ;;
+    fresh-fold2-pair-dh-cnnp-hn10) # its check on new held-out streams (home seed 4, sounds seed 5)
+      check_pair loco3-fold2-pair-gru-cremad-dh-cnnp-hn10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn10-home" 4 5 fresh ;;
+    fresh-shipped) # the shipped pair at its shipped defaults on the same new streams
+      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
+      check_pair loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 4 5 fresh ;;
     fold-pair-dh-cnnp-hn) # run ship-dh, cnnp-dh-hn, fold-cnnp-dh-hn first
       measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" \
         "$runs/loco3f-a-cnnp-dh-hn-home" "$runs/loco3f-b-cnnp-dh-hn-home" ;;

@@ -57,9 +57,11 @@ export interface QualityOptions {
   label?: string;
   /**
    * `per-corpus`: speech streams, one set per directory (stream-builder.ts); `home` / `sounds`:
-   * streams mixing every directory's clips (home-stream.ts), `streamsPerDir` of them.
+   * streams mixing every directory's clips (home-stream.ts), `streamsPerDir` of them;
+   * `home+sounds`: both, `streamsPerDir` home streams and half as many (rounded up) sound streams
+   * — the held-out checks' proportion (6 and 3), to tune on what the checks measure.
    */
-  mix: "per-corpus" | HomeMix;
+  mix: "per-corpus" | HomeMix | "home+sounds";
   /** Seconds after a passage's end in which an alert still counts as catching it. */
   graceS: number;
   log: (msg: string) => void;
@@ -180,8 +182,15 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     }
     return s;
   };
-  // Per corpus, or one group holding every directory's clips for the mixed recipes.
-  const groups: { name: string; clips: StreamClip[] }[] = [];
+  // Per corpus, or one group holding every directory's clips per mixed recipe.
+  const recipes: HomeMix[] = o.mix === "home+sounds" ? ["home", "sounds"] : o.mix === "per-corpus" ? [] : [o.mix];
+  const pooled: StreamClip[] = [];
+  const groups: { name: string; clips: StreamClip[]; recipe: HomeMix | null; count: number }[] = recipes.map((recipe) => ({
+    name: o.label ? `${o.label}/${recipe}` : recipe,
+    clips: pooled,
+    recipe,
+    count: recipe === "sounds" && o.mix === "home+sounds" ? Math.ceil(o.streamsPerDir / 2) : o.streamsPerDir,
+  }));
   for (const dir of o.corpusDirs) {
     const allRows: ManifestRow[] = await readCorpusDir(dir);
     let rows = allRows;
@@ -224,23 +233,23 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     }
     // Clips are qualified by corpus so that two corpora's speaker "01" stay two people.
     const clips = rows.map((r) => ({ file: r.file, label: r.label, speaker: r.speaker === null ? null : `${name}/${r.speaker}` }));
-    if (o.mix === "per-corpus") groups.push({ name: corpus, clips });
-    else if (groups.length === 0) groups.push({ name: o.label ? `${o.label}/${o.mix}` : o.mix, clips });
-    else groups[0]!.clips.push(...clips);
+    if (o.mix === "per-corpus") groups.push({ name: corpus, clips, recipe: null, count: o.streamsPerDir });
+    else pooled.push(...clips);
   }
-  const total = groups.length * o.streamsPerDir;
+  if (pooled.length === 0) groups.splice(0, groups.length, ...groups.filter((g) => g.recipe === null));
+  const total = groups.reduce((a, g) => a + g.count, 0);
   let done = 0;
   // Progress in seconds of stream audio run through the pipeline (streams are about streamSeconds long).
   const task = o.progress?.start("streams", total * o.streamSeconds, "s of audio");
-  for (const { name: corpus, clips } of groups) {
-    for (let k = 0; k < o.streamsPerDir; k++) {
-      const detail = `${corpus} stream ${k + 1}/${o.streamsPerDir} (${done + 1}/${total})`;
+  for (const { name: corpus, clips, recipe, count } of groups) {
+    for (let k = 0; k < count; k++) {
+      const detail = `${corpus} stream ${k + 1}/${count} (${done + 1}/${total})`;
       task?.update(done * o.streamSeconds, `${detail}, building`);
       const seed = o.seed * 1000 + k;
       const built: BuiltStream =
-        o.mix === "per-corpus"
+        recipe === null
           ? await buildStream(clips, load, o.noises, { ...DEFAULT_STREAM_OPTIONS, durationS: o.streamSeconds, seed, dangerLabels })
-          : await buildHomeStream(clips, load, o.noises, { ...HOME_STREAM_DEFAULTS[o.mix], durationS: o.streamSeconds, seed, dangerLabels });
+          : await buildHomeStream(clips, load, o.noises, { ...HOME_STREAM_DEFAULTS[recipe], durationS: o.streamSeconds, seed, dangerLabels });
       const base = path.join(o.workDir, `${corpus.replaceAll("/", "-")}-stream-${seed}`);
       await writeFile(`${base}.wav`, encodeWav16(built.samples));
       await writeFile(`${base}.json`, JSON.stringify(built.timeline, null, 1) + "\n");

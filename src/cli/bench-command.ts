@@ -47,7 +47,9 @@ runs them through the replay pipeline and scores the alerts.
   --mix RECIPE      per-corpus (default): speech streams, one set per directory;
                     home: streams mixing every directory's calm speech, non-speech sounds,
                     danger passages of 3–30 s and screams; sounds: non-verbal sounds with
-                    screams among them (docs/detection.md has both recipes)
+                    screams among them (docs/detection.md has both recipes); home+sounds:
+                    --per-dir home streams and half as many sound streams (the held-out checks'
+                    6 and 3), to tune on both
   --held-out        only the corpora the model left out of training (training.test_corpora):
                     streams a model was never trained on
   --held-out-of DIR the same with the split another bundle records (e.g. to score the shipped
@@ -186,7 +188,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     if (clash.length > 0) throw new UsageError(`--fold builds each fold's streams from the corpora its model left out: drop ${clash.map((k) => `--${k}`).join(", ")}`);
   }
   const mix = String(v.mix);
-  if (mix !== "per-corpus" && mix !== "home" && mix !== "sounds") throw new UsageError(`--mix must be per-corpus, home or sounds (got ${mix})`);
+  if (mix !== "per-corpus" && mix !== "home" && mix !== "sounds" && mix !== "home+sounds") throw new UsageError(`--mix must be per-corpus, home, sounds or home+sounds (got ${mix})`);
 
   if (!v["no-pin"] && process.env[PIN_ENV] === undefined) {
     const code = await reexecPinned(cpu);

@@ -185,7 +185,7 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     await expectHeldOutAucAndScreamAlert(out, dataArgs, 97);
   });
 
-  it("bench --fold tunes a pair on folds: each fold's streams only from the corpora its model left out, never the final check's, swept together", { timeout: 300_000 }, async () => {
+  it("bench --fold tunes a pair on folds (home and sound streams): each fold's streams only from the corpora its model left out, never the final check's, swept together", { timeout: 300_000 }, async () => {
     const rnd = lcg(21);
     const houseClips = (prefix: string): { rel: string; label: string; speaker: string; audio: Float32Array }[] =>
       Array.from({ length: 12 }, (_, i) => {
@@ -215,13 +215,14 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     const out = path.join(dir, "fold-tune.json");
     const chosen = path.join(dir, "fold-chosen.yaml");
     const streams = [...data, talkC, talkD, houseC, houseD].flatMap((d) => ["--streams", d]);
-    const args = ["bench", "--no-pin", "--model", speechModel, "--config", cfg, ...streams, "--mix", "home", "--stream-minutes", "8", "--per-dir", "1", "--work", work];
+    const args = ["bench", "--no-pin", "--model", speechModel, "--config", cfg, ...streams, "--mix", "home+sounds", "--stream-minutes", "8", "--per-dir", "1", "--work", work];
     const r = await run([...args, "--fold", fold1, "--fold", fold2, "--except-held-out-of", finalModel, "--sweep", "--sweep-branch", "pair", "--sweep-cooldown", "10", "--write-config", chosen, "--out", out]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const results = JSON.parse(await readFile(out, "utf8")) as { folds: string[]; quality: { summary: { streams: number }; per_corpus: Record<string, unknown> }; sweep: { choice: { config: { screams: unknown } } } };
     expect(results.folds).toEqual([fold1, fold2]);
-    expect(results.quality.summary.streams).toBe(2);
-    expect(Object.keys(results.quality.per_corpus).sort()).toEqual(["fold1/home", "fold2/home"]);
+    // Per fold one home stream and (half of one, rounded up) one sound stream.
+    expect(results.quality.summary.streams).toBe(4);
+    expect(Object.keys(results.quality.per_corpus).sort()).toEqual(["fold1/home", "fold1/sounds", "fold2/home", "fold2/sounds"]);
     expect(results.sweep.choice.config.screams).toBeDefined();
     expect(await readFile(chosen, "utf8")).toMatch(/Tuning streams: folds /);
 
@@ -230,14 +231,19 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     const slice = (list: string[]): Set<string> => new Set(screamRows.filter((row) => heldOutSelector(screamRows, list, 1).isTest(row)).map((row) => row.file));
     const own = { fold1: { dirs: [talkC, houseC], screams: slice(["yells:0.5-0.75"]) }, fold2: { dirs: [talkD, houseD], screams: slice(["yells:0.75-1"]) } };
     for (const [fold, want] of Object.entries(own)) {
-      const files = (await readdir(path.join(work, fold))).filter((f) => f.endsWith(".json"));
-      expect(files).toHaveLength(1);
-      const timeline = JSON.parse(await readFile(path.join(work, fold, files[0]!), "utf8")) as { segments: { kind: string; file: string }[] };
-      const segs = timeline.segments;
-      expect(segs.some((sg) => sg.kind === "scream")).toBe(true);
-      for (const sg of segs) {
-        if (sg.kind === "scream") expect(want.screams.has(sg.file), sg.file).toBe(true);
-        else expect(want.dirs.some((d) => sg.file.startsWith(d + path.sep)), sg.file).toBe(true);
+      const files = (await readdir(path.join(work, fold))).filter((f) => f.endsWith(".json")).sort();
+      expect(files).toEqual([`${fold}-home-stream-1000.json`, `${fold}-sounds-stream-1000.json`]);
+      for (const file of files) {
+        const timeline = JSON.parse(await readFile(path.join(work, fold, file), "utf8")) as { mix: string; segments: { kind: string; file: string }[] };
+        const segs = timeline.segments;
+        expect(file).toContain(timeline.mix);
+        expect(segs.some((sg) => sg.kind === "scream")).toBe(true);
+        // A sound stream holds no speech.
+        if (timeline.mix === "sounds") expect(segs.every((sg) => sg.kind !== "clip")).toBe(true);
+        for (const sg of segs) {
+          if (sg.kind === "scream") expect(want.screams.has(sg.file), sg.file).toBe(true);
+          else expect(want.dirs.some((d) => sg.file.startsWith(d + path.sep)), sg.file).toBe(true);
+        }
       }
     }
 
