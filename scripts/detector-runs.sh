@@ -17,7 +17,8 @@
 #                  cnnp-dh-hn10 | pair-gate-dh-cnnp-hn10-cd10 |
 #                  fold-cnnp-dh-hn | fold-cnnp-dh-hn10 | fold-pair-dh-cnnp-hn10 |
 #                  fold-pair-dh-cnnp-hn | fold2-pair-dh-cnnp-hn10 | fresh-fold2-pair-dh-cnnp-hn10 |
-#                  fresh-shipped |
+#                  fresh-shipped | sounds-front | long-shipped | long-dh-cnnp-hn10 |
+#                  long-dh-cnnp-hn | long-dh-lr24 |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -160,6 +161,33 @@ measure_pair_folds() { # NAME SPEECH_MODEL SCREAM_RUN FOLD_A FOLD_B [MIX (home, 
     merge_detect "$cfg" "$runs/$name.tuned.part" "$runs/$name.tuned.yaml"
   fi
   check_pair "$name" "$speech" "$scream"
+}
+
+# A pair's front on the held-out sound streams (seed SEED): which scream settings of each pair
+# trade false alerts for screams among non-verbal sounds (rule 2 reads one setting only).
+sounds_front() { # NAME SPEECH_MODEL SCREAM_RUN SEED  (config: RUNS/NAME.tuned.yaml)
+  local out="$runs/$1.sounds-front-s$4"
+  if [ ! -s "$out.json" ]; then
+    echo "$(date -u +%FT%TZ) sound-stream front $1 seed $4"
+    "${ew[@]}" bench --no-pin --model "$2" --config "$runs/$1.tuned.yaml" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$3" \
+      --per-dir 3 --stream-minutes 20 --seed "$4" --sweep --sweep-branch pair --out "$out.json" > "$out.txt" 2> "$out.log" || echo "bench failed: $out.log"
+  fi
+}
+
+# A pair's fronts on three times the held-out audio: 18 home streams of seed 2 (6 h; the first 6
+# are the usual 2 h, streams are seeded SEED × 1000 + k) and 9 sound streams of seed 3 (3 h).
+long_fronts() { # NAME SPEECH_MODEL SCREAM_RUN  (config: RUNS/NAME.tuned.yaml)
+  local out="$runs/$1"
+  if [ ! -s "$out.home6h.json" ]; then
+    echo "$(date -u +%FT%TZ) home streams 6 h $1"
+    "${ew[@]}" bench --no-pin --model "$2" --config "$out.tuned.yaml" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$3" \
+      --per-dir 18 --stream-minutes 20 --seed 2 --sweep --sweep-branch pair --out "$out.home6h.json" > "$out.home6h.txt" 2> "$out.home6h.log" || echo "bench failed: $out.home6h.log"
+  fi
+  if [ ! -s "$out.sounds3h.json" ]; then
+    echo "$(date -u +%FT%TZ) sound streams 3 h $1"
+    "${ew[@]}" bench --no-pin --model "$2" --config "$out.tuned.yaml" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$3" \
+      --per-dir 9 --stream-minutes 20 --seed 3 --sweep --sweep-branch pair --out "$out.sounds3h.json" > "$out.sounds3h.txt" 2> "$out.sounds3h.log" || echo "bench failed: $out.sounds3h.log"
+  fi
 }
 
 # BASE.yaml's detect section with PART.yaml's detect settings over it (a sweep writes only what it
@@ -351,6 +379,18 @@ for g in "${groups[@]}"; do
     fresh-shipped) # the shipped pair at its shipped defaults on the same new streams
       printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
       check_pair loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 4 5 fresh ;;
+    sounds-front) # the shipped pair and the hn 0.1 candidate on the sound streams of seeds 3 and 5, swept
+      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
+      for seed in 3 5; do
+        sounds_front loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" "$seed"
+        sounds_front loco3-fold2-pair-gru-cremad-dh-cnnp-hn10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn10-home" "$seed"
+      done ;;
+    long-shipped) # (writes the shipped pair's config as sounds-front does)
+      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
+      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" ;;
+    long-dh-cnnp-hn10) long_fronts loco3-fold2-pair-gru-cremad-dh-cnnp-hn10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn10-home" ;;
+    long-dh-cnnp-hn) long_fronts loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" ;;
+    long-dh-lr24) long_fronts loco3-pair-gate-gru-cremad-dh-lr24-cd10 "$runs/ship/gru-cremad-dh" "$runs/loco3-lr24-home" ;;
     fold-pair-dh-cnnp-hn) # run ship-dh, cnnp-dh-hn, fold-cnnp-dh-hn first
       measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" \
         "$runs/loco3f-a-cnnp-dh-hn-home" "$runs/loco3f-b-cnnp-dh-hn-home" ;;
