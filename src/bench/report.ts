@@ -6,6 +6,7 @@ import type { PublishLatencyResults } from "./publish-latency.js";
 import type { QualityResults } from "./quality.js";
 import type { LengthBucket, QualitySummary } from "./stream-score.js";
 import { describeResult, type SweepSetting, type Targets } from "./sweep.js";
+import { poissonInterval, wilsonInterval } from "./stats.js";
 
 export interface MachineInfo {
   cpu_model: string;
@@ -140,8 +141,23 @@ export function formatQuality(q: QualityResults): string {
     `caught by passage length: ${formatByLength(q.summary.by_length)}\n` +
     `speech passages caught ${q.summary.by_kind.speech.caught}/${q.summary.by_kind.speech.passages}; screams caught ${q.summary.by_kind.scream.caught}/${q.summary.by_kind.scream.passages}\n` +
     `false alerts by what was sounding: ${formatBySource(q.summary.by_source)}\n` +
+    formatIntervals(q.summary) +
     `caught = an alert starts within the passage or ${q.grace_s} s after it (or one is on at its onset)${q.speakers ? `; speakers: ${q.speakers.join(" ")}` : ""}\n`
   );
+}
+
+/**
+ * How far the streams pin the two figures down: "95 % intervals: 0.01–2.79 false alerts/h (exact
+ * Poisson, 1 in 2.00 h of non-danger audio); caught 11.2–33.0 % (Wilson, 10 of 50 passages)".
+ * Two hours of streams cannot tell 0.5 false alerts an hour from 2.
+ */
+export function formatIntervals(s: QualitySummary): string {
+  if (!(s.non_danger_h > 0)) return "";
+  const [lo, hi] = poissonInterval(s.false_alerts);
+  const fa = `${f(lo / s.non_danger_h, 2)}–${f(hi / s.non_danger_h, 2)} false alerts/h (exact Poisson, ${s.false_alerts} in ${f(s.non_danger_h, 2)} h of non-danger audio)`;
+  if (s.passages === 0) return `95 % interval: ${fa}\n`;
+  const [a, b] = wilsonInterval(s.caught, s.passages);
+  return `95 % intervals: ${fa}; caught ${f(a * 100, 1)}–${f(b * 100, 1)} % (Wilson, ${s.caught} of ${s.passages} passages)\n`;
 }
 
 /** "speech 3 in 1.20 h (2.50/h), sounds 5 in 0.40 h (12.50/h), noise 0 in 0.30 h (0.00/h)" */
