@@ -371,7 +371,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     ...previous,
     ...(perf ? { ...roundDeep(perf), performance_machine: machine } : {}),
     ...(publish ? { publish_latency: roundDeep(publish) } : {}),
-    ...(quality ? { quality: roundDeep({ ...quality, traces: undefined, scores: undefined }), ...(folds.length > 0 ? { folds } : {}), quality_machine: machine } : {}),
+    ...(quality ? { quality: roundDeep({ ...quality, traces: undefined, scores: undefined }), folds: folds.length > 0 ? folds : undefined, quality_machine: machine } : {}),
     ...(sweep ? { sweep: roundDeep(sweep) } : {}),
     machine,
     finished: new Date().toISOString(),
