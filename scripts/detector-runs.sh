@@ -18,7 +18,8 @@
 #                  fold-cnnp-dh-hn | fold-cnnp-dh-hn10 | fold-pair-dh-cnnp-hn10 |
 #                  fold-pair-dh-cnnp-hn | fold2-pair-dh-cnnp-hn10 | fresh-fold2-pair-dh-cnnp-hn10 |
 #                  fresh-shipped | sounds-front | long-shipped | long-dh-cnnp-hn10 |
-#                  long-dh-cnnp-hn | long-dh-lr24 | fold-screams-dh-cnnp-hn |
+#                  long-dh-cnnp-hn | long-dh-lr24 | fold-screams-dh-cnnp-hn | kinds-dh-cnnp-hn |
+#                  kinds-shipped |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -187,6 +188,22 @@ long_fronts() { # NAME SPEECH_MODEL SCREAM_RUN  (config: RUNS/NAME.tuned.yaml)
     echo "$(date -u +%FT%TZ) sound streams 3 h $1"
     "${ew[@]}" bench --no-pin --model "$2" --config "$out.tuned.yaml" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$3" \
       --per-dir 9 --stream-minutes 20 --seed 3 --sweep --sweep-branch pair --out "$out.sounds3h.json" > "$out.sounds3h.txt" 2> "$out.sounds3h.log" || echo "bench failed: $out.sounds3h.log"
+  fi
+}
+
+# long_fronts on held-out streams never used before: 18 home streams of seed 6, 9 sound streams of
+# seed 7 (procedure 3's check).
+fresh_fronts() { # NAME SPEECH_MODEL SCREAM_RUN
+  local out="$runs/$1"
+  if [ ! -s "$out.home6h-s6.json" ]; then
+    echo "$(date -u +%FT%TZ) home streams 6 h seed 6 $1"
+    "${ew[@]}" bench --no-pin --model "$2" --config "$out.tuned.yaml" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$3" \
+      --per-dir 18 --stream-minutes 20 --seed 6 --sweep --sweep-branch pair --out "$out.home6h-s6.json" > "$out.home6h-s6.txt" 2> "$out.home6h-s6.log" || echo "bench failed: $out.home6h-s6.log"
+  fi
+  if [ ! -s "$out.sounds3h-s7.json" ]; then
+    echo "$(date -u +%FT%TZ) sound streams 3 h seed 7 $1"
+    "${ew[@]}" bench --no-pin --model "$2" --config "$out.tuned.yaml" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$3" \
+      --per-dir 9 --stream-minutes 20 --seed 7 --sweep --sweep-branch pair --out "$out.sounds3h-s7.json" > "$out.sounds3h-s7.txt" 2> "$out.sounds3h-s7.log" || echo "bench failed: $out.sounds3h-s7.log"
   fi
 }
 
@@ -405,6 +422,30 @@ for g in "${groups[@]}"; do
         merge_detect "$base" "$runs/$name.tuned.part" "$runs/$name.tuned.yaml"
       fi
       long_fronts "$name" "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" ;;
+    kinds-dh-cnnp-hn) # procedure 3 (docs/detection.md "Session 14"): a budget per kind, on the
+      # scream run's validation streams — the scream setting among sounds (most screams within
+      # 0.5 / h), then the speech setting at home beside it; checked on held-out streams never
+      # used before (home seed 6, 18 streams; sounds seed 7, 9 streams), the shipped pair too.
+      name=loco3-kinds-pair-gru-cremad-dh-cnnp-hn scream="$runs/loco3-cnnp-dh-hn-home" speech="$runs/ship/gru-cremad-dh"
+      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$scream" > "$runs/$name.config.yaml"
+      if [ ! -s "$runs/$name.screams.yaml" ]; then
+        echo "$(date -u +%FT%TZ) tune screams among validation sounds $name"
+        "${ew[@]}" bench --no-pin --model "$speech" --config "$runs/$name.config.yaml" "${train_streams[@]}" --noise "$noise" --mix sounds --validation-of "$scream" \
+          --per-dir 3 --stream-minutes 20 --seed 1 --sweep --sweep-branch screams --sweep-cooldown 10 \
+          --write-config "$runs/$name.screams.part" --out "$runs/$name.tune-screams.json" > "$runs/$name.tune-screams.txt" 2> "$runs/$name.tune-screams.log" || { echo "tune failed"; continue; }
+        merge_detect "$runs/$name.config.yaml" "$runs/$name.screams.part" "$runs/$name.screams.yaml"
+      fi
+      if [ ! -s "$runs/$name.tuned.yaml" ]; then
+        echo "$(date -u +%FT%TZ) tune speech at validation homes $name"
+        "${ew[@]}" bench --no-pin --model "$speech" --config "$runs/$name.screams.yaml" "${train_streams[@]}" --noise "$noise" --mix home --validation-of "$scream" \
+          --per-dir 6 --stream-minutes 20 --seed 1 --sweep --sweep-branch speech --sweep-cooldown 10 \
+          --write-config "$runs/$name.tuned.part" --out "$runs/$name.tune.json" > "$runs/$name.tune.txt" 2> "$runs/$name.tune.log" || { echo "tune failed"; continue; }
+        merge_detect "$runs/$name.screams.yaml" "$runs/$name.tuned.part" "$runs/$name.tuned.yaml"
+      fi
+      fresh_fronts "$name" "$speech" "$scream" ;;
+    kinds-shipped) # the shipped pair on procedure 3's new held-out streams
+      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
+      fresh_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" ;;
     fold-pair-dh-cnnp-hn) # run ship-dh, cnnp-dh-hn, fold-cnnp-dh-hn first
       measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" \
         "$runs/loco3f-a-cnnp-dh-hn-home" "$runs/loco3f-b-cnnp-dh-hn-home" ;;
