@@ -133,17 +133,25 @@ measure_pair() { # NAME SPEECH_MODEL SCREAM_RUN GATE [TUNE_ARG...] (e.g. --sweep
 # and sound streams; seeds 2 and 3, or others as RUNS/NAME.TAG.{home,sounds}.* (new streams of the
 # same held-out corpora).
 check_pair() { # NAME SPEECH_MODEL SCREAM_RUN [HOME_SEED SOUNDS_SEED TAG]
-  local name=$1 speech=$2 scream=$3 cfg="$runs/$1.tuned.yaml"
-  local home_seed=${4:-2} sounds_seed=${5:-3} out="$runs/$1${6:+.$6}"
-  if [ ! -s "$out.home.json" ]; then
-    echo "$(date -u +%FT%TZ) home streams $name ${6:-}"
-    "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$scream" \
-      --per-dir 6 --stream-minutes 20 --seed "$home_seed" --sweep --sweep-branch pair --out "$out.home.json" > "$out.home.txt" 2> "$out.home.log" || echo "bench failed: $out.home.log"
+  local out="$runs/$1${6:+.$6}"
+  held_out_checks "$1" "$2" "$3" "$out.home" "$out.sounds" "${4:-2}" "${5:-3}" 6 3
+}
+
+# The held-out home streams (with the pair's front) and sound streams of RUNS/NAME.tuned.yaml:
+# HOME_N and SOUND_N streams of 20 min, written to HOME_OUT.* and SOUNDS_OUT.*; a sweep on the
+# sound streams too when SOUND_N is more than the usual 3.
+held_out_checks() { # NAME SPEECH_MODEL SCREAM_RUN HOME_OUT SOUNDS_OUT HOME_SEED SOUNDS_SEED HOME_N SOUND_N
+  local cfg="$runs/$1.tuned.yaml" sweep=()
+  [ "$9" -gt 3 ] && sweep=(--sweep --sweep-branch pair)
+  if [ ! -s "$4.json" ]; then
+    echo "$(date -u +%FT%TZ) home streams $1 (seed $6, $8 streams)"
+    "${ew[@]}" bench --no-pin --model "$2" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$3" \
+      --per-dir "$8" --stream-minutes 20 --seed "$6" --sweep --sweep-branch pair --out "$4.json" > "$4.txt" 2> "$4.log" || echo "bench failed: $4.log"
   fi
-  if [ ! -s "$out.sounds.json" ]; then
-    echo "$(date -u +%FT%TZ) sound streams $name ${6:-}"
-    "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$scream" \
-      --per-dir 3 --stream-minutes 20 --seed "$sounds_seed" --out "$out.sounds.json" > "$out.sounds.txt" 2> "$out.sounds.log" || echo "bench failed: $out.sounds.log"
+  if [ ! -s "$5.json" ]; then
+    echo "$(date -u +%FT%TZ) sound streams $1 (seed $7, $9 streams)"
+    "${ew[@]}" bench --no-pin --model "$2" --config "$cfg" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$3" \
+      --per-dir "$9" --stream-minutes 20 --seed "$7" "${sweep[@]}" --out "$5.json" > "$5.txt" 2> "$5.log" || echo "bench failed: $5.log"
   fi
 }
 
@@ -176,35 +184,26 @@ sounds_front() { # NAME SPEECH_MODEL SCREAM_RUN SEED  (config: RUNS/NAME.tuned.y
 }
 
 # A pair's fronts on three times the held-out audio: 18 home streams of seed 2 (6 h; the first 6
-# are the usual 2 h, streams are seeded SEED × 1000 + k) and 9 sound streams of seed 3 (3 h).
-long_fronts() { # NAME SPEECH_MODEL SCREAM_RUN  (config: RUNS/NAME.tuned.yaml)
-  local out="$runs/$1"
-  if [ ! -s "$out.home6h.json" ]; then
-    echo "$(date -u +%FT%TZ) home streams 6 h $1"
-    "${ew[@]}" bench --no-pin --model "$2" --config "$out.tuned.yaml" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$3" \
-      --per-dir 18 --stream-minutes 20 --seed 2 --sweep --sweep-branch pair --out "$out.home6h.json" > "$out.home6h.txt" 2> "$out.home6h.log" || echo "bench failed: $out.home6h.log"
-  fi
-  if [ ! -s "$out.sounds3h.json" ]; then
-    echo "$(date -u +%FT%TZ) sound streams 3 h $1"
-    "${ew[@]}" bench --no-pin --model "$2" --config "$out.tuned.yaml" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$3" \
-      --per-dir 9 --stream-minutes 20 --seed 3 --sweep --sweep-branch pair --out "$out.sounds3h.json" > "$out.sounds3h.txt" 2> "$out.sounds3h.log" || echo "bench failed: $out.sounds3h.log"
-  fi
+# are the usual 2 h, streams are seeded SEED × 1000 + k) and 9 sound streams of seed 3 (3 h) →
+# RUNS/NAME.home6h.*, RUNS/NAME.sounds3h.*; with other seeds (procedure 3's check on streams never
+# used before: 6 and 7) → RUNS/NAME.home6h-sHOME_SEED.*, RUNS/NAME.sounds3h-sSOUNDS_SEED.*.
+long_fronts() { # NAME SPEECH_MODEL SCREAM_RUN [HOME_SEED SOUNDS_SEED]  (config: RUNS/NAME.tuned.yaml)
+  local home="$runs/$1.home6h" sounds="$runs/$1.sounds3h"
+  if [ -n "${4:-}" ]; then home+="-s$4"; sounds+="-s$5"; fi
+  held_out_checks "$1" "$2" "$3" "$home" "$sounds" "${4:-2}" "${5:-3}" 18 9
 }
 
-# long_fronts on held-out streams never used before: 18 home streams of seed 6, 9 sound streams of
-# seed 7 (procedure 3's check).
-fresh_fronts() { # NAME SPEECH_MODEL SCREAM_RUN
-  local out="$runs/$1"
-  if [ ! -s "$out.home6h-s6.json" ]; then
-    echo "$(date -u +%FT%TZ) home streams 6 h seed 6 $1"
-    "${ew[@]}" bench --no-pin --model "$2" --config "$out.tuned.yaml" "${test_streams[@]}" --noise "$noise" --mix home --held-out-of "$3" \
-      --per-dir 18 --stream-minutes 20 --seed 6 --sweep --sweep-branch pair --out "$out.home6h-s6.json" > "$out.home6h-s6.txt" 2> "$out.home6h-s6.log" || echo "bench failed: $out.home6h-s6.log"
-  fi
-  if [ ! -s "$out.sounds3h-s7.json" ]; then
-    echo "$(date -u +%FT%TZ) sound streams 3 h seed 7 $1"
-    "${ew[@]}" bench --no-pin --model "$2" --config "$out.tuned.yaml" "${test_streams[@]}" --noise "$noise" --mix sounds --held-out-of "$3" \
-      --per-dir 9 --stream-minutes 20 --seed 7 --sweep --sweep-branch pair --out "$out.sounds3h-s7.json" > "$out.sounds3h-s7.txt" 2> "$out.sounds3h-s7.log" || echo "bench failed: $out.sounds3h-s7.log"
-  fi
+# One branch's settings chosen by the written rule (cooldown held at 10 s) on PER_DIR streams of MIX
+# (seed 1) selected by STREAM_ARGS (--model, --validation-of or --fold …), written over BASE as OUT.
+tune_branch() { # BASE OUT TAG MIX PER_DIR BRANCH STREAM_ARGS...  (TAG.{json,txt,log,part})
+  local base=$1 out=$2 tag=$3 mix=$4 n=$5 branch=$6
+  shift 6
+  [ -s "$out" ] && return 0
+  echo "$(date -u +%FT%TZ) tune the $branch branch on $mix streams → $out"
+  "${ew[@]}" bench --no-pin --config "$base" "${train_streams[@]}" --noise "$noise" --mix "$mix" "$@" \
+    --per-dir "$n" --stream-minutes 20 --seed 1 --sweep --sweep-branch "$branch" --sweep-cooldown 10 \
+    --write-config "$tag.part" --out "$tag.json" > "$tag.txt" 2> "$tag.log" || { echo "tune failed: $tag.log"; return 1; }
+  merge_detect "$base" "$tag.part" "$out"
 }
 
 # BASE.yaml's detect section with PART.yaml's detect settings over it (a sweep writes only what it
@@ -413,14 +412,8 @@ for g in "${groups[@]}"; do
       # the 6 + 3 held-out hours. Run fold-pair-dh-cnnp-hn first.
       name=loco3-foldsnd-pair-gru-cremad-dh-cnnp-hn
       base="$runs/loco3-fold-pair-gru-cremad-dh-cnnp-hn.tuned.yaml"
-      if [ ! -s "$runs/$name.tuned.yaml" ]; then
-        echo "$(date -u +%FT%TZ) tune screams on the folds' sound streams $name"
-        "${ew[@]}" bench --no-pin --model "$runs/ship/gru-cremad-dh" --config "$base" "${train_streams[@]}" --noise "$noise" --mix sounds \
-          --fold "$runs/loco3f-a-cnnp-dh-hn-home" --fold "$runs/loco3f-b-cnnp-dh-hn-home" --except-held-out-of "$runs/loco3-cnnp-dh-hn-home" \
-          --per-dir 3 --stream-minutes 20 --seed 1 --sweep --sweep-branch screams --sweep-cooldown 10 \
-          --write-config "$runs/$name.tuned.part" --out "$runs/$name.tune.json" > "$runs/$name.tune.txt" 2> "$runs/$name.tune.log" || { echo "tune failed: $runs/$name.tune.log"; continue; }
-        merge_detect "$base" "$runs/$name.tuned.part" "$runs/$name.tuned.yaml"
-      fi
+      tune_branch "$base" "$runs/$name.tuned.yaml" "$runs/$name.tune" sounds 3 screams --model "$runs/ship/gru-cremad-dh" \
+        --fold "$runs/loco3f-a-cnnp-dh-hn-home" --fold "$runs/loco3f-b-cnnp-dh-hn-home" --except-held-out-of "$runs/loco3-cnnp-dh-hn-home" || continue
       long_fronts "$name" "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" ;;
     kinds-dh-cnnp-hn) # procedure 3 (docs/detection.md "Session 14"): a budget per kind, on the
       # scream run's validation streams — the scream setting among sounds (most screams within
@@ -428,24 +421,14 @@ for g in "${groups[@]}"; do
       # used before (home seed 6, 18 streams; sounds seed 7, 9 streams), the shipped pair too.
       name=loco3-kinds-pair-gru-cremad-dh-cnnp-hn scream="$runs/loco3-cnnp-dh-hn-home" speech="$runs/ship/gru-cremad-dh"
       printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$scream" > "$runs/$name.config.yaml"
-      if [ ! -s "$runs/$name.screams.yaml" ]; then
-        echo "$(date -u +%FT%TZ) tune screams among validation sounds $name"
-        "${ew[@]}" bench --no-pin --model "$speech" --config "$runs/$name.config.yaml" "${train_streams[@]}" --noise "$noise" --mix sounds --validation-of "$scream" \
-          --per-dir 3 --stream-minutes 20 --seed 1 --sweep --sweep-branch screams --sweep-cooldown 10 \
-          --write-config "$runs/$name.screams.part" --out "$runs/$name.tune-screams.json" > "$runs/$name.tune-screams.txt" 2> "$runs/$name.tune-screams.log" || { echo "tune failed"; continue; }
-        merge_detect "$runs/$name.config.yaml" "$runs/$name.screams.part" "$runs/$name.screams.yaml"
-      fi
-      if [ ! -s "$runs/$name.tuned.yaml" ]; then
-        echo "$(date -u +%FT%TZ) tune speech at validation homes $name"
-        "${ew[@]}" bench --no-pin --model "$speech" --config "$runs/$name.screams.yaml" "${train_streams[@]}" --noise "$noise" --mix home --validation-of "$scream" \
-          --per-dir 6 --stream-minutes 20 --seed 1 --sweep --sweep-branch speech --sweep-cooldown 10 \
-          --write-config "$runs/$name.tuned.part" --out "$runs/$name.tune.json" > "$runs/$name.tune.txt" 2> "$runs/$name.tune.log" || { echo "tune failed"; continue; }
-        merge_detect "$runs/$name.screams.yaml" "$runs/$name.tuned.part" "$runs/$name.tuned.yaml"
-      fi
-      fresh_fronts "$name" "$speech" "$scream" ;;
+      tune_branch "$runs/$name.config.yaml" "$runs/$name.screams.yaml" "$runs/$name.tune-screams" sounds 3 screams \
+        --model "$speech" --validation-of "$scream" || continue
+      tune_branch "$runs/$name.screams.yaml" "$runs/$name.tuned.yaml" "$runs/$name.tune" home 6 speech \
+        --model "$speech" --validation-of "$scream" || continue
+      long_fronts "$name" "$speech" "$scream" 6 7 ;;
     kinds-shipped) # the shipped pair on procedure 3's new held-out streams
       printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
-      fresh_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" ;;
+      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 6 7 ;;
     fold-pair-dh-cnnp-hn) # run ship-dh, cnnp-dh-hn, fold-cnnp-dh-hn first
       measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" \
         "$runs/loco3f-a-cnnp-dh-hn-home" "$runs/loco3f-b-cnnp-dh-hn-home" ;;
