@@ -19,7 +19,7 @@
 #                  fold-pair-dh-cnnp-hn | fold2-pair-dh-cnnp-hn10 | fresh-fold2-pair-dh-cnnp-hn10 |
 #                  fresh-shipped | sounds-front | long-shipped | long-dh-cnnp-hn10 |
 #                  long-dh-cnnp-hn | long-dh-lr24 | fold-screams-dh-cnnp-hn | kinds-dh-cnnp-hn |
-#                  kinds-shipped |
+#                  kinds-shipped | kinds-seed8 | kinds-shipped-seed8 |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -429,6 +429,11 @@ for g in "${groups[@]}"; do
     kinds-shipped) # the shipped pair on procedure 3's new held-out streams
       printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
       long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 6 7 ;;
+    kinds-seed8) # procedure 3's comparison on a third draw (home seed 8, sounds seed 9), both pairs
+      long_fronts loco3-kinds-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" 8 9 ;;
+    kinds-shipped-seed8)
+      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
+      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 8 9 ;;
     fold-pair-dh-cnnp-hn) # run ship-dh, cnnp-dh-hn, fold-cnnp-dh-hn first
       measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" \
         "$runs/loco3f-a-cnnp-dh-hn-home" "$runs/loco3f-b-cnnp-dh-hn-home" ;;
