@@ -47,10 +47,11 @@ export interface QualityOptions {
    */
   exceptHeldOutOf?: Pick<VerifiedBundle["meta"], "labels" | "danger" | "training"> | null;
   /**
-   * Refuse (throw) when a stream would hold a clip one of these bundles trained on (`--fold`: a
-   * fold's streams stand for corpora the unit never heard, so no model scoring them may have).
+   * Refuse (throw) when a stream would hold a clip the speech model trained on (`--fold`: a fold's
+   * streams stand for corpora the unit never heard; the fold's own model is a stranger to them by
+   * heldOutOf already).
    */
-  unheardBy?: { who: string; meta: Pick<VerifiedBundle["meta"], "labels" | "danger" | "training"> }[];
+  refuseHeardBySpeech?: boolean;
   /** Throw when the configured scream branch cannot run (`--fold`: a fold without it tunes nothing). */
   requireScreams?: boolean;
   /** Prefix of the per-corpus names (`--fold`: which fold a stream came from). */
@@ -183,14 +184,8 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     return s;
   };
   // Per corpus, or one group holding every directory's clips per mixed recipe.
-  const recipes: HomeMix[] = o.mix === "home+sounds" ? ["home", "sounds"] : o.mix === "per-corpus" ? [] : [o.mix];
+  const groups: { name: string; clips: StreamClip[]; recipe: HomeMix | null; count: number }[] = [];
   const pooled: StreamClip[] = [];
-  const groups: { name: string; clips: StreamClip[]; recipe: HomeMix | null; count: number }[] = recipes.map((recipe) => ({
-    name: o.label ? `${o.label}/${recipe}` : recipe,
-    clips: pooled,
-    recipe,
-    count: recipe === "sounds" && o.mix === "home+sounds" ? Math.ceil(o.streamsPerDir / 2) : o.streamsPerDir,
-  }));
   for (const dir of o.corpusDirs) {
     const allRows: ManifestRow[] = await readCorpusDir(dir);
     let rows = allRows;
@@ -223,9 +218,9 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     }
     // A speaker filter applies to corpora with speakers; sound corpora have none to filter.
     if (o.speakers && rows.some((r) => r.speaker !== null)) rows = rows.filter((r) => speakerMatch(o.speakers!, r) !== null);
-    for (const { who, meta } of o.unheardBy ?? []) {
-      const heard = heardRows(meta, allRows, rows);
-      if (heard > 0) throw new Error(`${corpus}: ${heard} of these clips trained ${who} (its training.corpora holds ${name} and its record does not hold them out); streams for tuning on folds must be new to every model that scores them`);
+    if (o.refuseHeardBySpeech) {
+      const heard = heardRows(o.bundle.meta, allRows, rows);
+      if (heard > 0) throw new Error(`${corpus}: ${heard} of these clips trained the speech model ${o.bundle.dir} (its training.corpora holds ${name} and its record does not hold them out); streams for tuning on folds must be new to every model that scores them`);
     }
     if (rows.length === 0) {
       o.log(`${corpus}: no clips left after the speaker filter; skipped`);
@@ -236,7 +231,12 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     if (o.mix === "per-corpus") groups.push({ name: corpus, clips, recipe: null, count: o.streamsPerDir });
     else pooled.push(...clips);
   }
-  if (pooled.length === 0) groups.splice(0, groups.length, ...groups.filter((g) => g.recipe === null));
+  if (o.mix !== "per-corpus" && pooled.length > 0) {
+    for (const recipe of o.mix === "home+sounds" ? (["home", "sounds"] as const) : [o.mix]) {
+      const count = recipe === "sounds" && o.mix === "home+sounds" ? Math.ceil(o.streamsPerDir / 2) : o.streamsPerDir;
+      groups.push({ name: o.label ? `${o.label}/${recipe}` : recipe, clips: pooled, recipe, count });
+    }
+  }
   const total = groups.reduce((a, g) => a + g.count, 0);
   let done = 0;
   // Progress in seconds of stream audio run through the pipeline (streams are about streamSeconds long).

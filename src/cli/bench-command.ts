@@ -238,6 +238,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
       });
     }
     if (streamDirs.length > 0) {
+      if (folds.length > 0 && !config.detect.screams.enabled) throw new UsageError("--fold puts each fold's model in the scream branch: turn it on (detect.screams.enabled: true in --config)");
       // As the daemon loads it (runQuality runs it and disposes it).
       const speechDir = await resolveModelDir(config, v.model as string | undefined);
       const bundle = await loadBundleForEngine(speechDir, config.model.backend);
@@ -282,8 +283,8 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
       } as const;
       if (folds.length === 0) quality = await runQuality({ ...common, workDir, config, bundle, speakers, heldOutOf, validationOf });
       else {
+        // runQuality disposes the speech model it runs: each fold loads its own.
         bundle.dispose();
-        if (!config.detect.screams.enabled) throw new UsageError("--fold puts each fold's model in the scream branch: turn it on (detect.screams.enabled: true in --config)");
         const parts: QualityResults[] = [];
         for (const [i, dir] of folds.entries()) {
           const of = (await verifyBundleFiles(dir)).meta;
@@ -301,10 +302,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
               speakers: null,
               heldOutOf: of,
               validationOf: null,
-              unheardBy: [
-                { who: `the speech model (${speechDir})`, meta: speech.meta },
-                { who: `the fold's model (${dir})`, meta: of },
-              ],
+              refuseHeardBySpeech: true,
               label: `fold${i + 1}`,
               requireScreams: true,
             }),
