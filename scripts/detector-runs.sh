@@ -19,7 +19,8 @@
 #                  fold-pair-dh-cnnp-hn | fold2-pair-dh-cnnp-hn10 | fresh-fold2-pair-dh-cnnp-hn10 |
 #                  fresh-shipped | sounds-front | long-shipped | long-dh-cnnp-hn10 |
 #                  long-dh-cnnp-hn | long-dh-lr24 | fold-screams-dh-cnnp-hn | kinds-dh-cnnp-hn |
-#                  kinds-shipped | kinds-seed8 | kinds-shipped-seed8 |
+#                  kinds-shipped | kinds-seed8 | kinds-shipped-seed8 | margin-dh-cnnp-hn |
+#                  margin-shipped |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -434,6 +435,22 @@ for g in "${groups[@]}"; do
     kinds-shipped-seed8)
       printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
       long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 8 9 ;;
+    margin-dh-cnnp-hn) # procedure 4 (docs/detection.md "Session 15"): procedure 3 with the scream
+      # setting held to 0.5 / h with its thresholds 0.2 lower (--sweep-margin 0.2); the speech
+      # setting beside it as in procedure 3; checked on two draws never used before (home seeds
+      # 10 and 12, 18 streams; sounds seeds 11 and 13, 9 streams), the shipped pair too.
+      name=loco3-margin-pair-gru-cremad-dh-cnnp-hn scream="$runs/loco3-cnnp-dh-hn-home" speech="$runs/ship/gru-cremad-dh"
+      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$scream" > "$runs/$name.config.yaml"
+      tune_branch "$runs/$name.config.yaml" "$runs/$name.screams.yaml" "$runs/$name.tune-screams" sounds 3 screams \
+        --model "$speech" --validation-of "$scream" --sweep-margin 0.2 || continue
+      tune_branch "$runs/$name.screams.yaml" "$runs/$name.tuned.yaml" "$runs/$name.tune" home 6 speech \
+        --model "$speech" --validation-of "$scream" || continue
+      long_fronts "$name" "$speech" "$scream" 10 11
+      long_fronts "$name" "$speech" "$scream" 12 13 ;;
+    margin-shipped) # the shipped pair on procedure 4's two new draws
+      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
+      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 10 11
+      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 12 13 ;;
     fold-pair-dh-cnnp-hn) # run ship-dh, cnnp-dh-hn, fold-cnnp-dh-hn first
       measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" \
         "$runs/loco3f-a-cnnp-dh-hn-home" "$runs/loco3f-b-cnnp-dh-hn-home" ;;

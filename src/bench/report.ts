@@ -185,7 +185,7 @@ export interface SweepReport {
   front: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary }[];
   /** The front on false alerts, speech passages and screams apart (kindFront); for rule checks, not printed. */
   kind_front: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary }[];
-  choice: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary; rule: string; meets_targets: boolean; config: Record<string, unknown> } | null;
+  choice: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary; margin?: { by: number; false_alerts_per_h: number }; rule: string; meets_targets: boolean; config: Record<string, unknown> } | null;
 }
 
 /** The Pareto front of a sweep, the configured setting's figures and the chosen default. */
@@ -219,7 +219,9 @@ export function formatSweep(r: SweepReport): string {
       ],
     ) +
     (r.choice
-      ? `chosen (${r.choice.rule}): ${chosen}\n  caught by passage length: ${formatByLength(r.choice.summary.by_length)}\n  ${r.branch === "screams" ? "detect.screams" : "detect"}: ${JSON.stringify(r.choice.config)}\n`
+      ? `chosen (${r.choice.rule}): ${chosen}\n` +
+        (r.choice.margin ? `  with thresholds ${r.choice.margin.by} lower it raises ${f(r.choice.margin.false_alerts_per_h, 2)} false alerts/h there\n` : "") +
+        `  caught by passage length: ${formatByLength(r.choice.summary.by_length)}\n  ${r.branch === "screams" ? "detect.screams" : "detect"}: ${JSON.stringify(r.choice.config)}\n`
       : "no settings to choose from\n")
   );
 }

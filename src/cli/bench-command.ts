@@ -8,7 +8,7 @@ import { runPerformance, roundDeep, type PerformanceResults } from "../bench/per
 import { mergeQuality, runQuality, testSpeakersOf, validationSpeakersOf, type QualityOptions, type QualityResults } from "../bench/quality.js";
 import { verifyBundleFiles } from "../model/bundle.js";
 import { measurePublishLatency, type PublishLatencyResults } from "../bench/publish-latency.js";
-import { chooseSetting, DEFAULT_SWEEP_GRID, DEFAULT_TARGETS, describeResult, describeSetting, kindFront, paretoFront, runPairSweep, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, type SweepGrid, type SweepResult, type Targets } from "../bench/sweep.js";
+import { chooseSetting, DEFAULT_SWEEP_GRID, DEFAULT_TARGETS, describeResult, describeSetting, kindFront, paretoFront, runPairSweep, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, withMargin, type SweepGrid, type SweepResult, type Targets } from "../bench/sweep.js";
 import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
 import { detectParamsFromConfig, screamBranchFromConfig } from "../config/detect-params.js";
 import type { Config } from "../config/schema.js";
@@ -84,6 +84,10 @@ runs them through the replay pipeline and scores the alerts.
   --sweep-cooldown LIST  the cooldowns (seconds, comma-separated) the sweep may choose from
                     (default 10,30,120); --sweep-cooldown 10 holds it at the shipped default, so a
                     setting cannot buy fewer false alerts by staying deaf for minutes after each
+  --sweep-margin D  hold each setting to the false-alert target with its thresholds D lower (as
+                    if every window scored D higher; 0–0.5, default 0): for tuning streams the
+                    model heard the like of, which score lower than a home's strangers; of
+                    settings that catch alike, the one with most room is taken
   --target-fa X --target-caught Y   the targets that rule uses (default 0.5 per hour, 0.9)
   --write-config FILE  with --sweep, write the chosen setting as a config file (a detect section),
                     to check it on other speakers: bench --streams … --config FILE
@@ -157,6 +161,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     sweep: { type: "boolean", default: false },
     "sweep-branch": { type: "string", default: "speech" },
     "sweep-cooldown": { type: "string" },
+    "sweep-margin": { type: "string" },
     "write-config": { type: "string" },
     plots: { type: "string" },
     "target-fa": { type: "string", default: String(DEFAULT_TARGETS.maxFalsePerHour) },
@@ -178,6 +183,8 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
   if ((v.sweep || v["write-config"]) && streamDirs.length === 0) throw new UsageError("--sweep needs --streams DIR");
   if (v["write-config"] && !v.sweep) throw new UsageError("--write-config needs --sweep");
   if (v["sweep-cooldown"] !== undefined && !v.sweep) throw new UsageError("--sweep-cooldown needs --sweep");
+  if (v["sweep-margin"] !== undefined && !v.sweep) throw new UsageError("--sweep-margin needs --sweep");
+  const margin = v["sweep-margin"] === undefined ? 0 : num(v["sweep-margin"], "sweep-margin", { min: 0, max: 0.5 });
   const sweepBranch = String(v["sweep-branch"]);
   if (sweepBranch !== "speech" && sweepBranch !== "screams" && sweepBranch !== "pair") throw new UsageError(`--sweep-branch must be speech, screams or pair (got ${sweepBranch})`);
   const grid = sweepGridOf(v["sweep-cooldown"] as string | undefined);
@@ -320,11 +327,13 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
         // The speech sweep keeps a configured scream branch beside every setting (the pair is what runs).
         const screamBranch = screamBranchFromConfig(config.detect);
         const configuredScream = screamBranch && quality.traces.some((t) => t.points.some((p) => p.scream !== undefined)) ? { ...screamBranch.alert, smoothing: screamBranch.smoothing } : null;
-        const results = pair
+        const swept = pair
           ? runPairSweep(quality.traces, detect, settings, grid, grace)
           : screams
             ? runScreamSweep(quality.traces, detect, speech, settings, grace)
             : runSweep(quality.traces, detect, settings, grace, configuredScream);
+        if (margin > 0) say(`sweep: replaying each setting again with its thresholds ${margin} lower (--sweep-margin)…`);
+        const results = withMargin(quality.traces, detect, swept, grace, margin, pair ? "pair" : screams ? "screams" : "speech", { speech, scream: configuredScream });
         sweepResults = results;
         const choice = chooseSetting(results, targets);
         const current = config.detect.screams.enabled ? `${describeSetting(detect)}; screams: ${describeScreamBranch(config)}` : describeSetting(detect);
@@ -341,6 +350,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
                 setting: choice.result.setting,
                 ...(choice.result.scream ? { scream: choice.result.scream } : {}),
                 summary: choice.result.summary,
+                ...(choice.result.margin ? { margin: choice.result.margin } : {}),
                 rule: choice.rule,
                 meets_targets: choice.meetsTargets,
                 config: pair
@@ -380,7 +390,8 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     const header =
       `# Detector settings chosen by earwitness bench --sweep (${sweep.choice.rule}).\n` +
       `# Tuning streams: ${folds.length > 0 ? `folds ${folds.join(" ")}` : quality?.speakers ? `speakers ${quality.speakers.join(" ")}` : "all speakers"}; ` +
-      `${sweep.choice.summary.false_alerts_per_h.toFixed(2)} false alerts/h, ${(sweep.choice.summary.caught_share * 100).toFixed(1)} % caught there.\n`;
+      `${sweep.choice.summary.false_alerts_per_h.toFixed(2)} false alerts/h, ${(sweep.choice.summary.caught_share * 100).toFixed(1)} % caught there` +
+      `${sweep.choice.margin ? ` (${sweep.choice.margin.false_alerts_per_h.toFixed(2)} false alerts/h with thresholds ${sweep.choice.margin.by} lower)` : ""}.\n`;
     // A scream-branch choice keeps the speech branch it was chosen beside.
     const section = sweep.branch === "screams" ? { ...settingAsConfig(detect), screams: sweep.choice.config } : sweep.choice.config;
     await writeFile(writeConfig, header + YAML.stringify({ detect: section }));

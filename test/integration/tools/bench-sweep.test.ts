@@ -90,6 +90,27 @@ describe("earwitness bench --sweep", () => {
     expect(await readFile(chosen, "utf8")).toMatch(/cooldown_s: 10\n/);
   });
 
+  it("--sweep-margin holds each setting's loosened false alerts to the target and says so", { timeout: 120_000 }, async () => {
+    const out = path.join(dir, "margin.json");
+    const chosen = path.join(dir, "margin.yaml");
+    const r = await run([...STREAMS(), "--sweep", "--sweep-cooldown", "10", "--sweep-margin", "0.2", "--write-config", chosen, "--out", out]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const results = JSON.parse(await readFile(out, "utf8")) as { sweep: { choice: { rule: string; margin: { by: number; false_alerts_per_h: number }; summary: { false_alerts_per_h: number } } } };
+    const { choice } = results.sweep;
+    expect(choice.margin.by).toBe(0.2);
+    // Lowering the thresholds never removes a false alert of the constant-angry model.
+    expect(choice.margin.false_alerts_per_h).toBeGreaterThanOrEqual(choice.summary.false_alerts_per_h);
+    expect(choice.rule).toMatch(/thresholds 0\.2 lower/);
+    expect(r.stdout).toMatch(/with thresholds 0\.2 lower it raises [\d.]+ false alerts\/h there/);
+    expect(await readFile(chosen, "utf8")).toMatch(/false alerts\/h with thresholds 0\.2 lower\)/);
+    const tooWide = await run([...STREAMS(), "--sweep", "--sweep-margin", "0.9"]);
+    expect(tooWide.code).toBe(64);
+    expect(tooWide.stderr).toMatch(/sweep-margin/);
+    const alone = await run([...STREAMS(), "--sweep-margin", "0.2"]);
+    expect(alone.code).toBe(64);
+    expect(alone.stderr).toMatch(/--sweep-margin needs --sweep/);
+  });
+
   it("refuses a --sweep-cooldown that is not seconds, or without --sweep", async () => {
     const bad = await run([...STREAMS(), "--sweep", "--sweep-cooldown", "10,soon"]);
     expect(bad.code).toBe(64);

@@ -17,6 +17,8 @@ import {
   screamSweepSettings,
   settingAsConfig,
   sweepSettings,
+  loosened,
+  withMargin,
   type SweepResult,
   type SweepSetting,
 } from "../../../src/bench/sweep.js";
@@ -238,6 +240,69 @@ describe("chooseSetting", () => {
     const c = chooseSetting([result(0.5, 3, 0.9), result(0.7, 1, 0.5), result(0.8, 1, 0.6)], { maxFalsePerHour: 0.5, minCaught: 0.9 });
     expect(c?.result.setting.enterThreshold).toBe(0.8);
     expect(chooseSetting([])).toBeNull();
+  });
+});
+
+describe("a margin on the false alerts (bench --sweep-margin)", () => {
+  // 60 s of calm audio (no passage): the scream model scores 0.1, except 0.7 for 2 s at 20 s and
+  // 0.95 for 1 s at 40 s — one burst an enter threshold of 0.85 ignores and 0.65 does not.
+  const timeline: StreamTimeline = {
+    format: 1,
+    seed: 1,
+    sample_rate_hz: 16_000,
+    duration_s: 60,
+    noise: { source: "none", snr_db: 0 },
+    danger_labels: ["angry", "fear"],
+    segments: [],
+    passages: [],
+  };
+  const points = Array.from({ length: 120 }, (_, i) => {
+    const t = i * 500;
+    return { tMs: t, danger: 0, scream: t >= 20_000 && t < 22_000 ? 0.7 : t >= 40_000 && t < 41_000 ? 0.95 : 0.1 };
+  });
+  const traces = [{ timeline, points }];
+  const base = detectParamsFromConfig(configWith(BASE).detect);
+  const speech: SweepSetting = { ...BASE, enterThreshold: 0.99, exitThreshold: 0.9, cooldownMs: 10_000 };
+  const scream = (enter: number, k = 2, n = 3): SweepSetting => ({ ...speech, smoothing: { method: "none" }, enterThreshold: enter, exitThreshold: round(enter - 0.2), k, n, minDurationMs: 0 });
+  const round = (x: number): number => Math.round(x * 100) / 100;
+
+  it("replays the swept branch with both thresholds lowered, as if every window scored that much higher", () => {
+    expect(loosened(scream(0.85), 0.2)).toMatchObject({ enterThreshold: 0.65, exitThreshold: 0.45 });
+    expect(loosened(scream(0.15), 0.2)).toMatchObject({ enterThreshold: 0.01, exitThreshold: 0 });
+    const raised = [{ timeline, points: points.map((p) => ({ ...p, scream: p.scream + 0.2 })) }];
+    for (const smoothing of [{ method: "none" }, { method: "ema", windows: 3 }, { method: "mean", windows: 4 }] as const) {
+      const s = { ...scream(0.85), smoothing };
+      expect(evaluateSetting(traces, base, speech, 4, loosened(s, 0.2)).false_alerts, smoothing.method).toBe(evaluateSetting(raised, base, speech, 4, s).false_alerts);
+    }
+    const [plain] = runScreamSweep(traces, base, speech, [scream(0.85)], 4);
+    expect(plain!.summary.false_alerts).toBe(1);
+    const [held] = withMargin(traces, base, [plain!], 4, 0.2, "screams", { speech, scream: null });
+    expect(held!.summary).toEqual(plain!.summary);
+    expect(held!.margin?.by).toBe(0.2);
+    expect(held!.margin!.false_alerts_per_h).toBeCloseTo(2 * 60, 6);
+    expect(withMargin(traces, base, [plain!], 4, 0, "screams", { speech, scream: null })[0]).not.toHaveProperty("margin");
+  });
+
+  it("holds the loosened figure to the target, and of settings that catch alike takes the one with most room", () => {
+    const tight = { ...result(0.9, 0, 0.3), margin: { by: 0.2, false_alerts_per_h: 0 } };
+    const edge = { ...result(0.85, 0, 0.4), margin: { by: 0.2, false_alerts_per_h: 3 } };
+    const c = chooseSetting([edge, tight]);
+    expect(c?.result.setting.enterThreshold).toBe(0.9);
+    expect(c?.rule).toMatch(/thresholds 0\.2 lower/);
+    // Equal catches and equal own figures: the smaller loosened false-alert rate wins over the earlier alert.
+    const early = { ...result(0.8, 0, 0.3, 1), margin: { by: 0.2, false_alerts_per_h: 0.4 } };
+    expect(chooseSetting([early, tight])?.result.setting.enterThreshold).toBe(0.9);
+    // Nothing within the target with room: the fewest loosened false alerts, not the fewest own.
+    const c3 = chooseSetting([{ ...result(0.7, 0, 0.5), margin: { by: 0.2, false_alerts_per_h: 4 } }, { ...result(0.6, 1, 0.6), margin: { by: 0.2, false_alerts_per_h: 2 } }]);
+    expect(c3?.result.setting.enterThreshold).toBe(0.6);
+  });
+
+  it("loosens the scream branch of a pair and the speech setting of a speech sweep, not the fixed one", () => {
+    const [pairRow] = withMargin(traces, base, [{ setting: speech, scream: scream(0.85), summary: evaluateSetting(traces, base, speech, 4, scream(0.85)) }], 4, 0.2, "pair", { speech, scream: null });
+    expect(pairRow!.margin!.false_alerts_per_h).toBeGreaterThan(0);
+    // A speech sweep beside a fixed scream branch at 0.85: loosening the (silent) speech branch adds nothing.
+    const [speechRow] = withMargin(traces, base, runSweep(traces, base, [speech], 4, scream(0.85)), 4, 0.2, "speech", { speech, scream: scream(0.85) });
+    expect(speechRow!.margin!.false_alerts_per_h).toBeCloseTo(speechRow!.summary.false_alerts_per_h, 6);
   });
 });
 
