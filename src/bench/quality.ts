@@ -13,7 +13,7 @@ import type { VerifiedBundle } from "../model/bundle-files.js";
 import { dangerEmotionsOf } from "../label-map.js";
 import { SAMPLE_RATE_HZ } from "../constants.js";
 import type { ProgressStarter } from "../report/progress.js";
-import { heldOutRows, validationRows } from "../train/corpus-report.js";
+import { heldOutRows, trainedRows, validationRows } from "../train/corpus-report.js";
 import { readCorpusDir, type ManifestRow } from "../train/manifest.js";
 import { recordedSpeakers, speakerMatch } from "../train/splits.js";
 import { buildHomeStream, HOME_STREAM_DEFAULTS, type HomeMix } from "./home-stream.js";
@@ -204,6 +204,17 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
       rows = isVal ? rows.filter(isVal) : [];
       if (rows.length === 0) {
         o.log(`${corpus}: no validation clips of the model there; skipped`);
+        continue;
+      }
+      // The tuning streams are new to every model that scores them: a speech model of another
+      // split (say one trained on CREMA-D's other actors) may have trained on some of the scream
+      // model's validation clips, and would look quieter on them than on any stranger.
+      const trained = trainedRows(o.bundle.meta, allRows);
+      const before = rows.length;
+      rows = rows.filter((r) => !trained(r));
+      if (rows.length < before) o.log(`${corpus}: ${before - rows.length} of its validation clips trained the speech model ${o.bundle.dir}; left out of the tuning streams`);
+      if (rows.length === 0) {
+        o.log(`${corpus}: every validation clip of the model there trained the speech model; skipped`);
         continue;
       }
     }

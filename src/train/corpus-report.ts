@@ -18,7 +18,7 @@ import { classSet, isDangerLabel, labelKind, type ClassSet, type ClassSetName } 
 import type { BundleMeta } from "../model/bundle.js";
 import type { ManifestRow } from "./manifest.js";
 import { recallAtPrecision, rocAuc } from "./metrics.js";
-import { heldOutSelector, speakerGroup } from "./splits.js";
+import { heldOutSelector, recordedSpeakers, speakerGroup } from "./splits.js";
 
 export const SIX_EMOTIONS = ["angry", "disgust", "fear", "happy", "neutral", "sad"] as const;
 
@@ -67,6 +67,19 @@ export function validationRows(meta: Pick<BundleMeta, "training">): ((r: Manifes
   if (!Array.isArray(groups) || groups.length === 0) return null;
   const set = new Set(groups as string[]);
   return (r) => set.has(speakerGroup(r));
+}
+
+/**
+ * The rows a bundle trained on: its corpora's rows that its record neither holds out (test
+ * corpora or test speakers) nor validated on (validation groups or speakers). Tuning streams for
+ * one model built from another's validation clips keep these out (bench --validation-of).
+ */
+export function trainedRows(meta: Pick<BundleMeta, "labels" | "danger" | "training">, rows: ManifestRow[]): (r: ManifestRow) => boolean {
+  const given = new Set(meta.training.corpora.map((c) => c.name));
+  const heldOut = heldOutRows(meta, rows);
+  const validated = validationRows(meta);
+  const kept = new Set([...(recordedSpeakers(meta.training, "test") ?? []), ...(recordedSpeakers(meta.training, "validation") ?? [])]);
+  return (r) => given.has(r.corpus) && !(heldOut?.(r) ?? false) && !(validated?.(r) ?? false) && !kept.has(speakerGroup(r));
 }
 
 /** The class set a bundle was trained with (older bundles: their labels, as `emotions`). */

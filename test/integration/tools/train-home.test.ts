@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { trainedRows, validationRows } from "../../../src/train/corpus-report.js";
 import { readCorpusDir } from "../../../src/train/manifest.js";
 import { heldOutSelector } from "../../../src/train/splits.js";
 import { lcg, scream, sound, utterance, type VoiceClass } from "../../fixtures/synthetic-voice.js";
@@ -185,7 +186,7 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     await expectHeldOutAucAndScreamAlert(out, dataArgs, 97);
   });
 
-  it("bench --fold tunes a pair on folds (home and sound streams): each fold's streams only from the corpora its model left out, never the final check's, swept together", { timeout: 300_000 }, async () => {
+  it("bench --fold tunes a pair on folds (home and sound streams): each fold's streams only from the corpora its model left out, never the final check's, swept together; --validation-of leaves out what the speech model trained on", { timeout: 300_000 }, async () => {
     const rnd = lcg(21);
     const houseClips = (prefix: string): { rel: string; label: string; speaker: string; audio: Float32Array }[] =>
       Array.from({ length: 12 }, (_, i) => {
@@ -252,6 +253,28 @@ describe("the danger output of a home model (synthetic corpora)", () => {
     const refused = await run(["bench", "--no-pin", "--model", heard, "--config", cfg, ...streams, "--mix", "home", "--stream-minutes", "1", "--per-dir", "1", "--fold", fold1, "--out", path.join(dir, "refused.json")]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/fold1\/talk-c: \d+ of these clips trained/);
+    // Tuning on the scream model's validation clips (--validation-of) leaves out those the speech
+    // model trained on: it knows them, and would look quieter there than before any stranger.
+    const heardMeta = JSON.parse(await readFile(path.join(heard, "bundle.json"), "utf8")) as Parameters<typeof trainedRows>[0];
+    const finalMeta = JSON.parse(await readFile(path.join(finalModel, "bundle.json"), "utf8")) as Parameters<typeof validationRows>[0];
+    // The final model validates on some of the house sounds, which that speech model trained on.
+    const houseRows = await readCorpusDir(data[2]!);
+    const isTrained = trainedRows(heardMeta, houseRows);
+    const overlap = houseRows.filter((row) => validationRows(finalMeta)!(row) && isTrained(row));
+    expect(overlap.length, "the fixture needs validation clips the speech model trained on").toBeGreaterThan(0);
+    const valWork = path.join(dir, "val-work");
+    const tuned = await run(["bench", "--no-pin", "--model", heard, "--config", cfg, ...streams, "--mix", "sounds", "--stream-minutes", "6", "--per-dir", "2", "--validation-of", finalModel, "--work", valWork, "--out", path.join(dir, "val.json")]);
+    expect(tuned.code, tuned.stderr + tuned.stdout).toBe(0);
+    expect(tuned.stderr).toMatch(new RegExp(`house: ${overlap.length} of its validation clips trained the speech model`));
+    const heardFiles = new Set(overlap.map((row) => row.file));
+    const stillThere = new Set(houseRows.filter((row) => validationRows(finalMeta)!(row) && !isTrained(row)).map((row) => row.file));
+    const used = new Set<string>();
+    for (const file of (await readdir(valWork)).filter((f) => f.endsWith(".json"))) {
+      const timeline = JSON.parse(await readFile(path.join(valWork, file), "utf8")) as { segments: { file: string }[] };
+      for (const sg of timeline.segments) used.add(sg.file);
+    }
+    expect([...heardFiles].filter((f) => used.has(f))).toEqual([]);
+    expect([...stillThere].some((f) => used.has(f)), "the house's other validation clips still make the streams").toBe(true);
     // --fold chooses the streams itself.
     const clash = await run([...args, "--fold", fold1, "--held-out-of", finalModel]);
     expect(clash.code).toBe(64);
