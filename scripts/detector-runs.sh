@@ -20,7 +20,7 @@
 #                  fresh-shipped | sounds-front | long-shipped | long-dh-cnnp-hn10 |
 #                  long-dh-cnnp-hn | long-dh-lr24 | fold-screams-dh-cnnp-hn | kinds-dh-cnnp-hn |
 #                  kinds-shipped | kinds-seed8 | kinds-shipped-seed8 | margin-dh-cnnp-hn |
-#                  margin-shipped |
+#                  margin-shipped | clean-dh-cnnp-hn | clean-shipped |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -451,6 +451,19 @@ for g in "${groups[@]}"; do
       printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
       long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 10 11
       long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 12 13 ;;
+    clean-dh-cnnp-hn) # procedure 5 (docs/detection.md "Session 15"): procedure 4's scream setting
+      # (margin 0.2 on the validation sounds); the speech setting beside it on 18 validation home
+      # streams (6 h) without the clips the speech model trained on; checked on home seeds 12 and
+      # 14 (18 streams) and sounds seeds 13 and 15 (9 streams), the shipped pair too.
+      name=loco3-clean-pair-gru-cremad-dh-cnnp-hn scream="$runs/loco3-cnnp-dh-hn-home" speech="$runs/ship/gru-cremad-dh"
+      [ -s "$runs/loco3-margin-pair-gru-cremad-dh-cnnp-hn.screams.yaml" ] || { echo "run margin-dh-cnnp-hn first"; continue; }
+      tune_branch "$runs/loco3-margin-pair-gru-cremad-dh-cnnp-hn.screams.yaml" "$runs/$name.tuned.yaml" "$runs/$name.tune" home 18 speech \
+        --model "$speech" --validation-of "$scream" || continue
+      long_fronts "$name" "$speech" "$scream" 12 13
+      long_fronts "$name" "$speech" "$scream" 14 15 ;;
+    clean-shipped) # the shipped pair on procedure 5's second draw (its first, seeds 12 and 13, is margin-shipped's)
+      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
+      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 14 15 ;;
     fold-pair-dh-cnnp-hn) # run ship-dh, cnnp-dh-hn, fold-cnnp-dh-hn first
       measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" \
         "$runs/loco3f-a-cnnp-dh-hn-home" "$runs/loco3f-b-cnnp-dh-hn-home" ;;
