@@ -54,6 +54,8 @@ export interface QualityOptions {
   refuseHeardBySpeech?: boolean;
   /** Throw when the configured scream branch cannot run (`--fold`: a fold without it tunes nothing). */
   requireScreams?: boolean;
+  /** Recordings to score with the same models, for the sweep's acceptance check (`--sweep-acceptance`). */
+  acceptance?: { name: string; samples: Float32Array }[];
   /** Prefix of the per-corpus names (`--fold`: which fold a stream came from). */
   label?: string;
   /**
@@ -91,6 +93,8 @@ export interface QualityResults {
   traces: SweepTrace[];
   /** Per stream, its score with every passage's detail (for mergeQuality; not written to results). */
   scores: StreamScore[];
+  /** The acceptance recordings' windows, scored by the same models (for --sweep; not written to results). */
+  acceptance?: { name: string; points: TracePoint[] }[];
 }
 
 /**
@@ -283,6 +287,8 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     }
   }
   task?.finish();
+  // A fresh unit per recording, as a stream starts (adaptation in memory, never saved).
+  const acceptance = (o.acceptance ?? []).map((a) => ({ name: a.name, points: alertsOf(o.config, made, a.samples, newRunningAdaptation(o.config, o.bundle)).points }));
   made.dispose();
   const all = [...scores.values()];
   return {
@@ -294,6 +300,7 @@ export async function runQuality(o: QualityOptions): Promise<QualityResults> {
     adaptation: newRunningAdaptation(o.config, o.bundle) !== null,
     traces,
     scores: streamScores,
+    ...(acceptance.length > 0 ? { acceptance } : {}),
   };
 }
 

@@ -183,6 +183,8 @@ export interface SweepReport {
   targets: Targets;
   current: { setting: string; summary: QualitySummary };
   front: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary }[];
+  /** With --sweep-acceptance: the recordings and alerts asked for, and how many settings gave exactly those. */
+  acceptance?: { recordings: { file: string; alerts: number }[]; eligible: number };
   /** The front on false alerts, speech passages and screams apart (kindFront); for rule checks, not printed. */
   kind_front: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary }[];
   choice: { setting: SweepSetting; scream?: SweepSetting; summary: QualitySummary; margin?: { by: number; false_alerts_per_h: number }; rule: string; meets_targets: boolean; config: Record<string, unknown> } | null;
@@ -218,6 +220,9 @@ export function formatSweep(r: SweepReport): string {
         ...(r.choice && chosen && !r.front.some((x) => describeResult(x) === chosen) ? [row(`${chosen}  ◀ chosen (ties a front row on both counts)`, r.choice.summary)] : []),
       ],
     ) +
+    (r.acceptance
+      ? `acceptance: ${r.acceptance.eligible} of ${r.settings} settings raise exactly ${r.acceptance.recordings.map((a) => `${a.alerts} alert(s) on ${a.file}`).join(", ")}; the choice is among them\n`
+      : "") +
     (r.choice
       ? `chosen (${r.choice.rule}): ${chosen}\n` +
         (r.choice.margin ? `  with thresholds ${r.choice.margin.by} lower it raises ${f(r.choice.margin.false_alerts_per_h, 2)} false alerts/h there\n` : "") +

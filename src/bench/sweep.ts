@@ -229,6 +229,34 @@ export function withMargin(
   });
 }
 
+/**
+ * A recording every default must get right (`bench --sweep-acceptance FILE=N`): its windows as
+ * the pipeline scored them, and how many alerts it must raise — e.g. the demo's angry passage
+ * exactly one, calm speech none (test/integration/daemon/shipped-model.test.ts).
+ */
+export interface Acceptance {
+  name: string;
+  points: TracePoint[];
+  alerts: number;
+}
+
+/**
+ * Whether a swept result raises exactly the alerts each acceptance recording asks for, replayed
+ * as the pair that would run: for branch "speech" its setting beside the configured scream branch
+ * (`fixed.scream`), for "screams" the configured speech setting beside it, for "pair" both.
+ */
+export function passesAcceptance(
+  base: AlertParams,
+  r: SweepResult,
+  recordings: readonly Acceptance[],
+  branch: "speech" | "screams" | "pair",
+  fixed: { speech: SweepSetting; scream: SweepSetting | null },
+): boolean {
+  const speech = branch === "screams" ? fixed.speech : r.setting;
+  const scream = branch === "screams" ? r.setting : branch === "pair" ? (r.scream ?? null) : fixed.scream;
+  return recordings.every((a) => replayAlerts(a.points, base, speech, a.points.some((p) => p.scream !== undefined) ? scream : null).length === a.alerts);
+}
+
 /** The scream-branch settings a sweep tries: `sweepSettings` without the shared hold and cooldown. */
 export function screamSweepSettings(speech: SweepSetting, grid: SweepGrid = DEFAULT_SWEEP_GRID): SweepSetting[] {
   return sweepSettings({ ...grid, holdMs: [speech.holdMs], cooldownMs: [speech.cooldownMs] });

@@ -8,7 +8,7 @@ import { runPerformance, roundDeep, type PerformanceResults } from "../bench/per
 import { mergeQuality, runQuality, testSpeakersOf, validationSpeakersOf, type QualityOptions, type QualityResults } from "../bench/quality.js";
 import { verifyBundleFiles } from "../model/bundle.js";
 import { measurePublishLatency, type PublishLatencyResults } from "../bench/publish-latency.js";
-import { chooseSetting, DEFAULT_SWEEP_GRID, DEFAULT_TARGETS, describeResult, describeSetting, kindFront, paretoFront, runPairSweep, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, withMargin, type SweepGrid, type SweepResult, type Targets } from "../bench/sweep.js";
+import { chooseSetting, DEFAULT_SWEEP_GRID, DEFAULT_TARGETS, describeResult, describeSetting, kindFront, paretoFront, runPairSweep, runScreamSweep, runSweep, screamSettingAsConfig, screamSweepSettings, settingAsConfig, sweepSettings, withMargin, passesAcceptance, type Acceptance, type SweepGrid, type SweepResult, type Targets } from "../bench/sweep.js";
 import { formatPerformance, formatPublishLatency, formatQuality, formatSweep, loadAverage, machineInfo, type MachineInfo, type SweepReport } from "../bench/report.js";
 import { detectParamsFromConfig, screamBranchFromConfig } from "../config/detect-params.js";
 import type { Config } from "../config/schema.js";
@@ -20,6 +20,7 @@ import { streamTimelines, sweepParetoSvg } from "../report/run-plots.js";
 import { writePictures } from "./pictures.js";
 import { num, parse, UsageError } from "./args.js";
 import { loadNoises } from "./corpus-options.js";
+import { loadAudioFile } from "../audio/load.js";
 import { packageRoot, shippedModelDir } from "../assemble/paths.js";
 import YAML from "yaml";
 
@@ -88,6 +89,9 @@ runs them through the replay pipeline and scores the alerts.
                     if every window scored D higher; 0–0.5, default 0): for tuning streams the
                     model heard the like of, which score lower than a home's strangers; of
                     settings that catch alike, the one with most room is taken
+  --sweep-acceptance FILE=N  (repeat) only settings under which the recording FILE raises exactly
+                    N alerts may be chosen, replayed with the same models — e.g.
+                    demo/demo.wav=1 demo/calm.wav=0, what the shipped defaults must do there
   --target-fa X --target-caught Y   the targets that rule uses (default 0.5 per hour, 0.9)
   --write-config FILE  with --sweep, write the chosen setting as a config file (a detect section),
                     to check it on other speakers: bench --streams … --config FILE
@@ -162,6 +166,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
     "sweep-branch": { type: "string", default: "speech" },
     "sweep-cooldown": { type: "string" },
     "sweep-margin": { type: "string" },
+    "sweep-acceptance": { type: "string", multiple: true },
     "write-config": { type: "string" },
     plots: { type: "string" },
     "target-fa": { type: "string", default: String(DEFAULT_TARGETS.maxFalsePerHour) },
@@ -185,6 +190,14 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
   if (v["sweep-cooldown"] !== undefined && !v.sweep) throw new UsageError("--sweep-cooldown needs --sweep");
   if (v["sweep-margin"] !== undefined && !v.sweep) throw new UsageError("--sweep-margin needs --sweep");
   const margin = v["sweep-margin"] === undefined ? 0 : num(v["sweep-margin"], "sweep-margin", { min: 0, max: 0.5 });
+  const acceptanceSpecs = ((v["sweep-acceptance"] as string[] | undefined) ?? []).map((x) => {
+    const m = /^(.+)=(\d+)$/.exec(x);
+    if (!m || Number(m[2]) > 100) throw new UsageError(`--sweep-acceptance: "${x}" is not FILE=N (a recording and the alerts it must raise, e.g. demo/demo.wav=1)`);
+    if (!existsSync(m[1]!)) throw new UsageError(`--sweep-acceptance: no file ${m[1]}`);
+    return { file: m[1]!, alerts: Number(m[2]) };
+  });
+  if (acceptanceSpecs.length > 0 && !v.sweep) throw new UsageError("--sweep-acceptance needs --sweep");
+  if (acceptanceSpecs.length > 0 && (v.fold as string[] | undefined)?.length) throw new UsageError("--sweep-acceptance checks the models that will run; --fold scores streams with other scream models: tune on folds, then check the choice on its own");
   const sweepBranch = String(v["sweep-branch"]);
   if (sweepBranch !== "speech" && sweepBranch !== "screams" && sweepBranch !== "pair") throw new UsageError(`--sweep-branch must be speech, screams or pair (got ${sweepBranch})`);
   const grid = sweepGridOf(v["sweep-cooldown"] as string | undefined);
@@ -288,7 +301,9 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
         log: say,
         progress,
       } as const;
-      if (folds.length === 0) quality = await runQuality({ ...common, workDir, config, bundle, speakers, heldOutOf, validationOf });
+      const acceptanceAudio = [];
+      for (const a of acceptanceSpecs) acceptanceAudio.push({ name: a.file, samples: await loadAudioFile(a.file) });
+      if (folds.length === 0) quality = await runQuality({ ...common, workDir, config, bundle, speakers, heldOutOf, validationOf, acceptance: acceptanceAudio });
       else {
         // runQuality disposes the speech model it runs: each fold loads its own.
         bundle.dispose();
@@ -335,7 +350,18 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
         if (margin > 0) say(`sweep: replaying each setting again with its thresholds ${margin} lower (--sweep-margin)…`);
         const results = withMargin(quality.traces, detect, swept, grace, margin, pair ? "pair" : screams ? "screams" : "speech", { speech, scream: configuredScream });
         sweepResults = results;
-        const choice = chooseSetting(results, targets);
+        let eligible: SweepResult[] = results;
+        let acceptance: SweepReport["acceptance"];
+        if (acceptanceSpecs.length > 0) {
+          const recordings: Acceptance[] = acceptanceSpecs.map((a, i) => ({ name: a.file, alerts: a.alerts, points: quality!.acceptance?.[i]?.points ?? [] }));
+          eligible = results.filter((r) => passesAcceptance(detect, r, recordings, pair ? "pair" : screams ? "screams" : "speech", { speech, scream: configuredScream }));
+          acceptance = { recordings: acceptanceSpecs.map((a) => ({ file: a.file, alerts: a.alerts })), eligible: eligible.length };
+          say(`sweep: ${eligible.length} of ${results.length} settings raise the alerts the acceptance recordings ask for`);
+          if (eligible.length === 0) {
+            throw new Error(`no swept setting raises exactly ${acceptanceSpecs.map((a) => `${a.alerts} alert(s) on ${a.file}`).join(" and ")}; nothing chosen`);
+          }
+        }
+        const choice = chooseSetting(eligible, targets);
         const current = config.detect.screams.enabled ? `${describeSetting(detect)}; screams: ${describeScreamBranch(config)}` : describeSetting(detect);
         sweep = {
           branch: pair ? "pair" : screams ? "screams" : "speech",
@@ -345,13 +371,14 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
           current: { setting: current, summary: quality.summary },
           front: paretoFront(results),
           kind_front: kindFront(results),
+          ...(acceptance ? { acceptance } : {}),
           choice: choice
             ? {
                 setting: choice.result.setting,
                 ...(choice.result.scream ? { scream: choice.result.scream } : {}),
                 summary: choice.result.summary,
                 ...(choice.result.margin ? { margin: choice.result.margin } : {}),
-                rule: choice.rule,
+                rule: acceptance ? `${choice.rule}; among the ${acceptance.eligible} settings that pass the acceptance recordings` : choice.rule,
                 meets_targets: choice.meetsTargets,
                 config: pair
                   ? { ...settingAsConfig(choice.result.setting), screams: screamSettingAsConfig(choice.result.scream!) }

@@ -111,6 +111,31 @@ describe("earwitness bench --sweep", () => {
     expect(alone.stderr).toMatch(/--sweep-margin needs --sweep/);
   });
 
+  it("--sweep-acceptance chooses only among settings that raise the asked alerts on a recording", { timeout: 120_000 }, async () => {
+    // The constant-angry model alerts on any audible recording: once on 6 s of speech-level noise.
+    const loud = await writeWav(path.join(dir, "loud.wav"), silence(1), noise(6, 0.2, 99), silence(1));
+    const out = path.join(dir, "accept.json");
+    const r = await run([...STREAMS(), "--sweep", "--sweep-cooldown", "10", "--sweep-acceptance", `${loud}=1`, "--out", out]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const results = JSON.parse(await readFile(out, "utf8")) as { sweep: { settings: number; acceptance: { eligible: number; recordings: unknown[] }; choice: { rule: string } } };
+    expect(results.sweep.acceptance.recordings).toEqual([{ file: loud, alerts: 1 }]);
+    expect(results.sweep.acceptance.eligible).toBeGreaterThan(0);
+    expect(results.sweep.acceptance.eligible).toBeLessThanOrEqual(results.sweep.settings);
+    expect(results.sweep.choice.rule).toMatch(/among the \d+ settings that pass the acceptance recordings/);
+    expect(r.stdout).toMatch(/acceptance: \d+ of \d+ settings raise exactly 1 alert\(s\) on .*loud\.wav; the choice is among them/);
+    // Asked for one alert and for none on the same recording, no setting passes: nothing is chosen, and it says why.
+    const none = await run([...STREAMS(), "--sweep", "--sweep-cooldown", "10", "--sweep-acceptance", `${loud}=1`, "--sweep-acceptance", `${loud}=0`, "--write-config", path.join(dir, "never.yaml"), "--out", path.join(dir, "never.json")]);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(/no swept setting raises exactly 1 alert\(s\) on .*loud\.wav and 0 alert\(s\) on .*loud\.wav; nothing chosen/);
+    await expect(readFile(path.join(dir, "never.yaml"), "utf8")).rejects.toMatchObject({ code: "ENOENT" });
+    const bad = await run([...STREAMS(), "--sweep", "--sweep-acceptance", loud]);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toMatch(/is not FILE=N/);
+    const alone = await run([...STREAMS(), "--sweep-acceptance", `${loud}=1`]);
+    expect(alone.code).toBe(64);
+    expect(alone.stderr).toMatch(/--sweep-acceptance needs --sweep/);
+  });
+
   it("refuses a --sweep-cooldown that is not seconds, or without --sweep", async () => {
     const bad = await run([...STREAMS(), "--sweep", "--sweep-cooldown", "10,soon"]);
     expect(bad.code).toBe(64);

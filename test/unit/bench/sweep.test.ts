@@ -18,6 +18,7 @@ import {
   settingAsConfig,
   sweepSettings,
   loosened,
+  passesAcceptance,
   withMargin,
   type SweepResult,
   type SweepSetting,
@@ -295,6 +296,20 @@ describe("a margin on the false alerts (bench --sweep-margin)", () => {
     // Nothing within the target with room: the fewest loosened false alerts, not the fewest own.
     const c3 = chooseSetting([{ ...result(0.7, 0, 0.5), margin: { by: 0.2, false_alerts_per_h: 4 } }, { ...result(0.6, 1, 0.6), margin: { by: 0.2, false_alerts_per_h: 2 } }]);
     expect(c3?.result.setting.enterThreshold).toBe(0.6);
+  });
+
+  it("keeps only settings under which each acceptance recording raises exactly the alerts asked for", () => {
+    const recording = { name: "demo.wav", points, alerts: 1 };
+    const row = (enter: number): SweepResult => ({ setting: scream(enter), summary: summary(0, 0) });
+    // 0.85 hears the 0.95 burst only; 0.65 both bursts; 0.99 neither.
+    expect(passesAcceptance(base, row(0.85), [recording], "screams", { speech, scream: null })).toBe(true);
+    expect(passesAcceptance(base, row(0.65), [recording], "screams", { speech, scream: null })).toBe(false);
+    expect(passesAcceptance(base, row(0.99), [recording], "screams", { speech, scream: null })).toBe(false);
+    expect(passesAcceptance(base, row(0.99), [{ ...recording, alerts: 0 }], "screams", { speech, scream: null })).toBe(true);
+    // Every recording must pass; a speech sweep replays its setting beside the configured scream branch.
+    expect(passesAcceptance(base, row(0.85), [recording, { ...recording, alerts: 0 }], "screams", { speech, scream: null })).toBe(false);
+    expect(passesAcceptance(base, { setting: speech, summary: summary(0, 0) }, [recording], "speech", { speech, scream: scream(0.85) })).toBe(true);
+    expect(passesAcceptance(base, { setting: speech, scream: scream(0.65), summary: summary(0, 0) }, [recording], "pair", { speech, scream: scream(0.85) })).toBe(false);
   });
 
   it("loosens the scream branch of a pair and the speech setting of a speech sweep, not the fixed one", () => {
