@@ -20,7 +20,8 @@
 #                  fresh-shipped | sounds-front | long-shipped | long-dh-cnnp-hn10 |
 #                  long-dh-cnnp-hn | long-dh-lr24 | fold-screams-dh-cnnp-hn | kinds-dh-cnnp-hn |
 #                  kinds-shipped | kinds-seed8 | kinds-shipped-seed8 | margin-dh-cnnp-hn |
-#                  margin-shipped | clean-dh-cnnp-hn | clean-shipped |
+#                  margin-shipped | clean-dh-cnnp-hn | clean-shipped | accept-dh-cnnp-hn |
+#                  accept-dh-cnnp-hn-b |
 #                  loco-lr | loco-pgru
 #                  (default: floor candidates)
 #                  loco-ARCH: leave-one-corpus-out over every speech corpus — train ARCH (home
@@ -464,6 +465,19 @@ for g in "${groups[@]}"; do
     clean-shipped) # the shipped pair on procedure 5's second draw (its first, seeds 12 and 13, is margin-shipped's)
       printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
       long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 14 15 ;;
+    accept-dh-cnnp-hn) # procedure 6 (docs/detection.md "Session 15"): procedure 5 with the speech
+      # setting chosen only among those that raise one alert on demo/demo.wav and none on
+      # demo/calm.wav (what test/integration/daemon/shipped-model.test.ts asks of the defaults);
+      # checked on procedure 5's draws: home seed 12 / sounds 13 here, 14 / 15 in accept-dh-cnnp-hn-b.
+      name=loco3-accept-pair-gru-cremad-dh-cnnp-hn scream="$runs/loco3-cnnp-dh-hn-home" speech="$runs/ship/gru-cremad-dh"
+      [ -s "$runs/loco3-margin-pair-gru-cremad-dh-cnnp-hn.screams.yaml" ] || { echo "run margin-dh-cnnp-hn first"; continue; }
+      tune_branch "$runs/loco3-margin-pair-gru-cremad-dh-cnnp-hn.screams.yaml" "$runs/$name.tuned.yaml" "$runs/$name.tune" home 18 speech \
+        --model "$speech" --validation-of "$scream" --sweep-acceptance "$here/demo/demo.wav=1" --sweep-acceptance "$here/demo/calm.wav=0" || continue
+      long_fronts "$name" "$speech" "$scream" 12 13 ;;
+    accept-dh-cnnp-hn-b) # procedure 6's second draw (run accept-dh-cnnp-hn's tuning first)
+      name=loco3-accept-pair-gru-cremad-dh-cnnp-hn
+      [ -s "$runs/$name.tuned.yaml" ] || { echo "run accept-dh-cnnp-hn first"; continue; }
+      long_fronts "$name" "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" 14 15 ;;
     fold-pair-dh-cnnp-hn) # run ship-dh, cnnp-dh-hn, fold-cnnp-dh-hn first
       measure_pair_folds loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" \
         "$runs/loco3f-a-cnnp-dh-hn-home" "$runs/loco3f-b-cnnp-dh-hn-home" ;;
