@@ -52,7 +52,7 @@ describe("earwitness run (integration)", () => {
     expect(start.peak as number).toBeGreaterThan(0.9);
     expect(Object.keys(start.probs as object).sort()).toEqual(["angry", "fear", "neutral"]);
     expect((start.model as { sha256: string }).sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(start.thresholds).toMatchObject({ enter_threshold: 0.85, exit_threshold: 0.65, k: 2, n: 3 });
+    expect(start.thresholds).toMatchObject({ enter_threshold: 0.75, exit_threshold: 0.55, k: 2, n: 3 });
     expect(typeof start.dbfs).toBe("number");
     expect(alerts[1]!.duration_s as number).toBeGreaterThan(1);
     // The console stand-in for GPIO switched the LED and buzzer on.

@@ -66,7 +66,7 @@ describe("SIGHUP and the MQTT connection (integration)", () => {
     };
 
     const first = await testAlertStart("before");
-    expect(first.thresholds).toMatchObject({ enter_threshold: 0.85, exit_threshold: 0.65 });
+    expect(first.thresholds).toMatchObject({ enter_threshold: 0.75, exit_threshold: 0.55 });
     expect(connects()).toHaveLength(1);
 
     // Only thresholds change: the same connection carries on.

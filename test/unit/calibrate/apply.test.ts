@@ -49,15 +49,15 @@ describe("applyDetectUpdate", () => {
 });
 
 describe("the safety rule of --apply", () => {
-  it("refuses a setting more sensitive than the defaults (0.85, 2 of 3) without --force, and writes it with", () => {
+  it("refuses a setting more sensitive than the defaults (0.75, 2 of 3) without --force, and writes it with", () => {
     // What issue #12.5 saw written into a live config from 17.5 s of calm speech.
     const trigger = { enter_threshold: 0.4, exit_threshold: 0.2, k: 2, n: 3 };
-    expect(() => applyDetectUpdate(CONFIG, trigger, "h", SAFE)).toThrow(/more sensitive than the defaults \(enter_threshold 0.85, k 2\)[\s\S]*nothing was written — pass --force/);
+    expect(() => applyDetectUpdate(CONFIG, trigger, "h", SAFE)).toThrow(/more sensitive than the defaults \(enter_threshold 0.75, k 2\)[\s\S]*nothing was written — pass --force/);
     // Each half of the rule alone: a lower enter threshold, or fewer windows needed.
     expect(() => applyDetectUpdate(CONFIG, { enter_threshold: 0.5, exit_threshold: 0.3, k: 10, n: 12 }, "h", SAFE)).toThrow(/MORE_SENSITIVE|more sensitive/);
     expect(() => applyDetectUpdate(CONFIG, { enter_threshold: 0.9, exit_threshold: 0.7, k: 1, n: 2 }, "h", SAFE)).toThrow(/more sensitive/);
     // The defaults themselves and anything more cautious pass.
-    expect(detectOf(applyDetectUpdate(CONFIG, { enter_threshold: 0.85, exit_threshold: 0.65, k: 2, n: 3 }, "h", SAFE))).toMatchObject({ k: 2 });
+    expect(detectOf(applyDetectUpdate(CONFIG, { enter_threshold: 0.75, exit_threshold: 0.55, k: 2, n: 3 }, "h", SAFE))).toMatchObject({ k: 2 });
     expect(detectOf(applyDetectUpdate(CONFIG, trigger, "h", { force: true }))).toMatchObject({ enter_threshold: 0.4, k: 2, n: 3 });
   });
 

@@ -32,8 +32,8 @@ describe("parseConfig defaults", () => {
     expect(c.log_level).toBe("info");
     expect(c.audio).toMatchObject({ source: "arecord", device: "default", restart_backoff_min_s: 1, restart_backoff_max_s: 60 });
     expect(c.model).toEqual({ dir: null, backend: "auto" });
-    expect(c.detect).toMatchObject({ hop_s: 0.5, danger: { labels: ["angry", "fear"], weights: {} }, enter_threshold: 0.85, exit_threshold: 0.65, k: 2, n: 3 });
-    expect(c.detect.screams).toMatchObject({ enabled: true, model_dir: null, gate_speech: true, enter_threshold: 0.85, exit_threshold: 0.65, k: 2, n: 3, min_duration_s: 2 });
+    expect(c.detect).toMatchObject({ hop_s: 0.5, danger: { labels: ["angry", "fear"], weights: {} }, smoothing: { method: "ema", windows: 6 }, enter_threshold: 0.75, exit_threshold: 0.55, k: 2, n: 3, min_duration_s: 1 });
+    expect(c.detect.screams).toMatchObject({ enabled: true, model_dir: null, gate_speech: true, smoothing: { method: "mean", windows: 4 }, enter_threshold: 0.9, exit_threshold: 0.7, k: 2, n: 3, min_duration_s: 1 });
     expect(c.gpio.led).toEqual({ pin: null, active_low: false });
     expect(c.gpio.buzzer_pattern_ms).toEqual([500, 500]);
     expect(c.mqtt).toMatchObject({
@@ -76,14 +76,14 @@ describe("parseConfig defaults", () => {
       holdMs: 1500,
       cooldownMs: 10_000,
       maxAlertMs: 120_000,
-      minDurationMs: 0,
+      minDurationMs: 1000,
       k: 2,
       n: 3,
       dangerWeights: { angry: 0.5, fear: 1, scream: 1 },
       smoothing: { method: "ema", windows: 4 },
     });
     expect(() => new AlertStateMachine(p)).not.toThrow();
-    expect(detectParamsFromConfig(parseOk(null).detect).smoothing).toEqual({ method: "none" });
+    expect(detectParamsFromConfig(parseOk(null).detect).smoothing).toEqual({ method: "ema", windows: 6 });
   });
 
   it("has a scream branch unless detect.screams.enabled is false; its danger is the scream class alone", () => {
@@ -97,11 +97,11 @@ describe("parseConfig defaults", () => {
       smoothing: { method: "ema", windows: 2 },
       alert: {
         dangerWeights: { scream: 1 },
-        enterThreshold: 0.85,
-        exitThreshold: 0.65,
+        enterThreshold: 0.9,
+        exitThreshold: 0.7,
         k: 3,
         n: 4,
-        minDurationMs: 2000,
+        minDurationMs: 1000,
         holdMs: 1500,
         cooldownMs: 20_000,
         maxAlertMs: 120_000,
@@ -150,7 +150,7 @@ describe("parseConfig errors", () => {
     expect(issuesOf("detect:\n  enter_threshold: 0.5\n  exit_threshold: 0.5\n")).toHaveLength(1);
     expect(issuesOf("detect:\n  k: 4\n")).toEqual(["detect.k (4) must be <= detect.n (3)"]);
     expect(issuesOf("detect:\n  screams:\n    enter_threshold: 0.4\n")).toEqual([
-      "detect.screams.enter_threshold (0.4) must be greater than detect.screams.exit_threshold (0.65), or alerts flicker on and off",
+      "detect.screams.enter_threshold (0.4) must be greater than detect.screams.exit_threshold (0.7), or alerts flicker on and off",
     ]);
     expect(issuesOf("detect:\n  screams:\n    k: 4\n")).toEqual(["detect.screams.k (4) must be <= detect.screams.n (3)"]);
     expect(issuesOf("detect:\n  screams:\n    model_dir: models/home\n")).toEqual(["detect.screams.model_dir must be an absolute path (got \"models/home\")"]);
