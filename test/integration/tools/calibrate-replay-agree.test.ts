@@ -20,8 +20,9 @@ describe("what is measured is what runs (issue 14, point 2)", () => {
   it("calibrate --input X and replay X score the same windows the same way, with the shipped pair of models", async () => {
     const wav = path.join(packageRoot(), "demo", "demo.wav");
     const cfg = path.join(dir, "config.yaml");
-    // The defaults (both branches, no smoothing), with an output so the config is a unit's.
-    await writeFile(cfg, `state_dir: ${path.join(dir, "state")}\ngpio: { led: 17 }\n`);
+    // The defaults (both branches) without the speech branch's smoothing, so the score calibrate
+    // sweeps is each window's danger as replay reports it; an output so the config is a unit's.
+    await writeFile(cfg, `state_dir: ${path.join(dir, "state")}\ngpio: { led: 17 }\ndetect:\n  smoothing: { method: none }\n`);
     const calibrated = await run(["calibrate", "--input", wav, "--config", cfg, "--json", "--force"]);
     expect(calibrated.code, calibrated.stderr).toBe(0);
     const report = JSON.parse(calibrated.stdout) as CalibrationReport;
@@ -35,7 +36,6 @@ describe("what is measured is what runs (issue 14, point 2)", () => {
     // The scream branch runs in both (replay shows its score on every window).
     expect(windows.every((w) => typeof w.scream === "number")).toBe(true);
     expect(report.windows).toBe(windows.length);
-    // No smoothing by default: the score calibrate sweeps is each window's danger as replay reports it.
     const max = Math.max(...windows.map((w) => w.danger!));
     expect(max).toBeGreaterThan(0.5);
     expect(report.maxScore).toBeCloseTo(max, 3);
