@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { alertsOf } from "../../../src/bench/quality.js";
 import type { QualitySummary } from "../../../src/bench/stream-score.js";
-import type { StreamTimeline } from "../../../src/bench/stream-builder.js";
 import {
   chooseSetting,
   kindFront,
@@ -27,6 +26,7 @@ import { parseConfig } from "../../../src/config/load.js";
 import { detectParamsFromConfig } from "../../../src/config/detect-params.js";
 import { DEFAULT_FEATURE_SPEC } from "../../../src/features/spec.js";
 import { FakeClassifier, FakeScreamClassifier } from "../../fakes/fake-classifier.js";
+import { streamTimeline } from "../../fixtures/stream-timeline.js";
 import { concatSamples, hissOrMurmur } from "../../fixtures/wav-writer.js";
 
 const noise = (seconds: number, lowpass: boolean, seed: number): Float32Array => hissOrMurmur(Math.round(seconds * 16_000), 0.2, lowpass, seed);
@@ -133,16 +133,7 @@ describe("replayAlerts with a scream branch", () => {
     const { points } = alertsOf(yaml.config, model, AUDIO);
     // The fake speech model hears the hiss bursts as anger, the fake scream model the murmur as screams.
     const passage = (start_s: number, end_s: number, kind: "speech" | "scream") => ({ start_s, end_s, speaker: null, labels: ["angry"], clips: 1, kind });
-    const timeline: StreamTimeline = {
-      format: 1,
-      seed: 1,
-      sample_rate_hz: 16_000,
-      duration_s: AUDIO.length / 16_000,
-      noise: { source: "none", snr_db: 0 },
-      danger_labels: ["angry", "fear"],
-      segments: [],
-      passages: [passage(5, 6, "speech"), passage(10, 12, "speech"), passage(13.5, 17.5, "speech"), passage(0, 5, "scream"), passage(29.5, 36.5, "scream")],
-    };
+    const timeline = streamTimeline(AUDIO.length / 16_000, [passage(5, 6, "speech"), passage(10, 12, "speech"), passage(13.5, 17.5, "speech"), passage(0, 5, "scream"), passage(29.5, 36.5, "scream")]);
     const traces = [{ timeline, points }];
     const base = detectParamsFromConfig(config.detect);
     const grid = { ...DEFAULT_SWEEP_GRID, enter: [0.5, 0.7, 0.9], minDurationMs: [0], cooldownMs: [3000] };
@@ -247,16 +238,7 @@ describe("chooseSetting", () => {
 describe("a margin on the false alerts (bench --sweep-margin)", () => {
   // 60 s of calm audio (no passage): the scream model scores 0.1, except 0.7 for 2 s at 20 s and
   // 0.95 for 1 s at 40 s — one burst an enter threshold of 0.85 ignores and 0.65 does not.
-  const timeline: StreamTimeline = {
-    format: 1,
-    seed: 1,
-    sample_rate_hz: 16_000,
-    duration_s: 60,
-    noise: { source: "none", snr_db: 0 },
-    danger_labels: ["angry", "fear"],
-    segments: [],
-    passages: [],
-  };
+  const timeline = streamTimeline(60);
   const points = Array.from({ length: 120 }, (_, i) => {
     const t = i * 500;
     return { tMs: t, danger: 0, scream: t >= 20_000 && t < 22_000 ? 0.7 : t >= 40_000 && t < 41_000 ? 0.95 : 0.1 };

@@ -2,20 +2,15 @@ import { describe, expect, it } from "vitest";
 import type { StreamTimeline } from "../../../src/bench/stream-builder.js";
 import type { SweepResult } from "../../../src/bench/sweep.js";
 import { evalPlots, streamTimelines, sweepParetoSvg } from "../../../src/report/run-plots.js";
+import { streamTimeline } from "../../fixtures/stream-timeline.js";
 import { parseSvg, pointsOf, withAttr } from "../../fixtures/svg-check.js";
 
 const timeline: StreamTimeline = {
-  format: 1,
-  seed: 1000,
-  sample_rate_hz: 16000,
-  duration_s: 60,
-  noise: { source: "white", snr_db: 20 },
-  danger_labels: ["angry", "fear"],
-  segments: [],
-  passages: [
+  ...streamTimeline(60, [
     { start_s: 10, end_s: 20, speaker: "s1", labels: ["angry"], clips: 3 },
     { start_s: 40, end_s: 45, speaker: "s2", labels: ["fear"], clips: 2 },
-  ],
+  ], 1000),
+  noise: { source: "white", snr_db: 20 },
 };
 const points = Array.from({ length: 120 }, (_, i) => ({ tMs: i * 500, danger: i >= 22 && i < 40 ? 0.9 : 0.05 }));
 
