@@ -40,7 +40,7 @@
 #   RUNS/NAME.tuned.yaml    detector settings tuned on streams of the run's validation speakers
 #                           and recordings (bench --validation-of --sweep, seed 1), used for both
 #                           held-out checks above
-# Shipped-model reference row: group "floor" also scores models/earwitness-gru, with its shipped
+# Shipped-model reference row: group "floor" also scores earwitness-gru 0.1.0, with its shipped
 # detector defaults, on the same held-out streams.
 set -euo pipefail
 corpora=${1:?corpora dir}
@@ -65,6 +65,52 @@ test_streams=()
 for c in "${test_corpora[@]}" screams; do test_streams+=(--streams "$corpora/$c"); done
 train_streams=()
 for c in "${train_corpora[@]}"; do train_streams+=(--streams "$corpora/$c"); done
+
+# A pair's config: the scream branch on, with SCREAM_RUN's model (GATE: gate_speech, default true);
+# every setting else the schema's defaults (a sweep then chooses them).
+pair_config() { # OUT SCREAM_RUN [GATE]
+  printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: %s\n    model_dir: %s\n' "${3:-true}" "$2" > "$1"
+}
+
+# The models shipped until session 15 (0.1.0), the reference of every comparison in sessions
+# 10–15: models/ holds 0.2.0 since, so 0.1.0 comes out of git history (the last commit that had
+# it) into RUNS/ship/NAME-0.1.0. EARWITNESS_REPO: a checkout of earwitness, when this script runs
+# from a copy (EARWITNESS_BUILD).
+previous_model() { # NAME (earwitness-gru | earwitness-egru) → its directory
+  local dir="$runs/ship/$1-0.1.0"
+  if [ ! -s "$dir/bundle.json" ]; then
+    mkdir -p "$dir"
+    git -C "${EARWITNESS_REPO:-$here}" archive 2ba6ad6 "models/$1" | tar -x --strip-components=2 -C "$dir" \
+      || { echo "cannot take $1 0.1.0 out of git (set EARWITNESS_REPO to a checkout of earwitness)" >&2; rm -rf "$dir"; }
+  fi
+  echo "$dir"
+}
+
+# The shipped pair 0.1.0 at its own defaults, written out (the schema's defaults changed with
+# 0.2.0): speech none, 0.85 / 0.65, 2 of 3; screams (the lr run) none, 0.85 / 0.65, 2 of 3, min 2 s.
+shipped_pair_config() {
+  cat > "$runs/loco3-shipped-pair.tuned.yaml" <<YAML
+detect:
+  smoothing: { method: none }
+  enter_threshold: 0.85
+  exit_threshold: 0.65
+  k: 2
+  n: 3
+  min_duration_s: 0
+  hold_s: 2
+  cooldown_s: 10
+  screams:
+    enabled: true
+    gate_speech: true
+    model_dir: $runs/loco3-lr24-home
+    smoothing: { method: none }
+    enter_threshold: 0.85
+    exit_threshold: 0.65
+    k: 2
+    n: 3
+    min_duration_s: 2
+YAML
+}
 
 # A config whose danger labels are the model's own (home models add scream), the model alone (the
 # default scream branch off: measure_pair measures pairs).
@@ -121,7 +167,7 @@ measure() { # NAME MODEL_DIR [SPLIT_BUNDLE [EXTRA_YAML]]  (SPLIT_BUNDLE given an
 measure_pair() { # NAME SPEECH_MODEL SCREAM_RUN GATE [TUNE_ARG...] (e.g. --sweep-cooldown 10)
   local name=$1 speech=$2 scream=$3 gate=$4 cfg="$runs/$1.config.yaml"
   local tune_args=("${@:5}")
-  printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: %s\n    model_dir: %s\n' "$gate" "$scream" > "$cfg"
+  pair_config "$cfg" "$scream" "$gate"
   if [ ! -s "$runs/$name.tuned.yaml" ]; then
     echo "$(date -u +%FT%TZ) tune  $name"
     "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${train_streams[@]}" --noise "$noise" --mix home --validation-of "$scream" \
@@ -164,7 +210,7 @@ held_out_checks() { # NAME SPEECH_MODEL SCREAM_RUN HOME_OUT SOUNDS_OUT HOME_SEED
 # and that fold's model, and the 4 hours are swept together by the written rule (cooldown 10 s).
 measure_pair_folds() { # NAME SPEECH_MODEL SCREAM_RUN FOLD_A FOLD_B [MIX (home, or home+sounds)]
   local name=$1 speech=$2 scream=$3 cfg="$runs/$1.config.yaml" mix=${6:-home}
-  printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$scream" > "$cfg"
+  pair_config "$cfg" "$scream"
   if [ ! -s "$runs/$name.tuned.yaml" ]; then
     echo "$(date -u +%FT%TZ) tune on folds $name"
     "${ew[@]}" bench --no-pin --model "$speech" --config "$cfg" "${train_streams[@]}" --noise "$noise" --mix "$mix" --fold "$4" --fold "$5" --except-held-out-of "$scream" \
@@ -270,7 +316,7 @@ for g in "${groups[@]}"; do
       train loco3-lr-danger --arch lr --classes danger --epochs 8 --batch 128 --lr 0.01
       # The shipped model (trained on CREMA-D only) on the same held-out rows: eval and bench
       # read the split from the floor bundle's record.
-      measure shipped "$here/models/earwitness-gru" "$runs/loco3-lr-danger" ;;
+      measure shipped "$(previous_model earwitness-gru)" "$runs/loco3-lr-danger" ;;
     candidates) "$0" "$corpora" "$runs" pgru pegru gru ;;
     pgru) train loco3-pgru-home --arch pgru --classes home --epochs 12 ;;
     # The enhanced cell costs about twice the time per batch: 8 epochs in about the time of 12.
@@ -314,7 +360,7 @@ for g in "${groups[@]}"; do
     pair-gate-ship-dh-cd10) # run ship-dh first
       measure_pair loco3-pair-gate-gru-cremad-dh-lr24-cd10 "$runs/ship/gru-cremad-dh" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
     pair-gate-cd10)
-      measure_pair loco3-pair-gate-gru-lr24-cd10 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
+      measure_pair loco3-pair-gate-gru-lr24-cd10 "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" true --sweep-cooldown 10 ;;
     # The shipped recipe with the danger head and hard negatives (capped at 2 draws a window).
     ship-dh-hn)
       train_cremad gru-cremad-dh-hn --arch gru --epochs 15 --seed 1 --danger-head --hard-negatives 0.2 ;;
@@ -339,7 +385,7 @@ for g in "${groups[@]}"; do
     cnnp-dh) train loco3-cnnp-dh-home --arch cnnp --classes home --epochs 12 --danger-head
       measure loco3-cnnp-dh-home "$runs/loco3-cnnp-dh-home" ;;
     pair-gate-cnnp-cd10) # run cnnp-dh first
-      measure_pair loco3-pair-gate-gru-cnnp-cd10 "$here/models/earwitness-gru" "$runs/loco3-cnnp-dh-home" true --sweep-cooldown 10 ;;
+      measure_pair loco3-pair-gate-gru-cnnp-cd10 "$(previous_model earwitness-gru)" "$runs/loco3-cnnp-dh-home" true --sweep-cooldown 10 ;;
     pair-gate-dh-cnnp-cd10) # the CREMA-D danger-head GRU for speech, cnnp for screams and the gate (run ship-dh, cnnp-dh first)
       measure_pair loco3-pair-gate-gru-cremad-dh-cnnp-cd10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-home" true --sweep-cooldown 10 ;;
     cnnp-dh-hn) # cnnp with hard negatives (a fifth of the draws, each mined window at most twice an epoch)
@@ -368,11 +414,11 @@ for g in "${groups[@]}"; do
     pair-gate-dh) # the danger-head GRU for speech beside the shipped scream model (run gru-dh first)
       measure_pair loco3-pair-gate-gru-dh-lr24 "$runs/loco3-gru-dh-home" "$runs/loco3-lr24-home" true ;;
     pair) # the shipped speech model with the lr home model's scream class (run lrh24 first)
-      measure_pair loco3-pair-gru-lr24 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" false ;;
+      measure_pair loco3-pair-gru-lr24 "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" false ;;
     pair-gate) # the same, the speech danger weighed by the home model's "not a sound"
-      measure_pair loco3-pair-gate-gru-lr24 "$here/models/earwitness-gru" "$runs/loco3-lr24-home" true ;;
+      measure_pair loco3-pair-gate-gru-lr24 "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" true ;;
     pair-gate-egru) # the enhanced GRU of the shipped GRU's recipe (models/earwitness-egru) for speech
-      measure_pair loco3-pair-gate-egru-lr24 "$here/models/earwitness-egru" "$runs/loco3-lr24-home" true ;;
+      measure_pair loco3-pair-gate-egru-lr24 "$(previous_model earwitness-egru)" "$runs/loco3-lr24-home" true ;;
     # Ablation: which of the every-corpus additions costs the plain GRU the unseen speech?
     gru-cs) # CREMA-D speech + every sound corpus + the screams (no other speech corpus)
       name=loco3-gru-cremasounds-home
@@ -395,17 +441,17 @@ for g in "${groups[@]}"; do
     fresh-fold2-pair-dh-cnnp-hn10) # its check on new held-out streams (home seed 4, sounds seed 5)
       check_pair loco3-fold2-pair-gru-cremad-dh-cnnp-hn10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn10-home" 4 5 fresh ;;
     fresh-shipped) # the shipped pair at its shipped defaults on the same new streams
-      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
-      check_pair loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 4 5 fresh ;;
+      shipped_pair_config
+      check_pair loco3-shipped-pair "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" 4 5 fresh ;;
     sounds-front) # the shipped pair and the hn 0.1 candidate on the sound streams of seeds 3 and 5, swept
-      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
+      shipped_pair_config
       for seed in 3 5; do
-        sounds_front loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" "$seed"
+        sounds_front loco3-shipped-pair "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" "$seed"
         sounds_front loco3-fold2-pair-gru-cremad-dh-cnnp-hn10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn10-home" "$seed"
       done ;;
     long-shipped) # (writes the shipped pair's config as sounds-front does)
-      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
-      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" ;;
+      shipped_pair_config
+      long_fronts loco3-shipped-pair "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" ;;
     long-dh-cnnp-hn10) long_fronts loco3-fold2-pair-gru-cremad-dh-cnnp-hn10 "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn10-home" ;;
     long-dh-cnnp-hn) long_fronts loco3-fold-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" ;;
     long-dh-lr24) long_fronts loco3-pair-gate-gru-cremad-dh-lr24-cd10 "$runs/ship/gru-cremad-dh" "$runs/loco3-lr24-home" ;;
@@ -422,26 +468,26 @@ for g in "${groups[@]}"; do
       # 0.5 / h), then the speech setting at home beside it; checked on held-out streams never
       # used before (home seed 6, 18 streams; sounds seed 7, 9 streams), the shipped pair too.
       name=loco3-kinds-pair-gru-cremad-dh-cnnp-hn scream="$runs/loco3-cnnp-dh-hn-home" speech="$runs/ship/gru-cremad-dh"
-      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$scream" > "$runs/$name.config.yaml"
+      pair_config "$runs/$name.config.yaml" "$scream"
       tune_branch "$runs/$name.config.yaml" "$runs/$name.screams.yaml" "$runs/$name.tune-screams" sounds 3 screams \
         --model "$speech" --validation-of "$scream" || continue
       tune_branch "$runs/$name.screams.yaml" "$runs/$name.tuned.yaml" "$runs/$name.tune" home 6 speech \
         --model "$speech" --validation-of "$scream" || continue
       long_fronts "$name" "$speech" "$scream" 6 7 ;;
     kinds-shipped) # the shipped pair on procedure 3's new held-out streams
-      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
-      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 6 7 ;;
+      shipped_pair_config
+      long_fronts loco3-shipped-pair "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" 6 7 ;;
     kinds-seed8) # procedure 3's comparison on a third draw (home seed 8, sounds seed 9), both pairs
       long_fronts loco3-kinds-pair-gru-cremad-dh-cnnp-hn "$runs/ship/gru-cremad-dh" "$runs/loco3-cnnp-dh-hn-home" 8 9 ;;
     kinds-shipped-seed8)
-      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
-      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 8 9 ;;
+      shipped_pair_config
+      long_fronts loco3-shipped-pair "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" 8 9 ;;
     margin-dh-cnnp-hn) # procedure 4 (docs/detection.md "Session 15"): procedure 3 with the scream
       # setting held to 0.5 / h with its thresholds 0.2 lower (--sweep-margin 0.2); the speech
       # setting beside it as in procedure 3; checked on two draws never used before (home seeds
       # 10 and 12, 18 streams; sounds seeds 11 and 13, 9 streams), the shipped pair too.
       name=loco3-margin-pair-gru-cremad-dh-cnnp-hn scream="$runs/loco3-cnnp-dh-hn-home" speech="$runs/ship/gru-cremad-dh"
-      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$scream" > "$runs/$name.config.yaml"
+      pair_config "$runs/$name.config.yaml" "$scream"
       tune_branch "$runs/$name.config.yaml" "$runs/$name.screams.yaml" "$runs/$name.tune-screams" sounds 3 screams \
         --model "$speech" --validation-of "$scream" --sweep-margin 0.2 || continue
       tune_branch "$runs/$name.screams.yaml" "$runs/$name.tuned.yaml" "$runs/$name.tune" home 6 speech \
@@ -449,9 +495,9 @@ for g in "${groups[@]}"; do
       long_fronts "$name" "$speech" "$scream" 10 11
       long_fronts "$name" "$speech" "$scream" 12 13 ;;
     margin-shipped) # the shipped pair on procedure 4's two new draws
-      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
-      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 10 11
-      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 12 13 ;;
+      shipped_pair_config
+      long_fronts loco3-shipped-pair "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" 10 11
+      long_fronts loco3-shipped-pair "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" 12 13 ;;
     clean-dh-cnnp-hn) # procedure 5 (docs/detection.md "Session 15"): procedure 4's scream setting
       # (margin 0.2 on the validation sounds); the speech setting beside it on 18 validation home
       # streams (6 h) without the clips the speech model trained on; checked on home seeds 12 and
@@ -463,8 +509,8 @@ for g in "${groups[@]}"; do
       long_fronts "$name" "$speech" "$scream" 12 13
       long_fronts "$name" "$speech" "$scream" 14 15 ;;
     clean-shipped) # the shipped pair on procedure 5's second draw (its first, seeds 12 and 13, is margin-shipped's)
-      printf 'detect:\n  screams:\n    enabled: true\n    gate_speech: true\n    model_dir: %s\n' "$runs/loco3-lr24-home" > "$runs/loco3-shipped-pair.tuned.yaml"
-      long_fronts loco3-shipped-pair "$here/models/earwitness-gru" "$runs/loco3-lr24-home" 14 15 ;;
+      shipped_pair_config
+      long_fronts loco3-shipped-pair "$(previous_model earwitness-gru)" "$runs/loco3-lr24-home" 14 15 ;;
     accept-dh-cnnp-hn) # procedure 6 (docs/detection.md "Session 15"): procedure 5 with the speech
       # setting chosen only among those that raise one alert on demo/demo.wav and none on
       # demo/calm.wav (what test/integration/daemon/shipped-model.test.ts asks of the defaults);

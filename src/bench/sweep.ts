@@ -254,7 +254,7 @@ export function passesAcceptance(
 ): boolean {
   const speech = branch === "screams" ? fixed.speech : r.setting;
   const scream = branch === "screams" ? r.setting : branch === "pair" ? (r.scream ?? null) : fixed.scream;
-  return recordings.every((a) => replayAlerts(a.points, base, speech, a.points.some((p) => p.scream !== undefined) ? scream : null).length === a.alerts);
+  return recordings.every((a) => replayAlerts(a.points, base, speech, scream).length === a.alerts);
 }
 
 /** The scream-branch settings a sweep tries: `sweepSettings` without the shared hold and cooldown. */

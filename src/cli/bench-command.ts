@@ -198,7 +198,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
   });
   if (acceptanceSpecs.length > 0 && !v.sweep) throw new UsageError("--sweep-acceptance needs --sweep");
   if (acceptanceSpecs.length > 0 && (v.fold as string[] | undefined)?.length) throw new UsageError("--sweep-acceptance checks the models that will run; --fold scores streams with other scream models: tune on folds, then check the choice on its own");
-  const sweepBranch = String(v["sweep-branch"]);
+  const sweepBranch = String(v["sweep-branch"]) as "speech" | "screams" | "pair";
   if (sweepBranch !== "speech" && sweepBranch !== "screams" && sweepBranch !== "pair") throw new UsageError(`--sweep-branch must be speech, screams or pair (got ${sweepBranch})`);
   const grid = sweepGridOf(v["sweep-cooldown"] as string | undefined);
   const folds = (v.fold as string[] | undefined) ?? [];
@@ -348,13 +348,13 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
             ? runScreamSweep(quality.traces, detect, speech, settings, grace)
             : runSweep(quality.traces, detect, settings, grace, configuredScream);
         if (margin > 0) say(`sweep: replaying each setting again with its thresholds ${margin} lower (--sweep-margin)…`);
-        const results = withMargin(quality.traces, detect, swept, grace, margin, pair ? "pair" : screams ? "screams" : "speech", { speech, scream: configuredScream });
+        const results = withMargin(quality.traces, detect, swept, grace, margin, sweepBranch, { speech, scream: configuredScream });
         sweepResults = results;
         let eligible: SweepResult[] = results;
         let acceptance: SweepReport["acceptance"];
         if (acceptanceSpecs.length > 0) {
           const recordings: Acceptance[] = acceptanceSpecs.map((a, i) => ({ name: a.file, alerts: a.alerts, points: quality!.acceptance?.[i]?.points ?? [] }));
-          eligible = results.filter((r) => passesAcceptance(detect, r, recordings, pair ? "pair" : screams ? "screams" : "speech", { speech, scream: configuredScream }));
+          eligible = results.filter((r) => passesAcceptance(detect, r, recordings, sweepBranch, { speech, scream: configuredScream }));
           acceptance = { recordings: acceptanceSpecs.map((a) => ({ file: a.file, alerts: a.alerts })), eligible: eligible.length };
           say(`sweep: ${eligible.length} of ${results.length} settings raise the alerts the acceptance recordings ask for`);
           if (eligible.length === 0) {
@@ -364,7 +364,7 @@ export async function benchCommand(argv: string[], log: Logger, progress: Progre
         const choice = chooseSetting(eligible, targets);
         const current = config.detect.screams.enabled ? `${describeSetting(detect)}; screams: ${describeScreamBranch(config)}` : describeSetting(detect);
         sweep = {
-          branch: pair ? "pair" : screams ? "screams" : "speech",
+          branch: sweepBranch,
           pair: pair || screams || configuredScream !== null,
           settings: results.length,
           targets,
